@@ -1,0 +1,54 @@
+/**
+ * Challenge plugin descriptors: what the CLI and operations see. The core sees only `Solver`.
+ * Adding a plugin = one folder in `plugins/` + one line in `registry.ts`.
+ */
+import type { ChallengeType, Solver } from '../acme/solver.js';
+import type { Logger } from '../output/logger.js';
+import type { RunCommand } from '../hooks/run-command.js';
+import type { Dns01Settings } from './dns01/settings.js';
+
+export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
+export type JsonObject = { [key: string]: JsonValue };
+
+export interface PluginOption {
+  /** commander flag spec, e.g. `--nsupdate-server <host[:port]>`. Namespaced by plugin name. */
+  flags: string;
+  description: string;
+  /** Environment variable that may supply the value (command line wins). */
+  env?: string;
+  /** Never echoed in logs, errors, stdout or stored settings. */
+  secret?: true;
+  /** May be given several times; the raw value is then a string array. */
+  repeatable?: true;
+}
+
+export interface PluginContext {
+  log: Logger;
+  /** Shows `message` and waits for Enter. Absent in non-interactive mode. */
+  prompt?: (message: string, signal: AbortSignal) => Promise<void>;
+  runCommand: RunCommand;
+  /** Settings shared by every dns-01 plugin (propagation check, alias, resolvers). */
+  dns01: Dns01Settings;
+}
+
+export interface ChallengePlugin<O> {
+  /** `webroot` | `standalone` | `manual` | `nsupdate` */
+  readonly name: string;
+  readonly summary: string;
+  readonly challengeTypes: readonly ChallengeType[];
+  readonly options: readonly PluginOption[];
+  /**
+   * Turns raw option values (commander's camelCase keys, or a stored settings object on renew)
+   * into typed options. Throws UsageError naming the flag.
+   */
+  parseOptions(raw: Readonly<Record<string, unknown>>): O;
+  createSolver(options: O, context: PluginContext): Solver;
+  /** What `renew` stores to recreate the solver; secrets only by file reference. */
+  toSettings(options: O): JsonObject;
+}
+
+// `any` here lets a heterogeneous list of plugins be typed without losing each one's own O.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnyChallengePlugin = ChallengePlugin<any>;
+
+export const definePlugin = <O>(plugin: ChallengePlugin<O>): ChallengePlugin<O> => plugin;
