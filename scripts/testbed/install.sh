@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# Installs the integration test bed on Debian 12: BIND (nsupdate target), dig/nsupdate, openssl,
+# socat and Pebble. bookworm ships Pebble 2.4 (no ARI, no profiles), so Pebble 2.10 is also fetched
+# from sid into the repo's ignored .cache/ without touching the system's apt sources.
+# Idempotent; run as root.
+set -euo pipefail
+
+REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+SID_DIR="${REPO_ROOT}/.cache/pebble-sid"
+PACKAGES=(bind9 bind9-dnsutils openssl socat pebble)
+
+log() { printf 'testbed: %s\n' "$*"; }
+warn() { printf '\ntestbed: WARNING: %s\n\n' "$*" >&2; }
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "testbed: install.sh must run as root (try: sudo $0)" >&2
+  exit 1
+fi
+
+# --- bookworm packages ---------------------------------------------------------------------------
+missing=()
+for pkg in "${PACKAGES[@]}"; do
+  status="$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)"
+  if [ "$status" != "install ok installed" ]; then
+    missing+=("$pkg")
+  fi
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  log "installing ${missing[*]}"
+  # Only refresh the lists when something is actually missing: update is the slow, networked part.
+  apt-get update
+  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
+else
+  log "Debian packages already installed: ${PACKAGES[*]}"
+fi
+
+# The Debian service would hold port 53 and is not what the tests use; they start their own named.
+if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet named 2>/dev/null; then
+  log "note: the system named service is running; tests do not need it"
+fi
+
+# --- Pebble 2.10 from sid ------------------------------------------------------------------------
+if [ -x "${SID_DIR}/root/usr/bin/pebble" ] && [ -x "${SID_DIR}/root/usr/bin/pebble-challtestsrv" ]; then
+  log "sid pebble already cached in ${SID_DIR}: $(cat "${SID_DIR}/VERSION" 2>/dev/null || echo unknown version)"
+  exit 0
+fi
+
+fetch_sid_pebble() {
+  local mirror=""
+  if [ -f /etc/apt/sources.list.d/debian.sources ]; then
+    mirror="$(awk '/^URIs:/ { print $2; exit }' /etc/apt/sources.list.d/debian.sources)"
+  fi
+  if [ -z "$mirror" ] && [ -f /etc/apt/sources.list ]; then
+    mirror="$(awk '$1 == "deb" { for (i = 2; i <= NF; i++) if ($i ~ /^[a-z]+:\/\//) { print $i; exit } }' /etc/apt/sources.list)"
+  fi
+  if [ -z "$mirror" ]; then
+    echo "no Debian mirror found in /etc/apt/sources.list.d/debian.sources or /etc/apt/sources.list" >&2
+    return 1
+  fi
+
+  # Work in a scratch folder and move it into place only when complete, so a half-finished fetch
+  # never looks like a cached one.
+  local work="${SID_DIR}.tmp"
+  rm -rf "$work"
+  mkdir -p "$work/lists/partial" "$work/archives/partial" "$work/root"
+  echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] ${mirror} sid main" > "$work/sources.list"
+
+  local apt_opts=(
+    -o "Dir::Etc::sourcelist=${work}/sources.list"
+    -o "Dir::Etc::sourceparts=/dev/null"
+    -o "Dir::State::Lists=${work}/lists"
+    -o "Dir::Cache::Archives=${work}/archives"
+  )
+  log "fetching pebble from ${mirror} sid"
+  apt-get "${apt_opts[@]}" update
+  # apt-get download writes into the current directory; _apt needs to be able to write there.
+  (cd "$work/archives" && apt-get "${apt_opts[@]}" download pebble)
+  local deb
+  deb="$(ls "$work"/archives/pebble_*.deb 2>/dev/null | head -n 1)"
+  if [ -z "$deb" ]; then
+    echo "apt-get download produced no pebble_*.deb" >&2
+    return 1
+  fi
+  dpkg -x "$deb" "$work/root"
+  dpkg-deb -f "$deb" Version > "$work/VERSION"
+  for bin in pebble pebble-challtestsrv; do
+    if [ ! -x "$work/root/usr/bin/$bin" ]; then
+      echo "the sid package has no usr/bin/$bin" >&2
+      return 1
+    fi
+  done
+  # The binaries must actually run on this release (they need only glibc, but check).
+  if ! "$work/root/usr/bin/pebble" -version >/dev/null 2>&1 && ! "$work/root/usr/bin/pebble" -h >/dev/null 2>&1; then
+    echo "the sid pebble binary does not run on this system" >&2
+    return 1
+  fi
+  # Indexes and the .deb are only needed once; keep the cache small.
+  rm -rf "$work/lists" "$work/archives"
+  rm -rf "$SID_DIR"
+  mv "$work" "$SID_DIR"
+}
+
+mkdir -p "$(dirname "$SID_DIR")"
+if ( fetch_sid_pebble ); then
+  log "sid pebble $(cat "${SID_DIR}/VERSION") cached in ${SID_DIR}"
+else
+  rm -rf "${SID_DIR}.tmp"
+  # Record the attempt: tests that need ARI/profiles fail (rather than skip) when this exists
+  # without a binary.
+  mkdir -p "$SID_DIR"
+  warn "could not fetch pebble from Debian sid; falling back to bookworm's pebble $(dpkg-query -W -f='${Version}' pebble 2>/dev/null || echo '?').
+         Tests that need ARI or certificate profiles (Pebble >= 2.5) will FAIL until this succeeds:
+         re-run scripts/testbed/install.sh."
+fi

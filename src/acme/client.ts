@@ -1,0 +1,539 @@
+/**
+ * AcmeClient: plumbing, one method per RFC 8555 resource. It keeps no state beyond one CA
+ * conversation (directory, nonces, account URL); the order flow lives in obtain.ts.
+ *
+ * Retry rules: a signed body is never re-sent as is — every attempt is signed anew with a fresh
+ * nonce. badNonce is retried (the server did not act on it). Reads (POST-as-GET, GET) and
+ * requests the RFC makes idempotent are retried on network errors and 5xx/429 with a short
+ * Retry-After; creating requests (newOrder, finalize, revokeCert, newAccount) are not.
+ */
+import type { KeyObject } from 'node:crypto';
+import { NetworkError, UsageError } from '../errors.js';
+import type { Logger } from '../output/logger.js';
+import { silentLogger } from '../output/logger.js';
+import { delay } from './delay.js';
+import {
+  signExternalAccountBinding,
+  signKeyChange,
+  signRequest,
+  type ExternalAccountBinding,
+  type SignerIdentity,
+} from './jws.js';
+import { NoncePool } from './nonce-pool.js';
+import { AcmeProblemError, BadNonceError, problemError } from './problem.js';
+import {
+  assertAcceptableUrl,
+  headerValue,
+  headerValues,
+  parseLinkHeaders,
+  parseRetryAfter,
+  type HttpResponse,
+  type Transport,
+} from './transport.js';
+import type {
+  Account,
+  Authorization,
+  Challenge,
+  Directory,
+  Identifier,
+  Order,
+  ProblemDocument,
+  RenewalInfo,
+} from './types.js';
+
+export interface RetryPolicy {
+  /** Re-signs after badNonce at most this many times. */
+  badNonceRetries: number;
+  /** Extra attempts for retryable requests after a network error or 5xx/429. */
+  transientRetries: number;
+  /** A Retry-After longer than this is not waited for: the error surfaces instead. */
+  maxRetryAfterMs: number;
+  /** Base of the exponential back-off when no Retry-After is given. */
+  backoffMs: number;
+}
+
+export const DEFAULT_RETRY_POLICY: RetryPolicy = {
+  badNonceRetries: 10,
+  transientRetries: 3,
+  maxRetryAfterMs: 20_000,
+  backoffMs: 250,
+};
+
+export interface AcmeClientOptions {
+  directoryUrl: string;
+  accountKey: KeyObject;
+  /** Known account URL (kid); otherwise set by newAccount/findAccount. */
+  accountUrl?: string;
+  transport: Transport;
+  log?: Logger;
+  retry?: Partial<RetryPolicy>;
+}
+
+export interface AcmeResponse<T = unknown> {
+  status: number;
+  headers: HttpResponse['headers'];
+  body: Buffer;
+  /** Parsed JSON when the response carried JSON. */
+  data: T;
+  location: string | undefined;
+  retryAfterSeconds: number | undefined;
+  links: ReturnType<typeof parseLinkHeaders>;
+}
+
+interface PostOptions {
+  signal?: AbortSignal;
+  /** Sign with `jwk` instead of the account URL (newAccount, revokeCert by certificate key). */
+  identity?: 'jwk' | 'kid';
+  /** Another key than the account key (revocation by certificate key). */
+  key?: KeyObject;
+  /** Safe to repeat: POST-as-GET reads, challenge responses, deactivations. */
+  retryable?: boolean;
+  accept?: string;
+  /** Parse the body as JSON (default true). */
+  json?: boolean;
+}
+
+export interface NewAccountOptions {
+  contact?: readonly string[];
+  termsOfServiceAgreed?: boolean;
+  onlyReturnExisting?: boolean;
+  externalAccountBinding?: ExternalAccountBinding;
+}
+
+export interface NewOrderOptions {
+  identifiers: readonly Identifier[];
+  notBefore?: Date | string;
+  notAfter?: Date | string;
+  profile?: string;
+  /** ARI certificate identifier of the certificate this order replaces (RFC 9773 §5). */
+  replaces?: string;
+}
+
+export interface CertificateDownload {
+  /** The PEM chain as the CA sent it (leaf first). */
+  pem: string;
+  /** URLs of alternate chains (Link rel="alternate"). */
+  alternates: string[];
+}
+
+function toIsoString(value: Date | string): string {
+  return value instanceof Date ? value.toISOString() : value;
+}
+
+export class AcmeClient {
+  readonly directoryUrl: string;
+  private accountKeyValue: KeyObject;
+  private accountUrlValue: string | undefined;
+  private readonly transport: Transport;
+  private readonly log: Logger;
+  private readonly retry: RetryPolicy;
+  private readonly nonces = new NoncePool();
+  private directoryPromise: Promise<Directory> | undefined;
+
+  constructor(options: AcmeClientOptions) {
+    this.directoryUrl = assertAcceptableUrl(options.directoryUrl, 'the ACME directory URL').href;
+    this.accountKeyValue = options.accountKey;
+    this.accountUrlValue = options.accountUrl;
+    this.transport = options.transport;
+    this.log = options.log ?? silentLogger;
+    this.retry = { ...DEFAULT_RETRY_POLICY, ...options.retry };
+  }
+
+  get accountUrl(): string | undefined {
+    return this.accountUrlValue;
+  }
+
+  get accountKey(): KeyObject {
+    return this.accountKeyValue;
+  }
+
+  // ---- directory and nonces ------------------------------------------------------------
+
+  /** The directory, fetched once per client (lazily, so constructing a client is free). */
+  directory(signal?: AbortSignal): Promise<Directory> {
+    if (!this.directoryPromise) {
+      this.directoryPromise = this.fetchDirectory(signal);
+      this.directoryPromise.catch(() => {
+        this.directoryPromise = undefined;
+      });
+    }
+    return this.directoryPromise;
+  }
+
+  private async fetchDirectory(signal?: AbortSignal): Promise<Directory> {
+    const response = await this.sendUnsigned('GET', this.directoryUrl, signal);
+    const data = this.parseJson(response, 'the directory') as Partial<Directory>;
+    if (typeof data !== 'object' || data === null || Array.isArray(data)) {
+      throw new NetworkError(`${this.directoryUrl} is not an ACME directory (expected a JSON object)`);
+    }
+    for (const field of ['newNonce', 'newAccount', 'newOrder'] as const) {
+      if (typeof data[field] !== 'string') {
+        throw new NetworkError(`${this.directoryUrl} is not an ACME directory: it has no "${field}" URL`);
+      }
+    }
+    for (const [name, value] of Object.entries(data)) {
+      if (name !== 'meta' && typeof value === 'string') assertAcceptableUrl(value, `the directory's ${name} URL`);
+    }
+    return data as Directory;
+  }
+
+  private async resourceUrl(name: keyof Directory & string, signal?: AbortSignal): Promise<string> {
+    const directory = await this.directory(signal);
+    const url = directory[name];
+    if (typeof url !== 'string') {
+      throw new AcmeFeatureError(`this CA does not offer ${name} (no "${name}" in its directory)`);
+    }
+    return url;
+  }
+
+  private async freshNonce(signal?: AbortSignal): Promise<string> {
+    const pooled = this.nonces.take();
+    if (pooled !== undefined) return pooled;
+    const url = await this.resourceUrl('newNonce', signal);
+    const response = await this.sendUnsigned('HEAD', url, signal);
+    const nonce = headerValue(response.headers, 'replay-nonce');
+    if (nonce === undefined) throw new NetworkError(`HEAD ${url}: the CA returned no Replay-Nonce header`);
+    return nonce;
+  }
+
+  /** GET/HEAD with retries on network errors and 5xx (reads are always safe to repeat). */
+  private async sendUnsigned(method: 'GET' | 'HEAD', url: string, signal?: AbortSignal): Promise<HttpResponse> {
+    for (let attempt = 0; ; attempt++) {
+      let response: HttpResponse;
+      try {
+        response = await this.transport.request({ method, url, signal, headers: { accept: 'application/json' } });
+      } catch (error) {
+        if (error instanceof NetworkError && attempt < this.retry.transientRetries) {
+          await this.backoff(attempt, signal);
+          continue;
+        }
+        throw error;
+      }
+      this.nonces.add(headerValue(response.headers, 'replay-nonce'));
+      this.log.debug(`${method} ${url} → ${response.status}`);
+      if (response.status < 400 || (method === 'HEAD' && response.status < 500)) return response;
+      const error = this.responseError(response, method, url);
+      if (this.isTransient(error, response) && attempt < this.retry.transientRetries) {
+        const waitMs = this.retryDelayMs(attempt, response);
+        if (waitMs !== undefined) {
+          await delay(waitMs, signal);
+          continue;
+        }
+      }
+      throw error;
+    }
+  }
+
+  // ---- signed requests -----------------------------------------------------------------
+
+  async post<T = unknown>(url: string, payload: unknown | undefined, options: PostOptions = {}): Promise<AcmeResponse<T>> {
+    assertAcceptableUrl(url, 'a URL from the CA');
+    const key = options.key ?? this.accountKeyValue;
+    const identity: SignerIdentity =
+      options.identity === 'jwk' ? { jwk: true } : { kid: this.requireAccountUrl() };
+    let badNonces = 0;
+    for (let attempt = 0; ; ) {
+      const nonce = await this.freshNonce(options.signal);
+      const jws = await signRequest({ key, identity, url, nonce, payload });
+      let response: HttpResponse;
+      try {
+        response = await this.transport.request({
+          method: 'POST',
+          url,
+          body: JSON.stringify(jws),
+          signal: options.signal,
+          headers: {
+            'content-type': 'application/jose+json',
+            accept: options.accept ?? 'application/json',
+          },
+        });
+      } catch (error) {
+        if (error instanceof NetworkError && options.retryable && attempt < this.retry.transientRetries) {
+          await this.backoff(attempt++, options.signal);
+          continue;
+        }
+        throw error;
+      }
+      this.nonces.add(headerValue(response.headers, 'replay-nonce'));
+      this.log.debug(`POST ${url} → ${response.status}`);
+      if (response.status >= 400) {
+        const error = this.responseError(response, 'POST', url);
+        if (error instanceof BadNonceError && badNonces < this.retry.badNonceRetries) {
+          badNonces++;
+          continue;
+        }
+        if (options.retryable && this.isTransient(error, response) && attempt < this.retry.transientRetries) {
+          const waitMs = this.retryDelayMs(attempt, response);
+          if (waitMs !== undefined) {
+            attempt++;
+            await delay(waitMs, options.signal);
+            continue;
+          }
+        }
+        throw error;
+      }
+      return this.toAcmeResponse<T>(response, url, options.json ?? true);
+    }
+  }
+
+  /** POST-as-GET (RFC 8555 §6.3): every read of an account-bound resource. */
+  postAsGet<T = unknown>(url: string, options: Omit<PostOptions, 'retryable'> = {}): Promise<AcmeResponse<T>> {
+    return this.post<T>(url, undefined, { ...options, retryable: true });
+  }
+
+  private toAcmeResponse<T>(response: HttpResponse, url: string, json: boolean): AcmeResponse<T> {
+    const location = headerValue(response.headers, 'location');
+    const resolvedLocation = location === undefined ? undefined : new URL(location, url).href;
+    if (resolvedLocation !== undefined) assertAcceptableUrl(resolvedLocation, 'a Location URL from the CA');
+    const data = json && response.body.length > 0 ? this.parseJson(response, url) : undefined;
+    return {
+      status: response.status,
+      headers: response.headers,
+      body: response.body,
+      data: data as T,
+      location: resolvedLocation,
+      retryAfterSeconds: parseRetryAfter(headerValue(response.headers, 'retry-after')),
+      links: parseLinkHeaders(headerValues(response.headers, 'link'), url),
+    };
+  }
+
+  private parseJson(response: HttpResponse, what: string): unknown {
+    const text = response.body.toString('utf8');
+    try {
+      return JSON.parse(text);
+    } catch {
+      const contentType = headerValue(response.headers, 'content-type') ?? 'no content type';
+      throw new NetworkError(
+        `the CA answered ${what} (${response.url}) with HTTP ${response.status} and ${contentType} that is not JSON: ${snippet(text)}`,
+      );
+    }
+  }
+
+  private responseError(response: HttpResponse, method: string, url: string): Error {
+    const retryAfterSeconds = parseRetryAfter(headerValue(response.headers, 'retry-after'));
+    const text = response.body.toString('utf8');
+    let problem: ProblemDocument | undefined;
+    try {
+      const parsed: unknown = JSON.parse(text);
+      if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) problem = parsed as ProblemDocument;
+    } catch {
+      problem = undefined;
+    }
+    if (problem === undefined || (typeof problem.type !== 'string' && typeof problem.detail !== 'string')) {
+      const contentType = headerValue(response.headers, 'content-type') ?? 'no content type';
+      return new CaHttpError(
+        `${method} ${url}: the CA answered HTTP ${response.status} (${contentType}) without a problem document: ${snippet(text)}`,
+        response.status,
+        retryAfterSeconds,
+      );
+    }
+    return problemError({
+      problem,
+      status: response.status,
+      method,
+      url,
+      ...(retryAfterSeconds === undefined ? {} : { retryAfterSeconds }),
+    });
+  }
+
+  private isTransient(error: Error, response: HttpResponse): boolean {
+    if (response.status === 429 || response.status >= 500) return true;
+    return error instanceof AcmeProblemError && error.code === 'rateLimited';
+  }
+
+  /** How long to wait before retrying, or undefined when the CA asks for too long a pause. */
+  private retryDelayMs(attempt: number, response: HttpResponse): number | undefined {
+    const retryAfter = parseRetryAfter(headerValue(response.headers, 'retry-after'));
+    if (retryAfter === undefined) return this.retry.backoffMs * 2 ** attempt;
+    const ms = retryAfter * 1000;
+    return ms <= this.retry.maxRetryAfterMs ? ms : undefined;
+  }
+
+  private async backoff(attempt: number, signal?: AbortSignal): Promise<void> {
+    await delay(this.retry.backoffMs * 2 ** attempt, signal);
+  }
+
+  private requireAccountUrl(): string {
+    if (this.accountUrlValue === undefined) {
+      throw new UsageError('no ACME account is registered for this server: run `acmecli register` first');
+    }
+    return this.accountUrlValue;
+  }
+
+  // ---- accounts ------------------------------------------------------------------------
+
+  /** newAccount (RFC 8555 §7.3); finds the existing account when the key is already registered. */
+  async newAccount(options: NewAccountOptions, signal?: AbortSignal): Promise<{ url: string; account: Account; created: boolean }> {
+    const url = await this.resourceUrl('newAccount', signal);
+    const payload: Record<string, unknown> = {};
+    if (options.contact && options.contact.length > 0) payload.contact = [...options.contact];
+    if (options.termsOfServiceAgreed) payload.termsOfServiceAgreed = true;
+    if (options.onlyReturnExisting) payload.onlyReturnExisting = true;
+    if (options.externalAccountBinding) {
+      payload.externalAccountBinding = await signExternalAccountBinding({
+        accountKey: this.accountKeyValue,
+        binding: options.externalAccountBinding,
+        url,
+      });
+    }
+    const response = await this.post<Account>(url, payload, { identity: 'jwk', signal });
+    if (response.location === undefined) throw new NetworkError(`POST ${url}: the CA returned no account URL (Location header)`);
+    this.accountUrlValue = response.location;
+    return { url: response.location, account: response.data ?? ({ status: 'valid' } as Account), created: response.status === 201 };
+  }
+
+  /** Looks up the account of the current key without creating one. */
+  findAccount(signal?: AbortSignal): Promise<{ url: string; account: Account; created: boolean }> {
+    return this.newAccount({ onlyReturnExisting: true }, signal);
+  }
+
+  async getAccount(signal?: AbortSignal): Promise<Account> {
+    // An empty update is the RFC's way to read the account (§7.3.2); it is safe to repeat.
+    const response = await this.post<Account>(this.requireAccountUrl(), {}, { signal, retryable: true });
+    return response.data;
+  }
+
+  async updateAccount(update: { contact?: readonly string[]; termsOfServiceAgreed?: boolean }, signal?: AbortSignal): Promise<Account> {
+    const payload: Record<string, unknown> = {};
+    if (update.contact !== undefined) payload.contact = [...update.contact];
+    if (update.termsOfServiceAgreed) payload.termsOfServiceAgreed = true;
+    const response = await this.post<Account>(this.requireAccountUrl(), payload, { signal, retryable: true });
+    return response.data;
+  }
+
+  async deactivateAccount(signal?: AbortSignal): Promise<Account> {
+    const response = await this.post<Account>(this.requireAccountUrl(), { status: 'deactivated' }, { signal, retryable: true });
+    return response.data;
+  }
+
+  /** Account key rollover (RFC 8555 §7.3.5). Afterwards the client signs with `newKey`. */
+  async changeKey(newKey: KeyObject, signal?: AbortSignal): Promise<void> {
+    const url = await this.resourceUrl('keyChange', signal);
+    const inner = await signKeyChange({ accountUrl: this.requireAccountUrl(), oldKey: this.accountKeyValue, newKey, url });
+    await this.post(url, inner, { signal });
+    this.accountKeyValue = newKey;
+  }
+
+  // ---- orders and authorizations -------------------------------------------------------
+
+  async newOrder(options: NewOrderOptions, signal?: AbortSignal): Promise<{ url: string; order: Order }> {
+    const url = await this.resourceUrl('newOrder', signal);
+    const payload: Record<string, unknown> = { identifiers: options.identifiers.map((i) => ({ type: i.type, value: i.value })) };
+    if (options.notBefore !== undefined) payload.notBefore = toIsoString(options.notBefore);
+    if (options.notAfter !== undefined) payload.notAfter = toIsoString(options.notAfter);
+    if (options.profile !== undefined) payload.profile = options.profile;
+    if (options.replaces !== undefined) payload.replaces = options.replaces;
+    const response = await this.post<Order>(url, payload, { signal });
+    if (response.location === undefined) throw new NetworkError(`POST ${url}: the CA returned no order URL (Location header)`);
+    return { url: response.location, order: validateOrder(response.data, response.location) };
+  }
+
+  async getOrder(url: string, signal?: AbortSignal): Promise<AcmeResponse<Order>> {
+    const response = await this.postAsGet<Order>(url, { signal });
+    validateOrder(response.data, url);
+    return response;
+  }
+
+  async getAuthorization(url: string, signal?: AbortSignal): Promise<AcmeResponse<Authorization>> {
+    const response = await this.postAsGet<Authorization>(url, { signal });
+    validateAuthorization(response.data, url);
+    return response;
+  }
+
+  /** Pre-authorization (RFC 8555 §7.4.1), where the directory offers newAuthz. */
+  async newAuthz(identifier: Identifier, signal?: AbortSignal): Promise<{ url: string; authorization: Authorization }> {
+    const url = await this.resourceUrl('newAuthz', signal);
+    const response = await this.post<Authorization>(url, { identifier }, { signal });
+    if (response.location === undefined) throw new NetworkError(`POST ${url}: the CA returned no authorization URL`);
+    return { url: response.location, authorization: validateAuthorization(response.data, response.location) };
+  }
+
+  async deactivateAuthorization(url: string, signal?: AbortSignal): Promise<Authorization> {
+    const response = await this.post<Authorization>(url, { status: 'deactivated' }, { signal, retryable: true });
+    return response.data;
+  }
+
+  /** Tells the CA the challenge is ready (RFC 8555 §7.5.1). Repeating it is harmless. */
+  async respondToChallenge(url: string, signal?: AbortSignal): Promise<Challenge> {
+    const response = await this.post<Challenge>(url, {}, { signal, retryable: true });
+    return response.data;
+  }
+
+  async finalize(finalizeUrl: string, csrDer: Uint8Array, signal?: AbortSignal): Promise<AcmeResponse<Order>> {
+    const response = await this.post<Order>(finalizeUrl, { csr: Buffer.from(csrDer).toString('base64url') }, { signal });
+    validateOrder(response.data, finalizeUrl);
+    return response;
+  }
+
+  async downloadCertificate(url: string, signal?: AbortSignal): Promise<CertificateDownload> {
+    const response = await this.postAsGet(url, { signal, accept: 'application/pem-certificate-chain', json: false });
+    const alternates = response.links.filter((l) => l.rel.includes('alternate')).map((l) => l.url);
+    for (const alternate of alternates) assertAcceptableUrl(alternate, 'an alternate chain URL');
+    return { pem: response.body.toString('utf8'), alternates };
+  }
+
+  // ---- revocation and renewal information ----------------------------------------------
+
+  /**
+   * revokeCert (RFC 8555 §7.6): signed by the account key, or with `certificateKey` by the
+   * certificate's own key (jwk), for when the account is gone.
+   */
+  async revokeCertificate(certificateDer: Uint8Array, options: { reason?: number; certificateKey?: KeyObject; signal?: AbortSignal } = {}): Promise<void> {
+    const url = await this.resourceUrl('revokeCert', options.signal);
+    const payload: Record<string, unknown> = { certificate: Buffer.from(certificateDer).toString('base64url') };
+    if (options.reason !== undefined) payload.reason = options.reason;
+    await this.post(url, payload, {
+      signal: options.signal,
+      json: false,
+      ...(options.certificateKey ? { identity: 'jwk' as const, key: options.certificateKey } : {}),
+    });
+  }
+
+  /** RFC 9773 renewalInfo: an unauthenticated GET. Undefined when the CA has no ARI. */
+  async renewalInfo(certificateId: string, signal?: AbortSignal): Promise<{ info: RenewalInfo; retryAfterSeconds: number | undefined } | undefined> {
+    const directory = await this.directory(signal);
+    if (typeof directory.renewalInfo !== 'string') return undefined;
+    const base = directory.renewalInfo.endsWith('/') ? directory.renewalInfo : `${directory.renewalInfo}/`;
+    const url = `${base}${certificateId}`;
+    const response = await this.sendUnsigned('GET', url, signal);
+    const data = this.parseJson(response, 'renewalInfo') as Partial<RenewalInfo>;
+    const window = data?.suggestedWindow;
+    if (!window || typeof window.start !== 'string' || typeof window.end !== 'string' ||
+        Number.isNaN(Date.parse(window.start)) || Number.isNaN(Date.parse(window.end))) {
+      throw new NetworkError(`GET ${url}: renewalInfo has no valid suggestedWindow`);
+    }
+    return { info: data as RenewalInfo, retryAfterSeconds: parseRetryAfter(headerValue(response.headers, 'retry-after')) };
+  }
+}
+
+/** The CA lacks a resource a command needs (keyChange, newAuthz...). */
+export class AcmeFeatureError extends UsageError {}
+
+/** An HTTP error from the CA that carries no problem document (an HTML 502 page...). */
+export class CaHttpError extends NetworkError {
+  constructor(message: string, readonly status: number, readonly retryAfterSeconds: number | undefined) {
+    super(message);
+  }
+}
+
+function snippet(text: string): string {
+  const clean = text.replace(/\s+/g, ' ').trim();
+  if (clean === '') return '(empty body)';
+  return clean.length > 120 ? `${JSON.stringify(clean.slice(0, 120))}…` : JSON.stringify(clean);
+}
+
+function validateOrder(order: Order | undefined, url: string): Order {
+  if (!order || typeof order.status !== 'string' || !Array.isArray(order.authorizations) || typeof order.finalize !== 'string') {
+    throw new NetworkError(`the CA returned a malformed order from ${url}`);
+  }
+  return order;
+}
+
+function validateAuthorization(authorization: Authorization | undefined, url: string): Authorization {
+  if (!authorization || typeof authorization.status !== 'string' || !authorization.identifier ||
+      typeof authorization.identifier.value !== 'string' || !Array.isArray(authorization.challenges)) {
+    throw new NetworkError(`the CA returned a malformed authorization from ${url}`);
+  }
+  return authorization;
+}
+

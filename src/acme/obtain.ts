@@ -1,0 +1,484 @@
+/**
+ * The whole issuance flow (porcelain over AcmeClient): choose solvers for every identifier before
+ * anything is ordered, order, solve all pending authorizations concurrently (bounded), finalize,
+ * download, pick the preferred chain, and check the result. Clean-up and dispose always run.
+ */
+import type { KeyObject } from 'node:crypto';
+import { createPublicKey } from 'node:crypto';
+import { AbortedError, NetworkError, PluginError, UsageError, messageOf } from '../errors.js';
+import type { Logger } from '../output/logger.js';
+import { silentLogger } from '../output/logger.js';
+import { createCsr, parseCsr } from '../crypto/csr.js';
+import { parseCertificate, splitPemChain, verifyChain } from '../crypto/certificate.js';
+import { dns01TxtValue, isBase64Url, jwkThumbprint, keyAuthorization } from '../crypto/jwk.js';
+import { publicKeysEqual } from '../crypto/keys.js';
+import { createTlsAlpnCertificate, ipToReverseDnsName } from '../crypto/tls-alpn.js';
+import type { AcmeClient } from './client.js';
+import { mapLimit, settleLimit } from './delay.js';
+import { pollUntil, type PollPolicy } from './poll.js';
+import { AlreadyReplacedError, describeProblem } from './problem.js';
+import { CHALLENGE_TYPES, type ChallengeTask, type ChallengeType, type Solver, type SolverChooser } from './solver.js';
+import type { Authorization, Challenge, Identifier, Order } from './types.js';
+import { ValidationError, type ValidationFailure } from './validation-error.js';
+
+export type ObtainEvent =
+  | { type: 'ordering'; identifiers: readonly Identifier[] }
+  | { type: 'order-created'; url: string }
+  | { type: 'authorization-reused'; identifier: string }
+  | { type: 'presenting'; identifier: string; challengeType: ChallengeType }
+  | { type: 'validating'; identifier: string; challengeType: ChallengeType }
+  | { type: 'authorization-valid'; identifier: string }
+  | { type: 'authorization-invalid'; identifier: string; reason: string }
+  | { type: 'finalizing' }
+  | { type: 'downloading' };
+
+export interface ObtainOptions {
+  /** dns (wildcards spelled `*.example.com`) and ip identifiers. */
+  identifiers: readonly Identifier[];
+  /** The certificate key; a CSR is built from it. Exactly one of certificateKey / csrDer. */
+  certificateKey?: KeyObject;
+  /** A ready CSR (`--csr`): its identifiers must equal `identifiers`. */
+  csrDer?: Uint8Array;
+  chooseSolver: SolverChooser;
+  notBefore?: Date;
+  notAfter?: Date;
+  profile?: string;
+  /** ARI id of the certificate being replaced; dropped and retried once if the CA says alreadyReplaced. */
+  replaces?: string;
+  /** Issuer common name of the chain to prefer among the CA's alternates. */
+  preferredChain?: string;
+  /** Authorize each identifier with newAuthz before ordering, when the CA offers it. */
+  preAuthorize?: boolean;
+  /** Authorizations handled at once (fetch, present, answer, poll). */
+  concurrency?: number;
+  poll?: Partial<PollPolicy>;
+  log?: Logger;
+  onEvent?: (event: ObtainEvent) => void;
+  signal?: AbortSignal;
+}
+
+export interface ObtainResult {
+  orderUrl: string;
+  certificateUrl: string;
+  /** Leaf certificate PEM. */
+  certificatePem: string;
+  /** Intermediates PEM (may be empty when the CA sends the leaf alone). */
+  chainPem: string;
+  fullchainPem: string;
+  notBefore: Date;
+  notAfter: Date;
+  /** Issuer CN of the top certificate of the chosen chain. */
+  chainIssuer: string | undefined;
+  /** How many authorizations were already valid and skipped. */
+  reusedAuthorizations: number;
+}
+
+const DEFAULT_CONCURRENCY = 16;
+
+interface PlannedTask {
+  task: ChallengeTask;
+  solver: Solver;
+  authorizationUrl: string;
+  challenge: Challenge;
+}
+
+function displayName(identifier: Identifier, wildcard: boolean): string {
+  return wildcard ? `*.${identifier.value}` : identifier.value;
+}
+
+function splitWildcard(identifier: Identifier): { base: Identifier; wildcard: boolean } {
+  if (identifier.type === 'dns' && identifier.value.startsWith('*.')) {
+    return { base: { type: 'dns', value: identifier.value.slice(2) }, wildcard: true };
+  }
+  return { base: identifier, wildcard: false };
+}
+
+/** Per-solver concurrency limits (e.g. 1 for interactive manual hooks). */
+class SolverLimiter {
+  private readonly active = new Map<Solver, number>();
+  private readonly waiting = new Map<Solver, Array<() => void>>();
+
+  async run<T>(solver: Solver, fn: () => Promise<T>): Promise<T> {
+    const limit = solver.maxConcurrency ?? Number.POSITIVE_INFINITY;
+    while ((this.active.get(solver) ?? 0) >= limit) {
+      await new Promise<void>((resolve) => {
+        const queue = this.waiting.get(solver) ?? [];
+        queue.push(resolve);
+        this.waiting.set(solver, queue);
+      });
+    }
+    this.active.set(solver, (this.active.get(solver) ?? 0) + 1);
+    try {
+      return await fn();
+    } finally {
+      this.active.set(solver, (this.active.get(solver) ?? 1) - 1);
+      this.waiting.get(solver)?.shift()?.();
+    }
+  }
+}
+
+export async function obtainCertificate(client: AcmeClient, options: ObtainOptions): Promise<ObtainResult> {
+  const log = options.log ?? silentLogger;
+  const emit = options.onEvent ?? (() => {});
+  const signal = options.signal ?? new AbortController().signal;
+  const concurrency = options.concurrency ?? DEFAULT_CONCURRENCY;
+  if (options.identifiers.length === 0) throw new UsageError('no identifiers to order a certificate for');
+  if ((options.certificateKey === undefined) === (options.csrDer === undefined)) {
+    throw new UsageError('give either a certificate key or a CSR');
+  }
+  const csrPublicKey = options.csrDer ? parseCsr(Buffer.from(options.csrDer), 'the CSR').publicKey : undefined;
+
+  // 1. Every identifier must have a usable solver before anything is ordered.
+  const solvers = new Set<Solver>();
+  const planned = new Map<Solver, { identifiers: Identifier[]; types: Set<ChallengeType> }>();
+  for (const identifier of options.identifiers) {
+    const { base, wildcard } = splitWildcard(identifier);
+    const possible: readonly ChallengeType[] = wildcard ? ['dns-01'] : identifier.type === 'ip' ? ['http-01', 'tls-alpn-01'] : CHALLENGE_TYPES;
+    const choice = options.chooseSolver(base, wildcard, possible);
+    if (!choice) {
+      throw new UsageError(
+        wildcard
+          ? `${identifier.value} is a wildcard, which only dns-01 can validate: use a DNS plugin (--nsupdate or --manual with --preferred-challenges dns-01)`
+          : `no configured challenge plugin can validate ${identifier.value} (possible types: ${possible.join(', ')})`,
+      );
+    }
+    solvers.add(choice.solver);
+    const entry = planned.get(choice.solver) ?? { identifiers: [], types: new Set<ChallengeType>() };
+    entry.identifiers.push(identifier);
+    entry.types.add(choice.type);
+    planned.set(choice.solver, entry);
+  }
+
+  try {
+    for (const [solver, plan] of planned) {
+      await solver.prepare?.({ identifiers: plan.identifiers, types: [...plan.types] }, signal);
+    }
+    const thumbprint = await jwkThumbprint(client.accountKey);
+    const solveContext: SolveContext = { client, options, log, emit, signal, concurrency, thumbprint, solvers };
+
+    // 2. Optional pre-authorization (RFC 8555 §7.4.1).
+    if (options.preAuthorize && (await client.directory(signal)).newAuthz) {
+      const authorizations = await mapLimit(options.identifiers, concurrency, async (identifier) => {
+        const created = await client.newAuthz(identifier, signal);
+        return { url: created.url, authorization: created.authorization };
+      });
+      await solveAuthorizations(solveContext, authorizations);
+    }
+
+    // 3. The order.
+    emit({ type: 'ordering', identifiers: options.identifiers });
+    let created: { url: string; order: Order };
+    const orderRequest = {
+      identifiers: options.identifiers,
+      ...(options.notBefore ? { notBefore: options.notBefore } : {}),
+      ...(options.notAfter ? { notAfter: options.notAfter } : {}),
+      ...(options.profile ? { profile: options.profile } : {}),
+    };
+    try {
+      created = await client.newOrder({ ...orderRequest, ...(options.replaces ? { replaces: options.replaces } : {}) }, signal);
+    } catch (error) {
+      if (!(error instanceof AlreadyReplacedError) || !options.replaces) throw error;
+      log.warn('the CA says the old certificate was already replaced; ordering without "replaces"');
+      created = await client.newOrder(orderRequest, signal);
+    }
+    emit({ type: 'order-created', url: created.url });
+    log.debug(`order ${created.url}: ${created.order.status}`);
+    if (created.order.status === 'invalid') {
+      throw new NetworkError(`the CA created order ${created.url} as invalid: ${describeProblem(created.order.error)}`);
+    }
+
+    const authorizations = await mapLimit(created.order.authorizations, concurrency, async (url) => ({
+      url,
+      authorization: (await client.getAuthorization(url, signal)).data,
+    }));
+    const reused = await solveAuthorizations(solveContext, authorizations);
+
+    // 4. Finalize once the order is ready.
+    let order = created.order;
+    if (order.status === 'pending') {
+      order = await pollUntil({
+        fetch: async () => {
+          const response = await client.getOrder(created.url, signal);
+          return { value: response.data, retryAfterSeconds: response.retryAfterSeconds };
+        },
+        isDone: (o) => o.status !== 'pending',
+        describePending: (o) => `order ${created.url} still ${o.status}`,
+        signal,
+        ...(options.poll ? { policy: options.poll } : {}),
+      });
+    }
+    if (order.status === 'invalid') {
+      throw new NetworkError(`order ${created.url} became invalid: ${describeProblem(order.error)}`);
+    }
+    let retryAfter: number | undefined;
+    if (order.status === 'ready') {
+      emit({ type: 'finalizing' });
+      const csrDer = options.csrDer ?? (await createCsr(options.certificateKey as KeyObject, options.identifiers)).der;
+      const finalized = await client.finalize(order.finalize, csrDer, signal);
+      order = finalized.data;
+      retryAfter = finalized.retryAfterSeconds;
+    }
+    if (order.status === 'processing' || order.status === 'ready') {
+      order = await pollUntil({
+        fetch: async () => {
+          const response = await client.getOrder(created.url, signal);
+          return { value: response.data, retryAfterSeconds: response.retryAfterSeconds };
+        },
+        isDone: (o) => o.status === 'valid' || o.status === 'invalid',
+        describePending: (o) => `order ${created.url} still ${o.status} after finalization`,
+        signal,
+        ...(retryAfter !== undefined ? { initialRetryAfterSeconds: retryAfter } : {}),
+        ...(options.poll ? { policy: options.poll } : {}),
+      });
+    }
+    if (order.status !== 'valid' || typeof order.certificate !== 'string') {
+      throw new NetworkError(`order ${created.url} ended ${order.status} without a certificate: ${describeProblem(order.error)}`);
+    }
+
+    // 5. Download and choose the chain.
+    emit({ type: 'downloading' });
+    const chosen = await downloadPreferredChain(client, order.certificate, options.preferredChain, signal, log);
+    const expectedKey = csrPublicKey ?? createPublicKey(options.certificateKey as KeyObject);
+    const leafInfo = parseCertificate(chosen.pems[0] as string);
+    if (!publicKeysEqual(leafInfo.publicKey, expectedKey)) {
+      throw new NetworkError(`the CA returned a certificate (${order.certificate}) whose public key does not match the certificate key`);
+    }
+    return {
+      orderUrl: created.url,
+      certificateUrl: order.certificate,
+      certificatePem: chosen.pems[0] as string,
+      chainPem: chosen.pems.slice(1).join(''),
+      fullchainPem: chosen.pems.join(''),
+      notBefore: leafInfo.notBefore,
+      notAfter: leafInfo.notAfter,
+      chainIssuer: chosen.issuer,
+      reusedAuthorizations: reused,
+    };
+  } finally {
+    for (const solver of solvers) {
+      try {
+        await solver.dispose?.();
+      } catch (error) {
+        log.warn(`${solver.name}: clean-up of the plugin failed: ${messageOf(error)}`);
+      }
+    }
+  }
+}
+
+interface SolveContext {
+  client: AcmeClient;
+  options: ObtainOptions;
+  log: Logger;
+  emit: (event: ObtainEvent) => void;
+  signal: AbortSignal;
+  concurrency: number;
+  thumbprint: string;
+  solvers: Set<Solver>;
+}
+
+/** Solves every pending authorization; returns how many were already valid. */
+async function solveAuthorizations(
+  context: SolveContext,
+  authorizations: ReadonlyArray<{ url: string; authorization: Authorization }>,
+): Promise<number> {
+  const { client, options, log, emit, signal, concurrency } = context;
+  let reused = 0;
+  const pending: Array<{ url: string; authorization: Authorization }> = [];
+  const failures: ValidationFailure[] = [];
+  for (const entry of authorizations) {
+    const { authorization } = entry;
+    const wildcard = authorization.wildcard === true;
+    if (authorization.status === 'valid') {
+      reused++;
+      emit({ type: 'authorization-reused', identifier: displayName(authorization.identifier, wildcard) });
+      continue;
+    }
+    if (authorization.status !== 'pending') {
+      failures.push({ identifier: authorization.identifier, wildcard, challengeType: undefined, problem: undefined, localReason: `authorization is ${authorization.status}` });
+      continue;
+    }
+    pending.push(entry);
+  }
+  if (failures.length > 0) throw new ValidationError(failures);
+  if (pending.length === 0) return reused;
+
+  // Build the tasks (no side effects yet).
+  const allNames = pending.map((p) => displayName(p.authorization.identifier, p.authorization.wildcard === true));
+  const planned: PlannedTask[] = [];
+  const inFlight: Array<{ url: string; authorization: Authorization }> = [];
+  for (const [index, entry] of pending.entries()) {
+    const { authorization } = entry;
+    const wildcard = authorization.wildcard === true;
+    // A challenge already being processed (an earlier run answered it) only needs polling.
+    if (authorization.challenges.some((c) => c.status === 'processing' || c.status === 'valid')) {
+      inFlight.push(entry);
+      continue;
+    }
+    const offered = authorization.challenges.filter(
+      (c): c is Challenge & { type: ChallengeType; token: string } =>
+        (CHALLENGE_TYPES as readonly string[]).includes(c.type) && typeof c.token === 'string' && isBase64Url(c.token),
+    );
+    const choice = options.chooseSolver(authorization.identifier, wildcard, [...new Set(offered.map((c) => c.type))]);
+    if (!choice) {
+      const offeredTypes = authorization.challenges.map((c) => c.type).join(', ') || 'none';
+      throw new UsageError(
+        `no configured challenge plugin can validate ${displayName(authorization.identifier, wildcard)}: the CA offers ${offeredTypes}`,
+      );
+    }
+    context.solvers.add(choice.solver);
+    const challenge = offered.find((c) => c.type === choice.type) as Challenge & { token: string };
+    const keyAuth = keyAuthorization(challenge.token, context.thumbprint);
+    const base = {
+      identifier: authorization.identifier,
+      wildcard,
+      keyAuthorization: keyAuth,
+      batch: { index, total: pending.length, identifiers: allNames },
+    };
+    let task: ChallengeTask;
+    if (choice.type === 'http-01') {
+      task = { ...base, type: 'http-01', token: challenge.token, path: `/.well-known/acme-challenge/${challenge.token}` };
+    } else if (choice.type === 'dns-01') {
+      task = { ...base, type: 'dns-01', token: challenge.token, recordName: `_acme-challenge.${authorization.identifier.value}`, txtValue: dns01TxtValue(keyAuth) };
+    } else {
+      const alpn = await createTlsAlpnCertificate(authorization.identifier, keyAuth);
+      const serverName = authorization.identifier.type === 'ip' ? ipToReverseDnsName(authorization.identifier.value) : authorization.identifier.value;
+      task = { ...base, type: 'tls-alpn-01', token: challenge.token, serverName, ...alpn };
+    }
+    planned.push({ task, solver: choice.solver, authorizationUrl: entry.url, challenge });
+  }
+
+  const limiter = new SolverLimiter();
+  const attempted: PlannedTask[] = [];
+  let succeeded = false;
+  try {
+    // Present everything; stop at the first local failure but let started ones finish.
+    const presented = await settleLimit(planned, concurrency, (item) =>
+      limiter.run(item.solver, async () => {
+        if (signal.aborted) throw new AbortedError('cancelled', { cause: signal.reason });
+        attempted.push(item);
+        emit({ type: 'presenting', identifier: displayName(item.task.identifier, item.task.wildcard), challengeType: item.task.type });
+        await item.solver.present(item.task, signal);
+      }),
+    );
+    const presentFailures = presented.flatMap((r, i) => (r.status === 'rejected' ? [{ item: planned[i] as PlannedTask, error: r.reason as unknown }] : []));
+    if (presentFailures.length > 0) {
+      const first = presentFailures[0] as { item: PlannedTask; error: unknown };
+      if (first.error instanceof AbortedError) throw first.error;
+      if (presentFailures.length === 1 && first.error instanceof Error && 'exitCode' in first.error) throw first.error;
+      throw new PluginError(
+        presentFailures
+          .map((f) => `${displayName(f.item.task.identifier, f.item.task.wildcard)}: ${messageOf(f.error)}`)
+          .join('; '),
+        { cause: first.error },
+      );
+    }
+
+    await mapLimit(planned, concurrency, async (item) => {
+      await item.solver.waitUntilVisible?.(item.task, signal);
+    });
+
+    await mapLimit(planned, concurrency, async (item) => {
+      emit({ type: 'validating', identifier: displayName(item.task.identifier, item.task.wildcard), challengeType: item.task.type });
+      await client.respondToChallenge(item.challenge.url, signal);
+    });
+
+    const toPoll = [
+      ...planned.map((p) => ({ url: p.authorizationUrl, type: p.task.type as string | undefined })),
+      ...inFlight.map((entry) => ({ url: entry.url, type: undefined })),
+    ];
+    const results = await mapLimit(toPoll, concurrency, async (item) => {
+      const final = await pollUntil({
+        fetch: async () => {
+          const response = await client.getAuthorization(item.url, signal);
+          return { value: response.data, retryAfterSeconds: response.retryAfterSeconds };
+        },
+        isDone: (a) => a.status !== 'pending',
+        describePending: (a) => `authorization for ${displayName(a.identifier, a.wildcard === true)} still ${a.status}`,
+        signal,
+        ...(options.poll ? { policy: options.poll } : {}),
+      });
+      return { item, final };
+    });
+    for (const { item, final } of results) {
+      const wildcard = final.wildcard === true;
+      const name = displayName(final.identifier, wildcard);
+      if (final.status === 'valid') {
+        emit({ type: 'authorization-valid', identifier: name });
+        continue;
+      }
+      const failed = final.challenges.find((c) => c.status === 'invalid' || c.error) ?? final.challenges.find((c) => c.type === item.type);
+      emit({ type: 'authorization-invalid', identifier: name, reason: describeProblem(failed?.error) });
+      failures.push({
+        identifier: final.identifier,
+        wildcard,
+        challengeType: failed?.type ?? item.type,
+        problem: failed?.error,
+        ...(failed?.error ? {} : { localReason: `authorization ended ${final.status}` }),
+      });
+    }
+    if (failures.length > 0) throw new ValidationError(failures);
+    succeeded = true;
+    return reused;
+  } finally {
+    // Clean-up runs even when aborted: give it its own short-lived signal.
+    const cleanupSignal = AbortSignal.timeout(60_000);
+    await settleLimit(attempted, concurrency, async (item) => {
+      try {
+        await limiter.run(item.solver, () => item.solver.cleanUp(item.task, cleanupSignal));
+      } catch (error) {
+        log.warn(`${item.solver.name}: clean-up for ${displayName(item.task.identifier, item.task.wildcard)} failed: ${messageOf(error)}`);
+      }
+    });
+    if (!succeeded) {
+      // Leave no pending authorizations behind (they count against CA limits).
+      await settleLimit(planned, concurrency, async (item) => {
+        try {
+          const current = await client.getAuthorization(item.authorizationUrl, cleanupSignal);
+          if (current.data.status === 'pending') await client.deactivateAuthorization(item.authorizationUrl, cleanupSignal);
+        } catch (error) {
+          log.debug(`could not deactivate ${item.authorizationUrl}: ${messageOf(error)}`);
+        }
+      });
+    }
+  }
+}
+
+async function downloadPreferredChain(
+  client: AcmeClient,
+  certificateUrl: string,
+  preferredChain: string | undefined,
+  signal: AbortSignal,
+  log: Logger,
+): Promise<{ pems: string[]; issuer: string | undefined }> {
+  const primary = await client.downloadCertificate(certificateUrl, signal);
+  const candidates = [{ url: certificateUrl, pem: primary.pem }];
+  if (preferredChain !== undefined) {
+    for (const url of primary.alternates.slice(0, 10)) {
+      const alternate = await client.downloadCertificate(url, signal);
+      candidates.push({ url, pem: alternate.pem });
+    }
+  }
+  const parsed = candidates.map((candidate) => {
+    let pems: string[];
+    try {
+      pems = splitPemChain(candidate.pem, candidate.url);
+      verifyChain(pems);
+    } catch (error) {
+      throw new NetworkError(`the certificate chain from ${candidate.url} is unusable: ${messageOf(error)}`, { cause: error });
+    }
+    const top = parseCertificate(pems[pems.length - 1] as string);
+    return { pems, issuer: top.issuerCommonName, all: pems.map((p) => parseCertificate(p)) };
+  });
+  if (preferredChain !== undefined) {
+    const wanted = preferredChain.trim().toLowerCase();
+    const byTopIssuer = parsed.find((c) => c.issuer?.toLowerCase() === wanted);
+    const byAnyName = parsed.find((c) =>
+      c.all.some((info) => info.issuerCommonName?.toLowerCase() === wanted),
+    );
+    const match = byTopIssuer ?? byAnyName;
+    if (match) return { pems: match.pems, issuer: match.issuer };
+    log.warn(`no chain from the CA is issued by "${preferredChain}"; using the default chain`);
+  }
+  const first = parsed[0] as { pems: string[]; issuer: string | undefined };
+  return { pems: first.pems, issuer: first.issuer };
+}

@@ -1,0 +1,163 @@
+/**
+ * RFC 8555 §6.7 problem documents as typed errors. The whole document stays on the error as data
+ * (type, detail, status, subproblems, Retry-After), and only what code branches on gets a class.
+ */
+import { AcmecliError, ExitCode } from '../errors.js';
+import type { Identifier, ProblemDocument } from './types.js';
+import { hintForProblem } from './ca-hints.js';
+
+export const ACME_ERROR_PREFIX = 'urn:ietf:params:acme:error:';
+
+/** RFC 8555 §6.7 plus RFC 9773's alreadyReplaced and RFC 8555 errata additions. */
+export const PROBLEM_TYPES = [
+  'accountDoesNotExist',
+  'alreadyRevoked',
+  'alreadyReplaced',
+  'badCSR',
+  'badNonce',
+  'badPublicKey',
+  'badRevocationReason',
+  'badSignatureAlgorithm',
+  'caa',
+  'compound',
+  'connection',
+  'dns',
+  'externalAccountRequired',
+  'incorrectResponse',
+  'invalidContact',
+  'invalidProfile',
+  'malformed',
+  'orderNotReady',
+  'rateLimited',
+  'rejectedIdentifier',
+  'serverInternal',
+  'tls',
+  'unauthorized',
+  'unsupportedContact',
+  'unsupportedIdentifier',
+  'userActionRequired',
+] as const;
+export type ProblemCode = (typeof PROBLEM_TYPES)[number];
+
+export interface Subproblem {
+  type: string;
+  code?: string;
+  detail?: string;
+  identifier?: Identifier;
+}
+
+export interface AcmeProblemInit {
+  problem: ProblemDocument;
+  status: number;
+  method: string;
+  url: string;
+  retryAfterSeconds?: number;
+}
+
+/** The short RFC name (`badNonce`) of a full URN, or undefined for non-ACME types. */
+export function problemCode(type: string | undefined): string | undefined {
+  if (type === undefined || !type.startsWith(ACME_ERROR_PREFIX)) return undefined;
+  return type.slice(ACME_ERROR_PREFIX.length);
+}
+
+function describeIdentifier(identifier: Identifier | undefined): string {
+  return identifier ? `${identifier.value}: ` : '';
+}
+
+function oneLine(text: string): string {
+  return text.replace(/\s+/g, ' ').trim();
+}
+
+export class AcmeProblemError extends AcmecliError {
+  readonly type: string;
+  readonly code: string | undefined;
+  readonly detail: string | undefined;
+  readonly status: number;
+  readonly instance: string | undefined;
+  readonly subproblems: readonly Subproblem[];
+  readonly retryAfterSeconds: number | undefined;
+  readonly method: string;
+  readonly url: string;
+  readonly problem: ProblemDocument;
+
+  constructor(init: AcmeProblemInit) {
+    const type = typeof init.problem.type === 'string' ? init.problem.type : 'about:blank';
+    const code = problemCode(type);
+    const detail = typeof init.problem.detail === 'string' ? oneLine(init.problem.detail) : undefined;
+    const subproblems = parseSubproblems(init.problem.subproblems);
+    const summary = detail ?? (typeof init.problem.title === 'string' ? init.problem.title : undefined);
+    const parts = [`the CA refused the request (${code ?? type}, HTTP ${init.status})`];
+    if (summary) parts.push(summary);
+    const subs = subproblems
+      .map((s) => `${describeIdentifier(s.identifier)}${s.code ?? s.type}${s.detail ? ` ${oneLine(s.detail)}` : ''}`)
+      .join('; ');
+    if (subs && !summary?.includes(subs)) parts.push(`[${subs}]`);
+    const hint = hintForProblem(code, [detail, ...subproblems.map((s) => s.detail)]);
+    super(parts.join(': '), ExitCode.caRejected, hint === undefined ? {} : { hint });
+    this.type = type;
+    this.code = code;
+    this.detail = detail;
+    this.status = init.status;
+    this.instance = typeof init.problem.instance === 'string' ? init.problem.instance : undefined;
+    this.subproblems = subproblems;
+    this.retryAfterSeconds = init.retryAfterSeconds;
+    this.method = init.method;
+    this.url = init.url;
+    this.problem = init.problem;
+  }
+}
+
+export class BadNonceError extends AcmeProblemError {}
+export class RateLimitedError extends AcmeProblemError {}
+export class AlreadyReplacedError extends AcmeProblemError {}
+export class ExternalAccountRequiredError extends AcmeProblemError {}
+export class AccountDoesNotExistError extends AcmeProblemError {}
+export class UserActionRequiredError extends AcmeProblemError {}
+
+function parseSubproblems(raw: unknown): Subproblem[] {
+  if (!Array.isArray(raw)) return [];
+  const result: Subproblem[] = [];
+  for (const item of raw.slice(0, 100)) {
+    if (typeof item !== 'object' || item === null) continue;
+    const doc = item as ProblemDocument;
+    const type = typeof doc.type === 'string' ? doc.type : 'about:blank';
+    const sub: Subproblem = { type };
+    const code = problemCode(type);
+    if (code !== undefined) sub.code = code;
+    if (typeof doc.detail === 'string') sub.detail = doc.detail;
+    const id = doc.identifier;
+    if (id && typeof id === 'object' && typeof id.type === 'string' && typeof id.value === 'string') {
+      sub.identifier = { type: id.type, value: id.value };
+    }
+    result.push(sub);
+  }
+  return result;
+}
+
+/** Builds the right error class for a problem document. */
+export function problemError(init: AcmeProblemInit): AcmeProblemError {
+  switch (problemCode(init.problem.type)) {
+    case 'badNonce':
+      return new BadNonceError(init);
+    case 'rateLimited':
+      return new RateLimitedError(init);
+    case 'alreadyReplaced':
+      return new AlreadyReplacedError(init);
+    case 'externalAccountRequired':
+      return new ExternalAccountRequiredError(init);
+    case 'accountDoesNotExist':
+      return new AccountDoesNotExistError(init);
+    case 'userActionRequired':
+      return new UserActionRequiredError(init);
+    default:
+      return new AcmeProblemError(init);
+  }
+}
+
+/** The one-line description of a challenge/order error embedded in an ACME object. */
+export function describeProblem(problem: ProblemDocument | undefined): string {
+  if (!problem) return 'no detail given';
+  const code = problemCode(problem.type) ?? problem.type ?? 'error';
+  const detail = typeof problem.detail === 'string' ? oneLine(problem.detail) : '';
+  return detail ? `${code}: ${detail}` : code;
+}

@@ -1,0 +1,316 @@
+/**
+ * What CLI commands print, in four modes chosen once per run:
+ *   tty    spinners (ora) and plain lines on stderr; falls back to `plain` when stderr is no TTY
+ *   plain  `YYYY-MM-DDTHH:MM:SSZ message` lines on stderr, for cron and log collectors
+ *   quiet  only `error()` lines on stderr; result() prints nothing (certbot -q)
+ *   json   nothing on stderr but `error()`; result() writes exactly one JSON document on stdout
+ * stdout only ever carries the result, so `acmecli ... --json | jq` and pipes stay clean.
+ * Everything written anywhere (stderr, stdout, --log-file) first goes through `redact` with the
+ * secrets registered by `addSecret`. Injected into operations as a Logger, never global.
+ */
+import { closeSync, constants as fsConstants, openSync, writeSync } from 'node:fs';
+import type { Writable } from 'node:stream';
+import { LocalError } from '../errors.js';
+import { redact } from './redact.js';
+import type { Logger } from './logger.js';
+
+export type ReporterMode = 'tty' | 'plain' | 'quiet' | 'json';
+
+export interface ReporterOptions {
+  mode: ReporterMode;
+  stdout: Writable;
+  stderr: Writable;
+  verbose: boolean;
+  /** Appended to with every message, debug included, timestamped; created 0600. */
+  logFile?: string;
+  /** Whether stderr is a terminal; `tty` mode without one behaves as `plain`. */
+  isTTY: boolean;
+  /** For tests. */
+  now?: () => Date;
+}
+
+export interface StepHandle {
+  update(text: string): void;
+  /** Ends the step; later calls on the handle are ignored. */
+  succeed(text?: string): void;
+  fail(text?: string): void;
+}
+
+export interface Reporter extends Logger {
+  readonly mode: ReporterMode;
+  error(message: string): void;
+  /** A unit of progress (a spinner on a terminal, start and end lines elsewhere). */
+  step(text: string): StepHandle;
+  /**
+   * The command's outcome. json: `value` serialised as the run's single stdout document (a
+   * second call throws: it would break consumers). tty/plain: `render(value)`, or the value
+   * itself when it is a string, on stdout. quiet: nothing.
+   */
+  result<T>(value: T, render?: (value: T) => string): void;
+  /** Redacts `value` (and its encodings) from everything written from now on. */
+  addSecret(value: string): void;
+  /** Warnings given in json/quiet mode, which print none, so the caller can put them in the result. */
+  warnings(): readonly string[];
+  /** Stops spinners and closes the log file. Call once at the end of the run. */
+  close(): Promise<void>;
+}
+
+type Level = 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
+
+export function createReporter(options: ReporterOptions): Reporter {
+  const mode: ReporterMode = options.mode === 'tty' && !options.isTTY ? 'plain' : options.mode;
+  const now = options.now ?? (() => new Date());
+  const secrets: string[] = [];
+  const collectedWarnings: string[] = [];
+  const logFd = options.logFile === undefined ? undefined : openLogFile(options.logFile);
+  let resultWritten = false;
+  let closed = false;
+  const spinner = mode === 'tty' ? new SpinnerLine(options.stderr, (text) => redact(text, secrets)) : undefined;
+
+  const clean = (text: string): string => redact(text, secrets);
+
+  const toLog = (level: Level, message: string): void => {
+    if (logFd === undefined) return;
+    const stamp = timestamp(now());
+    const lines = sanitize(clean(message)).split('\n');
+    const text = lines.map((line) => `${stamp} ${level.padEnd(5)} ${line}\n`).join('');
+    try {
+      writeSync(logFd, text);
+    } catch {
+      // A full disk must not turn a successful renewal into a failure; the terminal still shows it.
+    }
+  };
+
+  const toStderr = (message: string): void => {
+    const text = sanitize(clean(message));
+    if (mode === 'plain') {
+      const stamp = timestamp(now());
+      options.stderr.write(text.split('\n').map((line) => `${stamp} ${line}\n`).join(''));
+    } else if (spinner !== undefined) {
+      spinner.writeAbove(`${text}\n`);
+    } else {
+      options.stderr.write(`${text}\n`);
+    }
+  };
+
+  const chatty = mode === 'tty' || mode === 'plain';
+
+  const reporter: Reporter = {
+    mode,
+    debug(message) {
+      toLog('DEBUG', message);
+      if (chatty && options.verbose) toStderr(mode === 'plain' ? `debug: ${message}` : message);
+    },
+    info(message) {
+      toLog('INFO', message);
+      if (chatty) toStderr(message);
+    },
+    warn(message) {
+      toLog('WARN', message);
+      if (chatty) toStderr(`warning: ${message}`);
+      else collectedWarnings.push(clean(message));
+    },
+    error(message) {
+      toLog('ERROR', message);
+      toStderr(`error: ${message}`);
+    },
+    step(text) {
+      toLog('INFO', text);
+      if (spinner !== undefined) return spinner.add(text, toLog);
+      let done = false;
+      let current = text;
+      if (mode === 'plain') toStderr(`${text} ...`);
+      return {
+        update(next) {
+          if (done) return;
+          current = next;
+          toLog('INFO', next);
+          if (mode === 'plain') toStderr(`${next} ...`);
+        },
+        succeed(final) {
+          if (done) return;
+          done = true;
+          toLog('INFO', `done: ${final ?? current}`);
+          if (mode === 'plain') toStderr(`done: ${final ?? current}`);
+        },
+        fail(final) {
+          if (done) return;
+          done = true;
+          toLog('ERROR', `failed: ${final ?? current}`);
+          if (mode === 'plain') toStderr(`failed: ${final ?? current}`);
+        },
+      };
+    },
+    result(value, render) {
+      if (mode === 'json') {
+        if (resultWritten) throw new Error('Reporter.result() called twice in json mode');
+        resultWritten = true;
+        options.stdout.write(`${clean(JSON.stringify(value, null, 2))}\n`);
+        return;
+      }
+      if (mode === 'quiet') return;
+      const text = render !== undefined ? render(value) : typeof value === 'string' ? value : JSON.stringify(value, null, 2);
+      if (text === '') return;
+      options.stdout.write(clean(text.endsWith('\n') ? text : `${text}\n`));
+    },
+    addSecret(value) {
+      if (value !== '' && !secrets.includes(value)) secrets.push(value);
+    },
+    warnings() {
+      return [...collectedWarnings];
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      await spinner?.close();
+      if (logFd !== undefined) {
+        try {
+          closeSync(logFd);
+        } catch {
+          // Already closed by the OS on a failing disk; nothing left to flush.
+        }
+      }
+    },
+  };
+  return reporter;
+}
+
+/** `2024-05-01T12:00:00Z`: second precision is enough for humans and sorts as text. */
+export function timestamp(date: Date): string {
+  return date.toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+/**
+ * Messages carry text from the CA and from hooks; control characters in them could move the
+ * cursor or retitle the terminal. Tabs and newlines stay, everything else is shown escaped.
+ */
+function sanitize(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  return text.replace(/\r\n/g, '\n').replace(/[\x00-\x08\x0b-\x1f\x7f-\x9f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+}
+
+function openLogFile(path: string): number {
+  try {
+    // O_APPEND: concurrent runs (a renew timer and a manual run) interleave whole lines, never overwrite.
+    return openSync(path, fsConstants.O_WRONLY | fsConstants.O_APPEND | fsConstants.O_CREAT, 0o600);
+  } catch (error) {
+    const code = (error as { code?: string }).code;
+    throw new LocalError(`cannot open log file ${path}: ${code ?? String(error)}`, { cause: error });
+  }
+}
+
+interface OraLike {
+  text: string;
+  readonly isSpinning: boolean;
+  start(text?: string): OraLike;
+  stop(): OraLike;
+  succeed(text?: string): OraLike;
+  fail(text?: string): OraLike;
+  clear(): OraLike;
+  render(): OraLike;
+}
+
+interface ActiveStep {
+  text: string;
+}
+
+/**
+ * One ora spinner shared by all running steps: it shows the newest step; a finished step is
+ * printed as a permanent ✔/✖ line and the spinner moves on to the next one still running.
+ * ora is imported on the first step only, so commands that print nothing never load it.
+ */
+class SpinnerLine {
+  private readonly active: ActiveStep[] = [];
+  private spinner: OraLike | undefined;
+  private loading: Promise<void> | undefined;
+
+  constructor(
+    private readonly stream: Writable,
+    private readonly clean: (text: string) => string,
+  ) {}
+
+  add(text: string, log: (level: Level, message: string) => void): StepHandle {
+    const step: ActiveStep = { text };
+    this.active.push(step);
+    this.load();
+    this.show();
+    let done = false;
+    const finish = (ok: boolean, final: string | undefined): void => {
+      if (done) return;
+      done = true;
+      const line = final ?? step.text;
+      log(ok ? 'INFO' : 'ERROR', `${ok ? 'done' : 'failed'}: ${line}`);
+      this.active.splice(this.active.indexOf(step), 1);
+      const message = this.clean(sanitize(line));
+      if (this.spinner !== undefined) {
+        this.spinner.text = message;
+        if (ok) this.spinner.succeed(message);
+        else this.spinner.fail(message);
+      } else {
+        this.stream.write(`${ok ? '✔' : '✖'} ${message}\n`);
+      }
+      this.show();
+    };
+    return {
+      update: (next) => {
+        if (done) return;
+        step.text = next;
+        log('INFO', next);
+        this.show();
+      },
+      succeed: (final) => finish(true, final),
+      fail: (final) => finish(false, final),
+    };
+  }
+
+  /** A log line printed while a spinner runs goes above it instead of through it. */
+  writeAbove(text: string): void {
+    const spinner = this.spinner;
+    if (spinner?.isSpinning === true) {
+      spinner.clear();
+      this.stream.write(text);
+      spinner.render();
+    } else {
+      this.stream.write(text);
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.loading;
+    this.active.length = 0;
+    this.spinner?.stop();
+  }
+
+  private load(): void {
+    this.loading ??= import('ora').then(
+      ({ default: ora }) => {
+        const stream = this.stream as Writable & Partial<Record<'cursorTo' | 'clearLine' | 'moveCursor', unknown>>;
+        // ora drives the cursor; a stream that cannot (a test double) gets its plain text output.
+        const canDraw = ['cursorTo', 'clearLine', 'moveCursor'].every((m) => typeof stream[m as 'cursorTo'] === 'function');
+        this.spinner = ora({
+          stream: this.stream as unknown as NodeJS.WritableStream,
+          isEnabled: canDraw,
+          // ora's default puts stdin into raw mode, which would break the manual plugin's prompts.
+          discardStdin: false,
+        }) as unknown as OraLike;
+        this.show();
+      },
+      () => {
+        // Without ora the steps still print their ✔/✖ lines.
+      },
+    );
+  }
+
+  private show(): void {
+    const spinner = this.spinner;
+    if (spinner === undefined) return;
+    const top = this.active.at(-1);
+    if (top === undefined) {
+      if (spinner.isSpinning) spinner.stop();
+      return;
+    }
+    const text = this.clean(sanitize(top.text));
+    if (spinner.isSpinning) spinner.text = text;
+    else spinner.start(text);
+  }
+}

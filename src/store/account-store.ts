@@ -1,0 +1,200 @@
+/**
+ * ACME accounts on disk: accounts/<serverKey>/<accountName>/{account.key, account.json}.
+ * The key is written before the record and removed after it, so a crash leaves at worst a key
+ * without a record (treated as no account), never a record without its key.
+ */
+import { readFile, readdir, rm, rmdir, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { LocalError } from '../errors.js';
+import { atomicWrite, codeOf, ensureDir, localErrorFor } from './atomic-write.js';
+import {
+  ACCOUNT_RECORD_FILE,
+  accountNameFromDirName,
+  accountPaths,
+  accountsDir,
+} from './layout.js';
+
+export interface AccountRecord {
+  /** Account URL (the `kid`). */
+  url: string;
+  /** ACME directory URL. */
+  server: string;
+  contact: string[];
+  /** ISO 8601. */
+  createdAt: string;
+  /** EAB key identifier; the HMAC key itself is never stored. */
+  eabKeyId?: string;
+  keyType?: string;
+  termsOfServiceAgreed?: boolean;
+}
+
+export interface StoredAccount {
+  record: AccountRecord;
+  /** Account key, PEM. */
+  key: string;
+}
+
+export async function loadAccount(
+  configDir: string,
+  server: string,
+  name: string,
+): Promise<StoredAccount | undefined> {
+  const paths = accountPaths(configDir, server, name);
+  const recordText = await readOptional(paths.record);
+  if (recordText === undefined) return undefined;
+  const record = parseAccountRecord(recordText, paths.record);
+  if (record.server !== server) {
+    throw new LocalError(
+      `${paths.record}: account "${name}" belongs to ${record.server}, not ${server}`,
+    );
+  }
+  const key = await readOptional(paths.key);
+  if (key === undefined) {
+    throw new LocalError(`${paths.key}: account key is missing while ${paths.record} exists`, {
+      hint: 'restore the key from a backup, or delete the account directory and register again',
+    });
+  }
+  return { record, key };
+}
+
+export async function saveAccount(
+  configDir: string,
+  server: string,
+  name: string,
+  record: AccountRecord,
+  keyPem: string,
+): Promise<void> {
+  if (record.server !== server) {
+    throw new LocalError(`account record for ${record.server} cannot be saved under ${server}`);
+  }
+  const paths = accountPaths(configDir, server, name);
+  await ensureDir(paths.dir, 0o700);
+  await atomicWrite(paths.key, keyPem, { mode: 0o600 });
+  await atomicWrite(paths.record, `${JSON.stringify(pickRecord(record), null, 2)}\n`, { mode: 0o600 });
+}
+
+export interface AccountListing {
+  name: string;
+  serverKey: string;
+  dir: string;
+  /** Absent when the record could not be read; `error` says why. */
+  record?: AccountRecord;
+  error?: LocalError;
+}
+
+/** Every stored account; unreadable ones are listed with their error instead of failing the list. */
+export async function listAccounts(configDir: string): Promise<AccountListing[]> {
+  const root = accountsDir(configDir);
+  const listings: AccountListing[] = [];
+  for (const serverDir of await readDirNames(root)) {
+    for (const accountDir of await readDirNames(join(root, serverDir))) {
+      const name = accountNameFromDirName(accountDir);
+      if (name === undefined) continue;
+      const dir = join(root, serverDir, accountDir);
+      const recordPath = join(dir, ACCOUNT_RECORD_FILE);
+      try {
+        const text = await readOptional(recordPath);
+        // A key without a record is a crashed registration, not an account.
+        if (text === undefined) continue;
+        listings.push({ name, serverKey: serverDir, dir, record: parseAccountRecord(text, recordPath) });
+      } catch (error) {
+        listings.push({ name, serverKey: serverDir, dir, error: localErrorFor('read', recordPath, error) });
+      }
+    }
+  }
+  return listings.sort((a, b) => a.serverKey.localeCompare(b.serverKey) || a.name.localeCompare(b.name));
+}
+
+/** Removes the account's files; returns false when there was nothing to delete. */
+export async function deleteAccount(configDir: string, server: string, name: string): Promise<boolean> {
+  const paths = accountPaths(configDir, server, name);
+  const hadRecord = await removeFile(paths.record);
+  const hadKey = await removeFile(paths.key);
+  try {
+    await rm(paths.dir, { recursive: true, force: true });
+  } catch (error) {
+    throw localErrorFor('remove', paths.dir, error);
+  }
+  // Drop the server directory once its last account is gone; ENOTEMPTY means others remain.
+  await rmdir(join(paths.dir, '..')).catch(() => undefined);
+  return hadRecord || hadKey;
+}
+
+/** Parses account.json; `source` is named in every error. */
+export function parseAccountRecord(text: string, source: string): AccountRecord {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw new LocalError(`${source}: not valid JSON (truncated or hand-edited?)`, { cause: error });
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new LocalError(`${source}: top level must be an object`);
+  }
+  const obj = value as Record<string, unknown>;
+  const fail = (field: string, why: string): never => {
+    throw new LocalError(`${source}: field "${field}" ${why}`);
+  };
+  const str = (field: string): string => {
+    const v = obj[field];
+    return typeof v === 'string' ? v : fail(field, v === undefined ? 'is missing' : 'must be a string');
+  };
+  const contact = obj.contact;
+  if (!Array.isArray(contact) || contact.some((c) => typeof c !== 'string')) fail('contact', 'must be a list of strings');
+  const record: AccountRecord = {
+    url: str('url'),
+    server: str('server'),
+    contact: contact as string[],
+    createdAt: str('createdAt'),
+  };
+  if (obj.eabKeyId !== undefined) record.eabKeyId = str('eabKeyId');
+  if (obj.keyType !== undefined) record.keyType = str('keyType');
+  if (obj.termsOfServiceAgreed !== undefined) {
+    if (typeof obj.termsOfServiceAgreed !== 'boolean') fail('termsOfServiceAgreed', 'must be true or false');
+    record.termsOfServiceAgreed = obj.termsOfServiceAgreed as boolean;
+  }
+  return record;
+}
+
+/** Copies only the declared fields: whatever else the caller's object carries (an EAB HMAC key) stays in memory. */
+function pickRecord(record: AccountRecord): AccountRecord {
+  const out: AccountRecord = {
+    url: record.url,
+    server: record.server,
+    contact: [...record.contact],
+    createdAt: record.createdAt,
+  };
+  if (record.eabKeyId !== undefined) out.eabKeyId = record.eabKeyId;
+  if (record.keyType !== undefined) out.keyType = record.keyType;
+  if (record.termsOfServiceAgreed !== undefined) out.termsOfServiceAgreed = record.termsOfServiceAgreed;
+  return out;
+}
+
+async function readOptional(path: string): Promise<string | undefined> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (error) {
+    if (codeOf(error) === 'ENOENT') return undefined;
+    throw localErrorFor('read', path, error);
+  }
+}
+
+async function removeFile(path: string): Promise<boolean> {
+  try {
+    await unlink(path);
+    return true;
+  } catch (error) {
+    if (codeOf(error) === 'ENOENT') return false;
+    throw localErrorFor('remove', path, error);
+  }
+}
+
+async function readDirNames(dir: string): Promise<string[]> {
+  try {
+    const entries = await readdir(dir, { withFileTypes: true });
+    return entries.filter((e) => e.isDirectory() && !e.name.startsWith('.')).map((e) => e.name).sort();
+  } catch (error) {
+    if (codeOf(error) === 'ENOENT') return [];
+    throw localErrorFor('read directory', dir, error);
+  }
+}

@@ -1,0 +1,592 @@
+/**
+ * Certificate lineages (certbot's word) without symlinks, so the same code works on Windows.
+ *
+ * Write protocol (`writeLineage`), each step durable before the next:
+ *   1. archive/<n>/ gets privkey, cert, chain, fullchain and renewal.json, then manifest.json
+ *      with the SHA-256 of each. The manifest is written last: a version without one is
+ *      incomplete and ignored. Versions are never modified afterwards.
+ *   2. The live files are replaced from that version key first (privkey, cert, chain, fullchain,
+ *      then renewal.json), each by an atomic rename.
+ *   3. `current` is rewritten with <n>: the swap is committed.
+ *   4. Old versions beyond `keep` are removed.
+ *
+ * Read protocol (`readLineage`): read `current`, then the files of archive/<current>/, checked
+ * against its manifest. Archive files never change, so a reader sees the complete old set until
+ * step 3 and the complete new set after it, whatever instant it reads at. Web servers read the
+ * live files and are reloaded only after `writeLineage` has returned.
+ *
+ * Crash recovery (`repairLineage`, at the start of the next run, under the certificate lock):
+ * live files that are a mix of versions, or an archive version newer than `current`, are replaced
+ * by the last complete version and `current` is rewritten.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { access, mkdir, readFile, readdir, rename, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { LocalError } from '../errors.js';
+import {
+  atomicWrite,
+  cleanStaleTempFiles,
+  codeOf,
+  ensureDir,
+  fsyncDir,
+  localErrorFor,
+} from './atomic-write.js';
+import {
+  MANIFEST_FILE,
+  RENEWAL_FILE,
+  certNameFromDirName,
+  certificatesDir,
+  lineagePaths,
+  type LineagePaths,
+  type LiveFileName,
+} from './layout.js';
+import { parseRenewalSettings, serializeRenewalSettings, type RenewalSettings } from './settings.js';
+
+/** PEM texts. `chain` is the issuer chain without the leaf; `fullchain` is cert + chain. */
+export interface CertificateFiles {
+  cert: string;
+  chain: string;
+  fullchain: string;
+  privkey: string;
+}
+
+export type CertificateFileKind = keyof CertificateFiles;
+
+/** Key first: a reader that sees the new certificate must already find the new key. */
+export const LIVE_WRITE_ORDER: readonly CertificateFileKind[] = ['privkey', 'cert', 'chain', 'fullchain'];
+
+export const FILE_NAMES: Readonly<Record<CertificateFileKind, LiveFileName>> = {
+  privkey: 'privkey.pem',
+  cert: 'cert.pem',
+  chain: 'chain.pem',
+  fullchain: 'fullchain.pem',
+};
+
+export const DEFAULT_ARCHIVE_KEEP = 5;
+const MANIFEST_VERSION = 1;
+const PRIVATE = 0o600;
+const PUBLIC = 0o644;
+
+interface Manifest {
+  version: typeof MANIFEST_VERSION;
+  number: number;
+  createdAt: string;
+  /** File name → SHA-256 hex of its bytes. */
+  files: Record<string, string>;
+}
+
+export interface ArchiveVersion {
+  number: number;
+  createdAt: string;
+  files: CertificateFiles;
+  /** renewal.json exactly as written with this version. */
+  settingsText: string;
+}
+
+export interface WriteLineageOptions {
+  /** Complete versions to keep in archive/ (the current one always stays). Default 5, minimum 1. */
+  keep?: number;
+  now?: () => Date;
+}
+
+export interface WriteLineageResult {
+  version: number;
+  paths: LineagePaths;
+  /** Archive versions removed by pruning. */
+  pruned: number[];
+}
+
+export async function writeLineage(
+  configDir: string,
+  certName: string,
+  files: CertificateFiles,
+  settings: RenewalSettings,
+  options: WriteLineageOptions = {},
+): Promise<WriteLineageResult> {
+  const paths = lineagePaths(configDir, certName);
+  const settingsText = serializeRenewalSettings(settings);
+  const version = await writeArchiveVersion(configDir, certName, files, settingsText, options.now);
+  await installVersion(paths, version, files, settingsText);
+  const pruned = await pruneArchive(configDir, certName, options.keep ?? DEFAULT_ARCHIVE_KEEP);
+  return { version, paths, pruned };
+}
+
+/** Step 1: a new complete, immutable archive version. Returns its number. */
+export async function writeArchiveVersion(
+  configDir: string,
+  certName: string,
+  files: CertificateFiles,
+  settingsText: string,
+  now: () => Date = () => new Date(),
+): Promise<number> {
+  const paths = lineagePaths(configDir, certName);
+  await ensureDir(paths.archive, 0o700);
+  const existing = await numberedDirs(paths.archive);
+  const number = (existing.at(-1) ?? 0) + 1;
+  const dir = join(paths.archive, String(number));
+  try {
+    // Not recursive: EEXIST means another writer got here, i.e. the certificate lock was not held.
+    await mkdir(dir, { mode: 0o700 });
+  } catch (error) {
+    throw localErrorFor('create directory', dir, error);
+  }
+  await fsyncDir(paths.archive).catch(() => undefined);
+  const hashes: Record<string, string> = {};
+  for (const kind of LIVE_WRITE_ORDER) {
+    const name = FILE_NAMES[kind];
+    await atomicWrite(join(dir, name), files[kind], { mode: kind === 'privkey' ? PRIVATE : PUBLIC });
+    hashes[name] = sha256(files[kind]);
+  }
+  await atomicWrite(join(dir, RENEWAL_FILE), settingsText, { mode: PRIVATE });
+  hashes[RENEWAL_FILE] = sha256(settingsText);
+  const manifest: Manifest = { version: MANIFEST_VERSION, number, createdAt: now().toISOString(), files: hashes };
+  await atomicWrite(join(dir, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`, { mode: PUBLIC });
+  return number;
+}
+
+/** Step 2 for one file: replace a live file by an atomic rename. */
+export async function installLiveFile(
+  configDir: string,
+  certName: string,
+  kind: CertificateFileKind,
+  content: string,
+): Promise<void> {
+  const paths = lineagePaths(configDir, certName);
+  await atomicWrite(paths[kind], content, { mode: kind === 'privkey' ? PRIVATE : PUBLIC });
+}
+
+/** Step 3: commit. */
+export async function writeCurrentMarker(configDir: string, certName: string, version: number): Promise<void> {
+  await atomicWrite(lineagePaths(configDir, certName).current, `${version}\n`, { mode: PUBLIC });
+}
+
+async function installVersion(
+  paths: LineagePaths,
+  version: number,
+  files: CertificateFiles,
+  settingsText: string,
+): Promise<void> {
+  for (const kind of LIVE_WRITE_ORDER) {
+    await atomicWrite(paths[kind], files[kind], { mode: kind === 'privkey' ? PRIVATE : PUBLIC });
+  }
+  await atomicWrite(paths.renewal, settingsText, { mode: PRIVATE });
+  await atomicWrite(paths.current, `${version}\n`, { mode: PUBLIC });
+}
+
+/**
+ * Step 4: keep the `keep` newest complete versions and the current one; remove older ones and
+ * incomplete leftovers of crashed writes. Call only with the certificate lock held.
+ */
+export async function pruneArchive(configDir: string, certName: string, keep = DEFAULT_ARCHIVE_KEEP): Promise<number[]> {
+  const paths = lineagePaths(configDir, certName);
+  const current = await readCurrentMarker(paths);
+  const numbers = await numberedDirs(paths.archive);
+  const complete: number[] = [];
+  for (const n of numbers) {
+    if (await isComplete(join(paths.archive, String(n)))) complete.push(n);
+  }
+  const kept = new Set(complete.slice(-Math.max(1, keep)));
+  if (current !== undefined) kept.add(current);
+  const newestKept = Math.max(...kept, 0);
+  const removed: number[] = [];
+  for (const n of numbers) {
+    // Incomplete versions newer than every complete one are left: they can only be a writer's.
+    if (kept.has(n) || n > newestKept) continue;
+    const dir = join(paths.archive, String(n));
+    try {
+      await rm(dir, { recursive: true, force: true });
+    } catch (error) {
+      throw localErrorFor('remove', dir, error);
+    }
+    removed.push(n);
+  }
+  return removed;
+}
+
+export interface Lineage {
+  certName: string;
+  /** The archive version the files come from. */
+  version: number;
+  files: CertificateFiles;
+  /** The live renewal.json (it may be updated after issuance by writeRenewalSettings). */
+  settings: RenewalSettings;
+  /** Live file paths, for display and for web server configuration. */
+  paths: LineagePaths;
+  /** Complete archive versions, oldest first. */
+  versions: number[];
+}
+
+/**
+ * Reads the committed version (see the read protocol above). Undefined when the certificate does
+ * not exist; LocalError when it exists but cannot be read consistently.
+ */
+export async function readLineage(configDir: string, certName: string): Promise<Lineage | undefined> {
+  const paths = lineagePaths(configDir, certName);
+  // A concurrent writer may prune the version we are about to read between our two reads.
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await readLineageOnce(certName, paths);
+    } catch (error) {
+      if (!(error instanceof VersionVanishedError) || attempt >= 2) {
+        throw error instanceof VersionVanishedError ? error.toLocalError() : error;
+      }
+    }
+  }
+}
+
+class VersionVanishedError extends Error {
+  constructor(readonly dir: string) {
+    super(`${dir} vanished`);
+  }
+  toLocalError(): LocalError {
+    return new LocalError(`${this.dir}: archive version named by "current" is missing or incomplete`, {
+      hint: 'run the command again; if it persists, reissue the certificate',
+    });
+  }
+}
+
+async function readLineageOnce(certName: string, paths: LineagePaths): Promise<Lineage | undefined> {
+  const versions = await completeVersions(paths);
+  const current = await readCurrentMarker(paths);
+  if (current === undefined && versions.length === 0) {
+    if (!(await exists(paths.dir))) return undefined;
+    throw new LocalError(`${paths.dir}: certificate "${certName}" has no complete version`, {
+      hint: 'an earlier run was interrupted before its first certificate was stored; issue it again',
+    });
+  }
+  // Without a marker the first swap was interrupted; the newest complete version is what it was installing.
+  const number = current ?? (versions.at(-1) as number);
+  const dir = join(paths.archive, String(number));
+  const version = await readArchiveVersion(dir);
+  if (version === undefined) throw new VersionVanishedError(dir);
+  const liveSettings = await readOptional(paths.renewal);
+  const settings =
+    liveSettings === undefined
+      ? parseRenewalSettings(version.settingsText, join(dir, RENEWAL_FILE))
+      : parseRenewalSettings(liveSettings, paths.renewal);
+  return { certName, version: number, files: version.files, settings, paths, versions };
+}
+
+/**
+ * Reads one archive version and checks every file against the manifest. Undefined when the
+ * version is missing or incomplete (no manifest); LocalError when a file does not match it.
+ */
+export async function readArchiveVersion(dir: string): Promise<ArchiveVersion | undefined> {
+  const manifest = await readManifest(dir);
+  if (manifest === undefined) return undefined;
+  const read = async (name: string): Promise<string> => {
+    const path = join(dir, name);
+    const text = await readOptional(path);
+    if (text === undefined) throw new LocalError(`${path}: missing although ${MANIFEST_FILE} lists it`);
+    if (sha256(text) !== manifest.files[name]) {
+      throw new LocalError(`${path}: content does not match ${join(dir, MANIFEST_FILE)} (modified by hand?)`);
+    }
+    return text;
+  };
+  const files = {} as CertificateFiles;
+  for (const kind of LIVE_WRITE_ORDER) files[kind] = await read(FILE_NAMES[kind]);
+  return { number: manifest.number, createdAt: manifest.createdAt, files, settingsText: await read(RENEWAL_FILE) };
+}
+
+export type RepairAction =
+  /** Live files and marker are the newest complete version. */
+  | 'none'
+  /** Live files were already the newest version; only the marker (and renewal.json) were written. */
+  | 'completed'
+  /** Live files were a mix of versions or older than the newest complete version; rewritten. */
+  | 'restored'
+  /** Live files match no archived version but `matches` says key and certificate belong together (hand-installed): left alone. */
+  | 'left-modified'
+  /** No complete archive version exists: nothing to restore from. */
+  | 'no-version';
+
+export interface RepairResult {
+  action: RepairAction;
+  /** The version the live files now are, when known. */
+  version?: number;
+  /** Temp files and incomplete archive versions removed. */
+  removed: string[];
+}
+
+export interface RepairOptions {
+  /**
+   * Whether a certificate and a private key belong together (crypto/ compares public keys).
+   * Consulted only when the live files match no archived version; without it such files are left
+   * alone, since they can only come from someone editing them by hand.
+   */
+  matches?: (certPem: string, keyPem: string) => boolean | Promise<boolean>;
+}
+
+/**
+ * Brings the live files back to a complete set after a crash (see the module comment). Call at
+ * the start of a run with the certificate lock held. `completed` and `restored` mean the reload
+ * command of the interrupted run never ran: the caller should run it.
+ */
+export async function repairLineage(
+  configDir: string,
+  certName: string,
+  options: RepairOptions = {},
+): Promise<RepairResult> {
+  const paths = lineagePaths(configDir, certName);
+  const removed: string[] = [];
+  for (const name of await cleanStaleTempFiles(paths.dir)) removed.push(join(paths.dir, name));
+  for (const n of await numberedDirs(paths.archive)) {
+    const dir = join(paths.archive, String(n));
+    for (const name of await cleanStaleTempFiles(dir)) removed.push(join(dir, name));
+  }
+
+  const complete: ArchiveVersion[] = [];
+  for (const n of await numberedDirs(paths.archive)) {
+    try {
+      const version = await readArchiveVersion(join(paths.archive, String(n)));
+      if (version !== undefined) complete.push(version);
+    } catch {
+      // A corrupt version is not a restore source; the previous complete one is.
+    }
+  }
+  const latest = complete.at(-1);
+  if (latest === undefined) return { action: 'no-version', removed };
+
+  const live: Partial<Record<CertificateFileKind, string>> = {};
+  for (const kind of LIVE_WRITE_ORDER) {
+    const text = await readOptional(paths[kind]);
+    if (text !== undefined) live[kind] = text;
+  }
+  const current = await readCurrentMarker(paths);
+  const isLatest = LIVE_WRITE_ORDER.every((kind) => live[kind] === latest.files[kind]);
+
+  let action: RepairAction;
+  if (isLatest) {
+    if (current === latest.number && (await exists(paths.renewal))) {
+      action = 'none';
+    } else {
+      // Interrupted after the last PEM rename: finish the swap.
+      await atomicWrite(paths.renewal, latest.settingsText, { mode: PRIVATE });
+      await writeCurrentMarker(configDir, certName, latest.number);
+      action = 'completed';
+    }
+  } else {
+    const known = LIVE_WRITE_ORDER.every((kind) => {
+      const text = live[kind];
+      return text === undefined || complete.some((v) => v.files[kind] === text);
+    });
+    let restore = known;
+    if (!known) {
+      const cert = live.cert;
+      const key = live.privkey;
+      restore =
+        options.matches !== undefined &&
+        (cert === undefined || key === undefined || !(await safeMatches(options.matches, cert, key)));
+    }
+    if (restore) {
+      await installVersion(paths, latest.number, latest.files, latest.settingsText);
+      action = 'restored';
+    } else {
+      return { action: 'left-modified', ...(current === undefined ? {} : { version: current }), removed };
+    }
+  }
+  for (const n of await pruneArchive(configDir, certName, Number.MAX_SAFE_INTEGER)) {
+    removed.push(join(paths.archive, String(n)));
+  }
+  return { action, version: latest.number, removed };
+}
+
+async function safeMatches(
+  matches: NonNullable<RepairOptions['matches']>,
+  cert: string,
+  key: string,
+): Promise<boolean> {
+  try {
+    return await matches(cert, key);
+  } catch {
+    // Unparsable PEM in a live file is as broken as a mismatched pair.
+    return false;
+  }
+}
+
+/** Rewrites the live renewal.json only (e.g. a changed reload command); archive copies stay as issued. */
+export async function writeRenewalSettings(
+  configDir: string,
+  certName: string,
+  settings: RenewalSettings,
+): Promise<void> {
+  const paths = lineagePaths(configDir, certName);
+  if (!(await exists(paths.dir))) throw new LocalError(`certificate "${certName}" does not exist (${paths.dir})`);
+  await atomicWrite(paths.renewal, serializeRenewalSettings(settings), { mode: PRIVATE });
+}
+
+export interface LineageListing {
+  certName: string;
+  dir: string;
+  lineage?: Lineage;
+  /** Why `lineage` is absent. */
+  error?: LocalError;
+}
+
+/** Every certificate; unreadable ones are listed with their error instead of failing the list. */
+export async function listLineages(configDir: string): Promise<LineageListing[]> {
+  const root = certificatesDir(configDir);
+  let entries: string[];
+  try {
+    entries = (await readdir(root, { withFileTypes: true }))
+      .filter((e) => e.isDirectory() && !e.name.startsWith('.'))
+      .map((e) => e.name)
+      .sort();
+  } catch (error) {
+    if (codeOf(error) === 'ENOENT') return [];
+    throw localErrorFor('read directory', root, error);
+  }
+  const listings: LineageListing[] = [];
+  for (const dirName of entries) {
+    const certName = certNameFromDirName(dirName);
+    if (certName === undefined) continue;
+    const dir = join(root, dirName);
+    try {
+      const lineage = await readLineage(configDir, certName);
+      if (lineage !== undefined) listings.push({ certName, dir, lineage });
+    } catch (error) {
+      listings.push({
+        certName,
+        dir,
+        error: error instanceof LocalError ? error : localErrorFor('read', dir, error),
+      });
+    }
+  }
+  return listings;
+}
+
+/**
+ * Removes a certificate with all its versions. The directory is first renamed to a hidden name so
+ * readers never see half of it. Returns false when it did not exist.
+ */
+export async function deleteLineage(configDir: string, certName: string): Promise<boolean> {
+  const paths = lineagePaths(configDir, certName);
+  const doomed = join(certificatesDir(configDir), `.deleting-${process.pid}-${randomBytes(4).toString('hex')}`);
+  let target = doomed;
+  try {
+    await rename(paths.dir, doomed);
+  } catch (error) {
+    const code = codeOf(error);
+    if (code === 'ENOENT') return false;
+    // Windows refuses to rename a directory with open files; delete in place instead.
+    if (code !== 'EPERM' && code !== 'EACCES' && code !== 'EBUSY') throw localErrorFor('remove', paths.dir, error);
+    target = paths.dir;
+  }
+  try {
+    await rm(target, { recursive: true, force: true, maxRetries: 3 });
+  } catch (error) {
+    throw localErrorFor('remove', target, error);
+  }
+  return true;
+}
+
+export interface ExtraFileTargets {
+  certFile?: string;
+  keyFile?: string;
+  chainFile?: string;
+  fullchainFile?: string;
+}
+
+/**
+ * Atomic copies where a web server wants them (`--cert-file` etc.), key first, the key 0600.
+ * Parent directories must exist: they belong to the web server's configuration, not to acmecli.
+ * Returns the paths written.
+ */
+export async function copyExtraFiles(targets: ExtraFileTargets, files: CertificateFiles): Promise<string[]> {
+  const plan: Array<[string | undefined, CertificateFileKind]> = [
+    [targets.keyFile, 'privkey'],
+    [targets.certFile, 'cert'],
+    [targets.chainFile, 'chain'],
+    [targets.fullchainFile, 'fullchain'],
+  ];
+  const written: string[] = [];
+  for (const [path, kind] of plan) {
+    if (path === undefined) continue;
+    await atomicWrite(path, files[kind], { mode: kind === 'privkey' ? PRIVATE : PUBLIC });
+    written.push(path);
+  }
+  return written;
+}
+
+export function sha256(text: string): string {
+  return createHash('sha256').update(text, 'utf8').digest('hex');
+}
+
+async function completeVersions(paths: LineagePaths): Promise<number[]> {
+  const result: number[] = [];
+  for (const n of await numberedDirs(paths.archive)) {
+    if (await isComplete(join(paths.archive, String(n)))) result.push(n);
+  }
+  return result;
+}
+
+async function readManifest(dir: string): Promise<Manifest | undefined> {
+  const path = join(dir, MANIFEST_FILE);
+  const text = await readOptional(path);
+  if (text === undefined) return undefined;
+  try {
+    const value = JSON.parse(text) as Partial<Manifest>;
+    if (
+      value.version === MANIFEST_VERSION &&
+      typeof value.number === 'number' &&
+      typeof value.createdAt === 'string' &&
+      typeof value.files === 'object' &&
+      value.files !== null
+    ) {
+      return value as Manifest;
+    }
+  } catch {
+    // Reported below as one message.
+  }
+  throw new LocalError(`${path}: not a valid manifest`);
+}
+
+async function readCurrentMarker(paths: LineagePaths): Promise<number | undefined> {
+  const text = await readOptional(paths.current);
+  if (text === undefined) return undefined;
+  const value = Number(text.trim());
+  if (!Number.isSafeInteger(value) || value < 1) {
+    throw new LocalError(`${paths.current}: expected a version number, found ${JSON.stringify(text.trim().slice(0, 20))}`);
+  }
+  return value;
+}
+
+async function numberedDirs(dir: string): Promise<number[]> {
+  try {
+    return (await readdir(dir, { withFileTypes: true }))
+      .filter((e) => e.isDirectory() && /^[1-9][0-9]*$/.test(e.name))
+      .map((e) => Number(e.name))
+      .sort((a, b) => a - b);
+  } catch (error) {
+    if (codeOf(error) === 'ENOENT') return [];
+    throw localErrorFor('read directory', dir, error);
+  }
+}
+
+async function readOptional(path: string): Promise<string | undefined> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (error) {
+    if (codeOf(error) === 'ENOENT') return undefined;
+    throw localErrorFor('read', path, error);
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await access(path);
+    return true;
+  } catch (error) {
+    if (codeOf(error) === 'ENOENT' || codeOf(error) === 'ENOTDIR') return false;
+    throw localErrorFor('read', path, error);
+  }
+}
+
+/** For pruning and listing: a version whose manifest is unreadable counts as incomplete. */
+async function isComplete(dir: string): Promise<boolean> {
+  try {
+    return (await readManifest(dir)) !== undefined;
+  } catch {
+    return false;
+  }
+}
