@@ -13,6 +13,8 @@ import type { ChallengeTask } from '../../src/acme/solver.js';
 export interface HookEnvOptions {
   /** The auth hook's stdout, trimmed: cleanup hooks only (certbot's CERTBOT_AUTH_OUTPUT). */
   authOutput?: string;
+  /** dns-01: where to write when that is not the task's own name (`--challenge-alias`). */
+  txtName?: string;
 }
 
 export const CERTBOT_HOOK_VARIABLES = [
@@ -74,7 +76,7 @@ export function buildHookEnv(task: ChallengeTask, options: HookEnvOptions = {}):
     ACMECLI_CHALLENGE_TYPE: task.type,
     ACMECLI_TOKEN: task.token,
     ACMECLI_KEY_AUTHORIZATION: task.keyAuthorization,
-    ACMECLI_TXT_NAME: task.type === 'dns-01' ? task.recordName : '',
+    ACMECLI_TXT_NAME: task.type === 'dns-01' ? (options.txtName ?? task.recordName) : '',
     ACMECLI_TXT_VALUE: task.type === 'dns-01' ? task.txtValue : '',
     ACMECLI_HTTP_PATH: task.type === 'http-01' ? task.path : '',
     ACMECLI_REMAINING_CHALLENGES: remaining,

@@ -10,10 +10,12 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { ChallengeTask, SolvePlan, Solver } from '../../src/acme/solver.js';
+import { resolveChallengeRecordName } from '../../src/challenges/dns01/cname.js';
+import { DnsLookup } from '../../src/challenges/dns01/lookup.js';
 import { waitForTxtRecord } from '../../src/challenges/dns01/propagation.js';
 import { definePlugin, type JsonObject, type PluginContext } from '../../src/challenges/plugin.js';
 import { AbortedError, PluginError, UsageError, messageOf, throwIfAborted } from '../../src/errors.js';
-import type { RunCommandResult } from '../../src/hooks/run-command.js';
+import { CommandTimeoutError, type RunCommandResult } from '../../src/hooks/run-command.js';
 import { buildHookEnv } from './hook-env.js';
 
 export interface ManualOptions {
@@ -118,17 +120,25 @@ export function outputTail(text: string): string {
 interface TaskState {
   /** The auth hook's stdout, trimmed (also kept when the hook failed, for the cleanup hook). */
   authOutput: string;
+  /** dns-01: the name the record goes to (ACMECLI_TXT_NAME). */
+  txtName?: string;
 }
 
 export function createManualSolver(options: ManualOptions, context: PluginContext): Solver {
   const { log } = context;
   const timeoutMs = Math.round(options.hookTimeoutSeconds * 1000);
+  const settings = context.dns01;
   const states = new Map<string, TaskState>();
   /** dns-01 values published per record name: wildcard and apex share `_acme-challenge.<name>`. */
   const txtValues = new Map<string, Set<string>>();
+  /** Where the CA really reads each record name (CNAME chain or --challenge-alias), memoized. */
+  const effectiveNames = new Map<string, Promise<string>>();
   /** One propagation check per record name and value set, shared by the tasks that need it. */
-  const checks = new Map<string, Promise<void>>();
+  const checks = new Map<string, Promise<unknown>>();
+  let lookup: DnsLookup | undefined;
   let shownInstructions = 0;
+  /** TXT names already shown to the user, to say when a second value goes to the same name. */
+  const shownTxtNames = new Set<string>();
 
   async function runHook(
     kind: 'auth' | 'cleanup',
@@ -139,8 +149,10 @@ export function createManualSolver(options: ManualOptions, context: PluginContex
     state?: TaskState,
   ): Promise<RunCommandResult> {
     const name = displayName(task);
+    // runCommand throws CommandTimeoutError; the clock is a backstop should a timeout ever come
+    // back as a killed process's exit status instead.
     const timedOut = (started: number, error?: unknown): boolean =>
-      (error as { timedOut?: unknown } | undefined)?.timedOut === true || performance.now() - started >= timeoutMs;
+      error instanceof CommandTimeoutError || performance.now() - started >= timeoutMs;
     const timeoutError = (cause?: unknown): PluginError =>
       new PluginError(`manual ${kind} hook timed out after ${options.hookTimeoutSeconds} s for ${name}`, {
         cause,
@@ -155,6 +167,7 @@ export function createManualSolver(options: ManualOptions, context: PluginContex
     } catch (error) {
       throwIfAborted(signal); // Ctrl-C is not the hook's failure
       if (error instanceof AbortedError) throw error;
+      if (error instanceof CommandTimeoutError && state !== undefined) state.authOutput = error.stdout.trim();
       if (timedOut(started, error)) throw timeoutError(error);
       throw new PluginError(`manual ${kind} hook failed for ${name}: ${messageOf(error)}`, { cause: error });
     }
@@ -170,7 +183,7 @@ export function createManualSolver(options: ManualOptions, context: PluginContex
     return result;
   }
 
-  function instructions(task: ChallengeTask): string {
+  function instructions(task: ChallengeTask, txtName: string | undefined): string {
     const lines: string[] = [];
     if (task.type === 'http-01') {
       lines.push(
@@ -183,12 +196,14 @@ export function createManualSolver(options: ManualOptions, context: PluginContex
         `http://${hostForUrl(task)}${task.path}`,
       );
     } else if (task.type === 'dns-01') {
-      const sameName = (txtValues.get(task.recordName)?.size ?? 0) > 0;
+      const name = txtName ?? task.recordName;
+      const sameName = shownTxtNames.has(name);
+      shownTxtNames.add(name);
       lines.push(
         `Publish a DNS TXT record for ${displayName(task)}:`,
         '',
         // The final dot marks a fully qualified name: zone editors otherwise append the zone again.
-        `  name:  ${task.recordName}.`,
+        `  name:  ${name}.`,
         '  type:  TXT',
         `  value: ${task.txtValue}`,
       );
@@ -203,9 +218,34 @@ export function createManualSolver(options: ManualOptions, context: PluginContex
     return lines.join('\n');
   }
 
-  function removalNote(task: ChallengeTask): string | undefined {
+  /** The name the CA will read for `recordName`, following --challenge-alias or the CNAME chain. */
+  function effectiveName(recordName: string, signal: AbortSignal): Promise<string> {
+    let name = effectiveNames.get(recordName);
+    if (name === undefined) {
+      lookup ??= new DnsLookup(settings.resolvers ? { servers: settings.resolvers } : {});
+      name = resolveChallengeRecordName(recordName, settings, lookup, signal);
+      effectiveNames.set(recordName, name);
+      name.catch(() => effectiveNames.delete(recordName));
+    }
+    return name;
+  }
+
+  /**
+   * Where the hook (or the user) must write: the alias name under --challenge-alias (known without
+   * any look-up), else the task's own name. A CNAME at that name is the hook's to follow, as it is
+   * for certbot hooks; the propagation check follows it too.
+   */
+  async function writeName(task: ChallengeTask, signal: AbortSignal): Promise<string | undefined> {
+    if (task.type !== 'dns-01') return undefined;
+    if (settings.challengeAlias === undefined || settings.challengeAlias.trim() === '') return task.recordName;
+    return effectiveName(task.recordName, signal);
+  }
+
+  function removalNote(task: ChallengeTask, txtName: string | undefined): string | undefined {
     if (task.type === 'http-01') return `manual: you can now remove http://${hostForUrl(task)}${task.path}`;
-    if (task.type === 'dns-01') return `manual: you can now remove the TXT record ${task.recordName}. with value ${task.txtValue}`;
+    if (task.type === 'dns-01') {
+      return `manual: you can now remove the TXT record ${txtName ?? task.recordName}. with value ${task.txtValue}`;
+    }
     return undefined;
   }
 
@@ -226,16 +266,18 @@ export function createManualSolver(options: ManualOptions, context: PluginContex
         throw new PluginError(`the manual plugin cannot solve ${task.type}`);
       }
       throwIfAborted(signal);
-      const state: TaskState = { authOutput: '' };
+      const txtName = await writeName(task, signal);
+      const state: TaskState = txtName === undefined ? { authOutput: '' } : { authOutput: '', txtName };
       states.set(taskKey(task), state);
 
       if (options.authHook !== undefined) {
-        await runHook('auth', options.authHook, task, buildHookEnv(task), signal, state);
+        const env = buildHookEnv(task, txtName === undefined ? {} : { txtName });
+        await runHook('auth', options.authHook, task, env, signal, state);
       } else {
         if (context.prompt === undefined) {
           throw new UsageError('--manual needs --manual-auth-hook in non-interactive mode');
         }
-        const message = instructions(task);
+        const message = instructions(task, txtName);
         shownInstructions += 1;
         await context.prompt(message, signal);
       }
@@ -249,22 +291,30 @@ export function createManualSolver(options: ManualOptions, context: PluginContex
 
     async waitUntilVisible(task: ChallengeTask, signal: AbortSignal): Promise<void> {
       if (task.type !== 'dns-01') return;
-      // Wait for every value published under this name, not just this task's: a resolver that
-      // shows one of two values is not done yet, and the CA may query either authorization first.
-      const values = [...(txtValues.get(task.recordName) ?? [task.txtValue])].sort();
-      const key = `${task.recordName}\n${values.join('\n')}`;
+      const own = txtValues.get(task.recordName) ?? new Set([task.txtValue]);
+      // A plain delay or no check at all needs no look-up of where the record really lives.
+      const checked = !settings.skipPropagationCheck && settings.propagationWaitMs === undefined;
+      let recordName = task.recordName;
+      let values = new Set(own);
+      if (checked) {
+        // Wait for every value the CA will find under the same final name, not just this task's:
+        // apex and wildcard share `_acme-challenge.<name>`, and an alias or CNAMEs may merge more.
+        // A resolver that shows one of two values is not done yet.
+        recordName = await effectiveName(task.recordName, signal);
+        for (const [otherName, otherValues] of txtValues) {
+          if (otherName === task.recordName || otherValues.size === 0) continue;
+          if ((await effectiveName(otherName, signal)) === recordName) for (const value of otherValues) values.add(value);
+        }
+      }
+      const sorted = [...values].sort();
+      const key = `${recordName}\n${sorted.join('\n')}`;
       const existing = checks.get(key);
       if (existing !== undefined) {
         await existing;
         return;
       }
-      const check: Promise<void> = waitForTxtRecord({
-        recordName: task.recordName,
-        values,
-        settings: context.dns01,
-        signal,
-        log,
-      });
+      lookup ??= new DnsLookup(settings.resolvers ? { servers: settings.resolvers } : {});
+      const check = waitForTxtRecord({ recordName, values: sorted, settings, signal, log, resolver: lookup });
       checks.set(key, check);
       // Let a later call retry after a failure instead of replaying the same rejection.
       check.catch(() => checks.delete(key));
@@ -279,10 +329,13 @@ export function createManualSolver(options: ManualOptions, context: PluginContex
       if (task.type === 'dns-01') txtValues.get(task.recordName)?.delete(task.txtValue);
 
       if (options.cleanupHook !== undefined) {
-        const env = buildHookEnv(task, { authOutput: state.authOutput });
+        const env = buildHookEnv(task, {
+          authOutput: state.authOutput,
+          ...(state.txtName === undefined ? {} : { txtName: state.txtName }),
+        });
         await runHook('cleanup', options.cleanupHook, task, env, signal);
       } else if (options.authHook === undefined) {
-        const note = removalNote(task);
+        const note = removalNote(task, state.txtName);
         if (note !== undefined) log.info(note);
       }
     },

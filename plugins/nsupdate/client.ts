@@ -72,6 +72,22 @@ export interface UpdateTxtResult {
 
 type Accept = (raw: Buffer) => DnsMessage | undefined;
 
+/**
+ * The server answered, and said no (an rcode other than NOERROR, or a TSIG error): the update was
+ * certainly not applied. Other failures (timeouts, a response that does not verify) leave that
+ * open, which is why callers tell the two apart.
+ */
+export class UpdateRejectedError extends PluginError {
+  constructor(
+    message: string,
+    /** Response code name: REFUSED, NOTAUTH, ...; the TSIG error name for TSIG failures. */
+    readonly rcode: string,
+    options?: { hint?: string; cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
 function describeChanges(changes: readonly TxtChange[]): string {
   const first = changes[0];
   if (changes.length === 1 && first) {
@@ -84,7 +100,8 @@ function abortError(signal: AbortSignal): AbortedError {
   return new AbortedError('cancelled', { cause: signal.reason });
 }
 
-async function resolveHost(server: ServerAddress, signal: AbortSignal): Promise<{ address: string; family: 4 | 6 }> {
+/** The address to send to: IP literals as they are, names through the system resolver. */
+export async function resolveHost(server: ServerAddress, signal: AbortSignal): Promise<{ address: string; family: 4 | 6 }> {
   const family = isIP(server.host);
   if (family === 4 || family === 6) return { address: server.host, family };
   // getaddrinfo cannot be cancelled; racing it with the signal keeps Ctrl-C prompt.
@@ -361,7 +378,7 @@ function checkAnswer(
     } catch (error) {
       if (!(error instanceof TsigError)) throw error;
       if (error.origin === 'server') {
-        throw new PluginError(`${what} failed: the server answered ${rcodeName(rcode)}; ${error.message}`, {
+        throw new UpdateRejectedError(`${what} failed: the server answered ${rcodeName(rcode)}; ${error.message}`, error.code, {
           cause: error,
           ...(error.hint ? { hint: error.hint } : {}),
         });
@@ -376,8 +393,9 @@ function checkAnswer(
   if (rcode !== RCODE.NOERROR) {
     const tsigError = message.tsig?.data.error;
     const tsigNote = tsigError ? `, TSIG ${rcodeName(tsigError)}` : '';
-    throw new PluginError(
+    throw new UpdateRejectedError(
       `${what} failed: the server answered ${rcodeName(rcode)}${tsigNote}${unsignedNote}: ${rcodeAdvice(rcode, zone, key)}`,
+      rcodeName(rcode),
     );
   }
 }

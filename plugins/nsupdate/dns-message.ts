@@ -125,7 +125,7 @@ export function splitLabels(name: string): Buffer[] {
       labels.push(Buffer.from(current));
       current = [];
     } else {
-      if (ch > 0xff) throw new DnsMessageError(`DNS name "${name}" is not ASCII (use its A-label form)`);
+      if (ch > 0x7f) throw new DnsMessageError(`DNS name "${name}" is not ASCII (use its A-label form)`);
       current.push(ch);
     }
   }
@@ -361,6 +361,12 @@ export interface DnsMessageInput {
   id: number;
   opcode: number;
   rd?: boolean;
+  /** Response bits, for test servers and tools that answer. */
+  qr?: boolean;
+  aa?: boolean;
+  tc?: boolean;
+  /** Header RCODE (4 bits). */
+  rcode?: number;
   questions?: readonly DnsQuestion[];
   answers?: readonly DnsRecord[];
   authorities?: readonly DnsRecord[];
@@ -378,7 +384,13 @@ export function encodeMessage(message: DnsMessageInput): Buffer {
   if (!Number.isInteger(message.id) || message.id < 0 || message.id > 0xffff) {
     throw new DnsMessageError(`invalid DNS message id ${message.id}`);
   }
-  const flags = ((message.opcode & 0xf) << 11) | (message.rd ? 0x0100 : 0);
+  const flags =
+    (message.qr ? 0x8000 : 0) |
+    ((message.opcode & 0xf) << 11) |
+    (message.aa ? 0x0400 : 0) |
+    (message.tc ? 0x0200 : 0) |
+    (message.rd ? 0x0100 : 0) |
+    ((message.rcode ?? 0) & 0xf);
   const header = Buffer.concat([
     u16(message.id),
     u16(flags),

@@ -165,6 +165,11 @@ export interface TsigSignOptions {
   /** Milliseconds since the epoch; defaults to Date.now() (tests pin it). */
   now?: number;
   fudge?: number;
+  /** When signing a response (test servers): the MAC of the request it answers. */
+  requestMac?: Buffer;
+  /** TSIG error field of a response (BADTIME...); 0 for requests. */
+  error?: number;
+  otherData?: Buffer;
 }
 
 export interface SignedMessage {
@@ -173,7 +178,7 @@ export interface SignedMessage {
   mac: Buffer;
 }
 
-/** Appends a TSIG record to an unsigned, fully encoded request. */
+/** Appends a TSIG record to an unsigned, fully encoded message (normally our request). */
 export function signMessage(message: Buffer, key: TsigKey, options: TsigSignOptions = {}): SignedMessage {
   if (message.length < 12) throw new PluginError('cannot sign a DNS message shorter than its header');
   const arcount = message.readUInt16BE(10);
@@ -187,10 +192,10 @@ export function signMessage(message: Buffer, key: TsigKey, options: TsigSignOpti
     algorithm: key.algorithm,
     timeSigned,
     fudge,
-    error: 0,
-    otherData: Buffer.alloc(0),
+    error: options.error ?? 0,
+    otherData: options.otherData ?? Buffer.alloc(0),
   };
-  const mac = key.hmac(Buffer.concat([message, encodeVariables(variables)]));
+  const mac = key.hmac(Buffer.concat([macPrefix(options.requestMac), message, encodeVariables(variables)]));
   const record = encodeRecord(
     {
       name: key.name,
@@ -205,8 +210,8 @@ export function signMessage(message: Buffer, key: TsigKey, options: TsigSignOpti
           fudge,
           mac,
           originalId: message.readUInt16BE(0),
-          error: 0,
-          otherData: Buffer.alloc(0),
+          error: variables.error,
+          otherData: variables.otherData,
         },
       },
     },

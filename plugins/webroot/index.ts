@@ -45,6 +45,8 @@ export const webrootPlugin = definePlugin<WebrootOptions>({
     },
   ],
   parseOptions: parseWebrootOptions,
+  // Names without a document root are left to another selected plugin (or fail selection).
+  canSolve: (options, identifierValue, wildcard) => !wildcard && webrootFor(options, identifierValue) !== undefined,
   createSolver: (options, context) => createWebrootSolver(options, context),
   toSettings(options): JsonObject {
     const settings: JsonObject = { webrootMap: { ...options.webrootMap } };

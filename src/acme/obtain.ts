@@ -74,6 +74,8 @@ export interface ObtainResult {
 }
 
 const DEFAULT_CONCURRENCY = 16;
+/** Per clean-up call; a manual cleanup hook has its own, shorter timeout. */
+const CLEANUP_TIMEOUT_MS = 10 * 60_000;
 
 interface PlannedTask {
   task: ChallengeTask;
@@ -117,6 +119,34 @@ class SolverLimiter {
   }
 }
 
+/**
+ * Which solver would handle each identifier, checked before any order exists. Throws a
+ * UsageError naming the first identifier no configured plugin can validate.
+ */
+export function planSolvers(
+  identifiers: readonly Identifier[],
+  chooseSolver: SolverChooser,
+): Map<Solver, { identifiers: Identifier[]; types: Set<ChallengeType> }> {
+  const planned = new Map<Solver, { identifiers: Identifier[]; types: Set<ChallengeType> }>();
+  for (const identifier of identifiers) {
+    const { base, wildcard } = splitWildcard(identifier);
+    const possible: readonly ChallengeType[] = wildcard ? ['dns-01'] : identifier.type === 'ip' ? ['http-01', 'tls-alpn-01'] : CHALLENGE_TYPES;
+    const choice = chooseSolver(base, wildcard, possible);
+    if (!choice) {
+      throw new UsageError(
+        wildcard
+          ? `${identifier.value} is a wildcard, which only dns-01 can validate: use a DNS plugin (--nsupdate or --manual with --preferred-challenges dns-01)`
+          : `no configured challenge plugin can validate ${identifier.value} (possible types: ${possible.join(', ')})`,
+      );
+    }
+    const entry = planned.get(choice.solver) ?? { identifiers: [], types: new Set<ChallengeType>() };
+    entry.identifiers.push(identifier);
+    entry.types.add(choice.type);
+    planned.set(choice.solver, entry);
+  }
+  return planned;
+}
+
 export async function obtainCertificate(client: AcmeClient, options: ObtainOptions): Promise<ObtainResult> {
   const log = options.log ?? silentLogger;
   const emit = options.onEvent ?? (() => {});
@@ -129,25 +159,8 @@ export async function obtainCertificate(client: AcmeClient, options: ObtainOptio
   const csrPublicKey = options.csrDer ? parseCsr(Buffer.from(options.csrDer), 'the CSR').publicKey : undefined;
 
   // 1. Every identifier must have a usable solver before anything is ordered.
-  const solvers = new Set<Solver>();
-  const planned = new Map<Solver, { identifiers: Identifier[]; types: Set<ChallengeType> }>();
-  for (const identifier of options.identifiers) {
-    const { base, wildcard } = splitWildcard(identifier);
-    const possible: readonly ChallengeType[] = wildcard ? ['dns-01'] : identifier.type === 'ip' ? ['http-01', 'tls-alpn-01'] : CHALLENGE_TYPES;
-    const choice = options.chooseSolver(base, wildcard, possible);
-    if (!choice) {
-      throw new UsageError(
-        wildcard
-          ? `${identifier.value} is a wildcard, which only dns-01 can validate: use a DNS plugin (--nsupdate or --manual with --preferred-challenges dns-01)`
-          : `no configured challenge plugin can validate ${identifier.value} (possible types: ${possible.join(', ')})`,
-      );
-    }
-    solvers.add(choice.solver);
-    const entry = planned.get(choice.solver) ?? { identifiers: [], types: new Set<ChallengeType>() };
-    entry.identifiers.push(identifier);
-    entry.types.add(choice.type);
-    planned.set(choice.solver, entry);
-  }
+  const planned = planSolvers(options.identifiers, options.chooseSolver);
+  const solvers = new Set<Solver>(planned.keys());
 
   try {
     for (const [solver, plan] of planned) {
@@ -420,11 +433,12 @@ async function solveAuthorizations(
     succeeded = true;
     return reused;
   } finally {
-    // Clean-up runs even when aborted: give it its own short-lived signal.
-    const cleanupSignal = AbortSignal.timeout(60_000);
+    // Clean-up runs even when aborted, so it gets signals of its own: one per task, since a
+    // sequential solver (manual hooks) may spend its full hook timeout on each.
+    const cleanupSignal = AbortSignal.timeout(CLEANUP_TIMEOUT_MS);
     await settleLimit(attempted, concurrency, async (item) => {
       try {
-        await limiter.run(item.solver, () => item.solver.cleanUp(item.task, cleanupSignal));
+        await limiter.run(item.solver, () => item.solver.cleanUp(item.task, AbortSignal.timeout(CLEANUP_TIMEOUT_MS)));
       } catch (error) {
         log.warn(`${item.solver.name}: clean-up for ${displayName(item.task.identifier, item.task.wildcard)} failed: ${messageOf(error)}`);
       }

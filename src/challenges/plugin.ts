@@ -43,6 +43,11 @@ export interface ChallengePlugin<O> {
    */
   parseOptions(raw: Readonly<Record<string, unknown>>): O;
   createSolver(options: O, context: PluginContext): Solver;
+  /**
+   * Whether this configuration can serve a given name (webroot: only names with a document
+   * root). Absent means every name.
+   */
+  canSolve?(options: O, identifierValue: string, wildcard: boolean): boolean;
   /** What `renew` stores to recreate the solver; secrets only by file reference. */
   toSettings(options: O): JsonObject;
 }

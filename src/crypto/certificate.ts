@@ -6,7 +6,14 @@
 import { X509Certificate, type KeyObject } from 'node:crypto';
 import type { Identifier } from '../acme/types.js';
 import { LocalError } from '../errors.js';
-import { DER_INTEGER, DER_SEQUENCE, derElementContent, derFirstChild, expectTag, readDerElement } from './der.js';
+import {
+  DER_INTEGER,
+  DER_SEQUENCE,
+  derElementContent,
+  derFirstChild,
+  expectTag,
+  readDerElement,
+} from './der.js';
 import { canonicalIp } from './ip-address.js';
 import { publicKeysEqual } from './keys.js';
 import { encodePem, findPemBlocks } from './pem.js';
@@ -74,7 +81,7 @@ export interface CertificateInfo {
   serialBytes: Buffer;
   notBefore: Date;
   notAfter: Date;
-  /** RFC 4514-style, most significant first as stored: "CN=example.com" or "C=US, O=…, CN=R11". */
+  /** "TYPE=value" pairs joined by ", " in stored order: "C=US, O=Let's Encrypt, CN=R11". */
   subject: string;
   issuer: string;
   issuerCommonName?: string;

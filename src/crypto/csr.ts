@@ -64,9 +64,12 @@ export function parseCsr(input: string | Buffer, source: string): ParsedCsr {
   let publicKey: KeyObject;
   try {
     csr = new x509.Pkcs10CertificateRequest(der);
-    publicKey = createPublicKey({ key: Buffer.from(csr.publicKey.rawData), format: 'der', type: 'spki' });
+    const spki = Buffer.from(csr.publicKey.rawData);
+    publicKey = createPublicKey({ key: spki, format: 'der', type: 'spki' });
   } catch (error) {
-    throw new LocalError(`${source} holds an unreadable certificate signing request`, { cause: error });
+    throw new LocalError(`${source} holds an unreadable certificate signing request`, {
+      cause: error,
+    });
   }
   checkSignature(csr, der, publicKey, source);
 
@@ -106,7 +109,8 @@ export function parseCsr(input: string | Buffer, source: string): ParsedCsr {
 }
 
 function csrDer(input: string | Buffer, source: string): Buffer {
-  const looksLikeDer = Buffer.isBuffer(input) && input[0] === DER_SEQUENCE;
+  const looksLikeDer =
+    Buffer.isBuffer(input) && input[0] === DER_SEQUENCE && !input.includes('-----BEGIN');
   if (looksLikeDer) return input;
   const text = Buffer.isBuffer(input) ? input.toString('latin1') : input;
   const blocks = findPemBlocks(text);
@@ -163,7 +167,11 @@ function checkSignature(
       hash,
       derElementBytes(der, info),
       pss
-        ? { key: publicKey, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: algorithm.saltLength ?? 32 }
+        ? {
+            key: publicKey,
+            padding: constants.RSA_PKCS1_PSS_PADDING,
+            saltLength: algorithm.saltLength ?? 32,
+          }
         : publicKey,
       Buffer.from(csr.signature),
     );
@@ -172,10 +180,17 @@ function checkSignature(
       cause: error,
     });
   }
-  if (!valid) throw new LocalError(`${source} holds a certificate signing request whose signature does not verify`);
+  if (!valid) {
+    throw new LocalError(
+      `${source} holds a certificate signing request whose signature does not verify`,
+    );
+  }
 }
 
-function subjectAltNames(csr: x509.Pkcs10CertificateRequest, source: string): x509.JsonGeneralName[] {
+function subjectAltNames(
+  csr: x509.Pkcs10CertificateRequest,
+  source: string,
+): x509.JsonGeneralName[] {
   const extensions = csr.getExtensions(OID_SUBJECT_ALT_NAME);
   try {
     return extensions.flatMap((extension) =>

@@ -39,7 +39,9 @@ const KEY_TYPE_ALIASES: Readonly<Record<string, KeyType>> = {
 /** Parses a key type flag value, accepting certbot, lego and acme.sh spellings. */
 export function parseKeyType(text: string, flag: string): KeyType {
   const normalised = text.trim().toLowerCase().replace(/[-_]/g, '');
-  const type = Object.hasOwn(KEY_TYPE_ALIASES, normalised) ? KEY_TYPE_ALIASES[normalised] : undefined;
+  const type = Object.hasOwn(KEY_TYPE_ALIASES, normalised)
+    ? KEY_TYPE_ALIASES[normalised]
+    : undefined;
   if (type === undefined) {
     throw new UsageError(
       `invalid key type "${text}" for ${flag}: use ec256, ec384, rsa2048, rsa3072 or rsa4096`,
@@ -103,7 +105,8 @@ const SUPPORTED_KEYS = 'use an RSA key of at least 2048 bits or an EC key on P-2
 export function loadPrivateKeyPem(pem: string, source: string): KeyObject {
   const blocks = findPemBlocks(pem);
   const keyBlocks = blocks.filter(
-    (block) => block.label in PRIVATE_KEY_FORMATS || OTHER_PRIVATE_KEY_LABELS.has(block.label),
+    (block) =>
+      Object.hasOwn(PRIVATE_KEY_FORMATS, block.label) || OTHER_PRIVATE_KEY_LABELS.has(block.label),
   );
   const [keyBlock, extra] = keyBlocks;
   if (keyBlock === undefined) {
@@ -118,9 +121,10 @@ export function loadPrivateKeyPem(pem: string, source: string): KeyObject {
 }
 
 function decodePrivateKey(block: PemBlock, source: string): KeyObject {
-  if (block.label === 'ENCRYPTED PRIVATE KEY' || /ENCRYPTED/i.test(block.headers['Proc-Type'] ?? '')) {
+  const legacyEncrypted = /ENCRYPTED/i.test(block.headers['Proc-Type'] ?? '');
+  if (block.label === 'ENCRYPTED PRIVATE KEY' || legacyEncrypted) {
     throw new LocalError(`${source} holds an encrypted private key`, {
-      hint: 'acmecli needs it unencrypted: openssl pkey -in KEY -out PLAIN-KEY (then protect the file)',
+      hint: 'acmecli needs it unencrypted: openssl pkey -in KEY -out PLAIN-KEY, then chmod 600',
     });
   }
   if (block.label === 'OPENSSH PRIVATE KEY') {
@@ -135,7 +139,8 @@ function decodePrivateKey(block: PemBlock, source: string): KeyObject {
   if (block.der === undefined) throw new LocalError(unreadable);
   const labelled = PRIVATE_KEY_FORMATS[block.label] ?? 'pkcs8';
   // Some tools write PKCS#8 under a PKCS#1 or SEC1 label; trying the others costs nothing.
-  const formats = [labelled, ...(['pkcs8', 'pkcs1', 'sec1'] as const).filter((f) => f !== labelled)];
+  const others = (['pkcs8', 'pkcs1', 'sec1'] as const).filter((type) => type !== labelled);
+  const formats = [labelled, ...others];
   let firstError: unknown;
   for (const type of formats) {
     try {

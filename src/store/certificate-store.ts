@@ -187,11 +187,10 @@ export async function pruneArchive(configDir: string, certName: string, keep = D
   }
   const kept = new Set(complete.slice(-Math.max(1, keep)));
   if (current !== undefined) kept.add(current);
-  const newestKept = Math.max(...kept, 0);
   const removed: number[] = [];
   for (const n of numbers) {
-    // Incomplete versions newer than every complete one are left: they can only be a writer's.
-    if (kept.has(n) || n > newestKept) continue;
+    // With the lock held no other writer exists, so every incomplete version is crash debris.
+    if (kept.has(n)) continue;
     const dir = join(paths.archive, String(n));
     try {
       await rm(dir, { recursive: true, force: true });

@@ -81,7 +81,7 @@ export async function acquireLock(configDir: string, name: string, options: Acqu
     const left = deadline - Date.now();
     if (left <= 0) {
       throw new LocalError(
-        `timed out after ${Math.round(options.timeoutMs / 1000)} s waiting for ${name}${describeHolder(holder)}`,
+        `timed out after ${formatDuration(options.timeoutMs)} waiting for ${name}${describeHolder(holder)}`,
         { hint: `if no acmecli is running, remove ${path}` },
       );
     }
@@ -238,4 +238,8 @@ function describeHolder(holder: LockHolder | 'unreadable'): string {
   if (holder === 'unreadable') return '';
   const host = holder.hostname === osHostname() ? '' : ` on ${holder.hostname}`;
   return ` (pid ${holder.pid}${host}, since ${holder.startedAt})`;
+}
+
+function formatDuration(ms: number): string {
+  return ms < 1000 ? `${ms} ms` : `${Math.round(ms / 1000)} s`;
 }

@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { Resolver } from 'node:dns/promises';
 import { existsSync, readFileSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
@@ -147,6 +148,8 @@ export function requestText(
       {
         method: options.method ?? 'GET',
         headers: {
+          // Pebble answers 400 to requests without one (RFC 8555 section 6.1).
+          'user-agent': 'acmecli-testbed',
           ...(options.body !== undefined ? { 'content-type': 'application/json' } : {}),
           ...options.headers,
         },
@@ -253,6 +256,18 @@ export interface ChalltestsrvOptions {
   startTimeoutMs?: number;
 }
 
+/** Whether the resolver's server answers at all (an empty answer counts; a timeout does not). */
+async function dnsAnswers(resolver: Resolver): Promise<boolean> {
+  try {
+    await resolver.resolve4('testbed-ready.test');
+    return true;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENODATA' || code === 'ENOTFOUND') return true;
+    throw error;
+  }
+}
+
 function fqdn(host: string): string {
   return host.endsWith('.') ? host : `${host}.`;
 }
@@ -303,12 +318,20 @@ export async function startChalltestsrv(options: ChalltestsrvOptions = {}): Prom
     stop: () => daemon.stop(),
   };
   try {
-    // The management server starts last; once it answers, the DNS listeners are bound.
-    await waitUntil(async () => (await requestText(`${managementUrl}/`, { timeoutMs: 1_000 })).status > 0, {
-      timeoutMs: options.startTimeoutMs ?? 10_000,
-      what: `challtestsrv management on ${managementUrl}`,
-      daemons: [daemon],
-    });
+    const resolver = new Resolver({ timeout: 500, tries: 1 });
+    resolver.setServers([handle.dnsAddress]);
+    const waitOptions = { timeoutMs: options.startTimeoutMs ?? 10_000, daemons: [daemon] };
+    // Its DNS and management listeners start in separate goroutines: wait for both.
+    await Promise.all([
+      waitUntil(async () => (await requestText(`${managementUrl}/`, { timeoutMs: 1_000 })).status > 0, {
+        ...waitOptions,
+        what: `challtestsrv management on ${managementUrl}`,
+      }),
+      waitUntil(() => dnsAnswers(resolver), {
+        ...waitOptions,
+        what: `challtestsrv DNS on ${handle.dnsAddress}`,
+      }),
+    ]);
   } catch (error) {
     await daemon.stop().catch(() => undefined);
     throw error;
@@ -340,7 +363,7 @@ export interface PebbleOptions {
   profiles?: Record<string, PebbleProfile>;
   /** Seconds; on 2.10 it also becomes the 'default' profile's validity. */
   certificateValidityPeriod?: number;
-  /** Pebble >= 2.7: key type of its own CA ('rsa' is Pebble's default). */
+  /** Pebble >= 2.7: key type of its own root and intermediates; 'ecdsa' unless given (2.4: always RSA). */
   keyAlgorithm?: 'rsa' | 'ecdsa';
   domainBlocklist?: string[];
   /** Resolver for the validator, e.g. BIND's "127.0.0.1:PORT"; no challtestsrv is started then. */
@@ -468,7 +491,19 @@ async function startPebbleOnce(options: PebbleOptions): Promise<PebbleHandle> {
   };
 
   try {
-    const [tls, ports] = await Promise.all([makeTestTls(tempDir), freePorts(4)]);
+    // challtestsrv first: Pebble's validator needs it as soon as the first challenge is answered.
+    const [tls, ports, startedChalltestsrv] = await Promise.all([
+      makeTestTls(tempDir),
+      freePorts(4),
+      options.dnsServer
+        ? undefined
+        : startChalltestsrv({
+            binary: options.binary ?? 'auto',
+            logDir: tempDir,
+            ...(options.startTimeoutMs !== undefined ? { startTimeoutMs: options.startTimeoutMs } : {}),
+          }),
+    ]);
+    challtestsrv = startedChalltestsrv;
     const [listenPort, managementPort, freeHttpPort, freeTlsPort] = ports as [number, number, number, number];
     const httpPort = options.httpPort ?? freeHttpPort;
     const tlsPort = options.tlsPort ?? freeTlsPort;
@@ -503,20 +538,14 @@ async function startPebbleOnce(options: PebbleOptions): Promise<PebbleHandle> {
         },
         shortlived: { description: 'Short-lived certificates (6 days)', validityPeriod: 518_400 },
       };
-      if (options.keyAlgorithm) pebbleConfig.keyAlgorithm = options.keyAlgorithm;
+      // Go's RSA key generation for Pebble's root and intermediate takes 0.2 to 1 s on a slow
+      // core; ECDSA keeps start-up near 0.1 s. Clients do not care what key signs their chain.
+      pebbleConfig.keyAlgorithm = options.keyAlgorithm ?? 'ecdsa';
     }
     Object.assign(pebbleConfig, options.extraConfig);
     const configPath = join(tempDir, 'pebble-config.json');
     await writeFile(configPath, `${JSON.stringify({ pebble: pebbleConfig }, null, 2)}\n`);
 
-    // challtestsrv first: Pebble's validator needs it as soon as the first challenge is answered.
-    if (!options.dnsServer) {
-      challtestsrv = await startChalltestsrv({
-        binary: options.binary ?? 'auto',
-        logDir: tempDir,
-        ...(options.startTimeoutMs !== undefined ? { startTimeoutMs: options.startTimeoutMs } : {}),
-      });
-    }
     const dnsServer = options.dnsServer ?? challtestsrv!.dnsAddress;
 
     daemon = await startDaemon({
@@ -539,12 +568,17 @@ async function startPebbleOnce(options: PebbleOptions): Promise<PebbleHandle> {
         waitUntil(
           async () => {
             const res = await requestText(directoryUrl, { ca, timeoutMs: 2_000 });
-            return res.status === 200 ? (JSON.parse(res.body) as Record<string, unknown>) : undefined;
+            if (res.status !== 200) throw new Error(`status ${res.status}: ${res.body}`);
+            return JSON.parse(res.body) as Record<string, unknown>;
           },
           { ...waitOptions, what: `Pebble's directory at ${directoryUrl}` },
         ),
         waitUntil(
-          async () => (await requestText(`${managementUrl}/roots/0`, { ca, timeoutMs: 2_000 })).status === 200,
+          async () => {
+            const res = await requestText(`${managementUrl}/roots/0`, { ca, timeoutMs: 2_000 });
+            if (res.status !== 200) throw new Error(`status ${res.status}: ${res.body}`);
+            return true;
+          },
           { ...waitOptions, what: `Pebble's management interface at ${managementUrl}` },
         ),
       ]);

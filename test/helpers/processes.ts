@@ -63,6 +63,7 @@ export async function waitUntil<T>(
     try {
       const value = await check();
       if (value) return value as NonNullable<T>;
+      lastError = undefined;
     } catch (error) {
       lastError = error;
     }
@@ -135,7 +136,7 @@ function readTail(path: string, lines: number): string {
 const liveGroups = new Set<number>();
 let exitHooksInstalled = false;
 
-function killGroup(pid: number, signal: NodeJS.Signals): boolean {
+function killGroup(pid: number, signal: NodeJS.Signals | 0): boolean {
   try {
     process.kill(-pid, signal);
     return true;

@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { chmod, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -7,63 +6,33 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { ChallengeTask, Dns01Task, Http01Task } from '../../src/acme/solver.js';
 import { DEFAULT_DNS01_SETTINGS, type Dns01Settings } from '../../src/challenges/dns01/settings.js';
 import type { PluginContext } from '../../src/challenges/plugin.js';
-import { AbortedError, PluginError, UsageError } from '../../src/errors.js';
-import type { RunCommand } from '../../src/hooks/run-command.js';
+import { PluginError, UsageError } from '../../src/errors.js';
+import { runCommand } from '../../src/hooks/run-command.js';
 import { silentLogger } from '../../src/output/logger.js';
 import { buildHookEnv } from '../../plugins/manual/hook-env.js';
 import { manualPlugin } from '../../plugins/manual/index.js';
 
-// The propagation check is another module's job (and needs DNS); here only the call is checked.
-const waitForTxtRecord = vi.hoisted(() => vi.fn(async (_request: unknown) => undefined));
+// The propagation check and CNAME following are other modules' jobs (and need DNS); here only
+// the calls are checked. CNAMEs come from `cnames`; the alias rule is the real one's.
+const { waitForTxtRecord, resolveChallengeRecordName, cnames } = vi.hoisted(() => {
+  const cnames = new Map<string, string>();
+  return {
+    cnames,
+    waitForTxtRecord: vi.fn(async (_request: unknown) => ({ mode: 'checked', servers: [], elapsedMs: 0, polls: 1 })),
+    resolveChallengeRecordName: vi.fn(async (name: string, settings: { challengeAlias?: string }) =>
+      settings.challengeAlias ? `_acme-challenge.${settings.challengeAlias}` : (cnames.get(name) ?? name),
+    ),
+  };
+});
 vi.mock('../../src/challenges/dns01/propagation.js', () => ({ waitForTxtRecord }));
+vi.mock('../../src/challenges/dns01/cname.js', () => ({ resolveChallengeRecordName }));
 
-/**
- * The project's runCommand when src/hooks/run-command.ts exports it; until then a minimal
- * stand-in with the same contract (platform shell, env added to the inherited one, timeout).
- */
-async function loadRunCommand(): Promise<RunCommand> {
-  const module = (await import('../../src/hooks/run-command.js')) as Record<string, unknown>;
-  const real = module['runCommand'];
-  return typeof real === 'function' ? (real as RunCommand) : fallbackRunCommand;
-}
-
-const fallbackRunCommand: RunCommand = ({ command, env, timeoutMs, signal, cwd }) =>
-  new Promise((resolve, reject) => {
-    const child = spawn(command, {
-      shell: true,
-      env: { ...process.env, ...env },
-      ...(cwd !== undefined ? { cwd } : {}),
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    let timedOut = false;
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
-    const timer = setTimeout(() => {
-      timedOut = true;
-      child.kill('SIGKILL');
-    }, timeoutMs);
-    const onAbort = (): void => {
-      child.kill('SIGKILL');
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', onAbort);
-      if (signal?.aborted) reject(new AbortedError());
-      else if (timedOut) reject(Object.assign(new Error(`timed out after ${timeoutMs} ms`), { timedOut: true }));
-      else resolve({ exitCode: code ?? 1, stdout, stderr });
-    });
-  });
-
-let runCommand: RunCommand;
 let dir: string;
 beforeEach(async () => {
-  runCommand ??= await loadRunCommand();
   dir = await mkdtemp(path.join(tmpdir(), 'acmecli-manual-'));
   waitForTxtRecord.mockClear();
+  resolveChallengeRecordName.mockClear();
+  cnames.clear();
 });
 afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
@@ -344,6 +313,27 @@ describe.runIf(isPosix)('manual hooks (bash scripts, certbot style)', () => {
     expect(existsSync(path.join(dir, 'cleaned'))).toBe(true);
   });
 
+  it('tells hooks the alias name under --challenge-alias, and waits there for every value', async () => {
+    const auth = await writeHook('auth.sh', `env -0 > "${dir}/auth-$CERTBOT_REMAINING_CHALLENGES.env"`);
+    const cleanup = await writeHook('cleanup.sh', `env -0 > "${dir}/cleanup-$CERTBOT_REMAINING_CHALLENGES.env"`);
+    const dns01: Dns01Settings = { ...DEFAULT_DNS01_SETTINGS, challengeAlias: 'alias.example.net' };
+    const solver = manualPlugin.createSolver(
+      manualPlugin.parseOptions({ manualAuthHook: auth, manualCleanupHook: cleanup }),
+      contextWith({ dns01 }),
+    );
+    const tasks = [dnsTask('example.com', false, 1, 'one'), dnsTask('www.example.com', false, 2, 'two')];
+    for (const task of tasks) await solver.present(task, signal);
+    const env = await readEnvDump(path.join(dir, 'auth-1.env'));
+    expect(env['ACMECLI_TXT_NAME']).toBe('_acme-challenge.alias.example.net');
+    // certbot's variables stay certbot's: its hooks derive the name from CERTBOT_DOMAIN.
+    expect(env['CERTBOT_DOMAIN']).toBe('example.com');
+    for (const task of tasks) await solver.waitUntilVisible!(task, signal);
+    expect(waitForTxtRecord).toHaveBeenCalledTimes(1);
+    expect(waitForTxtRecord.mock.calls[0]?.[0]).toMatchObject({ recordName: '_acme-challenge.alias.example.net', values: ['one', 'two'] });
+    for (const task of tasks) await solver.cleanUp(task, signal);
+    expect((await readEnvDump(path.join(dir, 'cleanup-0.env')))['ACMECLI_TXT_NAME']).toBe('_acme-challenge.alias.example.net');
+  });
+
   it('does not run the cleanup hook for a task that was never presented', async () => {
     const cleanup = await writeHook('cleanup.sh', `touch "${dir}/cleaned"`);
     const solver = manualPlugin.createSolver(
@@ -433,6 +423,7 @@ describe('manual dns-01 propagation', () => {
       settings,
       signal,
       log,
+      resolver: expect.any(Object),
     });
     expect(waitForTxtRecord).toHaveBeenCalledWith({
       recordName: '_acme-challenge.www.example.com',
@@ -440,7 +431,33 @@ describe('manual dns-01 propagation', () => {
       settings,
       signal,
       log,
+      resolver: expect.any(Object),
     });
+  });
+
+  it('checks at the CNAME target, with every value that ends up there', async () => {
+    cnames.set('_acme-challenge.example.com', '_acme-challenge.delegated.example.net');
+    cnames.set('_acme-challenge.www.example.com', '_acme-challenge.delegated.example.net');
+    const solver = manualPlugin.createSolver(manualPlugin.parseOptions({ manualAuthHook: 'exit 0' }), contextWith());
+    const tasks = [dnsTask('example.com', false, 0, 'a'), dnsTask('www.example.com', false, 2, 'b')];
+    for (const task of tasks) await solver.present(task, signal);
+    for (const task of tasks) await solver.waitUntilVisible!(task, signal);
+    expect(waitForTxtRecord).toHaveBeenCalledTimes(1);
+    expect(waitForTxtRecord.mock.calls[0]?.[0]).toMatchObject({ recordName: '_acme-challenge.delegated.example.net', values: ['a', 'b'] });
+  });
+
+  it('needs no look-up when the check is skipped or a plain delay', async () => {
+    for (const dns01 of [
+      { ...DEFAULT_DNS01_SETTINGS, skipPropagationCheck: true },
+      { ...DEFAULT_DNS01_SETTINGS, propagationWaitMs: 10 },
+    ]) {
+      const solver = manualPlugin.createSolver(manualPlugin.parseOptions({ manualAuthHook: 'exit 0' }), contextWith({ dns01 }));
+      const task = dnsTask('example.com', false, 0);
+      await solver.present(task, signal);
+      await solver.waitUntilVisible!(task, signal);
+    }
+    expect(resolveChallengeRecordName).not.toHaveBeenCalled();
+    expect(waitForTxtRecord).toHaveBeenCalledTimes(2);
   });
 
   it('lets a later call retry after a failed check', async () => {

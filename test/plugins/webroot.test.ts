@@ -50,6 +50,16 @@ describe('webroot options', () => {
     expect(webrootPlugin.parseOptions(webrootPlugin.toSettings(options))).toEqual(options);
   });
 
+  it('can solve only the names that have a document root, never wildcards', () => {
+    const mapped = webrootPlugin.parseOptions({ webrootMap: { 'a.example': root } });
+    expect(webrootPlugin.canSolve?.(mapped, 'a.example', false)).toBe(true);
+    expect(webrootPlugin.canSolve?.(mapped, 'A.Example', false)).toBe(true);
+    expect(webrootPlugin.canSolve?.(mapped, 'b.example', false)).toBe(false);
+    expect(webrootPlugin.canSolve?.(mapped, 'a.example', true)).toBe(false);
+    const everywhere = webrootPlugin.parseOptions({ webrootPath: root });
+    expect(webrootPlugin.canSolve?.(everywhere, 'b.example', false)).toBe(true);
+  });
+
   it('accepts --webroot-map as JSON', () => {
     const options = webrootPlugin.parseOptions({ webrootMap: JSON.stringify({ 'a.example': root }) });
     expect(options.webrootMap).toEqual({ 'a.example': root });

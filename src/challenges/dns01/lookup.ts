@@ -7,8 +7,7 @@
  * Every call uses a fresh `Resolver`: cancelling one call cannot cancel another, and nothing is
  * cached between polls (a propagation check must see the server's current answer).
  */
-import { Resolver } from 'node:dns/promises';
-import { lookup } from 'node:dns/promises';
+import { Resolver, lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { AbortedError, PluginError, UsageError, messageOf, throwIfAborted } from '../../errors.js';
 

@@ -3,20 +3,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach } from 'vitest';
 
-/** A fresh directory per test, removed afterwards. */
-export function useTempDir(): () => string {
-  let dir: string | undefined;
+/** Returns a maker of fresh temp directories, all removed after each test. */
+export function useTempDirs(): () => Promise<string> {
   const made: string[] = [];
   afterEach(async () => {
-    for (const d of made.splice(0)) await rm(d, { recursive: true, force: true });
-    dir = undefined;
+    for (const dir of made.splice(0)) await rm(dir, { recursive: true, force: true });
   });
-  return () => {
-    if (dir === undefined) throw new Error('call makeTempDir() in the test first');
+  return async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'acmecli-test-'));
+    made.push(dir);
     return dir;
   };
-}
-
-export async function makeTempDir(prefix = 'acmecli-store-'): Promise<string> {
-  return mkdtemp(join(tmpdir(), prefix));
 }

@@ -1,0 +1,2 @@
+// Injected into the CommonJS bundle so dependencies that read import.meta.url keep working.
+export const importMetaUrl = require('node:url').pathToFileURL(__filename).href;

@@ -1,0 +1,97 @@
+/**
+ * The frame every command action runs in: config file applied, reporter and context built,
+ * secrets registered for redaction, the operation run, its result printed (or its error as one
+ * line, plus a hint), and the exit code recorded. Commands stay thin: parse, call, render.
+ */
+import type { Command } from 'commander';
+import { AcmecliError, AbortedError, ExitCode, messageOf } from '../errors.js';
+import type { Reporter } from '../output/reporter.js';
+import type { RunContext } from '../operations/context.js';
+import { applyConfigFile, buildRunContext, createRunReporter, loadConfigFile, type GlobalOptions } from './global.js';
+import type { CliRuntime } from './runtime.js';
+
+export interface CliState {
+  exitCode: number;
+}
+
+export interface ActionOutcome<T> {
+  value: T;
+  render?: (value: T) => string;
+  exitCode?: number;
+}
+
+/** Option attribute names whose values are secrets (never printed, logged or stored). */
+export const SECRET_OPTIONS = new Set(['eabHmacKey', 'nsupdateKey']);
+
+function chain(command: Command): Command[] {
+  const commands: Command[] = [];
+  for (let current: Command | null = command; current; current = current.parent) commands.push(current);
+  return commands;
+}
+
+export function errorDocument(error: unknown): { message: string; exitCode: number; hint?: string; type?: string } {
+  if (error instanceof AcmecliError) {
+    const problemType = (error as { type?: unknown }).type;
+    return {
+      message: error.message,
+      exitCode: error instanceof AbortedError ? 130 : error.exitCode,
+      ...(error.hint ? { hint: error.hint } : {}),
+      ...(typeof problemType === 'string' ? { type: problemType } : {}),
+    };
+  }
+  return { message: `unexpected error: ${messageOf(error)}`, exitCode: ExitCode.bug };
+}
+
+export function reportError(reporter: Reporter, error: unknown, verbose: boolean): number {
+  const doc = errorDocument(error);
+  reporter.error(doc.message);
+  if (doc.hint) reporter.error(`hint: ${doc.hint}`);
+  if (verbose && error instanceof Error && !(error instanceof AcmecliError) && error.stack) reporter.debug(error.stack);
+  if (reporter.mode === 'json') {
+    reporter.result({ ok: false, error: doc, warnings: reporter.warnings() });
+  }
+  return doc.exitCode;
+}
+
+export function defineAction<T>(
+  runtime: CliRuntime,
+  state: CliState,
+  run: (context: RunContext, options: Record<string, unknown>, command: Command) => Promise<ActionOutcome<T>>,
+): (...args: unknown[]) => Promise<void> {
+  return async (...args: unknown[]) => {
+    const command = args[args.length - 1] as Command;
+    const commands = chain(command);
+    const early = command.optsWithGlobals<GlobalOptions>();
+    // A reporter first, so even a bad config file is reported in the chosen output mode.
+    let reporter = createRunReporter(early, runtime);
+    try {
+      const config = await loadConfigFile(early, runtime);
+      const warnings = config ? applyConfigFile(config.values, commands) : [];
+      const options = command.optsWithGlobals<Record<string, unknown> & GlobalOptions>();
+      if (config && (options.json !== early.json || options.quiet !== early.quiet || options.verbose !== early.verbose || options.logFile !== early.logFile)) {
+        await reporter.close();
+        reporter = createRunReporter(options, runtime);
+      }
+      for (const [key, value] of Object.entries(options)) {
+        if (SECRET_OPTIONS.has(key) && typeof value === 'string' && value !== '') reporter.addSecret(value);
+      }
+      for (const name of ['ACMECLI_NSUPDATE_KEY', 'ACMECLI_EAB_HMAC_KEY']) {
+        const value = runtime.env[name];
+        if (value) reporter.addSecret(value);
+      }
+      for (const warning of warnings) reporter.warn(warning);
+      const context = buildRunContext(options, runtime, reporter);
+      const outcome = await run(context, options, command);
+      if (reporter.mode === 'json') {
+        reporter.result({ ok: (outcome.exitCode ?? 0) === 0, result: outcome.value, warnings: reporter.warnings() });
+      } else if (outcome.render) {
+        reporter.result(outcome.value, outcome.render);
+      }
+      state.exitCode = outcome.exitCode ?? ExitCode.ok;
+    } catch (error) {
+      state.exitCode = reportError(reporter, error, early.verbose === true);
+    } finally {
+      await reporter.close();
+    }
+  };
+}

@@ -1,0 +1,220 @@
+import { Option, type Command } from 'commander';
+import { UsageError } from '../../errors.js';
+import { builtinPlugins } from '../../challenges/registry.js';
+import { parsePreferredChallenges } from '../../challenges/select.js';
+import { parseKeyType, type KeyType } from '../../crypto/keys.js';
+import { validateCertName } from '../../store/layout.js';
+import { loadAccount } from '../../store/account-store.js';
+import type { ExtraFiles } from '../../store/settings.js';
+import { issueCertificate, type IssueResult, type PluginChoice } from '../../operations/issue.js';
+import { issueForCsr, type CsrIssueResult } from '../../operations/issue-csr.js';
+import { parseEmails, registerAccount } from '../../operations/register.js';
+import { dryRunServer, requiredKeyType } from '../../operations/servers.js';
+import type { RunContext } from '../../operations/context.js';
+import type { EabAlgorithm } from '../../acme/jws.js';
+import { defineAction, type ActionOutcome, type CliState } from '../action.js';
+import { parseIdentifiers } from '../identifiers.js';
+import { addAccountCreationOptions, addDns01Options, collect, dns01SettingsFrom } from '../options.js';
+import type { CliRuntime } from '../runtime.js';
+import { webrootGroups } from '../webroot-groups.js';
+
+const EXAMPLES = `
+Examples:
+  acmecli issue -d example.com -d www.example.com --webroot -w /var/www/html --reload-cmd "systemctl reload nginx"
+  acmecli issue -d example.com --standalone --email admin@example.com --agree-tos
+  acmecli issue -d '*.example.com' -d example.com --nsupdate --nsupdate-server ns1.example.com --nsupdate-key-file /etc/bind/acme.key
+  acmecli issue -d test.example.com --manual --preferred-challenges dns-01 --manual-auth-hook ./createtxt.sh --manual-cleanup-hook ./cleantxt.sh
+  acmecli issue --server certigna-test --eab-kid KID --eab-hmac-key KEY --agree-tos -d test.example.com --standalone
+`;
+
+function pluginOptionAttribute(flags: string): string {
+  return new Option(flags).attributeName();
+}
+
+export function registerIssueCommand(program: Command, runtime: CliRuntime, state: CliState): void {
+  const command = program
+    .command('issue')
+    .alias('certonly')
+    .description('obtain a certificate and keep it renewed')
+    .addOption(new Option('-d, --domain <names>', 'name or IP address for the certificate (repeatable, or comma-separated); wildcards as "*.example.com"').argParser(collect))
+    .option('--cert-name <name>', 'name of the certificate on disk (default: the first -d name)')
+    .option('--webroot', 'prove control with files in a running web server\'s document root (http-01)')
+    .option('--standalone', 'prove control with a built-in server on ports 80/443 (http-01, tls-alpn-01)')
+    .option('--manual', 'prove control with your own hook scripts, or by hand (http-01, dns-01)')
+    .option('--nsupdate', 'prove control with RFC 2136 dynamic DNS updates (dns-01)');
+  for (const plugin of builtinPlugins) {
+    for (const spec of plugin.options) {
+      const option = new Option(spec.flags, `${plugin.name}: ${spec.description}`);
+      if (spec.env) option.env(spec.env);
+      if (spec.repeatable) option.argParser(collect);
+      command.addOption(option);
+    }
+  }
+  command
+    .addOption(new Option('--preferred-challenges <types>', 'challenge types in order of preference: http-01, dns-01, tls-alpn-01 (comma-separated)').argParser(collect))
+    .addOption(new Option('--key-type <type>', 'certificate key: ec256 (default), ec384, rsa2048, rsa3072, rsa4096').env('ACMECLI_KEY_TYPE'))
+    .option('--reuse-key', 'keep the same certificate key on renewal')
+    .option('--csr <file>', 'issue for this CSR (PEM or DER) instead of a new key; writes only --cert-file/--chain-file/--fullchain-file')
+    .option('--preferred-chain <issuer>', "use the CA's alternate chain whose top certificate is issued by this common name")
+    .option('--profile <name>', 'certificate profile offered by the CA (ACME profiles)')
+    .option('--cert-file <path>', 'also copy the certificate here')
+    .option('--key-file <path>', 'also copy the private key here (mode 0600)')
+    .option('--chain-file <path>', 'also copy the chain (intermediates) here')
+    .option('--fullchain-file <path>', 'also copy certificate + chain here')
+    .option('--reload-cmd <command>', 'run after a successful issue or renew, e.g. "systemctl reload nginx"')
+    .addOption(new Option('--deploy-hook <command>', 'same as --reload-cmd (certbot spelling)').hideHelp())
+    .addOption(new Option('--reloadcmd <command>', 'same as --reload-cmd (acme.sh spelling)').hideHelp());
+  addAccountCreationOptions(command);
+  addDns01Options(command);
+  command
+    .option('--dry-run', "run the whole protocol against the CA's staging server (or the given one); write nothing")
+    .option('--force', 'issue again even when the certificate is not due')
+    .addOption(new Option('--force-renewal', 'same as --force (certbot spelling)').hideHelp())
+    .addHelpText('after', EXAMPLES)
+    .action(
+      defineAction(runtime, state, async (context, options, cmd) => {
+        const args = runtime.argv.slice(runtime.argv.indexOf(cmd.name()) >= 0 ? runtime.argv.indexOf(cmd.name()) : 0);
+        if (typeof options.csr === 'string') {
+          const value = await issueForCsr(context, {
+            csrPath: options.csr,
+            identifiers: options.domain ? parseIdentifiers(options.domain as string[]) : undefined,
+            plugins: selectedPlugins(options, args),
+            dns01: dns01SettingsFrom(options),
+            extraFiles: extraFilesFrom(options),
+            dryRun: options.dryRun === true,
+            ...preferences(options),
+          });
+          return { value, render: renderCsrResult } as ActionOutcome<unknown>;
+        }
+        const request = await buildIssueRequest(context, options, args);
+        await registerIfNeeded(context, options, request.dryRun);
+        const value = await issueCertificate(context, request);
+        return { value, render: renderIssueResult } as ActionOutcome<unknown>;
+      }),
+    );
+}
+
+function preferences(options: Record<string, unknown>) {
+  const preferredChallenges = parsePreferredChallenges(options.preferredChallenges as string[] | undefined);
+  return {
+    ...(preferredChallenges ? { preferredChallenges } : {}),
+    ...(typeof options.preferredChain === 'string' ? { preferredChain: options.preferredChain } : {}),
+    ...(typeof options.profile === 'string' ? { profile: options.profile } : {}),
+  };
+}
+
+function extraFilesFrom(options: Record<string, unknown>): ExtraFiles {
+  return {
+    ...(typeof options.certFile === 'string' ? { certFile: options.certFile } : {}),
+    ...(typeof options.keyFile === 'string' ? { keyFile: options.keyFile } : {}),
+    ...(typeof options.chainFile === 'string' ? { chainFile: options.chainFile } : {}),
+    ...(typeof options.fullchainFile === 'string' ? { fullchainFile: options.fullchainFile } : {}),
+  };
+}
+
+/** Plugins named by their flag, or implied by their own options given on the command line. */
+export function selectedPlugins(options: Record<string, unknown>, args: readonly string[]): PluginChoice[] {
+  const choices: PluginChoice[] = [];
+  for (const plugin of builtinPlugins) {
+    const attributes = plugin.options.map((o) => pluginOptionAttribute(o.flags));
+    const given = attributes.filter((a) => options[a] !== undefined);
+    const named = options[plugin.name] === true;
+    // Options from the environment alone do not select a plugin (ACMECLI_NSUPDATE_SERVER may be set globally).
+    const implied = plugin.options.some((o) => {
+      const long = new Option(o.flags).long ?? '';
+      const short = new Option(o.flags).short;
+      return args.some((arg) => arg === long || arg.startsWith(`${long}=`) || (short !== undefined && (arg === short || (arg.startsWith(short) && !arg.startsWith('--')))));
+    });
+    if (!named && !implied) continue;
+    const raw: Record<string, unknown> = {};
+    for (const attribute of given) raw[attribute] = options[attribute];
+    if (plugin.name === 'webroot') {
+      const groups = webrootGroups(args);
+      if (Object.keys(groups).length > 0) raw.webrootMap = groups;
+    }
+    choices.push({ name: plugin.name, raw });
+  }
+  return choices;
+}
+
+async function buildIssueRequest(context: RunContext, options: Record<string, unknown>, args: readonly string[]) {
+  const identifiers = parseIdentifiers((options.domain as string[] | undefined) ?? []);
+  if (identifiers.length === 0) throw new UsageError('no domains given: use -d NAME (repeatable)');
+  const first = identifiers[0]?.value as string;
+  const certName = validateCertName(typeof options.certName === 'string' ? options.certName : first);
+  const required = requiredKeyType(context.server);
+  let keyType: KeyType = required ?? 'ec256';
+  if (typeof options.keyType === 'string') {
+    keyType = parseKeyType(options.keyType, '--key-type');
+    if (required && keyType !== required) context.reporter.warn(`${context.server} accepts only ${required} keys; --key-type ${keyType} will probably be refused`);
+  }
+  const reloadCommand = [options.reloadCmd, options.deployHook, options.reloadcmd].find((v): v is string => typeof v === 'string');
+  const plugins = selectedPlugins(options, args);
+  return {
+    certName,
+    identifiers,
+    keyType,
+    reuseKey: options.reuseKey === true,
+    plugins,
+    dns01: dns01SettingsFrom(options),
+    connection: {
+      server: context.server,
+      ...(context.caBundle ? { caBundle: context.caBundle } : {}),
+      ...(context.clientCert ? { clientCert: context.clientCert } : {}),
+      ...(context.clientKey ? { clientKey: context.clientKey } : {}),
+    },
+    accountName: context.accountName,
+    dryRun: options.dryRun === true,
+    force: options.force === true || options.forceRenewal === true,
+    extraFiles: extraFilesFrom(options),
+    ...(reloadCommand ? { reloadCommand } : {}),
+    ...preferences(options),
+  };
+}
+
+/** Registers on the fly (certbot's habit) when no account exists yet or a binding is given. */
+export async function registerIfNeeded(context: RunContext, options: Record<string, unknown>, dryRun: boolean): Promise<void> {
+  const server = dryRun ? dryRunServer(context.server) : context.server;
+  const hasAccount = (await loadAccount(context.configDir, server, context.accountName)) !== undefined;
+  const eab = typeof options.eabKid === 'string' && typeof options.eabHmacKey === 'string'
+    ? { keyId: options.eabKid, hmacKey: options.eabHmacKey, algorithm: (options.eabAlgorithm ?? 'HS256') as EabAlgorithm }
+    : undefined;
+  if ((typeof options.eabKid === 'string') !== (typeof options.eabHmacKey === 'string')) {
+    throw new UsageError('--eab-kid and --eab-hmac-key go together');
+  }
+  if (hasAccount && !eab) return;
+  await registerAccount(
+    { ...context, server },
+    {
+      emails: parseEmails((options.email as string[] | undefined) ?? []),
+      agreeTos: options.agreeTos === true,
+      ...(eab ? { eab } : {}),
+      accountKeyType: requiredKeyType(context.server) ?? 'ec256',
+      force: false,
+    },
+  );
+}
+
+function renderIssueResult(result: IssueResult): string {
+  if (result.status === 'not-due') {
+    return `Certificate "${result.certName}" (${result.identifiers.join(', ')}) is not due for renewal until ${result.decision?.renewAt.toISOString()}; nothing to do (--force issues it again).\n`;
+  }
+  const lines = [
+    result.status === 'dry-run'
+      ? `Dry run: a certificate for ${result.identifiers.join(', ')} was issued by the CA and not saved.`
+      : `Certificate "${result.certName}" issued for ${result.identifiers.join(', ')}`,
+    `  valid until:   ${result.notAfter}`,
+  ];
+  if (result.status === 'issued') {
+    lines.push(`  certificate:   ${result.paths.cert}`, `  chain:         ${result.paths.chain}`, `  full chain:    ${result.paths.fullchain}`, `  private key:   ${result.paths.privkey}`);
+    for (const file of result.extraFiles) lines.push(`  copied to:     ${file}`);
+    if (result.reloaded) lines.push('  reload command: succeeded');
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+function renderCsrResult(result: CsrIssueResult): string {
+  const lines = [`Certificate issued for ${result.identifiers.join(', ')} (CSR ${result.csrPath}), valid until ${result.notAfter}`];
+  for (const file of result.files) lines.push(`  written: ${file}`);
+  return `${lines.join('\n')}\n`;
+}

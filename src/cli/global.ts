@@ -1,0 +1,180 @@
+/**
+ * Global options (every subcommand), the config file (`<config-dir>/config.ini`, certbot's
+ * `cli.ini` habit: `key = value` lines named after long options), and the RunContext built from
+ * them. Precedence: command line, then environment, then config file, then defaults.
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline/promises';
+import { Option, type Command } from 'commander';
+import { UsageError } from '../errors.js';
+import { defaultConfigDir } from '../store/layout.js';
+import { readConfigFile } from '../store/settings.js';
+import { validateAccountName } from '../store/layout.js';
+import { createReporter, type Reporter, type ReporterMode } from '../output/reporter.js';
+import type { RunContext } from '../operations/context.js';
+import { DEFAULT_SERVER, resolveServer } from '../operations/servers.js';
+import type { CliRuntime } from './runtime.js';
+
+export interface GlobalOptions {
+  configDir?: string;
+  config?: string;
+  server?: string;
+  account?: string;
+  caBundle?: string;
+  clientCert?: string;
+  clientKey?: string;
+  json?: boolean;
+  quiet?: boolean;
+  verbose?: boolean;
+  nonInteractive?: boolean;
+  logFile?: string;
+}
+
+export function addGlobalOptions(program: Command): void {
+  program
+    .addOption(new Option('--config-dir <dir>', 'where accounts and certificates live (default: /etc/acmecli as root, ~/.config/acmecli otherwise, %ProgramData%\\acmecli on Windows)').env('ACMECLI_CONFIG_DIR'))
+    .addOption(new Option('-c, --config <file>', 'settings file (default: <config-dir>/config.ini)').env('ACMECLI_CONFIG'))
+    .addOption(new Option('--server <url|name>', 'ACME directory URL or a short name (letsencrypt, letsencrypt-staging, zerossl, google, buypass, sslcom, globalsign, certigna, certigna-test, ...)').env('ACMECLI_SERVER'))
+    .addOption(new Option('--account <name>', 'account name, for several accounts per server').env('ACMECLI_ACCOUNT'))
+    .addOption(new Option('--ca-bundle <file>', "PEM file of the CA that signs the ACME server's TLS certificate (private CAs)").env('ACMECLI_CA_BUNDLE'))
+    .addOption(new Option('--client-cert <file>', 'client certificate (PEM) for servers that demand one (EJBCA port 8443)').env('ACMECLI_CLIENT_CERT'))
+    .addOption(new Option('--client-key <file>', 'private key (PEM) of --client-cert').env('ACMECLI_CLIENT_KEY'))
+    .option('--json', 'print one JSON document on stdout and nothing else there')
+    .option('-q, --quiet', 'print only errors (for cron)')
+    .option('-v, --verbose', 'print every step and request')
+    .addOption(new Option('-n, --non-interactive', 'never ask anything; fail instead').env('ACMECLI_NON_INTERACTIVE'))
+    .addOption(new Option('--log-file <file>', 'also append every message, with timestamps, to this file').env('ACMECLI_LOG_FILE'));
+}
+
+/** Config-file keys that name options by their long flag, or these few aliases certbot users write. */
+const CONFIG_ALIASES: Record<string, string> = {
+  'agree-tos': 'agree-tos',
+  'eab-kid': 'eab-kid',
+  'eab-hmac-key': 'eab-hmac-key',
+  email: 'email',
+  'rsa-key-size': 'key-type',
+  authenticator: 'plugin',
+  'config-dir': 'config-dir',
+};
+
+function truthy(value: string | true): boolean {
+  return value === true || /^(1|true|yes|on)$/i.test(value.trim());
+}
+
+function longFlagName(option: Option): string | undefined {
+  return option.long?.replace(/^--/, '');
+}
+
+/**
+ * Fills options the user did not give on the command line or in the environment from the
+ * config file. Returns warnings for keys that match no option of this command.
+ */
+export function applyConfigFile(values: Record<string, string | true>, commands: readonly Command[]): string[] {
+  const warnings: string[] = [];
+  for (const [rawKey, value] of Object.entries(values)) {
+    const key = CONFIG_ALIASES[rawKey] ?? rawKey;
+    if (key === 'config-dir' || key === 'config') continue;
+    let applied = false;
+    let known = false;
+    for (const command of commands) {
+      const option = command.options.find((o) => longFlagName(o) === key || longFlagName(o) === `no-${key}`);
+      if (!option) continue;
+      known = true;
+      const attribute = option.attributeName();
+      const source = command.getOptionValueSource(attribute);
+      if (source === 'cli' || source === 'env') continue;
+      let parsed: unknown;
+      if (option.isBoolean()) {
+        parsed = option.negate ? !truthy(value) : truthy(value);
+      } else if (value === true) {
+        throw new UsageError(`config file: "${rawKey}" needs a value (${rawKey} = ...)`);
+      } else if (option.parseArg) {
+        parsed = option.parseArg(value, option.defaultValue as never);
+      } else {
+        parsed = value;
+      }
+      command.setOptionValueWithSource(attribute, parsed, 'config');
+      applied = true;
+      break;
+    }
+    if (!known && !applied) warnings.push(`config file: "${rawKey}" is not an option of this command; ignored`);
+  }
+  return warnings;
+}
+
+export function resolveConfigDir(globals: GlobalOptions, runtime: CliRuntime): string {
+  return globals.configDir ?? defaultConfigDir({ platform: runtime.platform, env: runtime.env, uid: runtime.uid, homedir: runtime.homedir });
+}
+
+export async function loadConfigFile(globals: GlobalOptions, runtime: CliRuntime): Promise<{ path: string; values: Record<string, string | true> } | undefined> {
+  const path = globals.config ?? join(resolveConfigDir(globals, runtime), 'config.ini');
+  if (globals.config === undefined && !existsSync(path)) return undefined;
+  return { path, values: await readConfigFile(path) };
+}
+
+function reporterMode(globals: GlobalOptions, runtime: CliRuntime): ReporterMode {
+  if (globals.json) return 'json';
+  if (globals.quiet) return 'quiet';
+  return runtime.stderr.isTTY ? 'tty' : 'plain';
+}
+
+export function createRunReporter(globals: GlobalOptions, runtime: CliRuntime): Reporter {
+  return createReporter({
+    mode: reporterMode(globals, runtime),
+    stdout: runtime.stdout,
+    stderr: runtime.stderr,
+    verbose: globals.verbose === true,
+    isTTY: runtime.stderr.isTTY === true,
+    ...(globals.logFile ? { logFile: globals.logFile } : {}),
+  });
+}
+
+function interactive(globals: GlobalOptions, runtime: CliRuntime): boolean {
+  return !globals.nonInteractive && runtime.stdin.isTTY === true && globals.json !== true;
+}
+
+export function buildRunContext(globals: GlobalOptions, runtime: CliRuntime, reporter: Reporter): RunContext {
+  const configDir = resolveConfigDir(globals, runtime);
+  const server = resolveServer(globals.server ?? DEFAULT_SERVER);
+  const accountName = validateAccountName(globals.account ?? 'default');
+  const canAsk = interactive(globals, runtime);
+  const ask = async (question: string, signal: AbortSignal): Promise<string> => {
+    const rl = createInterface({ input: runtime.stdin, output: runtime.stderr });
+    try {
+      return await rl.question(question, { signal });
+    } finally {
+      rl.close();
+    }
+  };
+  const env = runtime.env;
+  const proxy = {
+    ...(env.HTTPS_PROXY ?? env.https_proxy ? { httpsProxy: (env.HTTPS_PROXY ?? env.https_proxy) as string } : {}),
+    ...(env.HTTP_PROXY ?? env.http_proxy ? { httpProxy: (env.HTTP_PROXY ?? env.http_proxy) as string } : {}),
+    ...(env.NO_PROXY ?? env.no_proxy ? { noProxy: (env.NO_PROXY ?? env.no_proxy) as string } : {}),
+  };
+  return {
+    configDir,
+    server,
+    accountName,
+    reporter,
+    signal: runtime.signal,
+    nonInteractive: !canAsk,
+    runCommand: runtime.runCommand,
+    proxy,
+    userAgent: `acmecli/${runtime.version} (${runtime.platform}; ${process.arch}) node/${process.versions.node}`,
+    now: runtime.now,
+    ...(globals.caBundle ? { caBundle: globals.caBundle } : {}),
+    ...(globals.clientCert ? { clientCert: globals.clientCert } : {}),
+    ...(globals.clientKey ? { clientKey: globals.clientKey } : {}),
+    ...(canAsk
+      ? {
+          prompt: async (message: string, signal: AbortSignal) => {
+            runtime.stderr.write(`${message}\n`);
+            await ask('Press Enter to continue... ', signal);
+          },
+          confirm: async (question: string, signal: AbortSignal) => /^y(es)?$/i.test((await ask(question, signal)).trim()),
+        }
+      : {}),
+  };
+}

@@ -1,0 +1,57 @@
+/**
+ * The entry point, and the only module that touches the process: argv, environment, signals,
+ * exit code.
+ */
+import 'reflect-metadata';
+import { homedir } from 'node:os';
+import { runCommand } from '../hooks/run-command.js';
+import { runCli } from './program.js';
+import { VERSION } from './version.js';
+
+function isSingleExecutable(): boolean {
+  try {
+    // node:sea exists only in Node >= 20.12; in a SEA, isSea() is true.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const sea = process.getBuiltinModule?.('node:sea') as { isSea?: () => boolean } | undefined;
+    return sea?.isSea?.() === true;
+  } catch {
+    return false;
+  }
+}
+
+async function main(): Promise<void> {
+  const controller = new AbortController();
+  let interrupts = 0;
+  const onSignal = (name: NodeJS.Signals) => {
+    interrupts++;
+    if (interrupts > 1) process.exit(130);
+    process.stderr.write(`\nacmecli: ${name} received, cleaning up (again to quit at once)\n`);
+    controller.abort(new Error(name));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  const sea = isSingleExecutable();
+  const code = await runCli({
+    argv: process.argv.slice(sea ? 1 : 2),
+    env: process.env,
+    platform: process.platform,
+    uid: process.getuid?.(),
+    homedir: homedir(),
+    stdin: process.stdin,
+    stdout: process.stdout,
+    stderr: process.stderr,
+    signal: controller.signal,
+    runCommand,
+    now: () => new Date(),
+    execPath: process.execPath,
+    scriptPath: sea ? undefined : process.argv[1],
+    isSea: sea,
+    version: VERSION,
+  });
+  process.exitCode = controller.signal.aborted ? 130 : code;
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`acmecli: unexpected error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.exitCode = 1;
+});

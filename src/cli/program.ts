@@ -1,0 +1,66 @@
+/**
+ * The command tree. buildProgram takes everything from the process through `runtime`, so tests
+ * drive real argv through it without a child process.
+ */
+import { Command, CommanderError } from 'commander';
+import { addGlobalOptions } from './global.js';
+import type { CliRuntime } from './runtime.js';
+import type { CliState } from './action.js';
+import { registerRegisterCommand } from './commands/register.js';
+import { registerIssueCommand } from './commands/issue.js';
+import { registerRenewCommand } from './commands/renew.js';
+import { registerRevokeCommand } from './commands/revoke.js';
+import { registerAccountCommand } from './commands/account.js';
+import { registerCertificatesCommand } from './commands/certificates.js';
+import { registerScheduleCommand } from './commands/schedule.js';
+import { EXIT_CODE_TABLE } from './exit-codes.js';
+
+export function buildProgram(runtime: CliRuntime, state: CliState): Command {
+  const program = new Command('acmecli');
+  program
+    .description('Obtain, renew and revoke TLS certificates from any ACME (RFC 8555) CA')
+    .version(runtime.version, '-V, --version')
+    .showHelpAfterError('(run with --help for usage)')
+    .configureOutput({
+      writeOut: (text) => runtime.stdout.write(text),
+      writeErr: (text) => runtime.stderr.write(text),
+    })
+    .exitOverride();
+  addGlobalOptions(program);
+  registerRegisterCommand(program, runtime, state);
+  registerIssueCommand(program, runtime, state);
+  registerRenewCommand(program, runtime, state);
+  registerRevokeCommand(program, runtime, state);
+  registerAccountCommand(program, runtime, state);
+  registerCertificatesCommand(program, runtime, state);
+  registerScheduleCommand(program, runtime, state);
+  program.addHelpText(
+    'after',
+    `\nExamples:\n  acmecli register --email admin@example.com --agree-tos\n  acmecli issue -d example.com --webroot -w /var/www/html --reload-cmd "systemctl reload nginx"\n  acmecli renew --quiet\n\nExit codes:\n${EXIT_CODE_TABLE.map(([code, text]) => `  ${String(code).padStart(3)}  ${text}`).join('\n')}\n`,
+  );
+  for (const command of program.commands) {
+    command.exitOverride();
+    command.configureOutput({ writeOut: (text) => runtime.stdout.write(text), writeErr: (text) => runtime.stderr.write(text) });
+    for (const sub of command.commands) {
+      sub.exitOverride();
+      sub.configureOutput({ writeOut: (text) => runtime.stdout.write(text), writeErr: (text) => runtime.stderr.write(text) });
+    }
+  }
+  return program;
+}
+
+/** Runs argv through the program; returns the exit code (commander's usage errors become 2). */
+export async function runCli(runtime: CliRuntime): Promise<number> {
+  const state: CliState = { exitCode: 0 };
+  const program = buildProgram(runtime, state);
+  try {
+    await program.parseAsync([...runtime.argv], { from: 'user' });
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help') return 0;
+      return error.exitCode === 0 ? 0 : 2;
+    }
+    throw error;
+  }
+  return state.exitCode;
+}

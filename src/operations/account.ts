@@ -1,0 +1,96 @@
+/** `account show | list | update | deactivate | rollover`. */
+import { UsageError } from '../errors.js';
+import { exportPrivateKeyPem, generateKey, keyTypeOf, type KeyType } from '../crypto/keys.js';
+import { listAccounts, loadAccount, saveAccount, type AccountListing } from '../store/account-store.js';
+import { openSession } from './ca-session.js';
+import type { RunContext } from './context.js';
+
+export interface AccountView {
+  accountName: string;
+  server: string;
+  url: string;
+  status?: string;
+  contact: string[];
+  createdAt: string;
+  eabKeyId?: string;
+  keyType?: string;
+}
+
+async function requireAccount(context: RunContext) {
+  const stored = await loadAccount(context.configDir, context.server, context.accountName);
+  if (!stored) {
+    throw new UsageError(`no ACME account "${context.accountName}" for ${context.server} in ${context.configDir}: run \`acmecli register\` first`);
+  }
+  return stored;
+}
+
+export async function showAccount(context: RunContext): Promise<AccountView> {
+  const stored = await requireAccount(context);
+  const session = await openSession(context);
+  try {
+    const remote = await session.client.getAccount(context.signal);
+    return {
+      accountName: context.accountName,
+      server: context.server,
+      url: stored.record.url,
+      status: remote.status,
+      contact: remote.contact ?? stored.record.contact,
+      createdAt: stored.record.createdAt,
+      ...(stored.record.eabKeyId ? { eabKeyId: stored.record.eabKeyId } : {}),
+      ...(stored.record.keyType ? { keyType: stored.record.keyType } : {}),
+    };
+  } finally {
+    await session.close();
+  }
+}
+
+export function listLocalAccounts(context: RunContext): Promise<AccountListing[]> {
+  return listAccounts(context.configDir);
+}
+
+export async function updateAccountContact(context: RunContext, emails: readonly string[]): Promise<AccountView> {
+  const stored = await requireAccount(context);
+  const session = await openSession(context);
+  try {
+    const contact = emails.map((e) => `mailto:${e}`);
+    const updated = await session.client.updateAccount({ contact }, context.signal);
+    const record = { ...stored.record, contact: updated.contact ?? contact };
+    await saveAccount(context.configDir, context.server, context.accountName, record, stored.key);
+    return { accountName: context.accountName, server: context.server, url: record.url, status: updated.status, contact: record.contact, createdAt: record.createdAt };
+  } finally {
+    await session.close();
+  }
+}
+
+export async function deactivateAccount(context: RunContext): Promise<AccountView> {
+  const stored = await requireAccount(context);
+  const session = await openSession(context);
+  try {
+    const result = await session.client.deactivateAccount(context.signal);
+    return { accountName: context.accountName, server: context.server, url: stored.record.url, status: result.status, contact: stored.record.contact, createdAt: stored.record.createdAt };
+  } finally {
+    await session.close();
+  }
+}
+
+/** Key rollover (RFC 8555 §7.3.5): the new key is saved only after the CA accepted it. */
+export async function rolloverAccountKey(context: RunContext, keyType: KeyType | undefined): Promise<AccountView> {
+  const stored = await requireAccount(context);
+  const session = await openSession(context);
+  try {
+    const newKey = await generateKey(keyType ?? ((stored.record.keyType as KeyType | undefined) ?? 'ec256'));
+    const step = context.reporter.step('Rolling the account key over');
+    try {
+      await session.client.changeKey(newKey, context.signal);
+      step.succeed('The CA accepted the new account key');
+    } catch (error) {
+      step.fail();
+      throw error;
+    }
+    const record = { ...stored.record, ...(keyTypeOf(newKey) ? { keyType: keyTypeOf(newKey) as string } : {}) };
+    await saveAccount(context.configDir, context.server, context.accountName, record, exportPrivateKeyPem(newKey));
+    return { accountName: context.accountName, server: context.server, url: record.url, contact: record.contact, createdAt: record.createdAt, ...(record.keyType ? { keyType: record.keyType } : {}) };
+  } finally {
+    await session.close();
+  }
+}

@@ -1,0 +1,32 @@
+/**
+ * What every operation gets from the CLI: resolved global settings, the reporter, the abort
+ * signal and the few interactive abilities. Operations never touch process.* themselves.
+ */
+import type { Reporter } from '../output/reporter.js';
+import type { RunCommand } from '../hooks/run-command.js';
+
+export interface ConnectionSettings {
+  /** ACME directory URL. */
+  server: string;
+  /** Paths of the TLS material for talking to the CA. */
+  caBundle?: string;
+  clientCert?: string;
+  clientKey?: string;
+}
+
+export interface RunContext extends ConnectionSettings {
+  configDir: string;
+  accountName: string;
+  reporter: Reporter;
+  signal: AbortSignal;
+  nonInteractive: boolean;
+  /** Shows a message and waits for Enter (manual plugin). Absent when non-interactive. */
+  prompt?: (message: string, signal: AbortSignal) => Promise<void>;
+  /** Asks a yes/no question. Absent when non-interactive. */
+  confirm?: (question: string, signal: AbortSignal) => Promise<boolean>;
+  runCommand: RunCommand;
+  /** HTTPS_PROXY / HTTP_PROXY / NO_PROXY as found in the environment. */
+  proxy: { httpsProxy?: string; httpProxy?: string; noProxy?: string };
+  userAgent: string;
+  now: () => Date;
+}
