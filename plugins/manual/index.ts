@@ -22,6 +22,11 @@ export interface ManualOptions {
   authHook?: string;
   cleanupHook?: string;
   hookTimeoutSeconds: number;
+  /**
+   * Working directory the hooks run in: where `issue` was run, recorded so that a hook given as
+   * `./createtxt.sh` still resolves when `renew` runs from cron in another directory.
+   */
+  hookWorkingDirectory?: string;
 }
 
 /**
@@ -59,6 +64,7 @@ export const manualPlugin = definePlugin<ManualOptions>({
     const settings: JsonObject = { manualHookTimeout: options.hookTimeoutSeconds };
     if (options.authHook !== undefined) settings['manualAuthHook'] = options.authHook;
     if (options.cleanupHook !== undefined) settings['manualCleanupHook'] = options.cleanupHook;
+    if (options.hookWorkingDirectory !== undefined) settings['manualHookWorkingDirectory'] = options.hookWorkingDirectory;
     return settings;
   },
 });
@@ -70,6 +76,8 @@ export function parseManualOptions(raw: Readonly<Record<string, unknown>>): Manu
   const options: ManualOptions = { hookTimeoutSeconds };
   if (authHook !== undefined) options.authHook = authHook;
   if (cleanupHook !== undefined) options.cleanupHook = cleanupHook;
+  const workingDirectory = raw['manualHookWorkingDirectory'];
+  if (typeof workingDirectory === 'string' && workingDirectory !== '') options.hookWorkingDirectory = workingDirectory;
   return options;
 }
 
@@ -163,7 +171,13 @@ export function createManualSolver(options: ManualOptions, context: PluginContex
     const started = performance.now();
     let result: RunCommandResult;
     try {
-      result = await context.runCommand({ command, env, timeoutMs, signal });
+      result = await context.runCommand({
+        command,
+        env,
+        timeoutMs,
+        signal,
+        ...(options.hookWorkingDirectory !== undefined ? { cwd: options.hookWorkingDirectory } : {}),
+      });
     } catch (error) {
       throwIfAborted(signal); // Ctrl-C is not the hook's failure
       if (error instanceof AbortedError) throw error;

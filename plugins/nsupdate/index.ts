@@ -20,7 +20,7 @@ import { isAbsolute, resolve as resolvePath } from 'node:path';
 import type { ChallengeTask, Dns01Task, Solver } from '../../src/acme/solver.js';
 import { resolveChallengeRecordName } from '../../src/challenges/dns01/cname.js';
 import { DnsLookup, parseServerSpec } from '../../src/challenges/dns01/lookup.js';
-import { waitForTxtRecord } from '../../src/challenges/dns01/propagation.js';
+import { waitForTxtRecord, type WaitForTxtRecordOptions } from '../../src/challenges/dns01/propagation.js';
 import { findZone } from '../../src/challenges/dns01/zone.js';
 import { definePlugin, type JsonObject, type PluginContext } from '../../src/challenges/plugin.js';
 import { PluginError, UsageError, messageOf } from '../../src/errors.js';
@@ -286,7 +286,7 @@ export function createNsupdateSolver(
     async waitUntilVisible(task, signal) {
       const entry = presented.get(taskKey(asDns01(task)));
       if (entry === undefined) return;
-      const options: Parameters<typeof waitForTxtRecord>[0] = {
+      const check: WaitForTxtRecordOptions = {
         recordName: entry.name,
         values: [entry.value],
         settings,
@@ -295,9 +295,9 @@ export function createNsupdateSolver(
         resolver: lookup,
         zone: entry.zone,
       };
-      if (deps.authoritativePort !== undefined) options.authoritativePort = deps.authoritativePort;
-      if (deps.pollIntervalMs !== undefined) options.pollIntervalMs = deps.pollIntervalMs;
-      await waitForTxtRecord(options);
+      if (deps.authoritativePort !== undefined) check.authoritativePort = deps.authoritativePort;
+      if (deps.pollIntervalMs !== undefined) check.pollIntervalMs = deps.pollIntervalMs;
+      await waitForTxtRecord(check);
     },
 
     async cleanUp(task, signal) {

@@ -6,7 +6,8 @@
 set -euo pipefail
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-SID_DIR="${REPO_ROOT}/.cache/pebble-sid"
+# Both overridable for trying the script without disturbing the cache tests use.
+SID_DIR="${ACMECLI_PEBBLE_SID_DIR:-${REPO_ROOT}/.cache/pebble-sid}"
 PACKAGES=(bind9 bind9-dnsutils openssl socat pebble)
 
 log() { printf 'testbed: %s\n' "$*"; }
@@ -34,9 +35,24 @@ else
   log "Debian packages already installed: ${PACKAGES[*]}"
 fi
 
-# The Debian service would hold port 53 and is not what the tests use; they start their own named.
-if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet named 2>/dev/null; then
-  log "note: the system named service is running; tests do not need it"
+# Debian confines /usr/sbin/named with AppArmor (enforced on a stock Debian 12), which would deny
+# the tests' own named its config under the temp dir. The profile includes local/usr.sbin.named for
+# site additions: allow test/helpers/bind.ts's folders there (os.tmpdir(), /tmp unless TMPDIR).
+APPARMOR_LOCAL=/etc/apparmor.d/local/usr.sbin.named
+APPARMOR_MARK="# acmecli test bed (scripts/testbed/install.sh)"
+if [ -f /etc/apparmor.d/usr.sbin.named ] && ! grep -qF "$APPARMOR_MARK" "$APPARMOR_LOCAL" 2>/dev/null; then
+  mkdir -p "$(dirname "$APPARMOR_LOCAL")"
+  tmp_root="${TMPDIR:-/tmp}"
+  tmp_root="${tmp_root%/}"
+  {
+    echo "$APPARMOR_MARK"
+    echo "${tmp_root}/acmecli-bind-*/ r,"
+    echo "${tmp_root}/acmecli-bind-*/** rwk,"
+  } >> "$APPARMOR_LOCAL"
+  log "allowed named to use ${tmp_root}/acmecli-bind-* in ${APPARMOR_LOCAL}"
+  if [ "$(cat /sys/module/apparmor/parameters/enabled 2>/dev/null)" = "Y" ] && command -v apparmor_parser >/dev/null 2>&1; then
+    apparmor_parser -r /etc/apparmor.d/usr.sbin.named || warn "could not reload the AppArmor profile of named"
+  fi
 fi
 
 # --- Pebble 2.10 from sid ------------------------------------------------------------------------
@@ -46,8 +62,8 @@ if [ -x "${SID_DIR}/root/usr/bin/pebble" ] && [ -x "${SID_DIR}/root/usr/bin/pebb
 fi
 
 fetch_sid_pebble() {
-  local mirror=""
-  if [ -f /etc/apt/sources.list.d/debian.sources ]; then
+  local mirror="${ACMECLI_DEBIAN_MIRROR:-}"
+  if [ -z "$mirror" ] && [ -f /etc/apt/sources.list.d/debian.sources ]; then
     mirror="$(awk '/^URIs:/ { print $2; exit }' /etc/apt/sources.list.d/debian.sources)"
   fi
   if [ -z "$mirror" ] && [ -f /etc/apt/sources.list ]; then
@@ -62,7 +78,7 @@ fetch_sid_pebble() {
   # never looks like a cached one.
   local work="${SID_DIR}.tmp"
   rm -rf "$work"
-  mkdir -p "$work/lists/partial" "$work/archives/partial" "$work/root"
+  mkdir -p "$work/lists/partial" "$work/archives/partial" "$work/root" || return 1
   echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] ${mirror} sid main" > "$work/sources.list"
 
   local apt_opts=(
@@ -72,17 +88,20 @@ fetch_sid_pebble() {
     -o "Dir::Cache::Archives=${work}/archives"
   )
   log "fetching pebble from ${mirror} sid"
-  apt-get "${apt_opts[@]}" update
-  # apt-get download writes into the current directory; _apt needs to be able to write there.
-  (cd "$work/archives" && apt-get "${apt_opts[@]}" download pebble)
+  # (set -e does not apply inside an `if` condition, hence the explicit returns.)
+  apt-get "${apt_opts[@]}" update || return 1
+  # apt-get download writes into the current directory as the unprivileged _apt user.
+  if id _apt >/dev/null 2>&1; then chown _apt "$work/archives"; fi
+  # "/sid": never fall back to the installed bookworm version when the sid index is missing.
+  (cd "$work/archives" && apt-get "${apt_opts[@]}" download pebble/sid) || return 1
   local deb
   deb="$(ls "$work"/archives/pebble_*.deb 2>/dev/null | head -n 1)"
   if [ -z "$deb" ]; then
     echo "apt-get download produced no pebble_*.deb" >&2
     return 1
   fi
-  dpkg -x "$deb" "$work/root"
-  dpkg-deb -f "$deb" Version > "$work/VERSION"
+  dpkg -x "$deb" "$work/root" || return 1
+  dpkg-deb -f "$deb" Version > "$work/VERSION" || return 1
   for bin in pebble pebble-challtestsrv; do
     if [ ! -x "$work/root/usr/bin/$bin" ]; then
       echo "the sid package has no usr/bin/$bin" >&2
@@ -97,7 +116,7 @@ fetch_sid_pebble() {
   # Indexes and the .deb are only needed once; keep the cache small.
   rm -rf "$work/lists" "$work/archives"
   rm -rf "$SID_DIR"
-  mv "$work" "$SID_DIR"
+  mv "$work" "$SID_DIR" || return 1
 }
 
 mkdir -p "$(dirname "$SID_DIR")"

@@ -27,6 +27,7 @@ import {
   headerValues,
   parseLinkHeaders,
   parseRetryAfter,
+  PermanentNetworkError,
   type HttpResponse,
   type Transport,
 } from './transport.js';
@@ -190,9 +191,11 @@ export class AcmeClient {
     const pooled = this.nonces.take();
     if (pooled !== undefined) return pooled;
     const url = await this.resourceUrl('newNonce', signal);
-    const response = await this.sendUnsigned('HEAD', url, signal);
-    const nonce = headerValue(response.headers, 'replay-nonce');
-    if (nonce === undefined) throw new NetworkError(`HEAD ${url}: the CA returned no Replay-Nonce header`);
+    await this.sendUnsigned('HEAD', url, signal);
+    // sendUnsigned pooled the answer's nonce: take it back out rather than reading the header,
+    // or the same nonce would be used twice (the second use costs a badNonce round trip).
+    const nonce = this.nonces.take();
+    if (nonce === undefined) throw new NetworkError(`HEAD ${url}: the CA returned no usable Replay-Nonce header`);
     return nonce;
   }
 
@@ -203,7 +206,7 @@ export class AcmeClient {
       try {
         response = await this.transport.request({ method, url, signal, headers: { accept: 'application/json' } });
       } catch (error) {
-        if (error instanceof NetworkError && attempt < this.retry.transientRetries) {
+        if (isRetryableNetworkError(error) && attempt < this.retry.transientRetries) {
           await this.backoff(attempt, signal);
           continue;
         }
@@ -248,7 +251,7 @@ export class AcmeClient {
           },
         });
       } catch (error) {
-        if (error instanceof NetworkError && options.retryable && attempt < this.retry.transientRetries) {
+        if (isRetryableNetworkError(error) && options.retryable && attempt < this.retry.transientRetries) {
           await this.backoff(attempt++, options.signal);
           continue;
         }
@@ -388,9 +391,15 @@ export class AcmeClient {
   }
 
   async getAccount(signal?: AbortSignal): Promise<Account> {
-    // An empty update is the RFC's way to read the account (§7.3.2); it is safe to repeat.
-    const response = await this.post<Account>(this.requireAccountUrl(), {}, { signal, retryable: true });
-    return response.data;
+    const url = this.requireAccountUrl();
+    try {
+      // POST-as-GET, as RFC 8555 errata and Pebble/Boulder expect...
+      return (await this.postAsGet<Account>(url, { signal })).data;
+    } catch (error) {
+      // ...and the empty update of RFC 8555 §7.3.2 for CAs that only know that form.
+      if (!(error instanceof AcmeProblemError) || error.code !== 'malformed') throw error;
+      return (await this.post<Account>(url, {}, { signal, retryable: true })).data;
+    }
   }
 
   async updateAccount(update: { contact?: readonly string[]; termsOfServiceAgreed?: boolean }, signal?: AbortSignal): Promise<Account> {
@@ -514,6 +523,11 @@ export class CaHttpError extends NetworkError {
   constructor(message: string, readonly status: number, readonly retryAfterSeconds: number | undefined) {
     super(message);
   }
+}
+
+/** Transport failures worth another attempt: not those the same request would meet again. */
+function isRetryableNetworkError(error: unknown): boolean {
+  return error instanceof NetworkError && !(error instanceof PermanentNetworkError);
 }
 
 function snippet(text: string): string {

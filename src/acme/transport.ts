@@ -41,6 +41,12 @@ export interface HttpRequest {
 
 export const DEFAULT_MAX_RESPONSE_BYTES = 4 * 1024 * 1024;
 
+/**
+ * A transport failure that asking again cannot fix (an answer over the size limit, a TLS
+ * certificate that is not trusted): the client does not retry it.
+ */
+export class PermanentNetworkError extends NetworkError {}
+
 const TLS_TRUST_CODES = new Set([
   'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
   'UNABLE_TO_GET_ISSUER_CERT',
@@ -136,7 +142,7 @@ export class Transport {
     const declared = Number(response.headers['content-length']);
     if (Number.isFinite(declared) && declared > this.maxResponseBytes) {
       response.body.destroy();
-      throw new NetworkError(`${req.method} ${req.url}: response of ${declared} bytes exceeds the ${this.maxResponseBytes}-byte limit`);
+      throw new PermanentNetworkError(`${req.method} ${req.url}: response of ${declared} bytes exceeds the ${this.maxResponseBytes}-byte limit`);
     }
     const chunks: Buffer[] = [];
     let size = 0;
@@ -146,7 +152,7 @@ export class Transport {
         size += buffer.length;
         if (size > this.maxResponseBytes) {
           response.body.destroy();
-          throw new NetworkError(`${req.method} ${req.url}: response exceeds the ${this.maxResponseBytes}-byte limit`);
+          throw new PermanentNetworkError(`${req.method} ${req.url}: response exceeds the ${this.maxResponseBytes}-byte limit`);
         }
         chunks.push(buffer);
       }

@@ -164,6 +164,7 @@ export function buildRunContext(globals: GlobalOptions, runtime: CliRuntime, rep
     proxy,
     userAgent: `acmecli/${runtime.version} (${runtime.platform}; ${process.arch}) node/${process.versions.node}`,
     now: runtime.now,
+    env: runtime.env,
     ...(globals.caBundle ? { caBundle: globals.caBundle } : {}),
     ...(globals.clientCert ? { clientCert: globals.clientCert } : {}),
     ...(globals.clientKey ? { clientKey: globals.clientKey } : {}),

@@ -37,6 +37,7 @@ async function main(): Promise<void> {
     platform: process.platform,
     uid: process.getuid?.(),
     homedir: homedir(),
+    cwd: process.cwd(),
     stdin: process.stdin,
     stdout: process.stdout,
     stderr: process.stderr,

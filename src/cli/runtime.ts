@@ -11,6 +11,8 @@ export interface CliRuntime {
   platform: NodeJS.Platform;
   uid: number | undefined;
   homedir: string;
+  /** Working directory at start-up (recorded for manual hooks given as relative paths). */
+  cwd: string;
   stdin: Readable & { isTTY?: boolean };
   stdout: Writable & { isTTY?: boolean };
   stderr: Writable & { isTTY?: boolean };

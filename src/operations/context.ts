@@ -29,4 +29,6 @@ export interface RunContext extends ConnectionSettings {
   proxy: { httpsProxy?: string; httpProxy?: string; noProxy?: string };
   userAgent: string;
   now: () => Date;
+  /** The environment, for plugin options that may come from it (ACMECLI_NSUPDATE_KEY on renew). */
+  env: Readonly<Record<string, string | undefined>>;
 }

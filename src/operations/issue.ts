@@ -108,12 +108,29 @@ export async function repairIfNeeded(context: RunContext, certName: string): Pro
   }
 }
 
-export function pluginSettingsOf(settings: RenewalSettings): PluginChoice[] {
+/**
+ * The plugins a lineage was issued with, from its renewal.json, with option values that were
+ * deliberately not stored (inline secrets) taken from the environment as on the command line.
+ */
+export function pluginSettingsOf(settings: RenewalSettings, env: Readonly<Record<string, string | undefined>>): PluginChoice[] {
   const names = settings.plugin.split(',').map((n) => n.trim()).filter(Boolean);
   return names.map((name) => {
     const stored = settings.pluginSettings[name];
-    return { name, raw: stored && typeof stored === 'object' ? (stored as Record<string, unknown>) : {} };
+    const raw: Record<string, unknown> = stored && typeof stored === 'object' ? { ...(stored as Record<string, unknown>) } : {};
+    for (const option of resolvePlugin(name).options) {
+      if (!option.env) continue;
+      const value = env[option.env];
+      const attribute = optionAttributeName(option.flags);
+      if (value !== undefined && value !== '' && raw[attribute] === undefined) raw[attribute] = value;
+    }
+    return { name, raw };
   });
+}
+
+/** commander's attribute name of a flag spec: `--nsupdate-key <k>` → `nsupdateKey`. */
+export function optionAttributeName(flags: string): string {
+  const long = flags.split(/[ ,|]+/).find((part) => part.startsWith('--')) ?? '';
+  return long.replace(/^--/, '').replace(/-([a-z])/g, (_m, c: string) => c.toUpperCase());
 }
 
 export interface ParsedPlugin {
@@ -154,6 +171,16 @@ export function buildSolverChooser(
     };
   });
   return createSolverChooser(selected, preferredChallenges);
+}
+
+/**
+ * Everything about a request that can be checked without the network or the disk: the plugins'
+ * options and a solver for every name. The CLI runs it before registering an account on the fly.
+ */
+export function validateIssueRequest(context: RunContext, request: Pick<IssueRequest, 'identifiers' | 'plugins' | 'dns01' | 'preferredChallenges'>): void {
+  if (request.identifiers.length === 0) throw new UsageError('no domains given: use -d NAME (repeatable)');
+  const parsed = parsePluginChoices(request.plugins);
+  planSolvers(request.identifiers, buildSolverChooser(context, parsed, request.dns01, request.preferredChallenges));
 }
 
 export async function issueCertificate(context: RunContext, request: IssueRequest): Promise<IssueResult> {

@@ -149,7 +149,7 @@ async function renewOne(context: RunContext, certName: string, input: RenewInput
       identifiers: s.identifiers,
       keyType: parseKeyType(s.keyType, `keyType in ${lineage.paths.renewal}`),
       reuseKey: s.reuseKey,
-      plugins: pluginSettingsOf(s),
+      plugins: pluginSettingsOf(s, context.env),
       dns01: dns01Of(lineage),
       connection,
       accountName: s.account,

@@ -284,9 +284,14 @@ class SpinnerLine {
   private load(): void {
     this.loading ??= import('ora').then(
       ({ default: ora }) => {
-        const stream = this.stream as Writable & Partial<Record<'cursorTo' | 'clearLine' | 'moveCursor', unknown>>;
+        const stream = this.stream as Writable & { columns?: unknown } & Partial<Record<'cursorTo' | 'clearLine' | 'moveCursor', unknown>>;
         // ora drives the cursor; a stream that cannot (a test double) gets its plain text output.
-        const canDraw = ['cursorTo', 'clearLine', 'moveCursor'].every((m) => typeof stream[m as 'cursorTo'] === 'function');
+        // A terminal reporting 0 columns (a pty nobody sized, e.g. `docker exec -t` in CI) would
+        // make ora compute an infinite number of lines to clear.
+        const canDraw =
+          ['cursorTo', 'clearLine', 'moveCursor'].every((m) => typeof stream[m as 'cursorTo'] === 'function') &&
+          typeof stream.columns === 'number' &&
+          stream.columns > 0;
         this.spinner = ora({
           stream: this.stream as unknown as NodeJS.WritableStream,
           isEnabled: canDraw,

@@ -284,10 +284,10 @@ export function schtasksCreateArgs(options: SchtasksCreateOptions): string[] {
   }
   const taskRun = schtasksTaskRun(options.command);
   if (taskRun.length > SCHTASKS_TASK_RUN_MAX) {
-    throw new LocalError(
-      `the task command line is ${taskRun.length} characters; schtasks accepts at most ${SCHTASKS_TASK_RUN_MAX}: ${taskRun}`,
-      { hint: 'install acmecli in a shorter path, or move renew options into config.ini' },
-    );
+    const limit = SCHTASKS_TASK_RUN_MAX;
+    throw new LocalError(`the task command line is ${taskRun.length} characters; schtasks accepts ${limit}: ${taskRun}`, {
+      hint: 'install acmecli in a shorter path, or move renew options into config.ini',
+    });
   }
   return [
     '/Create',

@@ -284,12 +284,3 @@ export function lineagePaths(configDir: string, certName: string): LineagePaths 
 export function archiveVersionDir(configDir: string, certName: string, version: number): string {
   return join(lineagePaths(configDir, certName).archive, String(version));
 }
-
-/** Lock names derived from stored names, so two spellings of one directory share one lock. */
-export function certificateLockName(certName: string): string {
-  return `certificate-${certDirName(certName)}`;
-}
-
-export function accountLockName(server: string, accountName: string): string {
-  return `account-${serverKey(server)}-${accountDirName(accountName)}`;
-}

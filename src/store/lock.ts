@@ -5,8 +5,9 @@
  *
  * A lock is stale, and taken over, when its holder is on this host and that pid is gone
  * (process.kill(pid, 0) → ESRCH), or when it was taken before this machine last booted (so the
- * pid may now belong to something else). A lock from another host is never taken over: its pid
- * cannot be checked. Takeover itself is serialised by `<name>.lock.takeover`, created the same way,
+ * pid may now belong to something else). A lock from another host (a shared config directory, or
+ * a container recreated with a new hostname) cannot have its pid checked; it is taken over only
+ * once it is older than any run could last (24 h). Takeover itself is serialised by `<name>.lock.takeover`, created the same way,
  * so two runs that find the same stale lock cannot both win (the residual race: a run dies while
  * holding the guard, and 30 s later two others contend for it at the same instant).
  *
@@ -57,6 +58,8 @@ const EMPTY_LOCK_GRACE_MS = 10_000;
 const GUARD_STALE_MS = 30_000;
 // Clock skew allowance when comparing a lock's start time with the boot time.
 const BOOT_SLACK_MS = 60_000;
+// Longer than any run: renew waits at most an hour for its lock, hooks and polling are bounded.
+const FOREIGN_LOCK_MAX_AGE_MS = 24 * 60 * 60_000;
 
 export async function acquireLock(configDir: string, name: string, options: AcquireLockOptions): Promise<Lock> {
   if (!LOCK_NAME.test(name)) throw new Error(`invalid lock name ${JSON.stringify(name)}`);
@@ -183,9 +186,11 @@ async function isStale(path: string, holder: LockHolder | 'unreadable'): Promise
       return false;
     }
   }
-  if (holder.hostname !== osHostname()) return false;
-  if (!isProcessAlive(holder.pid)) return true;
   const started = Date.parse(holder.startedAt);
+  if (holder.hostname !== osHostname()) {
+    return Number.isFinite(started) && Date.now() - started > FOREIGN_LOCK_MAX_AGE_MS;
+  }
+  if (!isProcessAlive(holder.pid)) return true;
   const bootedAt = Date.now() - uptime() * 1000;
   return Number.isFinite(started) && started < bootedAt - BOOT_SLACK_MS;
 }

@@ -99,6 +99,9 @@ function namedConf(dir: string, port: number, zones: BindZone[], keys: TsigKey[]
   dnssec-validation no;
   allow-query { any; };
   notify no;
+  // Without this, a second named started on a port already in use by another test file would
+  // share it (SO_REUSEPORT) and split the queries, instead of failing and being retried.
+  reuseport no;
 };
 // No rndc channel: the default one (127.0.0.1:953) would clash between parallel instances.
 controls { };

@@ -18,8 +18,8 @@ import {
 } from './processes.js';
 
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
-/** Where scripts/testbed/install.sh unpacks sid's pebble package. */
-export const PEBBLE_SID_CACHE_DIR = join(REPO_ROOT, '.cache', 'pebble-sid');
+/** Where scripts/testbed/install.sh unpacks sid's pebble package (same override as the script). */
+export const PEBBLE_SID_CACHE_DIR = process.env.ACMECLI_PEBBLE_SID_DIR ?? join(REPO_ROOT, '.cache', 'pebble-sid');
 const SYSTEM_BIN_DIR = '/usr/bin';
 
 export type PebbleFeature = 'ari' | 'profiles';
@@ -492,18 +492,24 @@ async function startPebbleOnce(options: PebbleOptions): Promise<PebbleHandle> {
 
   try {
     // challtestsrv first: Pebble's validator needs it as soon as the first challenge is answered.
-    const [tls, ports, startedChalltestsrv] = await Promise.all([
+    // allSettled, so a challtestsrv that started is recorded (and stopped) even if the rest failed.
+    const [tlsResult, portsResult, challtestsrvResult] = await Promise.allSettled([
       makeTestTls(tempDir),
       freePorts(4),
       options.dnsServer
-        ? undefined
+        ? Promise.resolve(undefined)
         : startChalltestsrv({
             binary: options.binary ?? 'auto',
             logDir: tempDir,
             ...(options.startTimeoutMs !== undefined ? { startTimeoutMs: options.startTimeoutMs } : {}),
           }),
     ]);
-    challtestsrv = startedChalltestsrv;
+    if (challtestsrvResult.status === 'fulfilled') challtestsrv = challtestsrvResult.value;
+    for (const result of [tlsResult, portsResult, challtestsrvResult]) {
+      if (result.status === 'rejected') throw result.reason;
+    }
+    const tls = (tlsResult as PromiseFulfilledResult<TlsMaterial>).value;
+    const ports = (portsResult as PromiseFulfilledResult<number[]>).value;
     const [listenPort, managementPort, freeHttpPort, freeTlsPort] = ports as [number, number, number, number];
     const httpPort = options.httpPort ?? freeHttpPort;
     const tlsPort = options.tlsPort ?? freeTlsPort;
@@ -523,7 +529,7 @@ async function startPebbleOnce(options: PebbleOptions): Promise<PebbleHandle> {
       externalAccountMACKeys: macKeys,
     };
     if (options.retryAfter) {
-      pebbleConfig.retryAfter = { authz: options.retryAfter.authz ?? 0, order: options.retryAfter.order ?? 0 };
+      pebbleConfig.retryAfter = { ...options.retryAfter };
     }
     if (options.certificateValidityPeriod !== undefined) {
       pebbleConfig.certificateValidityPeriod = options.certificateValidityPeriod;
@@ -565,23 +571,23 @@ async function startPebbleOnce(options: PebbleOptions): Promise<PebbleHandle> {
       daemons: [pebbleDaemon, ...(challtestsrv ? [challtestsrv.daemon] : [])],
     };
     const [directory] = await Promise.all([
-        waitUntil(
-          async () => {
-            const res = await requestText(directoryUrl, { ca, timeoutMs: 2_000 });
-            if (res.status !== 200) throw new Error(`status ${res.status}: ${res.body}`);
-            return JSON.parse(res.body) as Record<string, unknown>;
-          },
-          { ...waitOptions, what: `Pebble's directory at ${directoryUrl}` },
-        ),
-        waitUntil(
-          async () => {
-            const res = await requestText(`${managementUrl}/roots/0`, { ca, timeoutMs: 2_000 });
-            if (res.status !== 200) throw new Error(`status ${res.status}: ${res.body}`);
-            return true;
-          },
-          { ...waitOptions, what: `Pebble's management interface at ${managementUrl}` },
-        ),
-      ]);
+      waitUntil(
+        async () => {
+          const res = await requestText(directoryUrl, { ca, timeoutMs: 2_000 });
+          if (res.status !== 200) throw new Error(`status ${res.status}: ${res.body}`);
+          return JSON.parse(res.body) as Record<string, unknown>;
+        },
+        { ...waitOptions, what: `Pebble's directory at ${directoryUrl}` },
+      ),
+      waitUntil(
+        async () => {
+          const res = await requestText(`${managementUrl}/roots/0`, { ca, timeoutMs: 2_000 });
+          if (res.status !== 200) throw new Error(`status ${res.status}: ${res.body}`);
+          return true;
+        },
+        { ...waitOptions, what: `Pebble's management interface at ${managementUrl}` },
+      ),
+    ]);
 
     const management = (path: string, init: { method?: string; body?: string } = {}): Promise<HttpResponse> =>
       requestText(`${managementUrl}${path}`, { ca, ...init });

@@ -1,5 +1,5 @@
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
-import { closeSync, openSync, readSync, statSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,7 +12,7 @@ export interface StartDaemonOptions {
   /** Merged over process.env; an `undefined` value removes the variable. */
   env?: Record<string, string | undefined>;
   cwd?: string;
-  /** Folder for the log file; a fresh temp dir when omitted. */
+  /** Folder for the log file; when omitted, a fresh temp dir that stop() removes. */
   logDir?: string;
 }
 
@@ -136,7 +136,7 @@ function readTail(path: string, lines: number): string {
 const liveGroups = new Set<number>();
 let exitHooksInstalled = false;
 
-function killGroup(pid: number, signal: NodeJS.Signals | 0): boolean {
+function killGroup(pid: number, signal: NodeJS.Signals): boolean {
   try {
     process.kill(-pid, signal);
     return true;
@@ -144,6 +144,51 @@ function killGroup(pid: number, signal: NodeJS.Signals | 0): boolean {
     if ((error as NodeJS.ErrnoException).code === 'ESRCH') return false;
     throw error;
   }
+}
+
+/** `/proc/<pid>/stat` fields after the command name: [state, ppid, pgrp, ...]. */
+function procStat(pid: number | string): string[] | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Whether `pid` runs. A zombie does not count: this machine's PID 1 reaps orphans late, and
+ * kill(pid, 0) succeeds on zombies.
+ */
+export function processIsAlive(pid: number): boolean {
+  if (process.platform === 'linux') {
+    const stat = procStat(pid);
+    return stat !== undefined && stat[0] !== 'Z' && stat[0] !== 'X';
+  }
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code !== 'ESRCH';
+  }
+}
+
+/** Whether any non-zombie process is left in process group `pgid`. */
+function groupHasLiveMembers(pgid: number): boolean {
+  if (process.platform !== 'linux') {
+    try {
+      process.kill(-pgid, 0);
+      return true;
+    } catch (error) {
+      return (error as NodeJS.ErrnoException).code !== 'ESRCH';
+    }
+  }
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const stat = procStat(entry);
+    if (stat && stat[2] === String(pgid) && stat[0] !== 'Z' && stat[0] !== 'X') return true;
+  }
+  return false;
 }
 
 function installExitHooks(): void {
@@ -170,6 +215,7 @@ function installExitHooks(): void {
  * is the caller's business (use waitUntil with `daemons: [daemon]`).
  */
 export async function startDaemon(options: StartDaemonOptions): Promise<Daemon> {
+  const ownsLogDir = options.logDir === undefined;
   const logDir = options.logDir ?? (await makeTempDir(options.name));
   const logPath = join(logDir, `${options.name}.log`);
   const args = options.args ?? [];
@@ -224,7 +270,7 @@ export async function startDaemon(options: StartDaemonOptions): Promise<Daemon> 
 
   const groupGone = async (ms: number): Promise<boolean> => {
     try {
-      await waitUntil(() => !killGroup(pid, 0), { timeoutMs: ms, what: `process group ${pid} to vanish` });
+      await waitUntil(() => !groupHasLiveMembers(pid), { timeoutMs: ms, what: `process group ${pid} to vanish` });
       return true;
     } catch {
       return false;
@@ -251,6 +297,7 @@ export async function startDaemon(options: StartDaemonOptions): Promise<Daemon> 
           }
         }
         liveGroups.delete(pid);
+        if (ownsLogDir && process.env.ACMECLI_KEEP_TESTBED !== '1') await removeTempDir(logDir);
       })();
       return stopping;
     },

@@ -2,7 +2,10 @@
 export interface Dns01Settings {
   /** `--challenge-alias ZONE`: write `_acme-challenge.<name>` records under this zone instead. */
   challengeAlias?: string;
-  /** `--dns-resolver HOST[:PORT]`: query these instead of the zone's authoritative servers. */
+  /**
+   * `--dns-resolver HOST[:PORT]`: used for CNAME and zone (SOA) discovery, and for the
+   * propagation check instead of the zone's authoritative servers.
+   */
   resolvers?: readonly string[];
   /** `--dns-propagation-timeout SECONDS`: how long to wait for every value to be visible. */
   propagationTimeoutMs: number;

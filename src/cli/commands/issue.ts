@@ -6,7 +6,7 @@ import { parseKeyType, type KeyType } from '../../crypto/keys.js';
 import { validateCertName } from '../../store/layout.js';
 import { loadAccount } from '../../store/account-store.js';
 import type { ExtraFiles } from '../../store/settings.js';
-import { issueCertificate, type IssueResult, type PluginChoice } from '../../operations/issue.js';
+import { issueCertificate, validateIssueRequest, type IssueResult, type PluginChoice } from '../../operations/issue.js';
 import { issueForCsr, type CsrIssueResult } from '../../operations/issue-csr.js';
 import { parseEmails, registerAccount } from '../../operations/register.js';
 import { dryRunServer, requiredKeyType } from '../../operations/servers.js';
@@ -78,7 +78,7 @@ export function registerIssueCommand(program: Command, runtime: CliRuntime, stat
           const value = await issueForCsr(context, {
             csrPath: options.csr,
             identifiers: options.domain ? parseIdentifiers(options.domain as string[]) : undefined,
-            plugins: selectedPlugins(options, args),
+            plugins: selectedPlugins(options, args, runtime.cwd),
             dns01: dns01SettingsFrom(options),
             extraFiles: extraFilesFrom(options),
             dryRun: options.dryRun === true,
@@ -86,7 +86,8 @@ export function registerIssueCommand(program: Command, runtime: CliRuntime, stat
           });
           return { value, render: renderCsrResult } as ActionOutcome<unknown>;
         }
-        const request = await buildIssueRequest(context, options, args);
+        const request = await buildIssueRequest(context, options, args, runtime.cwd);
+        validateIssueRequest(context, request);
         await registerIfNeeded(context, options, request.dryRun);
         const value = await issueCertificate(context, request);
         return { value, render: renderIssueResult } as ActionOutcome<unknown>;
@@ -113,7 +114,7 @@ function extraFilesFrom(options: Record<string, unknown>): ExtraFiles {
 }
 
 /** Plugins named by their flag, or implied by their own options given on the command line. */
-export function selectedPlugins(options: Record<string, unknown>, args: readonly string[]): PluginChoice[] {
+export function selectedPlugins(options: Record<string, unknown>, args: readonly string[], cwd: string): PluginChoice[] {
   const choices: PluginChoice[] = [];
   for (const plugin of builtinPlugins) {
     const attributes = plugin.options.map((o) => pluginOptionAttribute(o.flags));
@@ -130,14 +131,26 @@ export function selectedPlugins(options: Record<string, unknown>, args: readonly
     for (const attribute of given) raw[attribute] = options[attribute];
     if (plugin.name === 'webroot') {
       const groups = webrootGroups(args);
-      if (Object.keys(groups).length > 0) raw.webrootMap = groups;
+      if (Object.keys(groups).length > 0) raw.webrootMap = { ...parseJsonObject(options.webrootMap), ...groups };
     }
+    if (plugin.name === 'manual') raw.manualHookWorkingDirectory = cwd;
     choices.push({ name: plugin.name, raw });
   }
   return choices;
 }
 
-async function buildIssueRequest(context: RunContext, options: Record<string, unknown>, args: readonly string[]) {
+/** `--webroot-map` JSON merged under the -w groups; a malformed value is left for the plugin to report. */
+function parseJsonObject(value: unknown): Record<string, unknown> {
+  if (typeof value !== 'string') return {};
+  try {
+    const parsed: unknown = JSON.parse(value);
+    return parsed && typeof parsed === 'object' && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : {};
+  } catch {
+    return {};
+  }
+}
+
+async function buildIssueRequest(context: RunContext, options: Record<string, unknown>, args: readonly string[], cwd: string) {
   const identifiers = parseIdentifiers((options.domain as string[] | undefined) ?? []);
   if (identifiers.length === 0) throw new UsageError('no domains given: use -d NAME (repeatable)');
   const first = identifiers[0]?.value as string;
@@ -149,7 +162,7 @@ async function buildIssueRequest(context: RunContext, options: Record<string, un
     if (required && keyType !== required) context.reporter.warn(`${context.server} accepts only ${required} keys; --key-type ${keyType} will probably be refused`);
   }
   const reloadCommand = [options.reloadCmd, options.deployHook, options.reloadcmd].find((v): v is string => typeof v === 'string');
-  const plugins = selectedPlugins(options, args);
+  const plugins = selectedPlugins(options, args, cwd);
   return {
     certName,
     identifiers,

@@ -126,6 +126,25 @@ describe('Reporter', () => {
     expect(stderr.text).not.toContain('2025-03-04');
   });
 
+  it('tty: a terminal that reports 0 columns gets plain step lines instead of a runaway spinner', async () => {
+    const stdout = new Capture();
+    const stderr = Object.assign(new Capture(), {
+      isTTY: true,
+      columns: 0,
+      cursorTo: () => true,
+      clearLine: () => true,
+      moveCursor: () => true,
+    });
+    await import('ora'); // cached, so the reporter's own lazy import settles before the next macrotask
+    const reporter = createReporter({ mode: 'tty', stdout, stderr, verbose: false, isTTY: true });
+    const step = reporter.step('Validating a.example');
+    await new Promise((resolve) => setImmediate(resolve));
+    step.succeed('a.example valid');
+    await reporter.close();
+    expect(stderr.text.length).toBeLessThan(200);
+    expect(stderr.text).toContain('a.example valid\n');
+  });
+
   it('redacts secrets and their encodings from stderr, stdout and the log file', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'acmecli-reporter-'));
     dirs.push(dir);

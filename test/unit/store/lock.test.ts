@@ -214,13 +214,22 @@ describe('acquireLock in one process', () => {
     await expect(acquireLock(config, 'renew', { wait: false, timeoutMs: 0 })).rejects.toThrow('holds renew (pid 1,');
   });
 
-  it('never takes over a lock from another host, and says which host', async () => {
+  it('does not take over a recent lock from another host, and says which host', async () => {
     const config = await tempDir();
     const dead = spawnSync(process.execPath, ['-e', '']).pid;
     await plant(config, `${dead} other-host.example ${new Date().toISOString()} t\n`);
     await expect(acquireLock(config, 'renew', { wait: false, timeoutMs: 0 })).rejects.toThrow(
       `holds renew (pid ${dead} on other-host.example,`,
     );
+  });
+
+  it('takes over a lock from another host once it is older than a day', async () => {
+    const config = await tempDir();
+    const old = new Date(Date.now() - 25 * 60 * 60_000).toISOString();
+    await plant(config, `4242 old-container-hostname ${old} t\n`);
+    const lock = await acquireLock(config, 'renew', { wait: false, timeoutMs: 0 });
+    expect((await readLockHolder(config, 'renew'))?.hostname).toBe(hostname());
+    lock.release();
   });
 
   it('treats a freshly created empty lock file as held', async () => {
