@@ -17,6 +17,8 @@ import { definePlugin, type JsonObject, type PluginContext } from '../../src/cha
 import { AbortedError, PluginError, UsageError, messageOf, throwIfAborted } from '../../src/errors.js';
 import { CommandTimeoutError, type RunCommandResult } from '../../src/hooks/run-command.js';
 import { buildHookEnv } from './hook-env.js';
+import { manualSpec, DEFAULT_HOOK_TIMEOUT_SECONDS } from './spec.js';
+export { DEFAULT_HOOK_TIMEOUT_SECONDS };
 
 export interface ManualOptions {
   authHook?: string;
@@ -29,34 +31,13 @@ export interface ManualOptions {
   hookWorkingDirectory?: string;
 }
 
-/**
- * certbot has no hook timeout; one is needed so a hung script cannot hold the run (and its lock)
- * forever, yet it must leave room for scripts that sleep for DNS propagation themselves.
- */
-export const DEFAULT_HOOK_TIMEOUT_SECONDS = 300;
 const MAX_HOOK_TIMEOUT_SECONDS = 86_400;
 /** How much of a failing hook's output goes into the one-line error. */
 const ERROR_TAIL_LINES = 3;
 const ERROR_TAIL_CHARS = 400;
 
 export const manualPlugin = definePlugin<ManualOptions>({
-  name: 'manual',
-  summary: 'http-01 and dns-01: your own hook scripts publish the challenge (certbot-compatible), or you do it by hand',
-  challengeTypes: ['http-01', 'dns-01'],
-  options: [
-    {
-      flags: '--manual-auth-hook <command>',
-      description: 'command that publishes each challenge; gets CERTBOT_* and ACMECLI_* variables',
-    },
-    {
-      flags: '--manual-cleanup-hook <command>',
-      description: 'command that removes each challenge afterwards; also gets CERTBOT_AUTH_OUTPUT',
-    },
-    {
-      flags: '--manual-hook-timeout <seconds>',
-      description: `how long one hook may run (default ${DEFAULT_HOOK_TIMEOUT_SECONDS})`,
-    },
-  ],
+  ...manualSpec,
   parseOptions: parseManualOptions,
   createSolver: (options, context) => createManualSolver(options, context),
   toSettings(options): JsonObject {

@@ -14,6 +14,8 @@ import { PluginError, UsageError, messageOf, throwIfAborted } from '../../src/er
 import type { Logger } from '../../src/output/logger.js';
 import { createHttp01Server } from './http01-server.js';
 import { createTlsAlpn01Server, normalizeServerName } from './tls-alpn01-server.js';
+import { standaloneSpec, DEFAULT_HTTP_PORT, DEFAULT_TLS_PORT } from './spec.js';
+export { DEFAULT_HTTP_PORT, DEFAULT_TLS_PORT };
 
 export interface StandaloneOptions {
   httpPort: number;
@@ -22,22 +24,9 @@ export interface StandaloneOptions {
   addresses?: readonly string[];
 }
 
-export const DEFAULT_HTTP_PORT = 80;
-export const DEFAULT_TLS_PORT = 443;
 
 export const standalonePlugin = definePlugin<StandaloneOptions>({
-  name: 'standalone',
-  summary: 'http-01 and tls-alpn-01: acmecli listens on ports 80/443 itself while validating',
-  challengeTypes: ['http-01', 'tls-alpn-01'],
-  options: [
-    { flags: '--http-port <port>', description: `port to answer http-01 on (default ${DEFAULT_HTTP_PORT})` },
-    { flags: '--tls-port <port>', description: `port to answer tls-alpn-01 on (default ${DEFAULT_TLS_PORT})` },
-    {
-      flags: '--standalone-address <addr>',
-      description: 'IP address to listen on; repeat or comma-separate for several (default: every IPv6 and IPv4 address)',
-      repeatable: true,
-    },
-  ],
+  ...standaloneSpec,
   parseOptions: parseStandaloneOptions,
   createSolver: (options, context) => createStandaloneSolver(options, context),
   toSettings(options): JsonObject {

@@ -11,6 +11,7 @@ import path from 'node:path';
 import type { ChallengeTask, Http01Task, SolvePlan, Solver } from '../../src/acme/solver.js';
 import { definePlugin, type JsonObject, type PluginContext } from '../../src/challenges/plugin.js';
 import { PluginError, UsageError, messageOf, throwIfAborted } from '../../src/errors.js';
+import { webrootSpec } from './spec.js';
 
 export interface WebrootOptions {
   /** Identifier value (lower case) → absolute webroot directory. */
@@ -29,21 +30,7 @@ const FILE_MODE = 0o644;
 const DIR_MODE = 0o755;
 
 export const webrootPlugin = definePlugin<WebrootOptions>({
-  name: 'webroot',
-  summary: 'http-01: write challenge files into the document root of a running web server',
-  challengeTypes: ['http-01'],
-  options: [
-    {
-      flags: '-w, --webroot-path <dir>',
-      description:
-        'document root of the web server; applies to the -d names that follow it, the last one to any other name',
-      repeatable: true,
-    },
-    {
-      flags: '--webroot-map <json>',
-      description: 'JSON object mapping names to document roots, e.g. {"example.com":"/var/www/html"}',
-    },
-  ],
+  ...webrootSpec,
   parseOptions: parseWebrootOptions,
   // Names without a document root are left to another selected plugin (or fail selection).
   canSolve: (options, identifierValue, wildcard) => !wildcard && webrootFor(options, identifierValue) !== undefined,

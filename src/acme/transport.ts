@@ -6,7 +6,7 @@
  */
 import { rootCertificates } from 'node:tls';
 import { isIP } from 'node:net';
-import { Agent, EnvHttpProxyAgent, request, type Dispatcher } from 'undici';
+import { Agent, EnvHttpProxyAgent, buildConnector, request, type Dispatcher } from 'undici';
 import { NetworkError, UsageError, AbortedError, messageOf } from '../errors.js';
 
 export interface TransportOptions {
@@ -57,6 +57,21 @@ const TLS_TRUST_CODES = new Set([
   'CERT_SIGNATURE_FAILURE',
 ]);
 
+/**
+ * TLS alerts a server sends when it wants a client certificate and got none, or one it does not
+ * trust: TLS 1.3 certificate_required (116), bad_certificate (42), unknown_ca (48), and TLS 1.2's
+ * generic handshake_failure (40), which is what OpenSSL servers send for a missing certificate.
+ */
+const CLIENT_CERTIFICATE_ALERTS = new Set([
+  'ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED',
+  'ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE',
+  'ERR_SSL_TLSV1_ALERT_UNKNOWN_CA',
+  'ERR_SSL_SSL/TLS_ALERT_HANDSHAKE_FAILURE',
+  'ERR_SSL_SSLV3_ALERT_HANDSHAKE_FAILURE',
+]);
+/** TLS alerts kept for error messages (bounded: only the latest few connections matter). */
+const MAX_REMEMBERED_TLS_ALERTS = 32;
+
 export function isLoopbackHost(hostname: string): boolean {
   const host = hostname.replace(/^\[|\]$/g, '').toLowerCase();
   if (host === 'localhost' || host.endsWith('.localhost')) return true;
@@ -86,6 +101,13 @@ export class Transport {
   private readonly dispatcher: Dispatcher;
   private readonly maxResponseBytes: number;
   private readonly responseTimeoutMs: number;
+  private readonly hasClientCertificate: boolean;
+  /**
+   * TLS alerts by local port. In TLS 1.3 a server refuses a client certificate after the client
+   * considers the handshake done; undici then reports only "other side closed", and the alert
+   * (the actual reason) is seen only by the socket's own error listener.
+   */
+  private readonly tlsAlerts = new Map<number, string>();
 
   constructor(options: TransportOptions = {}) {
     this.userAgent = options.userAgent ?? 'acmecli';
@@ -95,8 +117,10 @@ export class Transport {
     if (options.caBundlePem !== undefined) tls.ca = [...rootCertificates, options.caBundlePem];
     if (options.clientCertificatePem !== undefined) tls.cert = options.clientCertificatePem;
     if (options.clientKeyPem !== undefined) tls.key = options.clientKeyPem;
+    this.hasClientCertificate = options.clientCertificatePem !== undefined;
+    const connectOptions = { ...tls, timeout: options.connectTimeoutMs ?? 10_000 };
     const agentOptions = {
-      connect: { ...tls, timeout: options.connectTimeoutMs ?? 10_000 },
+      connect: connectOptions,
       headersTimeout: this.responseTimeoutMs,
       bodyTimeout: this.responseTimeoutMs,
       keepAliveTimeout: 10_000,
@@ -111,8 +135,34 @@ export class Transport {
         ...(proxy.noProxy ? { noProxy: proxy.noProxy } : {}),
       });
     } else {
-      this.dispatcher = new Agent(agentOptions);
+      this.dispatcher = new Agent({ ...agentOptions, connect: this.alertRecordingConnector(connectOptions) });
     }
+  }
+
+  private alertRecordingConnector(options: buildConnector.BuildOptions): buildConnector.connector {
+    const connect = buildConnector(options);
+    return (connectOptions, callback) =>
+      connect(connectOptions, (...args) => {
+        const socket = args[1];
+        if (socket) {
+          const port = socket.localPort;
+          socket.on('error', (socketError: NodeJS.ErrnoException) => {
+            if (port === undefined || !socketError.code?.startsWith('ERR_SSL_')) return;
+            this.tlsAlerts.set(port, socketError.code);
+            if (this.tlsAlerts.size > MAX_REMEMBERED_TLS_ALERTS) this.tlsAlerts.delete(this.tlsAlerts.keys().next().value as number);
+          });
+        }
+        callback(...args);
+      });
+  }
+
+  /** The TLS alert recorded for the connection an undici SocketError came from. */
+  private tlsAlertFor(error: unknown): string | undefined {
+    const port = (error as { socket?: { localPort?: unknown } } | undefined)?.socket?.localPort;
+    if (typeof port !== 'number') return undefined;
+    const alert = this.tlsAlerts.get(port);
+    this.tlsAlerts.delete(port);
+    return alert;
   }
 
   async request(req: HttpRequest): Promise<HttpResponse> {
@@ -165,16 +215,27 @@ export class Transport {
 
   private translateError(error: unknown, req: HttpRequest): Error {
     if (req.signal?.aborted) return new AbortedError('cancelled', { cause: error });
-    const code = errorCode(error);
+    const code = this.tlsAlertFor(error) ?? errorCode(error);
     const target = `${req.method} ${req.url}`;
     if (code !== undefined && TLS_TRUST_CODES.has(code)) {
-      return new NetworkError(
+      return new PermanentNetworkError(
         `${target}: the server's TLS certificate is not trusted (${code})`,
         { cause: error, hint: "pass the CA that signed the ACME server's certificate with --ca-bundle FILE" },
       );
     }
     if (code === 'ERR_TLS_CERT_ALTNAME_INVALID' || code === 'CERT_HAS_EXPIRED') {
-      return new NetworkError(`${target}: the server's TLS certificate is not valid for this host (${code})`, { cause: error });
+      return new PermanentNetworkError(`${target}: the server's TLS certificate is not valid for this host (${code})`, { cause: error });
+    }
+    if (code !== undefined && CLIENT_CERTIFICATE_ALERTS.has(code)) {
+      return new PermanentNetworkError(
+        `${target}: the server refused the TLS connection (${code}): it wants a client certificate${this.hasClientCertificate ? ' and did not accept the one given' : ''}`,
+        {
+          cause: error,
+          hint: this.hasClientCertificate
+            ? 'check that --client-cert is issued by a CA the server trusts for client authentication'
+            : 'this server demands a client certificate (EJBCA on port 8443): pass --client-cert FILE and --client-key FILE',
+        },
+      );
     }
     const reason = code ?? messageOf(error);
     return new NetworkError(`${target}: ${describeNetworkCode(reason)}`, { cause: error });

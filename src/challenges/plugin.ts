@@ -31,12 +31,16 @@ export interface PluginContext {
   dns01: Dns01Settings;
 }
 
-export interface ChallengePlugin<O> {
+/** What the CLI declares for a plugin; loading it needs none of the plugin's code. */
+export interface PluginSpec {
   /** `webroot` | `standalone` | `manual` | `nsupdate` */
   readonly name: string;
   readonly summary: string;
   readonly challengeTypes: readonly ChallengeType[];
   readonly options: readonly PluginOption[];
+}
+
+export interface ChallengePlugin<O> extends PluginSpec {
   /**
    * Turns raw option values (commander's camelCase keys, or a stored settings object on renew)
    * into typed options. Throws UsageError naming the flag.

@@ -8,17 +8,22 @@ import { AcmecliError, AbortedError, ExitCode, messageOf } from '../errors.js';
 import type { Reporter } from '../output/reporter.js';
 import type { RunContext } from '../operations/context.js';
 import { applyConfigFile, buildRunContext, createRunReporter, loadConfigFile, type GlobalOptions } from './global.js';
-import type { CliRuntime } from './runtime.js';
-
-export interface CliState {
-  exitCode: number;
-}
+import type { CliRuntime, CliState } from './runtime.js';
+export type { CliState };
 
 export interface ActionOutcome<T> {
   value: T;
   render?: (value: T) => string;
   exitCode?: number;
 }
+
+/** What a command does once its options are parsed. */
+export type ActionImplementation = (
+  context: RunContext,
+  options: Record<string, unknown>,
+  command: Command,
+  runtime: CliRuntime,
+) => Promise<ActionOutcome<any>>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 /** Option attribute names whose values are secrets (never printed, logged or stored). */
 export const SECRET_OPTIONS = new Set(['eabHmacKey', 'nsupdateKey']);
@@ -53,13 +58,9 @@ export function reportError(reporter: Reporter, error: unknown, verbose: boolean
   return doc.exitCode;
 }
 
-export function defineAction<T>(
-  runtime: CliRuntime,
-  state: CliState,
-  run: (context: RunContext, options: Record<string, unknown>, command: Command) => Promise<ActionOutcome<T>>,
-): (...args: unknown[]) => Promise<void> {
-  return async (...args: unknown[]) => {
-    const command = args[args.length - 1] as Command;
+/** Runs one action in the frame: config, reporter, context, result, error, exit code. */
+export async function runInFrame(runtime: CliRuntime, state: CliState, command: Command, run: ActionImplementation): Promise<void> {
+  {
     const commands = chain(command);
     const early = command.optsWithGlobals<GlobalOptions>();
     // A reporter first, so even a bad config file is reported in the chosen output mode.
@@ -81,7 +82,7 @@ export function defineAction<T>(
       }
       for (const warning of warnings) reporter.warn(warning);
       const context = buildRunContext(options, runtime, reporter);
-      const outcome = await run(context, options, command);
+      const outcome = await run(context, options, command, runtime);
       if (reporter.mode === 'json') {
         reporter.result({ ok: (outcome.exitCode ?? 0) === 0, result: outcome.value, warnings: reporter.warnings() });
       } else if (outcome.render) {
@@ -93,5 +94,5 @@ export function defineAction<T>(
     } finally {
       await reporter.close();
     }
-  };
+  }
 }

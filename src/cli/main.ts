@@ -2,9 +2,8 @@
  * The entry point, and the only module that touches the process: argv, environment, signals,
  * exit code.
  */
-import 'reflect-metadata';
 import { homedir } from 'node:os';
-import { runCommand } from '../hooks/run-command.js';
+import { loadCore } from './core-loader.js';
 import { runCli } from './program.js';
 import { VERSION } from './version.js';
 
@@ -42,7 +41,8 @@ async function main(): Promise<void> {
     stdout: process.stdout,
     stderr: process.stderr,
     signal: controller.signal,
-    runCommand,
+    // execa lives in the lazily loaded core, with the commands that run hooks and reload commands.
+    runCommand: async (request) => (await loadCore()).runCommand(request),
     now: () => new Date(),
     execPath: process.execPath,
     scriptPath: sea ? undefined : process.argv[1],

@@ -3,9 +3,8 @@
  * drive real argv through it without a child process.
  */
 import { Command, CommanderError } from 'commander';
-import { addGlobalOptions } from './global.js';
-import type { CliRuntime } from './runtime.js';
-import type { CliState } from './action.js';
+import { addGlobalOptions } from './global-options.js';
+import type { CliRuntime, CliState } from './runtime.js';
 import { registerRegisterCommand } from './commands/register.js';
 import { registerIssueCommand } from './commands/issue.js';
 import { registerRenewCommand } from './commands/renew.js';

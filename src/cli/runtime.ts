@@ -25,3 +25,8 @@ export interface CliRuntime {
   isSea: boolean;
   version: string;
 }
+
+/** What an action reports back to runCli. */
+export interface CliState {
+  exitCode: number;
+}

@@ -83,7 +83,9 @@ export const runCommand: RunCommand = async (request) => {
   if (result.timedOut) throw new CommandTimeoutError(request.command, request.timeoutMs, output);
   if (result.isCanceled) throw new AbortedError('cancelled', { cause: request.signal?.reason });
   if (result.exitCode === undefined && result.signal === undefined) {
-    throw new LocalError(`cannot run ${file}: ${result.originalMessage ?? messageOf(result)}`, { cause: result });
+    // Node reports a missing cwd as the shell missing, so name both.
+    const where = request.cwd === undefined ? '' : ` in ${request.cwd}`;
+    throw new LocalError(`cannot start ${file}${where}: ${result.originalMessage ?? messageOf(result)}`, { cause: result });
   }
   return { exitCode: result.exitCode ?? 128 + signalNumber(result.signal), ...output };
 };

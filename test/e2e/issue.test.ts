@@ -235,15 +235,19 @@ describe('renew', () => {
       const result = await ca.run(dir, ['issue', '-d', name, ...standalone()]);
       expect(result.exitCode, describeRun(result)).toBe(0);
     }
-    // Break one lineage's stored plugin settings: its renewal must fail, the other must renew.
+    // Break one lineage's stored plugin settings (its webroot is gone): its renewal must fail
+    // before any order, the other must renew.
     const badSettings = join(dir, 'certificates', 'bad.example.test', 'renewal.json');
     const settings = JSON.parse(await readFile(badSettings, 'utf8'));
-    settings.pluginSettings.standalone.httpPort = 1;
+    settings.plugin = 'webroot';
+    settings.pluginSettings = { webroot: { webrootMap: {}, webrootPath: join(dir, 'no-such-webroot') } };
     await writeFile(badSettings, JSON.stringify(settings));
     const result = await ca.run(dir, ['--json', 'renew', '--force']);
     expect(result.exitCode, describeRun(result)).toBe(7);
     const doc = JSON.parse(result.stdout);
     const outcomes = Object.fromEntries(doc.result.items.map((i: { certName: string; outcome: string }) => [i.certName, i.outcome]));
     expect(outcomes).toEqual({ 'bad.example.test': 'failed', 'good.example.test': 'renewed' });
+    const failure = doc.result.items.find((i: { certName: string }) => i.certName === 'bad.example.test');
+    expect(failure.error.message).toContain('no-such-webroot');
   });
 });

@@ -12,12 +12,14 @@ import { AcmeClient } from '../../src/acme/client.js';
 import { obtainCertificate, type ObtainResult } from '../../src/acme/obtain.js';
 import { AcmeProblemError, AlreadyReplacedError } from '../../src/acme/problem.js';
 import { Transport, type HttpRequest, type HttpResponse } from '../../src/acme/transport.js';
+import type { Solver } from '../../src/acme/solver.js';
 import { parseCertificate } from '../../src/crypto/certificate.js';
 import { generateKey } from '../../src/crypto/keys.js';
 import { NetworkError } from '../../src/errors.js';
 import { requirePebbleFeature, startPebble, type PebbleHandle } from '../helpers/pebble.js';
 import { chooseOnly, startTestHttpSolver, type TestHttpSolver } from '../helpers/test-solvers.js';
-import { startTlsFront, type TlsFront } from '../helpers/tls-front.js';
+import { makeTempDir, removeTempDir } from '../helpers/processes.js';
+import { makeClientCertificate, startTlsFront, type TlsFront } from '../helpers/tls-front.js';
 
 /** A Transport that records every answer it got (requests that failed in transit are not in it). */
 class CountingTransport extends Transport {
@@ -63,7 +65,7 @@ async function registeredClient(options: { directoryUrl?: string; transport?: Tr
   return client;
 }
 
-async function issue(client: AcmeClient, name: string, solver: TestHttpSolver = http, extra: { profile?: string; replaces?: string } = {}): Promise<ObtainResult> {
+async function issue(client: AcmeClient, name: string, solver: Solver = http, extra: { profile?: string; replaces?: string } = {}): Promise<ObtainResult> {
   return obtainCertificate(client, {
     identifiers: [{ type: 'dns', value: name }],
     certificateKey: await generateKey('ec256'),
@@ -201,14 +203,50 @@ describe('authorization deactivation', () => {
   });
 });
 
+/**
+ * An http-01 responder that answers Pebble's validator only after `delayMs`: the challenge stays
+ * processing that long, which is when Pebble sends Retry-After on the authorization.
+ */
+async function startSlowHttpSolver(port: number, delayMs: number): Promise<Solver & { close(): Promise<void> }> {
+  const served = new Map<string, string>();
+  const timers = new Set<NodeJS.Timeout>();
+  const server = createHttpServer((req, res) => {
+    const timer = setTimeout(() => {
+      timers.delete(timer);
+      const body = served.get(req.url ?? '');
+      if (body === undefined) res.writeHead(404).end();
+      else res.writeHead(200, { 'content-type': 'text/plain' }).end(body);
+    }, delayMs);
+    timers.add(timer);
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => resolve());
+  });
+  return {
+    name: 'slow-http',
+    async present(task) {
+      if (task.type === 'http-01') served.set(task.path, task.keyAuthorization);
+    },
+    async cleanUp(task) {
+      if (task.type === 'http-01') served.delete(task.path);
+    },
+    close: async () => {
+      for (const timer of timers) clearTimeout(timer);
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
 describe('Retry-After on pending resources', () => {
   let slow: PebbleHandle;
-  let slowHttp: TestHttpSolver;
+  let slowHttp: Solver & { close(): Promise<void> };
   let slowTransport: Transport;
   beforeAll(async () => {
     slow = await startPebble({ retryAfter: { authz: 1, order: 1 } });
     slowTransport = new Transport({ caBundlePem: slow.caBundlePem });
-    slowHttp = await startTestHttpSolver(slow.httpPort);
+    slowHttp = await startSlowHttpSolver(slow.httpPort, 1_500);
   });
   afterAll(async () => {
     await slowHttp?.close();
@@ -218,44 +256,60 @@ describe('Retry-After on pending resources', () => {
 
   it('waits as told between polls, and still issues', async () => {
     const client = await registeredClient({ directoryUrl: slow.directoryUrl, transport: slowTransport });
-    const polls: Array<{ kind: 'authz' | 'order'; url: string; atMs: number; status: string; retryAfter: number | undefined }> = [];
+    type Read = { kind: 'authz' | 'order' | 'finalize'; url: string; atMs: number; status: string; retryAfter: number | undefined };
+    const reads: Read[] = [];
     const started = performance.now();
+    const note = (kind: Read['kind'], url: string, response: { data: { status: string }; retryAfterSeconds: number | undefined }): void => {
+      reads.push({ kind, url, atMs: performance.now() - started, status: response.data.status, retryAfter: response.retryAfterSeconds });
+    };
     const getAuthorization = client.getAuthorization.bind(client);
     client.getAuthorization = async (url, signal) => {
       const response = await getAuthorization(url, signal);
-      polls.push({ kind: 'authz', url, atMs: performance.now() - started, status: response.data.status, retryAfter: response.retryAfterSeconds });
+      note('authz', url, response);
       return response;
     };
     const getOrder = client.getOrder.bind(client);
     client.getOrder = async (url, signal) => {
       const response = await getOrder(url, signal);
-      polls.push({ kind: 'order', url, atMs: performance.now() - started, status: response.data.status, retryAfter: response.retryAfterSeconds });
+      note('order', url, response);
+      return response;
+    };
+    const finalize = client.finalize.bind(client);
+    client.finalize = async (url, csr, signal) => {
+      const response = await finalize(url, csr, signal);
+      note('finalize', url, response);
       return response;
     };
     const result = await issue(client, 'retry-after.example.test', slowHttp);
     const totalMs = Math.round(performance.now() - started);
     expect(result.certificatePem).toMatch(/^-----BEGIN CERTIFICATE-----/);
 
-    // Pebble says Retry-After: 1 on everything pending; the next poll of that URL waited for it.
+    // Wherever Pebble answered "still pending/processing, Retry-After: 1", the next read of that
+    // resource (the order, after finalize) came at least a second later.
     const waits: number[] = [];
-    for (const [index, poll] of polls.entries()) {
-      const next = polls.slice(index + 1).find((p) => p.url === poll.url && p.kind === poll.kind);
-      if (!next || poll.retryAfter === undefined || !['pending', 'processing'].includes(poll.status)) continue;
+    for (const [index, read] of reads.entries()) {
+      if (read.retryAfter === undefined || !['pending', 'processing'].includes(read.status)) continue;
       // The authorization fetched before the challenge was answered is not a poll.
-      if (poll.kind === 'authz' && index === polls.findIndex((p) => p.url === poll.url)) continue;
-      waits.push(next.atMs - poll.atMs);
+      if (read.kind === 'authz' && index === reads.findIndex((r) => r.url === read.url)) continue;
+      const sameResource = (r: Read): boolean =>
+        read.kind === 'finalize' ? r.kind === 'order' : r.kind === read.kind && r.url === read.url;
+      const next = reads.slice(index + 1).find(sameResource);
+      if (next) waits.push(next.atMs - read.atMs);
     }
-    expect(polls.some((p) => p.retryAfter === 1)).toBe(true);
-    for (const wait of waits) expect(wait).toBeGreaterThanOrEqual(950);
-    expect(totalMs).toBeGreaterThanOrEqual(1_000);
-    // And no hammering: a handful of reads for one name.
-    expect(polls.filter((p) => p.kind === 'authz').length).toBeLessThanOrEqual(6);
-    expect(polls.filter((p) => p.kind === 'order').length).toBeLessThanOrEqual(6);
+    const trace = JSON.stringify(reads);
+    // The slow responder keeps the challenge processing for 1.5 s: at least one authz wait.
+    expect(reads.some((r) => r.kind === 'authz' && r.status === 'pending' && r.retryAfter === 1), trace).toBe(true);
+    expect(waits.length, trace).toBeGreaterThanOrEqual(1);
+    for (const wait of waits) expect(wait, trace).toBeGreaterThanOrEqual(950);
+    expect(totalMs, trace).toBeGreaterThanOrEqual(1_500);
+    // And no hammering: 1.5 s of validation at Retry-After 1 is two or three polls, not dozens.
+    expect(reads.filter((r) => r.kind === 'authz').length, trace).toBeLessThanOrEqual(5);
+    expect(reads.filter((r) => r.kind === 'order').length, trace).toBeLessThanOrEqual(5);
     figures.push(
       { what: 'Retry-After 1: issuance (ms)', value: totalMs },
-      { what: 'Retry-After 1: authz reads', value: polls.filter((p) => p.kind === 'authz').length },
-      { what: 'Retry-After 1: order reads', value: polls.filter((p) => p.kind === 'order').length },
-      { what: 'Retry-After 1: waits honoured (ms)', value: waits.map((w) => Math.round(w)).join(' ') || 'none' },
+      { what: 'Retry-After 1: authz reads', value: reads.filter((r) => r.kind === 'authz').length },
+      { what: 'Retry-After 1: order reads', value: reads.filter((r) => r.kind === 'order').length },
+      { what: 'Retry-After 1: waits honoured (ms)', value: waits.map((w) => Math.round(w)).join(' ') },
     );
   });
 });
@@ -357,6 +411,36 @@ describe('client-certificate TLS through an EJBCA-shaped front', () => {
       figures.push({ what: 'no client certificate: failure (ms)', value: ms }, { what: 'no client certificate: message', value: (error as Error).message });
     } finally {
       await noCert.close();
+    }
+  });
+
+  it('fails with a NetworkError, and no request gets through, when the front does not trust the client certificate', async () => {
+    const dir = await makeTempDir('stranger-client');
+    try {
+      const stranger = await makeClientCertificate(dir, 'stranger');
+      const wrongCert = new Transport({
+        caBundlePem: `${front.serverCaPem}${pebble.caBundlePem}`,
+        clientCertificatePem: stranger.certificatePem,
+        clientKeyPem: stranger.keyPem,
+      });
+      try {
+        const requestsBefore = front.requests.length;
+        const refusedBefore = front.refusedHandshakes.length;
+        const client = new AcmeClient({ directoryUrl: `${front.origin}/ejbca/acme/alias1/directory`, accountKey: await generateKey('ec256'), transport: wrongCert });
+        const error = await client.directory().catch((e: unknown) => e);
+        // Node's TLS server drops a connection with an untrusted client certificate without a
+        // TLS alert, so the client can only report the closed connection (a Java or nginx
+        // server sends unknown_ca, which the transport names like certificate_required).
+        expect(error).toBeInstanceOf(NetworkError);
+        expect((error as Error).message).toContain(front.origin);
+        expect(front.refusedHandshakes.length).toBeGreaterThan(refusedBefore);
+        expect(front.requests.length).toBe(requestsBefore);
+        figures.push({ what: 'untrusted client certificate: message', value: (error as Error).message });
+      } finally {
+        await wrongCert.close();
+      }
+    } finally {
+      await removeTempDir(dir);
     }
   });
 });

@@ -1,12 +1,7 @@
 import { Option, type Command } from 'commander';
-import { UsageError } from '../../errors.js';
-import { parseKeyType } from '../../crypto/keys.js';
-import type { EabAlgorithm } from '../../acme/jws.js';
-import { parseEmails, registerAccount, type RegisterResult } from '../../operations/register.js';
-import { requiredKeyType } from '../../operations/servers.js';
-import { defineAction, type CliState } from '../action.js';
+import { lazyAction } from '../lazy-action.js';
 import { addAccountCreationOptions } from '../options.js';
-import type { CliRuntime } from '../runtime.js';
+import type { CliRuntime, CliState } from '../runtime.js';
 
 const EXAMPLES = `
 Examples:
@@ -24,33 +19,6 @@ export function registerRegisterCommand(program: Command, runtime: CliRuntime, s
     .option('--force', 'replace the local account of this server and name')
     .addHelpText('after', EXAMPLES)
     .action(
-      defineAction(runtime, state, async (context, options) => {
-        if ((typeof options.eabKid === 'string') !== (typeof options.eabHmacKey === 'string')) {
-          throw new UsageError('--eab-kid and --eab-hmac-key go together');
-        }
-        const value = await registerAccount(context, {
-          emails: parseEmails((options.email as string[] | undefined) ?? []),
-          agreeTos: options.agreeTos === true,
-          accountKeyType: typeof options.accountKeyType === 'string'
-            ? parseKeyType(options.accountKeyType, '--account-key-type')
-            : requiredKeyType(context.server) ?? 'ec256',
-          force: options.force === true,
-          ...(typeof options.accountKey === 'string' ? { accountKeyFile: options.accountKey } : {}),
-          ...(typeof options.eabKid === 'string'
-            ? { eab: { keyId: options.eabKid, hmacKey: options.eabHmacKey as string, algorithm: options.eabAlgorithm as EabAlgorithm } }
-            : {}),
-        });
-        return { value, render: renderRegister };
-      }),
+      lazyAction(runtime, state, 'register'),
     );
-}
-
-function renderRegister(result: RegisterResult): string {
-  const lines = [
-    result.created ? `Registered account "${result.accountName}" with ${result.server}` : `Account "${result.accountName}" for ${result.server} already exists`,
-    `  account URL: ${result.url}`,
-  ];
-  if (result.contact.length > 0) lines.push(`  contact:     ${result.contact.join(', ')}`);
-  if (result.eabKeyId) lines.push(`  EAB key id:  ${result.eabKeyId}`);
-  return `${lines.join('\n')}\n`;
 }

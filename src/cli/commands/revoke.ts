@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
-import { parseRevocationReason, revokeCertificate, type RevokeResult } from '../../operations/revoke.js';
-import { defineAction, type CliState } from '../action.js';
-import type { CliRuntime } from '../runtime.js';
+import { lazyAction } from '../lazy-action.js';
+import type { CliRuntime, CliState } from '../runtime.js';
 
 const EXAMPLES = `
 Examples:
@@ -24,21 +23,6 @@ export function registerRevokeCommand(program: Command, runtime: CliRuntime, sta
     .option('--delete-after-revoke', 'same as --delete (certbot spelling)')
     .addHelpText('after', EXAMPLES)
     .action(
-      defineAction(runtime, state, async (context, options) => {
-        const value = await revokeCertificate(context, {
-          deleteAfter: options.delete === true || options.deleteAfterRevoke === true,
-          ...(typeof options.certName === 'string' ? { certName: options.certName } : {}),
-          ...(typeof options.certPath === 'string' ? { certPath: options.certPath } : {}),
-          ...(typeof options.keyPath === 'string' ? { keyPath: options.keyPath } : {}),
-          ...(typeof options.reason === 'string' ? { reason: parseRevocationReason(options.reason) } : {}),
-        });
-        return { value, render: renderRevoke };
-      }),
+      lazyAction(runtime, state, 'revoke'),
     );
-}
-
-function renderRevoke(result: RevokeResult): string {
-  const lines = [`Revoked certificate ${result.serial} (${result.identifiers.join(', ')}), reason ${result.reason}, signed with the ${result.signedWith}`];
-  if (result.deleted) lines.push(`Deleted certificate "${result.certName}"`);
-  return `${lines.join('\n')}\n`;
 }

@@ -2,7 +2,7 @@ import { access, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { AbortedError } from '../../../src/errors.js';
+import { AbortedError, LocalError } from '../../../src/errors.js';
 import { CommandTimeoutError, OUTPUT_LIMIT_BYTES, runCommand } from '../../../src/hooks/run-command.js';
 
 const dirs: string[] = [];
@@ -72,6 +72,14 @@ describePosix('runCommand', () => {
     const dir = await tempDir();
     const result = await runCommand({ command: 'pwd -P', cwd: dir, timeoutMs: 10_000 });
     expect(result.stdout.trim()).toMatch(new RegExp(`${dir.split('/').at(-1)}$`));
+  });
+
+  it('throws LocalError when the shell cannot be started (missing working directory)', async () => {
+    const dir = await tempDir();
+    const cwd = join(dir, 'missing');
+    const error = await runCommand({ command: 'true', cwd, timeoutMs: 10_000 }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(LocalError);
+    expect((error as Error).message).toContain(`cannot start /bin/sh in ${cwd}: `);
   });
 
   it('throws CommandTimeoutError carrying the command, and kills the whole process tree', async () => {

@@ -1,0 +1,27 @@
+import { listCertificates, type CertificateView } from '../../operations/certificates.js';
+import type { ActionImplementation } from '../action.js';
+import { parseDays } from '../options.js';
+
+
+function renderCertificates(list: CertificateView[]): string {
+  if (list.length === 0) return 'No certificates.\n';
+  const blocks = list.map((c) => {
+    if (c.error) return `${c.certName}\n  UNREADABLE: ${c.error}`;
+    return [
+      c.certName,
+      `  domains:     ${c.identifiers.join(', ')}`,
+      `  expires:     ${c.notAfter} (${c.daysLeft} days)`,
+      `  renewal:     ${c.renewal?.due ? 'DUE now' : `after ${c.renewal?.renewAt}`} (${c.renewal?.reason})`,
+      `  server:      ${c.server} (account ${c.account}, ${c.plugin})`,
+      `  certificate: ${c.paths.cert}`,
+      `  full chain:  ${c.paths.fullchain}`,
+      `  private key: ${c.paths.privkey}`,
+    ].join('\n');
+  });
+  return `${blocks.join('\n\n')}\n`;
+}
+
+export const certificatesAction: ActionImplementation = async (context, options) => ({
+        value: await listCertificates(context, options.days !== undefined ? { days: parseDays(String(options.days)) } : {}),
+        render: renderCertificates,
+      });
