@@ -86,7 +86,8 @@ async function buildIssueRequest(context: RunContext, options: Record<string, un
   const required = requiredKeyType(context.server);
   let keyType: KeyType = required ?? 'ec256';
   if (typeof options.keyType === 'string') {
-    keyType = parseKeyType(options.keyType, '--key-type');
+    // certbot's `--key-type rsa` carries no size; for a CA that accepts only one, use that one.
+    keyType = options.keyType.trim().toLowerCase() === 'rsa' && required ? required : parseKeyType(options.keyType, '--key-type');
     if (required && keyType !== required) context.reporter.warn(`${context.server} accepts only ${required} keys; --key-type ${keyType} will probably be refused`);
   }
   const reloadCommand = [options.reloadCmd, options.deployHook, options.reloadcmd].find((v): v is string => typeof v === 'string');
