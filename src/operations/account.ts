@@ -48,13 +48,21 @@ export function listLocalAccounts(context: RunContext): Promise<AccountListing[]
   return listAccounts(context.configDir);
 }
 
-export async function updateAccountContact(context: RunContext, emails: readonly string[]): Promise<AccountView> {
+/** New contact addresses, and/or agreement to changed terms of service (RFC 8555 §7.3.3). */
+export async function updateAccount(context: RunContext, update: { emails?: readonly string[]; agreeTos: boolean }): Promise<AccountView> {
   const stored = await requireAccount(context);
   const session = await openSession(context);
   try {
-    const contact = emails.map((e) => `mailto:${e}`);
-    const updated = await session.client.updateAccount({ contact }, context.signal);
-    const record = { ...stored.record, contact: updated.contact ?? contact };
+    const contact = update.emails?.map((e) => `mailto:${e}`);
+    const updated = await session.client.updateAccount(
+      { ...(contact ? { contact } : {}), ...(update.agreeTos ? { termsOfServiceAgreed: true } : {}) },
+      context.signal,
+    );
+    const record = {
+      ...stored.record,
+      contact: updated.contact ?? contact ?? stored.record.contact,
+      ...(update.agreeTos ? { termsOfServiceAgreed: true } : {}),
+    };
     await saveAccount(context.configDir, context.server, context.accountName, record, stored.key);
     return { accountName: context.accountName, server: context.server, url: record.url, status: updated.status, contact: record.contact, createdAt: record.createdAt };
   } finally {

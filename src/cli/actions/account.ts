@@ -1,6 +1,6 @@
 import { UsageError } from '../../errors.js';
 import { parseKeyType } from '../../crypto/keys.js';
-import { deactivateAccount, listLocalAccounts, rolloverAccountKey, showAccount, updateAccountContact, type AccountView } from '../../operations/account.js';
+import { deactivateAccount, listLocalAccounts, rolloverAccountKey, showAccount, updateAccount, type AccountView } from '../../operations/account.js';
 import { parseEmails } from '../../operations/register.js';
 import type { AccountListing } from '../../store/account-store.js';
 import type { ActionImplementation } from '../action.js';
@@ -25,8 +25,9 @@ export const accountListAction: ActionImplementation = async (context) => ({ val
 
 export const accountUpdateAction: ActionImplementation = async (context, options) => {
         const emails = parseEmails((options.email as string[] | undefined) ?? []);
-        if (emails.length === 0) throw new UsageError('account update needs --email ADDRESS');
-        return { value: await updateAccountContact(context, emails), render: renderAccount };
+        const agreeTos = options.agreeTos === true;
+        if (emails.length === 0 && !agreeTos) throw new UsageError('account update needs --email ADDRESS or --agree-tos');
+        return { value: await updateAccount(context, { ...(emails.length > 0 ? { emails } : {}), agreeTos }), render: renderAccount };
       };
 
 export const accountDeactivateAction: ActionImplementation = async (context, options) => {

@@ -19,7 +19,8 @@ export function registerAccountCommand(program: Command, runtime: CliRuntime, st
     .command('update')
     .description('change the contact e-mail addresses')
     .addOption(new Option('-m, --email <address>', 'new contact (repeatable; replaces the old ones)').argParser(collect))
-    .addHelpText('after', '\nExample:\n  acmecli account update --email ops@example.com --email admin@example.com\n')
+    .option('--agree-tos', "agree to the CA's changed terms of service (EJBCA: \"Agree to new Terms of Service allowed\")")
+    .addHelpText('after', '\nExamples:\n  acmecli account update --email ops@example.com --email admin@example.com\n  acmecli account update --agree-tos\n')
     .action(
       lazyAction(runtime, state, 'account update'),
     );

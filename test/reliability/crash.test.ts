@@ -1,0 +1,325 @@
+/**
+ * SIGKILL in the middle of `issue` and `renew`, through the built CLI against Pebble. After every
+ * kill: the committed version (`current` → archive) is a complete, consistent set; the live files
+ * are the complete old set or the complete new set (or, inside the swap window, files of those two
+ * versions only, which the next run repairs); no account is lost. The next run succeeds, repairs
+ * what needs it, and leaves no temp file, no lock and no incomplete archive version behind.
+ *
+ * Kill points come from a seeded PRNG (ACMECLI_CRASH_SEED reproduces a run): a random instant in
+ * the measured run time, or the k-th call of a file system call through strace's fault injection,
+ * which lands on every step of the write protocol deterministically. A sweep over every rename
+ * and fsync of a run adds each step once.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describeRun, startE2eCa, type E2eCa } from '../helpers/e2e.js';
+import {
+  accountProblems,
+  countSyscalls,
+  isEmptySet,
+  lockFiles,
+  LIVE_KINDS,
+  mulberry32,
+  readAccounts,
+  readArchive,
+  readCurrent,
+  readFileSet,
+  runCliKilledAfter,
+  runCliKilledAtSyscall,
+  sameSet,
+  setProblems,
+  straceAvailable,
+  tempFilesUnder,
+  type AccountOnDisk,
+  type FileSet,
+  type KilledRun,
+} from '../helpers/crash.js';
+
+const SEED = Number(process.env.ACMECLI_CRASH_SEED ?? 0x5eed_c0de);
+const RANDOM_RUNS = Number(process.env.ACMECLI_CRASH_RUNS ?? 50);
+const CERT = 'crash.example.test';
+/** The file system calls the write protocol is made of. */
+const SYSCALLS = ['rename', 'fsync', 'mkdir', 'unlink'] as const;
+
+type Kind = 'issue' | 'renew';
+type KillPoint = { type: 'delay'; ms: number } | { type: 'syscall'; syscall: string; when: number };
+
+interface Lane {
+  ca: E2eCa;
+  roots: string[];
+  /** The config dir renew scenarios of this lane work on, one after the other. */
+  renewDir?: string;
+}
+
+interface Measured {
+  durationMs: number;
+  counts: Record<string, number>;
+}
+
+interface Figures {
+  runs: number;
+  killed: number;
+  finishedBeforeKill: number;
+  live: Record<'old' | 'new' | 'none' | 'mixed', number>;
+  newVersion: Record<'none' | 'incomplete' | 'complete', number>;
+  repairs: number;
+  tempFilesLeft: number;
+  accountsWithoutRecord: number;
+}
+
+function newFigures(): Figures {
+  return {
+    runs: 0,
+    killed: 0,
+    finishedBeforeKill: 0,
+    live: { old: 0, new: 0, none: 0, mixed: 0 },
+    newVersion: { none: 0, incomplete: 0, complete: 0 },
+    repairs: 0,
+    tempFilesLeft: 0,
+    accountsWithoutRecord: 0,
+  };
+}
+
+let lanes: Lane[] = [];
+const measured: Partial<Record<Kind, Measured>> = {};
+
+function standalone(lane: Lane): string[] {
+  return ['--standalone', '--http-port', String(lane.ca.pebble.httpPort)];
+}
+
+function issueArgs(lane: Lane): string[] {
+  return ['issue', '--agree-tos', '-m', 'crash@example.test', '-d', CERT, ...standalone(lane)];
+}
+
+function cliArgs(lane: Lane, dir: string, kind: Kind): string[] {
+  return ['--config-dir', dir, ...lane.ca.serverArgs, ...(kind === 'renew' ? ['renew', '--force'] : issueArgs(lane))];
+}
+
+beforeAll(async () => {
+  if (!straceAvailable()) {
+    throw new Error('strace is missing: the deterministic kill points need it (apt-get install strace, or scripts/testbed/install.sh)');
+  }
+  // Two CAs, so two kill sequences run side by side (each standalone server needs its CA's port).
+  const cas = await Promise.all([startE2eCa(), startE2eCa()]);
+  lanes = await Promise.all(cas.map(async (ca) => ({ ca, roots: await ca.pebble.rootCertificates() })));
+
+  // The measured runs: how long each kind takes and how many file system calls it makes.
+  const lane = lanes[0] as Lane;
+  const traceDir = await lane.ca.newConfigDir();
+  for (const kind of ['issue', 'renew'] as const) {
+    const dir = await lane.ca.newConfigDir();
+    if (kind === 'renew') expect((await lane.ca.run(dir, issueArgs(lane))).exitCode).toBe(0);
+    const traced = await countSyscalls(cliArgs(lane, dir, kind), SYSCALLS, join(traceDir, `${kind}.trace`));
+    expect(traced.run.exitCode, describeRun({ ...traced.run })).toBe(0);
+    const plainDir = kind === 'renew' ? dir : await lane.ca.newConfigDir();
+    const plain = await lane.ca.run(plainDir, kind === 'renew' ? ['renew', '--force'] : issueArgs(lane));
+    expect(plain.exitCode, describeRun(plain)).toBe(0);
+    measured[kind] = { durationMs: plain.durationMs, counts: traced.counts };
+  }
+  // Sanity: the write protocol is 6 archive + 6 live renames; issue adds account.key and account.json.
+  expect(measured.renew?.counts.rename).toBe(12);
+  expect(measured.issue?.counts.rename).toBe(14);
+  console.log(`crash: measured runs ${JSON.stringify(measured)}`);
+}, 120_000);
+
+afterAll(async () => {
+  await Promise.all(lanes.map((lane) => lane.ca.stop()));
+});
+
+interface Before {
+  dir: string;
+  old?: FileSet;
+  oldVersion?: number;
+  accounts: AccountOnDisk[];
+}
+
+async function prepare(lane: Lane, kind: Kind): Promise<Before> {
+  if (kind === 'issue') return { dir: await lane.ca.newConfigDir(), accounts: [] };
+  if (lane.renewDir === undefined) {
+    lane.renewDir = await lane.ca.newConfigDir();
+    const first = await lane.ca.run(lane.renewDir, issueArgs(lane));
+    expect(first.exitCode, describeRun(first)).toBe(0);
+  }
+  const lineage = join(lane.renewDir, 'certificates', CERT);
+  return {
+    dir: lane.renewDir,
+    old: await readFileSet(lineage),
+    oldVersion: await readCurrent(lineage),
+    accounts: await readAccounts(lane.renewDir),
+  };
+}
+
+async function runKilled(lane: Lane, dir: string, kind: Kind, point: KillPoint): Promise<KilledRun> {
+  const args = cliArgs(lane, dir, kind);
+  return point.type === 'delay'
+    ? runCliKilledAfter(args, point.ms)
+    : runCliKilledAtSyscall(args, { syscall: point.syscall, when: point.when });
+}
+
+function describePoint(kind: Kind, point: KillPoint): string {
+  return `${kind} killed ${point.type === 'delay' ? `after ${point.ms} ms` : `entering ${point.syscall} #${point.when}`}`;
+}
+
+/** What the killed run left; asserts everything that must hold right after a crash. */
+async function inspectAfterKill(lane: Lane, before: Before, label: string, figures: Figures): Promise<{ repairExpected: boolean }> {
+  const lineage = join(before.dir, 'certificates', CERT);
+  const archive = await readArchive(lineage);
+  const current = await readCurrent(lineage);
+  const fresh = archive.filter((v) => before.oldVersion === undefined || v.number > before.oldVersion);
+  expect(fresh.length, `${label}: one run adds at most one archive version`).toBeLessThanOrEqual(1);
+  const newVersion = fresh[0];
+  figures.newVersion[newVersion === undefined ? 'none' : newVersion.complete ? 'complete' : 'incomplete']++;
+
+  // The committed version, as `acmecli certificates` and the next run read it.
+  const committedNumber = current ?? archive.filter((v) => v.complete).at(-1)?.number;
+  if (committedNumber !== undefined) {
+    const committed = archive.find((v) => v.number === committedNumber);
+    expect(committed?.complete, `${label}: "current" names a complete version`).toBe(true);
+    expect(setProblems(committed?.files ?? {}, lane.roots), `${label}: committed version`).toEqual([]);
+    expect([before.oldVersion, newVersion?.number]).toContain(committedNumber);
+  } else {
+    expect(before.oldVersion, `${label}: a renewed lineage always has a committed version`).toBeUndefined();
+  }
+
+  const live = await readFileSet(lineage);
+  let liveClass: keyof Figures['live'];
+  if (before.old !== undefined && sameSet(live, before.old)) liveClass = 'old';
+  else if (newVersion?.complete && sameSet(live, newVersion.files)) liveClass = 'new';
+  else if (isEmptySet(live)) liveClass = 'none';
+  else liveClass = 'mixed';
+  figures.live[liveClass]++;
+  if (liveClass === 'old' || liveClass === 'new') {
+    expect(setProblems(live, lane.roots), `${label}: live files (${liveClass} set)`).toEqual([]);
+  } else if (liveClass === 'none') {
+    expect(before.old, `${label}: live files vanished`).toBeUndefined();
+  } else {
+    // Between the first and the last live rename: only possible once the new version is complete,
+    // and every live file is one of the two versions' (never torn, never foreign).
+    expect(newVersion?.complete, `${label}: live files changed before the new archive version was complete`).toBe(true);
+    for (const kind of LIVE_KINDS) {
+      const allowed = [before.old?.[kind], newVersion?.files[kind]];
+      expect(allowed, `${label}: live ${kind} is from neither version`).toContain(live[kind]);
+    }
+  }
+
+  // No account is lost: an existing one is untouched; a new one is never a record without its key.
+  const accounts = await readAccounts(before.dir);
+  if (before.accounts.length > 0) {
+    expect(accounts, `${label}: account files changed`).toEqual(before.accounts);
+  } else {
+    for (const account of accounts) expect(accountProblems(account), `${label}: ${account.dir}`).toEqual([]);
+    if (accounts.some((a) => a.record === undefined)) figures.accountsWithoutRecord++;
+  }
+  if ((await tempFilesUnder(before.dir)).length > 0) figures.tempFilesLeft++;
+
+  const repairExpected = newVersion?.complete === true && current !== newVersion.number;
+  return { repairExpected };
+}
+
+/** The next run after a kill: succeeds, repairs when needed, leaves nothing behind. */
+async function recover(lane: Lane, before: Before, kind: Kind, label: string, repairExpected: boolean, figures: Figures): Promise<void> {
+  const result = await lane.ca.run(before.dir, kind === 'renew' ? ['renew', '--force'] : issueArgs(lane));
+  expect(result.exitCode, `${label}: the next run\n${describeRun(result)}`).toBe(0);
+  const repaired = result.stderr.includes('an interrupted run left the files half-written');
+  expect(repaired, `${label}: the next run repaired (or not) as the state required\n${result.stderr}`).toBe(repairExpected);
+  if (repaired) figures.repairs++;
+
+  const lineage = join(before.dir, 'certificates', CERT);
+  const archive = await readArchive(lineage);
+  const current = await readCurrent(lineage);
+  expect(archive.filter((v) => !v.complete).map((v) => v.number), `${label}: incomplete archive versions left`).toEqual([]);
+  const committed = archive.find((v) => v.number === current);
+  const live = await readFileSet(lineage);
+  expect(sameSet(live, committed?.files), `${label}: live files are the committed version`).toBe(true);
+  expect(setProblems(live, lane.roots), `${label}: live files after the next run`).toEqual([]);
+  expect(await tempFilesUnder(before.dir), `${label}: temp files left after the next run`).toEqual([]);
+  expect(await lockFiles(before.dir), `${label}: locks left after the next run`).toEqual([]);
+  const accounts = (await readAccounts(before.dir)).filter((a) => a.record !== undefined);
+  expect(accounts.length, `${label}: one usable account`).toBe(1);
+  expect(accountProblems(accounts[0] as AccountOnDisk)).toEqual([]);
+  if (before.accounts.length > 0) expect(accounts).toEqual(before.accounts.filter((a) => a.record !== undefined));
+  // The renewal settings survive too.
+  expect(JSON.parse(await readFile(join(lineage, 'renewal.json'), 'utf8'))).toMatchObject({ identifiers: [{ type: 'dns', value: CERT }] });
+}
+
+async function crashCycle(lane: Lane, kind: Kind, point: KillPoint, figures: Figures): Promise<void> {
+  const label = describePoint(kind, point);
+  const before = await prepare(lane, kind);
+  const run = await runKilled(lane, before.dir, kind, point);
+  figures.runs++;
+  if (run.killed) figures.killed++;
+  else {
+    figures.finishedBeforeKill++;
+    expect(run.exitCode, `${label}: a run that was not killed\n${describeRun({ ...run })}`).toBe(0);
+  }
+  const { repairExpected } = await inspectAfterKill(lane, before, label, figures);
+  await recover(lane, before, kind, label, repairExpected, figures);
+}
+
+/** Runs the cycles on every lane in parallel, each lane's share in order. */
+async function runOnLanes(points: Array<{ kind: Kind; point: KillPoint }>, figures: Figures): Promise<void> {
+  await Promise.all(
+    lanes.map(async (lane, index) => {
+      for (let i = index; i < points.length; i += lanes.length) {
+        const { kind, point } = points[i] as { kind: Kind; point: KillPoint };
+        await crashCycle(lane, kind, point, figures);
+      }
+    }),
+  );
+}
+
+function report(title: string, figures: Figures): void {
+  console.log(`crash: ${title}: ${JSON.stringify(figures)}`);
+}
+
+describe('SIGKILL during issue and renew', () => {
+  it(`leaves a consistent state at ${RANDOM_RUNS} seeded random points (seed ${SEED.toString(16)})`, async () => {
+    const random = mulberry32(SEED);
+    const points: Array<{ kind: Kind; point: KillPoint }> = [];
+    for (let i = 0; i < RANDOM_RUNS; i++) {
+      const kind: Kind = random() < 0.5 ? 'issue' : 'renew';
+      const stats = measured[kind] as Measured;
+      if (random() < 0.5) {
+        points.push({ kind, point: { type: 'delay', ms: Math.floor(random() * stats.durationMs * 1.1) } });
+      } else {
+        const syscall = SYSCALLS[Math.floor(random() * SYSCALLS.length)] as string;
+        const when = 1 + Math.floor(random() * ((stats.counts[syscall] ?? 0) + 1));
+        points.push({ kind, point: { type: 'syscall', syscall, when } });
+      }
+    }
+    const figures = newFigures();
+    await runOnLanes(points, figures);
+    report(`${RANDOM_RUNS} random kill points, seed ${SEED.toString(16)}`, figures);
+    expect(figures.runs).toBe(RANDOM_RUNS);
+    // The random points must really interrupt runs, not mostly miss them.
+    expect(figures.killed).toBeGreaterThanOrEqual(RANDOM_RUNS * 0.6);
+  }, 300_000);
+
+  it('leaves a consistent state when killed before each rename of renew and of a first issue', async () => {
+    const points: Array<{ kind: Kind; point: KillPoint }> = [];
+    for (const kind of ['renew', 'issue'] as const) {
+      const renames = (measured[kind] as Measured).counts.rename ?? 0;
+      for (let when = 1; when <= renames; when++) points.push({ kind, point: { type: 'syscall', syscall: 'rename', when } });
+    }
+    const figures = newFigures();
+    await runOnLanes(points, figures);
+    report('a kill before every rename', figures);
+    expect(figures.killed).toBe(points.length);
+    // Before the 7th rename of renew the new version is complete and nothing live has changed;
+    // the 8th to 12th land inside the swap.
+    expect(figures.newVersion.complete).toBeGreaterThanOrEqual(12);
+    expect(figures.live.mixed).toBeGreaterThan(0);
+  }, 300_000);
+
+  it('leaves a consistent state and no temp file when killed before each fsync of renew', async () => {
+    const fsyncs = (measured.renew as Measured).counts.fsync ?? 0;
+    const points = Array.from({ length: fsyncs }, (_, i) => ({ kind: 'renew' as const, point: { type: 'syscall' as const, syscall: 'fsync', when: i + 1 } }));
+    const figures = newFigures();
+    await runOnLanes(points, figures);
+    report('a kill before every fsync of renew', figures);
+    expect(figures.killed).toBe(fsyncs);
+    // A kill between writing a temp file and renaming it leaves the temp file for the next run.
+    expect(figures.tempFilesLeft).toBeGreaterThan(0);
+  }, 300_000);
+});
