@@ -377,6 +377,7 @@ async function solveAuthorizations(
     if (presentFailures.length > 0) {
       const first = presentFailures[0] as { item: PlannedTask; error: unknown };
       if (first.error instanceof AbortedError) throw first.error;
+      if (signal.aborted) throw new AbortedError('cancelled', { cause: first.error });
       if (presentFailures.length === 1 && first.error instanceof Error && 'exitCode' in first.error) throw first.error;
       throw new PluginError(
         presentFailures

@@ -111,11 +111,16 @@ export function buildRunContext(globals: GlobalOptions, runtime: CliRuntime, rep
   const accountName = validateAccountName(globals.account ?? 'default');
   const canAsk = interactive(globals, runtime);
   const ask = async (question: string, signal: AbortSignal): Promise<string> => {
+    const resume = reporter.pause();
     const rl = createInterface({ input: runtime.stdin, output: runtime.stderr });
+    // Ctrl-C at the prompt is readline's to catch; pass it on so the run is cancelled (and
+    // cleaned up) exactly as a Ctrl-C anywhere else.
+    rl.on('SIGINT', () => runtime.interrupt());
     try {
       return await rl.question(question, { signal });
     } finally {
       rl.close();
+      resume();
     }
   };
   const env = runtime.env;
@@ -142,8 +147,7 @@ export function buildRunContext(globals: GlobalOptions, runtime: CliRuntime, rep
     ...(canAsk
       ? {
           prompt: async (message: string, signal: AbortSignal) => {
-            runtime.stderr.write(`${message}\n`);
-            await ask('Press Enter to continue... ', signal);
+            await ask(`${message.replace(/\n*$/, '')}\n`, signal);
           },
           confirm: async (question: string, signal: AbortSignal) => /^y(es)?$/i.test((await ask(question, signal)).trim()),
         }

@@ -41,6 +41,7 @@ async function main(): Promise<void> {
     stdout: process.stdout,
     stderr: process.stderr,
     signal: controller.signal,
+    interrupt: () => onSignal('SIGINT'),
     // execa lives in the lazily loaded core, with the commands that run hooks and reload commands.
     runCommand: async (request) => (await loadCore()).runCommand(request),
     now: () => new Date(),

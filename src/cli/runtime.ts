@@ -17,6 +17,8 @@ export interface CliRuntime {
   stdout: Writable & { isTTY?: boolean };
   stderr: Writable & { isTTY?: boolean };
   signal: AbortSignal;
+  /** Cancels the run as Ctrl-C does (used where readline swallows the key). */
+  interrupt: () => void;
   runCommand: RunCommand;
   now: () => Date;
   /** The executable and script that started acmecli (for `schedule`). */

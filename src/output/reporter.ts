@@ -51,6 +51,11 @@ export interface Reporter extends Logger {
   addSecret(value: string): void;
   /** Warnings given in json/quiet mode, which print none, so the caller can put them in the result. */
   warnings(): readonly string[];
+  /**
+   * Holds the spinner still (and off the screen) while the user is asked something; the
+   * returned function resumes it.
+   */
+  pause(): () => void;
   /** Stops spinners and closes the log file. Call once at the end of the run. */
   close(): Promise<void>;
 }
@@ -113,6 +118,9 @@ export function createReporter(options: ReporterOptions): Reporter {
     error(message) {
       toLog('ERROR', message);
       toStderr(`error: ${message}`);
+    },
+    pause() {
+      return spinner?.pause() ?? (() => {});
     },
     step(text) {
       toLog('INFO', text);
@@ -263,6 +271,20 @@ class SpinnerLine {
     };
   }
 
+  private paused = 0;
+
+  pause(): () => void {
+    this.paused++;
+    if (this.spinner?.isSpinning === true) this.spinner.stop();
+    let resumed = false;
+    return () => {
+      if (resumed) return;
+      resumed = true;
+      this.paused--;
+      this.show();
+    };
+  }
+
   /** A log line printed while a spinner runs goes above it instead of through it. */
   writeAbove(text: string): void {
     const spinner = this.spinner;
@@ -308,7 +330,7 @@ class SpinnerLine {
 
   private show(): void {
     const spinner = this.spinner;
-    if (spinner === undefined) return;
+    if (spinner === undefined || this.paused > 0) return;
     const top = this.active.at(-1);
     if (top === undefined) {
       if (spinner.isSpinning) spinner.stop();
