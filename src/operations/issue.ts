@@ -102,16 +102,17 @@ export async function lockCertificate(context: RunContext, certName: string, wai
  * Brings a lineage back to a complete set after a crash of an earlier run. The crashed run never
  * got to its reload command, so the web server may still serve the old files: reload now.
  */
-export async function repairIfNeeded(context: RunContext, certName: string): Promise<void> {
+export async function repairIfNeeded(context: RunContext, certName: string): Promise<boolean> {
   const repair = await repairLineage(context.configDir, certName, {
     matches: (certPem, keyPem) => certificateMatchesKey(certPem, loadPrivateKeyPem(keyPem, 'privkey.pem')),
   });
-  if (repair.action !== 'restored' && repair.action !== 'completed') return;
+  if (repair.action !== 'restored' && repair.action !== 'completed') return false;
   context.reporter.warn(`${certName}: an interrupted run left the files half-written; restored version ${repair.version ?? '?'}`);
   const lineage = await readLineage(context.configDir, certName);
   if (lineage?.settings.reloadCommand) {
     await runReloadCommand(context, { certName, reloadCommand: lineage.settings.reloadCommand, identifiers: lineage.settings.identifiers }, lineage.paths);
   }
+  return true;
 }
 
 /**

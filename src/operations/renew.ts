@@ -12,7 +12,11 @@ import { acquireLock } from '../store/lock.js';
 import { cleanStaleTempFiles } from '../store/atomic-write.js';
 import { listLineages, readLineage, type Lineage } from '../store/certificate-store.js';
 import { certificatesDir } from '../store/layout.js';
-import { openSession } from './ca-session.js';
+import { openSession, type CaSession } from './ca-session.js';
+import { mapLimit } from '../acme/delay.js';
+import { chooseRenewalTime } from '../acme/ari.js';
+import { generateKey } from '../crypto/keys.js';
+import { readAriCache, writeAriCache } from '../store/ari-cache.js';
 import type { ConnectionSettings, RunContext } from './context.js';
 import { issueCertificate, pluginSettingsOf, repairIfNeeded, replacesIdFor, type IssueResult } from './issue.js';
 import { decideRenewal, type RenewalDecision } from './renewal-decision.js';
@@ -43,21 +47,69 @@ export interface RenewResult {
   exitCode: number;
 }
 
-/** Reads the CA's renewal window, falling back to the lifetime rule on any failure. */
-async function fetchAri(context: RunContext, lineage: Lineage, connection: ConnectionSettings): Promise<RenewalInfo | undefined> {
-  const certId = replacesIdFor(lineage);
-  if (!certId) return undefined;
-  let session;
+/** How long a renewal window is trusted when the CA gives no Retry-After (RFC 9773 §4.3 suggests 6 h). */
+const DEFAULT_ARI_RECHECK_MS = 6 * 3600_000;
+const MIN_ARI_RECHECK_MS = 60_000;
+const MAX_ARI_RECHECK_MS = 24 * 3600_000;
+const ARI_CONCURRENCY = 8;
+
+/** One client per CA connection for the renewal-window checks of a run. */
+class AriSessions {
+  private readonly sessions = new Map<string, Promise<CaSession>>();
+
+  constructor(private readonly context: RunContext) {}
+
+  get(connection: ConnectionSettings, accountName: string): Promise<CaSession> {
+    const key = JSON.stringify([connection.server, connection.caBundle, connection.clientCert, connection.clientKey, accountName]);
+    let session = this.sessions.get(key);
+    if (!session) {
+      // renewalInfo is an unauthenticated GET: any key will do when the account is gone.
+      session = generateKey('ec256').then((fallbackKey) => openSession(this.context, { connection, accountName, fallbackKey }));
+      session.catch(() => this.sessions.delete(key));
+      this.sessions.set(key, session);
+    }
+    return session;
+  }
+
+  async close(): Promise<void> {
+    const all = await Promise.allSettled(this.sessions.values());
+    await Promise.all(all.map((s) => (s.status === 'fulfilled' ? s.value.close() : undefined)));
+  }
+}
+
+/**
+ * The CA's renewal window for a lineage: from ari.json while the CA's Retry-After has not passed,
+ * else asked again (and cached). Undefined when the CA offers none or cannot be asked.
+ */
+async function renewalWindow(context: RunContext, lineage: Lineage, sessions: AriSessions): Promise<{ info: RenewalInfo; renewAt: Date } | undefined> {
+  const certificateId = replacesIdFor(lineage);
+  if (!certificateId) return undefined;
+  const server = lineage.settings.server;
+  const now = context.now();
+  const cached = await readAriCache(context.configDir, lineage.certName);
+  if (cached && cached.certificateId === certificateId && cached.server === server && Date.parse(cached.nextCheckAt) > now.getTime()) {
+    if (!cached.window) return undefined;
+    const info: RenewalInfo = { suggestedWindow: cached.window, ...(cached.explanationURL ? { explanationURL: cached.explanationURL } : {}) };
+    return { info, renewAt: cached.renewAt ? new Date(cached.renewAt) : chooseRenewalTime(info) };
+  }
   try {
-    session = await openSession(context, { connection, accountName: lineage.settings.account });
-    const answer = await session.client.renewalInfo(certId, context.signal);
-    return answer?.info;
+    const session = await sessions.get(connectionOf(lineage, context), lineage.settings.account);
+    const answer = await session.client.renewalInfo(certificateId, context.signal);
+    const recheckMs = Math.min(MAX_ARI_RECHECK_MS, Math.max(MIN_ARI_RECHECK_MS, answer?.retryAfterSeconds !== undefined ? answer.retryAfterSeconds * 1000 : DEFAULT_ARI_RECHECK_MS));
+    const renewAt = answer ? chooseRenewalTime(answer.info) : undefined;
+    await writeAriCache(context.configDir, lineage.certName, {
+      certificateId,
+      server,
+      fetchedAt: now.toISOString(),
+      nextCheckAt: new Date(now.getTime() + recheckMs).toISOString(),
+      ...(answer ? { window: answer.info.suggestedWindow, renewAt: (renewAt as Date).toISOString() } : {}),
+      ...(answer?.info.explanationURL ? { explanationURL: answer.info.explanationURL } : {}),
+    }).catch((error: unknown) => context.reporter.debug(`${lineage.certName}: could not cache the renewal window: ${messageOf(error)}`));
+    return answer ? { info: answer.info, renewAt: renewAt as Date } : undefined;
   } catch (error) {
     if (error instanceof AcmecliError && error.exitCode === ExitCode.usage) throw error;
     context.reporter.warn(`${lineage.certName}: no renewal information from the CA (${messageOf(error)}); using the certificate's lifetime`);
     return undefined;
-  } finally {
-    await session?.close();
   }
 }
 
@@ -91,19 +143,14 @@ export async function renewCertificates(context: RunContext, input: RenewInput):
     signal,
     onWait: (holder) => reporter.info(`another renew is running (pid ${holder?.pid ?? '?'}); waiting for it to finish`),
   });
+  const sessions = new AriSessions(context);
   try {
     await cleanStaleTempFiles(certificatesDir(context.configDir)).catch(() => []);
-    let names: string[];
-    if (input.certNames && input.certNames.length > 0) {
-      names = input.certNames;
-    } else {
-      const listings = await listLineages(context.configDir);
-      for (const bad of listings.filter((l) => l.error)) reporter.warn(`${bad.certName}: ${bad.error?.message}`);
-      names = listings.map((l) => l.certName);
-    }
+    const planned = await planRenewals(context, input, sessions);
+    const names = planned.map((p) => p.certName);
     const items: RenewItem[] = [];
-    for (const certName of names) {
-      items.push(await renewOne(context, certName, input));
+    for (const plan of planned) {
+      items.push(plan.lineage && plan.decision?.due ? await renewOne(context, plan, input) : plan.item);
     }
     const failed = items.filter((i) => i.outcome === 'failed').length;
     const renewed = items.filter((i) => i.outcome === 'renewed' || i.outcome === 'dry-run').length;
@@ -115,34 +162,75 @@ export async function renewCertificates(context: RunContext, input: RenewInput):
     }
     return { items, renewed, failed, exitCode };
   } finally {
+    await sessions.close();
     lock.release();
   }
 }
 
-async function renewOne(context: RunContext, certName: string, input: RenewInput): Promise<RenewItem> {
+interface RenewalPlan {
+  certName: string;
+  lineage?: Lineage;
+  decision?: RenewalDecision;
+  ari?: { info: RenewalInfo; renewAt: Date };
+  notAfter?: string;
+  /** The outcome when nothing is to be renewed (not due, or unreadable). */
+  item: RenewItem;
+}
+
+function failedItem(context: RunContext, certName: string, error: unknown): RenewItem {
+  if (context.signal.aborted) throw error;
+  const exitCode = error instanceof AcmecliError ? error.exitCode : ExitCode.bug;
+  const hint = error instanceof AcmecliError ? error.hint : undefined;
+  context.reporter.error(`${certName}: renewal failed: ${messageOf(error)}${hint ? ` (hint: ${hint})` : ''}`);
+  return { certName, outcome: 'failed', error: { message: messageOf(error), exitCode, ...(hint ? { hint } : {}) } };
+}
+
+/** Reads every lineage and decides which are due; renewal windows are checked concurrently. */
+async function planRenewals(context: RunContext, input: RenewInput, sessions: AriSessions): Promise<RenewalPlan[]> {
   const { reporter } = context;
-  try {
-    if (!input.dryRun) await repairIfNeeded(context, certName);
-    const lineage = await readLineage(context.configDir, certName);
-    if (!lineage) throw new LocalError(`no certificate named "${certName}" in ${context.configDir}`);
-    const info = parseCertificate(lineage.files.cert);
-    const connection = connectionOf(lineage, context);
-    const ari = input.force || input.days !== undefined ? undefined : await fetchAri(context, lineage, connection);
-    const decision = decideRenewal({
-      notBefore: info.notBefore,
-      notAfter: info.notAfter,
-      now: context.now(),
-      force: input.force || input.dryRun,
-      ...(input.days !== undefined ? { days: input.days } : {}),
-      ...(ari ? { ari } : {}),
-    });
-    if (!decision.due) {
-      reporter.info(`${certName}: not due (${decision.reason}); next renewal after ${decision.renewAt.toISOString()}`);
-      return { certName, outcome: 'not-due', decision, notAfter: info.notAfter.toISOString() };
+  let entries: Array<{ certName: string; lineage?: Lineage; error?: unknown }>;
+  if (input.certNames && input.certNames.length > 0) {
+    entries = input.certNames.map((certName) => ({ certName }));
+  } else {
+    entries = (await listLineages(context.configDir)).map((l) => ({ certName: l.certName, ...(l.lineage ? { lineage: l.lineage } : {}), ...(l.error ? { error: l.error } : {}) }));
+  }
+  const useAri = !input.force && !input.dryRun && input.days === undefined;
+  return mapLimit(entries, ARI_CONCURRENCY, async (entry): Promise<RenewalPlan> => {
+    const { certName } = entry;
+    try {
+      if (entry.error) throw entry.error;
+      let lineage = entry.lineage;
+      if (!input.dryRun && (await repairIfNeeded(context, certName))) lineage = undefined;
+      lineage ??= await readLineage(context.configDir, certName);
+      if (!lineage) throw new LocalError(`no certificate named "${certName}" in ${context.configDir}`);
+      const info = parseCertificate(lineage.files.cert);
+      const ari = useAri ? await renewalWindow(context, lineage, sessions) : undefined;
+      const decision = decideRenewal({
+        notBefore: info.notBefore,
+        notAfter: info.notAfter,
+        now: context.now(),
+        force: input.force || input.dryRun,
+        ...(input.days !== undefined ? { days: input.days } : {}),
+        ...(ari ? { ari: ari.info, ariRenewAt: ari.renewAt } : {}),
+      });
+      const notAfter = info.notAfter.toISOString();
+      if (!decision.due) reporter.info(`${certName}: not due (${decision.reason}); next renewal after ${decision.renewAt.toISOString()}`);
+      return { certName, lineage, decision, notAfter, ...(ari ? { ari } : {}), item: { certName, outcome: 'not-due', decision, notAfter } };
+    } catch (error) {
+      return { certName, item: failedItem(context, certName, error) };
     }
+  });
+}
+
+async function renewOne(context: RunContext, plan: RenewalPlan, input: RenewInput): Promise<RenewItem> {
+  const { reporter } = context;
+  const { certName } = plan;
+  const lineage = plan.lineage as Lineage;
+  const decision = plan.decision as RenewalDecision;
+  try {
     reporter.info(`${certName}: renewing (${decision.reason})`);
     const s = lineage.settings;
-    const replaces = ari ? replacesIdFor(lineage) : undefined;
+    const replaces = plan.ari ? replacesIdFor(lineage) : undefined;
     const preferredChallenges = parsePreferredChallenges(s.preferredChallenges);
     const result = await issueCertificate(context, {
       certName,
@@ -151,7 +239,7 @@ async function renewOne(context: RunContext, certName: string, input: RenewInput
       reuseKey: s.reuseKey,
       plugins: pluginSettingsOf(s, context.env),
       dns01: dns01Of(lineage),
-      connection,
+      connection: connectionOf(lineage, context),
       accountName: s.account,
       dryRun: input.dryRun,
       force: true,
@@ -171,10 +259,6 @@ async function renewOne(context: RunContext, certName: string, input: RenewInput
       ...(result.notAfter ? { notAfter: result.notAfter } : {}),
     };
   } catch (error) {
-    if (context.signal.aborted) throw error;
-    const exitCode = error instanceof AcmecliError ? error.exitCode : ExitCode.bug;
-    const hint = error instanceof AcmecliError ? error.hint : undefined;
-    reporter.error(`${certName}: renewal failed: ${messageOf(error)}${hint ? ` (hint: ${hint})` : ''}`);
-    return { certName, outcome: 'failed', error: { message: messageOf(error), exitCode, ...(hint ? { hint } : {}) } };
+    return failedItem(context, certName, error);
   }
 }

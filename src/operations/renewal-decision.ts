@@ -23,6 +23,8 @@ export function decideRenewal(input: {
   days?: number;
   force?: boolean;
   ari?: RenewalInfo;
+  /** The time already picked within the ARI window (kept with the cached window). */
+  ariRenewAt?: Date;
   random?: () => number;
 }): RenewalDecision {
   const { notBefore, notAfter, now } = input;
@@ -37,7 +39,7 @@ export function decideRenewal(input: {
     return { due, renewAt, reason: `${daysLeft} days left; --days ${input.days}`, basis: 'days' };
   }
   if (input.ari) {
-    const renewAt = chooseRenewalTime(input.ari, input.random);
+    const renewAt = input.ariRenewAt ?? chooseRenewalTime(input.ari, input.random);
     const due = now.getTime() >= renewAt.getTime();
     const window = `${input.ari.suggestedWindow.start} – ${input.ari.suggestedWindow.end}`;
     return { due, renewAt, reason: `the CA's renewal window (ARI) is ${window}`, basis: 'ari' };

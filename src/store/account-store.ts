@@ -6,7 +6,7 @@
 import { readFile, readdir, rm, rmdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { LocalError } from '../errors.js';
-import { atomicWrite, codeOf, ensureDir, localErrorFor } from './atomic-write.js';
+import { atomicWrite, cleanStaleTempFiles, codeOf, ensureDir, localErrorFor } from './atomic-write.js';
 import {
   ACCOUNT_RECORD_FILE,
   accountNameFromDirName,
@@ -40,6 +40,9 @@ export async function loadAccount(
   name: string,
 ): Promise<StoredAccount | undefined> {
   const paths = accountPaths(configDir, server, name);
+  // A run killed mid-write leaves a temp file here; every run loads the account, so it is the
+  // one to clean up. Best effort: a read-only config dir must not stop a read.
+  await cleanStaleTempFiles(paths.dir).catch(() => []);
   const recordText = await readOptional(paths.record);
   if (recordText === undefined) return undefined;
   const record = parseAccountRecord(recordText, paths.record);

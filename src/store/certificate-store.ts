@@ -20,7 +20,7 @@
  * by the last complete version and `current` is rewritten.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { access, mkdir, readFile, readdir, rename, rm } from 'node:fs/promises';
+import { access, mkdir, readFile, readdir, rename, rm, rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { LocalError } from '../errors.js';
 import {
@@ -344,7 +344,10 @@ export async function repairLineage(
     }
   }
   const latest = complete.at(-1);
-  if (latest === undefined) return { action: 'no-version', removed };
+  if (latest === undefined) {
+    await discardUncommittedLineage(paths, removed);
+    return { action: 'no-version', removed };
+  }
 
   const live: Partial<Record<CertificateFileKind, string>> = {};
   for (const kind of LIVE_WRITE_ORDER) {
@@ -388,6 +391,39 @@ export async function repairLineage(
     removed.push(join(paths.archive, String(n)));
   }
   return { action, version: latest.number, removed };
+}
+
+/**
+ * A first issuance killed before its first archive version was complete leaves a directory with
+ * nothing committed: readLineage refuses it, so issuing again would fail forever. With the lock
+ * held, incomplete versions are crash debris; when nothing live was ever installed (no PEM file,
+ * no marker, no renewal.json) the directory is removed so the next issuance starts afresh.
+ * rmdir, not a recursive removal: anything else someone put there stays, and so does the error.
+ */
+async function discardUncommittedLineage(paths: LineagePaths, removed: string[]): Promise<void> {
+  const live = [...LIVE_WRITE_ORDER.map((kind) => paths[kind]), paths.current, paths.renewal];
+  for (const path of live) {
+    if (await exists(path)) return;
+  }
+  for (const n of await numberedDirs(paths.archive)) {
+    const dir = join(paths.archive, String(n));
+    try {
+      await rm(dir, { recursive: true, force: true });
+    } catch (error) {
+      throw localErrorFor('remove', dir, error);
+    }
+    removed.push(dir);
+  }
+  for (const dir of [paths.archive, paths.dir]) {
+    try {
+      await rmdir(dir);
+    } catch (error) {
+      const code = codeOf(error);
+      if (code === 'ENOENT') continue;
+      if (code === 'ENOTEMPTY' || code === 'EEXIST') return;
+      throw localErrorFor('remove', dir, error);
+    }
+  }
 }
 
 async function safeMatches(

@@ -15,7 +15,8 @@ import { join } from 'node:path';
 import { startBind, type BindHandle, type TsigKey } from '../helpers/bind.js';
 import type { CliResult } from '../helpers/cli.js';
 import { describeRun, startE2eCa, type E2eCa } from '../helpers/e2e.js';
-import { runCommand } from '../helpers/processes.js';
+import { freeDnsPort } from '../helpers/ports.js';
+import { makeTempDir, removeTempDir, runCommand, startDaemon, waitUntil, type Daemon } from '../helpers/processes.js';
 
 const KEY256: TsigKey = { name: 'acme-sha256', algorithm: 'hmac-sha256', secret: randomBytes(32).toString('base64') };
 const KEY512: TsigKey = { name: 'acme-sha512', algorithm: 'hmac-sha512', secret: randomBytes(64).toString('base64') };
@@ -94,9 +95,9 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
-/** Lines acmecli printed as errors (the `error:` line, possibly timestamped in plain mode). */
+/** The error lines acmecli printed (timestamped in plain mode), without the `error: hint:` line. */
 function errorLines(result: CliResult): string[] {
-  return result.stderr.split('\n').filter((line) => /(^|\s)error: /.test(line));
+  return result.stderr.split('\n').filter((line) => /(^|\s)error: /.test(line) && !/(^|\s)error: hint: /.test(line));
 }
 
 function expectNoSecret(result: CliResult): void {
@@ -124,27 +125,108 @@ async function bindLogSize(): Promise<number> {
   return (await stat(bind.daemon.logPath)).size;
 }
 
-/** The real nsupdate binary, for preconditions on the zone data. */
-async function nsupdate(commands: string[], key: TsigKey = KEY256): Promise<void> {
+/** The real nsupdate binary, for preconditions on the zone data: one update message per line. */
+async function nsupdate(updates: string[], key: TsigKey = KEY256): Promise<void> {
   const file = join(await scratchDir(), 'nsupdate.txt');
-  await writeFile(file, `server 127.0.0.1 ${bind.port}\n${commands.join('\n')}\nsend\nquit\n`);
+  const messages = updates.map((update) => `${update}\nsend\n`).join('');
+  await writeFile(file, `server 127.0.0.1 ${bind.port}\n${messages}quit\n`);
   await runCommand('nsupdate', ['-k', bind.keyFilePath(key.name), '-v', file]);
 }
 
+interface Resolver {
+  dnsServer: string;
+  daemon: Daemon;
+  stop(): Promise<void>;
+}
+
+/**
+ * A recursive named that forwards every query to the test BIND: what a real CA's validator sits
+ * behind. The authoritative-only BIND (recursion off) answers a CNAME into another of its zones
+ * with the CNAME alone, and Pebble's validator does not chase CNAMEs itself, so --challenge-alias
+ * (whose CNAME always leaves the zone) needs a resolver that does. Used by the alias test only:
+ * its cache would serve stale TXT values to renewals of the same name elsewhere in this file.
+ */
+async function startForwardingResolver(upstream: BindHandle): Promise<Resolver> {
+  const dir = await makeTempDir('resolver');
+  let daemon: Daemon | undefined;
+  try {
+    const port = await freeDnsPort();
+    const conf = join(dir, 'named.conf');
+    await writeFile(
+      conf,
+      `options {
+  directory "${dir}";
+  pid-file "${dir}/named.pid";
+  session-keyfile "${dir}/session.key";
+  managed-keys-directory "${dir}";
+  listen-on port ${port} { 127.0.0.1; };
+  listen-on-v6 { none; };
+  recursion yes;
+  allow-recursion { 127.0.0.1; };
+  allow-query { 127.0.0.1; };
+  forward only;
+  forwarders { 127.0.0.1 port ${upstream.port}; };
+  dnssec-validation no;
+  notify no;
+  reuseport no;
+};
+controls { };
+`,
+    );
+    const asRoot = process.getuid?.() === 0;
+    if (asRoot) await runCommand('chown', ['-R', 'bind:bind', dir]);
+    daemon = await startDaemon({
+      name: 'named-resolver',
+      command: '/usr/sbin/named',
+      args: ['-g', '-4', '-n', '1', '-c', conf, ...(asRoot ? ['-u', 'bind'] : [])],
+      logDir: dir,
+    });
+    const named = daemon;
+    await waitUntil(
+      async () => {
+        const { stdout } = await runCommand('dig', ['-p', String(port), '@127.0.0.1', '+short', '+time=1', '+tries=1', 'example.test', 'SOA']);
+        return stdout.trim() !== '';
+      },
+      { timeoutMs: 15_000, what: `the forwarding resolver on 127.0.0.1:${port}`, daemons: [named] },
+    );
+    return {
+      dnsServer: `127.0.0.1:${port}`,
+      daemon: named,
+      async stop() {
+        try {
+          await named.stop();
+        } finally {
+          await removeTempDir(dir);
+        }
+      },
+    };
+  } catch (error) {
+    await daemon?.stop().catch(() => undefined);
+    await removeTempDir(dir);
+    throw error;
+  }
+}
+
 describe('the test bed itself', () => {
-  it('answers a TXT query at a CNAME name with the chain, in the same zone and across zones', async () => {
-    // An authoritative BIND with recursion off still follows CNAMEs into zones it serves itself;
-    // Pebble's validator depends on that, so check it before trusting the tests below.
+  it('answers a TXT query at an in-zone CNAME with the chain; a resolver does so across zones', async () => {
     await nsupdate([
       'update add _acme-challenge.target.example.test. 10 TXT "probe-in-zone"',
       'update add _acme-challenge.alias.test. 10 TXT "probe-cross-zone"',
     ]);
+    const resolver = await startForwardingResolver(bind);
     try {
-      const inZone = await bind.query('_acme-challenge.deleg.example.test', 'TXT');
-      expect(inZone).toEqual(['_acme-challenge.target.example.test.', '"probe-in-zone"']);
-      const crossZone = await bind.query('_acme-challenge.viaalias.example.test', 'TXT');
-      expect(crossZone).toEqual(['_acme-challenge.alias.test.', '"probe-cross-zone"']);
+      // Authoritative, recursion off: the in-zone chain is answered in full (Pebble needs this).
+      expect(await bind.query('_acme-challenge.deleg.example.test', 'TXT')).toEqual([
+        '_acme-challenge.target.example.test.',
+        '"probe-in-zone"',
+      ]);
+      // Across zones only the CNAME comes back: hence the resolver for the --challenge-alias test.
+      expect(await bind.query('_acme-challenge.viaalias.example.test', 'TXT')).toEqual(['_acme-challenge.alias.test.']);
+      const [host, port] = resolver.dnsServer.split(':') as [string, string];
+      const { stdout } = await runCommand('dig', ['-p', port, `@${host}`, '+short', '+time=2', '+tries=1', '_acme-challenge.viaalias.example.test', 'TXT']);
+      expect(stdout.trim().split('\n')).toEqual(['_acme-challenge.alias.test.', '"probe-cross-zone"']);
     } finally {
+      await resolver.stop();
       await nsupdate([
         'update delete _acme-challenge.target.example.test. TXT',
         'update delete _acme-challenge.alias.test. TXT',
@@ -194,11 +276,24 @@ describe('--nsupdate through the CLI', () => {
   });
 
   it('writes under --challenge-alias (another zone) with an inline key, and never prints the secret with -v', async () => {
-    const dir = await registered();
+    // This CA validates through a recursive resolver, as a public CA does (see startForwardingResolver).
+    const resolver = await startForwardingResolver(bind);
+    let aliasCa: E2eCa | undefined;
+    try {
+      aliasCa = await startE2eCa({ dnsServer: resolver.dnsServer, env: { PEBBLE_AUTHZREUSE: '0' } });
+      await issueViaAlias(aliasCa);
+    } finally {
+      await aliasCa?.stop();
+      await resolver.stop();
+    }
+  });
+
+  async function issueViaAlias(aliasCa: E2eCa): Promise<void> {
+    const dir = await aliasCa.newConfigDir();
     const logFrom = await bindLogSize();
     const inlineKey = `${KEY512.algorithm}:${KEY512.name}:${KEY512.secret}`;
-    const result = await ca.run(dir, [
-      '-v', 'issue', '--nsupdate', '--nsupdate-server', bind.dnsServer, '--nsupdate-key', inlineKey, ...resolverArgs(),
+    const result = await aliasCa.run(dir, [
+      '-v', 'issue', '--agree-tos', '--email', 'alias@example.test', '--nsupdate', '--nsupdate-server', bind.dnsServer, '--nsupdate-key', inlineKey, ...resolverArgs(),
       '--challenge-alias', 'alias.test', '-d', 'viaalias.example.test',
     ]);
     console.info(`dns-01 via --nsupdate --challenge-alias, viaalias.example.test: ${result.durationMs} ms`);
@@ -214,7 +309,7 @@ describe('--nsupdate through the CLI', () => {
     expect(renewal.dns01).toMatchObject({ challengeAlias: 'alias.test' });
     expect(JSON.stringify(renewal)).not.toContain(KEY512.secret);
     expect(renewal.pluginSettings.nsupdate).toMatchObject({ nsupdateKeyEnv: 'ACMECLI_NSUPDATE_KEY' });
-  });
+  }
 });
 
 describe("the Certigna guide's certbot hook scripts (nsupdate -k)", () => {
@@ -306,7 +401,8 @@ exit $status
     const first = await certPem(dir, 'hook.example.test');
 
     const elsewhere = await scratchDir();
-    const renewed = await ca.run(dir, ['renew', '--force'], { cwd: elsewhere });
+    const renewed = await ca.run(dir, ['-v', 'renew', '--force'], { cwd: elsewhere });
+    console.info(renewed.stderr);
     console.info(`dns-01 renewal via the Certigna hook scripts: ${renewed.durationMs} ms`);
     expect(renewed.exitCode, describeRun(renewed)).toBe(0);
     expect(await certPem(dir, 'hook.example.test')).not.toBe(first);

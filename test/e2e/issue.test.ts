@@ -211,6 +211,21 @@ describe('renew', () => {
     expect((await liveFiles(dir, 'ari.example.test')).cert).not.toBe(before.cert);
   });
 
+  it("keeps the CA's renewal window in ari.json and asks again only after its Retry-After", async () => {
+    const dir = await registered();
+    expect((await ca.run(dir, ['issue', '-d', 'cached.example.test', ...standalone()])).exitCode).toBe(0);
+    const first = await ca.run(dir, ['-v', 'renew']);
+    expect(first.exitCode, describeRun(first)).toBe(0);
+    expect(first.stderr).toMatch(/GET \S+renewal-?[Ii]nfo\S* → 200/);
+    const cache = JSON.parse(await readFile(join(dir, 'certificates', 'cached.example.test', 'ari.json'), 'utf8'));
+    expect(Date.parse(cache.nextCheckAt)).toBeGreaterThan(Date.now());
+    expect(Date.parse(cache.renewAt)).toBeGreaterThanOrEqual(Date.parse(cache.window.start));
+    const second = await ca.run(dir, ['-v', 'renew']);
+    expect(second.exitCode, describeRun(second)).toBe(0);
+    expect(second.stderr).not.toMatch(/renewal-?[Ii]nfo/);
+    expect(second.stdout).toContain('cached.example.test: not due');
+  });
+
   it('lets two concurrent renews run one after the other without corruption', async () => {
     const dir = await registered();
     const issued = await ca.run(dir, ['issue', '-d', 'concurrent.example.test', ...standalone()]);

@@ -90,7 +90,8 @@ export function runCliKilledAtSyscall(args: readonly string[], point: SyscallPoi
   const { file, prefix } = cliCommand();
   const started = Date.now();
   const strace = [
-    '-f', '-qq', '--seccomp-bpf', '-o', '/dev/null',
+    // No --seccomp-bpf: with it, strace 6.1 injects at when=1 only.
+    '-f', '-qq', '-o', '/dev/null',
     '-e', `trace=${point.syscall}`,
     '-e', `inject=${point.syscall}:signal=KILL:when=${point.when}`,
   ];
@@ -102,33 +103,68 @@ export function runCliKilledAtSyscall(args: readonly string[], point: SyscallPoi
   return collect(child, started, options.timeoutMs ?? 60_000);
 }
 
+export interface TracedCall {
+  syscall: string;
+  /** rename: the target path. */
+  target?: string;
+}
+
+export interface TracedRun {
+  run: KilledRun;
+  /** Calls of the traced syscalls on the file thread, in order. */
+  calls: TracedCall[];
+  /** How often each traced syscall was called on the file thread. */
+  counts: Record<string, number>;
+}
+
 /**
- * How often the CLI calls each of `syscalls` on its file thread in one run (strace -c of a run
- * with UV_THREADPOOL_SIZE=1), to know the range of `when` worth injecting at.
+ * One run under strace (UV_THREADPOOL_SIZE=1, as runCliKilledAtSyscall), recording the calls of
+ * `syscalls` made by the file thread: which `when` values exist, and what each one does.
  */
-export async function countSyscalls(args: readonly string[], syscalls: readonly string[], traceFile: string): Promise<{ run: KilledRun; counts: Record<string, number> }> {
+export async function traceRun(args: readonly string[], syscalls: readonly string[], traceFile: string): Promise<TracedRun> {
   const { file, prefix } = cliCommand();
   const started = Date.now();
-  const child = spawn('strace', ['-f', '-qq', '--seccomp-bpf', '-o', traceFile, '-e', `trace=${syscalls.join(',')}`, file, ...prefix, ...args], {
+  const child = spawn('strace', ['-f', '-qq', '-o', traceFile, '-e', `trace=${syscalls.join(',')}`, file, ...prefix, ...args], {
     cwd: REPO_ROOT,
     env: baseEnv({ UV_THREADPOOL_SIZE: '1' }),
     stdio: ['pipe', 'pipe', 'pipe'],
   });
   const run = await collect(child, started, 60_000);
-  const perThread = new Map<string, Map<string, number>>();
+  const perThread = new Map<string, TracedCall[]>();
   for (const line of (await readFile(traceFile, 'utf8')).split('\n')) {
-    const match = /^(\d+)\s+(?:<\.\.\. )?([a-z0-9_]+)\(/.exec(line);
+    // "<pid> name(args) = ret" or "<pid> name(args <unfinished ...>"; "resumed" lines repeat nothing new.
+    const match = /^(\d+)\s+([a-z0-9_]+)\((.*)$/.exec(line);
     if (!match || !syscalls.includes(match[2] as string)) continue;
-    const thread = perThread.get(match[1] as string) ?? new Map<string, number>();
-    thread.set(match[2] as string, (thread.get(match[2] as string) ?? 0) + 1);
-    perThread.set(match[1] as string, thread);
+    const call: TracedCall = { syscall: match[2] as string };
+    if (call.syscall === 'rename') {
+      const target = /^"(?:[^"\\]|\\.)*", "((?:[^"\\]|\\.)*)"/.exec(match[3] as string);
+      if (target) call.target = target[1] as string;
+    }
+    const calls = perThread.get(match[1] as string) ?? [];
+    calls.push(call);
+    perThread.set(match[1] as string, calls);
   }
   // The file thread is the one with the most renames (every atomic write ends in one).
+  const renames = (calls: TracedCall[]) => calls.filter((c) => c.syscall === 'rename').length;
+  const calls = [...perThread.values()].sort((a, b) => renames(b) - renames(a))[0] ?? [];
   const counts: Record<string, number> = {};
-  for (const name of syscalls) {
-    counts[name] = Math.max(0, ...[...perThread.values()].map((thread) => thread.get(name) ?? 0));
+  for (const name of syscalls) counts[name] = calls.filter((c) => c.syscall === name).length;
+  return { run, calls, counts };
+}
+
+/**
+ * For each rename of a traced run: its target and the number (`when`) of the fsync just before
+ * it, i.e. the fsync of the finished temp file that the rename would install.
+ */
+export function renamePoints(calls: readonly TracedCall[]): Array<{ rename: number; target: string; fileFsync: number }> {
+  const points: Array<{ rename: number; target: string; fileFsync: number }> = [];
+  let renames = 0;
+  let fsyncs = 0;
+  for (const call of calls) {
+    if (call.syscall === 'fsync') fsyncs++;
+    if (call.syscall === 'rename') points.push({ rename: ++renames, target: call.target ?? '?', fileFsync: fsyncs });
   }
-  return { run, counts };
+  return points;
 }
 
 // ---------------------------------------------------------------------------------------------
