@@ -304,11 +304,17 @@ export class AcmeClient {
     const text = response.body.toString('utf8');
     try {
       return JSON.parse(text);
-    } catch {
-      const contentType = headerValue(response.headers, 'content-type') ?? 'no content type';
-      throw new NetworkError(
-        `the CA answered ${what} (${response.url}) with HTTP ${response.status} and ${contentType} that is not JSON: ${snippet(text)}`,
-      );
+    } catch (error) {
+      const contentType = headerValue(response.headers, 'content-type');
+      const body = contentType === undefined ? 'a body without content type' : `a body of type ${contentType}`;
+      // Signed requests pass their URL as `what`: name it once.
+      const target = what === response.url ? response.url : `${what} (${response.url})`;
+      // JSON that stops mid-way is a cut-off answer (a proxy or a dropped connection), not a CA
+      // that speaks something else: name that fault.
+      const fault = text.trim() !== '' && endsBeforeJsonIsComplete(error, text)
+        ? 'breaks off before the JSON is complete (truncated)'
+        : 'is not JSON';
+      throw new NetworkError(`the CA answered ${target} with HTTP ${response.status} and ${body} that ${fault}: ${snippet(text)}`);
     }
   }
 
@@ -528,6 +534,15 @@ export class CaHttpError extends NetworkError {
 /** Transport failures worth another attempt: not those the same request would meet again. */
 function isRetryableNetworkError(error: unknown): boolean {
   return error instanceof NetworkError && !(error instanceof PermanentNetworkError);
+}
+
+/** Whether JSON.parse (V8) failed because `text` ends inside a value rather than on bad syntax. */
+function endsBeforeJsonIsComplete(error: unknown, text: string): boolean {
+  const message = error instanceof Error ? error.message : '';
+  if (/Unexpected end of JSON input|Unterminated string/i.test(message)) return true;
+  // "Expected ',' or '}' after property value in JSON at position 6": at the very end, it ran out.
+  const position = /at position (\d+)/.exec(message);
+  return position !== null && Number(position[1]) >= text.length;
 }
 
 function snippet(text: string): string {

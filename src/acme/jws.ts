@@ -3,7 +3,10 @@
  * External Account Binding inner JWS (§7.3.4) and the key-change inner JWS (§7.3.5).
  */
 import type { KeyObject } from 'node:crypto';
-import { FlattenedSign, type FlattenedJWS, type JWK } from 'jose';
+import type { FlattenedJWS, JWK } from 'jose';
+
+/** jose on first signature: a run with nothing to sign (renew, nothing due) never loads it. */
+const loadJose = () => import('jose');
 import { UsageError } from '../errors.js';
 import { jwsAlgorithmFor } from '../crypto/keys.js';
 import { publicJwk } from '../crypto/jwk.js';
@@ -31,6 +34,7 @@ export async function signRequest(options: {
   };
   if ('kid' in options.identity) header.kid = options.identity.kid;
   else header.jwk = publicJwk(options.key);
+  const { FlattenedSign } = await loadJose();
   return new FlattenedSign(payloadBytes(options.payload)).setProtectedHeader(header).sign(options.key);
 }
 
@@ -68,6 +72,7 @@ export async function signExternalAccountBinding(options: {
 }): Promise<FlattenedJWS> {
   const macKey = decodeEabHmacKey(options.binding.hmacKey);
   const jwk: JWK = publicJwk(options.accountKey);
+  const { FlattenedSign } = await loadJose();
   return new FlattenedSign(encoder.encode(JSON.stringify(jwk)))
     .setProtectedHeader({ alg: options.binding.algorithm ?? 'HS256', kid: options.binding.keyId, url: options.url })
     .sign(macKey);
@@ -81,6 +86,7 @@ export async function signKeyChange(options: {
   url: string;
 }): Promise<FlattenedJWS> {
   const payload = { account: options.accountUrl, oldKey: publicJwk(options.oldKey) };
+  const { FlattenedSign } = await loadJose();
   return new FlattenedSign(encoder.encode(JSON.stringify(payload)))
     .setProtectedHeader({ alg: jwsAlgorithmFor(options.newKey), jwk: publicJwk(options.newKey), url: options.url })
     .sign(options.newKey);

@@ -156,7 +156,7 @@ export async function obtainCertificate(client: AcmeClient, options: ObtainOptio
   if ((options.certificateKey === undefined) === (options.csrDer === undefined)) {
     throw new UsageError('give either a certificate key or a CSR');
   }
-  const csrPublicKey = options.csrDer ? parseCsr(Buffer.from(options.csrDer), 'the CSR').publicKey : undefined;
+  const csrPublicKey = options.csrDer ? (await parseCsr(Buffer.from(options.csrDer), 'the CSR')).publicKey : undefined;
 
   // 1. Every identifier must have a usable solver before anything is ordered.
   const planned = planSolvers(options.identifiers, options.chooseSolver);

@@ -55,8 +55,9 @@ export interface AcmeProblemInit {
 }
 
 /** The short RFC name (`badNonce`) of a full URN, or undefined for non-ACME types. */
-export function problemCode(type: string | undefined): string | undefined {
-  if (type === undefined || !type.startsWith(ACME_ERROR_PREFIX)) return undefined;
+export function problemCode(type: unknown): string | undefined {
+  // `type` comes from the CA's JSON: anything, not only a string.
+  if (typeof type !== 'string' || !type.startsWith(ACME_ERROR_PREFIX)) return undefined;
   return type.slice(ACME_ERROR_PREFIX.length);
 }
 
@@ -93,7 +94,8 @@ export class AcmeProblemError extends AcmecliError {
       .join('; ');
     if (subs && !summary?.includes(subs)) parts.push(`[${subs}]`);
     const hint = hintForProblem(code, [detail, ...subproblems.map((s) => s.detail)]);
-    super(parts.join(': '), ExitCode.caRejected, hint === undefined ? {} : { hint });
+    // type, title and subproblem fields come from the CA as well: the message stays one line.
+    super(oneLine(parts.join(': ')), ExitCode.caRejected, hint === undefined ? {} : { hint });
     this.type = type;
     this.code = code;
     this.detail = detail;
@@ -157,7 +159,7 @@ export function problemError(init: AcmeProblemInit): AcmeProblemError {
 /** The one-line description of a challenge/order error embedded in an ACME object. */
 export function describeProblem(problem: ProblemDocument | undefined): string {
   if (!problem) return 'no detail given';
-  const code = problemCode(problem.type) ?? problem.type ?? 'error';
+  const code = problemCode(problem.type) ?? (typeof problem.type === 'string' ? oneLine(problem.type) : 'error');
   const detail = typeof problem.detail === 'string' ? oneLine(problem.detail) : '';
   return detail ? `${code}: ${detail}` : code;
 }

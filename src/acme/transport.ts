@@ -6,7 +6,9 @@
  */
 import { rootCertificates } from 'node:tls';
 import { isIP } from 'node:net';
-import { Agent, EnvHttpProxyAgent, buildConnector, request, type Dispatcher } from 'undici';
+import type { Dispatcher, buildConnector } from 'undici';
+
+type Undici = typeof import('undici');
 import { NetworkError, UsageError, AbortedError, messageOf } from '../errors.js';
 
 export interface TransportOptions {
@@ -98,7 +100,9 @@ export function assertAcceptableUrl(url: string, what: string): URL {
 
 export class Transport {
   readonly userAgent: string;
-  private readonly dispatcher: Dispatcher;
+  /** Created on the first request: undici's load costs more than a `renew` with nothing to do. */
+  private dispatcher: Promise<{ undici: Undici; dispatcher: Dispatcher }> | undefined;
+  private readonly options: TransportOptions;
   private readonly maxResponseBytes: number;
   private readonly responseTimeoutMs: number;
   private readonly hasClientCertificate: boolean;
@@ -113,11 +117,21 @@ export class Transport {
     this.userAgent = options.userAgent ?? 'acmecli';
     this.maxResponseBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
     this.responseTimeoutMs = options.responseTimeoutMs ?? 30_000;
+    this.hasClientCertificate = options.clientCertificatePem !== undefined;
+    this.options = options;
+  }
+
+  private connect(): Promise<{ undici: Undici; dispatcher: Dispatcher }> {
+    this.dispatcher ??= import('undici').then((undici) => ({ undici, dispatcher: this.createDispatcher(undici) }));
+    return this.dispatcher;
+  }
+
+  private createDispatcher(undici: Undici): Dispatcher {
+    const options = this.options;
     const tls: Record<string, unknown> = {};
     if (options.caBundlePem !== undefined) tls.ca = [...rootCertificates, options.caBundlePem];
     if (options.clientCertificatePem !== undefined) tls.cert = options.clientCertificatePem;
     if (options.clientKeyPem !== undefined) tls.key = options.clientKeyPem;
-    this.hasClientCertificate = options.clientCertificatePem !== undefined;
     const connectOptions = { ...tls, timeout: options.connectTimeoutMs ?? 10_000 };
     const agentOptions = {
       connect: connectOptions,
@@ -127,20 +141,19 @@ export class Transport {
     };
     const proxy = options.proxy;
     if (proxy && (proxy.httpsProxy || proxy.httpProxy)) {
-      this.dispatcher = new EnvHttpProxyAgent({
+      return new undici.EnvHttpProxyAgent({
         ...agentOptions,
         requestTls: tls,
         ...(proxy.httpsProxy ? { httpsProxy: proxy.httpsProxy } : {}),
         ...(proxy.httpProxy ? { httpProxy: proxy.httpProxy } : {}),
         ...(proxy.noProxy ? { noProxy: proxy.noProxy } : {}),
       });
-    } else {
-      this.dispatcher = new Agent({ ...agentOptions, connect: this.alertRecordingConnector(connectOptions) });
     }
+    return new undici.Agent({ ...agentOptions, connect: this.alertRecordingConnector(undici, connectOptions) });
   }
 
-  private alertRecordingConnector(options: buildConnector.BuildOptions): buildConnector.connector {
-    const connect = buildConnector(options);
+  private alertRecordingConnector(undici: Undici, options: buildConnector.BuildOptions): buildConnector.connector {
+    const connect = undici.buildConnector(options);
     return (connectOptions, callback) =>
       connect(connectOptions, (...args) => {
         const socket = args[1];
@@ -170,11 +183,12 @@ export class Transport {
     const headers: Record<string, string> = { 'user-agent': this.userAgent, ...req.headers };
     let response: Dispatcher.ResponseData;
     try {
-      response = await request(url, {
+      const { undici, dispatcher } = await this.connect();
+      response = await undici.request(url, {
         method: req.method,
         headers,
         ...(req.body !== undefined ? { body: req.body } : {}),
-        dispatcher: this.dispatcher,
+        dispatcher,
         ...(req.signal ? { signal: req.signal } : {}),
       });
     } catch (error) {
@@ -185,7 +199,7 @@ export class Transport {
   }
 
   async close(): Promise<void> {
-    await this.dispatcher.close();
+    if (this.dispatcher) await (await this.dispatcher).dispatcher.close();
   }
 
   private async readBody(response: Dispatcher.ResponseData, req: HttpRequest): Promise<Buffer> {
@@ -208,7 +222,18 @@ export class Transport {
       }
     } catch (error) {
       if (error instanceof NetworkError) throw error;
-      throw this.translateError(error, req);
+      if (req.signal?.aborted) throw this.translateError(error, req);
+      // The headers came and the body broke off: say how far it got, or a cut-off answer reads
+      // like a refused connection.
+      const code = errorCode(error);
+      const received = Number.isFinite(declared) ? `${size} of ${declared} bytes` : `${size} bytes`;
+      if (code === 'UND_ERR_BODY_TIMEOUT') {
+        throw new NetworkError(`${req.method} ${req.url}: the server stopped answering after ${received} of the response (${code})`, { cause: error });
+      }
+      throw new NetworkError(
+        `${req.method} ${req.url}: the response was cut off after ${received} (truncated body: ${describeNetworkCode(code ?? messageOf(error))})`,
+        { cause: error },
+      );
     }
     return Buffer.concat(chunks);
   }
@@ -258,8 +283,10 @@ function describeNetworkCode(code: string): string {
     case 'ECONNREFUSED':
       return 'connection refused (ECONNREFUSED)';
     case 'ECONNRESET':
-    case 'UND_ERR_SOCKET':
       return 'connection reset by the server (ECONNRESET)';
+    case 'UND_ERR_SOCKET':
+      // An orderly close (FIN) before the answer was complete, which is not a reset.
+      return 'the server closed the connection before answering in full (UND_ERR_SOCKET)';
     case 'ENOTFOUND':
     case 'EAI_AGAIN':
       return `host name not found (${code})`;

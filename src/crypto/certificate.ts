@@ -1,7 +1,7 @@
 /**
  * Certificates as the CA returns them and the store keeps them: PEM chain splitting, the fields
- * renew, revoke, ARI and `certificates` need, and a signature check along the chain. Validity and
- * keys come from node's X509Certificate; extensions from @peculiar/x509.
+ * renew, revoke, ARI and `certificates` need, and a signature check along the chain. node's
+ * X509Certificate parses; the extensions it does not expose are read from the DER directly.
  */
 import { X509Certificate, type KeyObject } from 'node:crypto';
 import type { Identifier } from '../acme/types.js';
@@ -13,11 +13,11 @@ import {
   derFirstChild,
   expectTag,
   readDerElement,
+  type DerElement,
 } from './der.js';
-import { canonicalIp } from './ip-address.js';
+import { ipFromBytes } from './ip-address.js';
 import { publicKeysEqual } from './keys.js';
 import { encodePem, findPemBlocks } from './pem.js';
-import { x509 } from './x509-lib.js';
 
 /**
  * A PEM certificate text is missing or damaged. A LocalError because most certificates come from
@@ -51,6 +51,15 @@ export class ChainVerificationError extends LocalError {
  */
 export function splitPemChain(text: string, source: string): string[] {
   const blocks = findPemBlocks(text).filter((block) => block.label === 'CERTIFICATE');
+  // A BEGIN line without its END is a chain cut short (a dropped connection, a proxy): ignoring
+  // the broken block would keep a chain that lacks its intermediates.
+  const begun = text.match(/-----BEGIN CERTIFICATE-----/g)?.length ?? 0;
+  if (begun > blocks.length) {
+    throw new PemChainError(
+      `${source} is truncated: certificate ${blocks.length + 1} of ${begun} has no "-----END CERTIFICATE-----" line`,
+      source,
+    );
+  }
   if (blocks.length === 0) throw new PemChainError(`${source} holds no PEM certificate`, source);
   return blocks.map((block, index) => {
     const position = blocks.length === 1 ? 'the certificate' : `certificate ${index + 1}`;
@@ -94,57 +103,114 @@ export interface CertificateInfo {
   isCA: boolean;
 }
 
-/** Parses the first certificate of `pem` (the leaf, when given a whole chain). */
+/**
+ * Parses the first certificate of `pem` (the leaf, when given a whole chain). node:crypto does the
+ * parsing and the few fields it does not expose (serial bytes, key identifiers, SANs in order) are
+ * read straight from the DER: `renew` parses every certificate on disk, and a general ASN.1
+ * library costs milliseconds per certificate where this costs microseconds.
+ */
 export function parseCertificate(pem: string): CertificateInfo {
-  const [first] = splitPemChain(pem, 'the certificate');
-  if (first === undefined) throw new PemChainError('no PEM certificate', 'the certificate');
-  const der = findPemBlocks(first)[0]?.der ?? Buffer.alloc(0);
-  const node = new X509Certificate(der);
-  const cert = new x509.X509Certificate(der);
-
-  const serialBytes = serialBytesOf(der);
+  const block = findPemBlocks(pem).find((b) => b.label === 'CERTIFICATE');
+  if (block === undefined) throw new PemChainError('the certificate holds no PEM certificate', 'the certificate');
+  if (block.der === undefined) throw new PemChainError('the certificate is not valid base64', 'the certificate');
+  const der = block.der;
+  let node: X509Certificate;
+  let fields: TbsFields;
+  let publicKey: KeyObject;
+  try {
+    node = new X509Certificate(der);
+    fields = readTbsFields(der);
+    // node decodes the key lazily: a damaged SubjectPublicKeyInfo only throws here.
+    publicKey = node.publicKey;
+    // OpenSSL accepts a malformed validity time and node turns it into an Invalid Date, which
+    // would make every renewal decision about this certificate meaningless.
+    if (Number.isNaN(node.validFromDate.getTime()) || Number.isNaN(node.validToDate.getTime())) {
+      throw new Error('unreadable validity period');
+    }
+  } catch (error) {
+    throw new PemChainError('the certificate is not a valid X.509 certificate', 'the certificate', { cause: error });
+  }
   const info: CertificateInfo = {
     der,
-    pem: first,
-    serialHex: serialBytes.toString('hex'),
-    serialBytes,
-    notBefore: cert.notBefore,
-    notAfter: cert.notAfter,
-    subject: cert.subject,
-    issuer: cert.issuer,
-    identifiers: certificateIdentifiers(cert),
-    publicKey: node.publicKey,
+    pem: encodePem('CERTIFICATE', der),
+    serialHex: fields.serialBytes.toString('hex'),
+    serialBytes: fields.serialBytes,
+    notBefore: node.validFromDate,
+    notAfter: node.validToDate,
+    // node:crypto gives undefined for an empty name (Let's Encrypt and Pebble leaves have none).
+    subject: oneLine(node.subject ?? ''),
+    issuer: oneLine(node.issuer ?? ''),
+    identifiers: fields.identifiers,
+    publicKey,
     isCA: node.ca,
   };
-  const issuerCommonName = cert.issuerName.getField('CN')[0];
+  const issuerCommonName = commonNameOf(node.issuer ?? '');
   if (issuerCommonName !== undefined) info.issuerCommonName = issuerCommonName;
-  const aki = cert.getExtension(x509.AuthorityKeyIdentifierExtension);
-  if (aki?.keyId !== undefined) info.authorityKeyIdentifier = Buffer.from(aki.keyId, 'hex');
-  const ski = cert.getExtension(x509.SubjectKeyIdentifierExtension);
-  if (ski !== null) info.subjectKeyIdentifier = Buffer.from(ski.keyId, 'hex');
+  if (fields.authorityKeyIdentifier) info.authorityKeyIdentifier = fields.authorityKeyIdentifier;
+  if (fields.subjectKeyIdentifier) info.subjectKeyIdentifier = fields.subjectKeyIdentifier;
   return info;
 }
 
-/** Certificate → TBSCertificate → optional [0] version → serialNumber INTEGER. */
-function serialBytesOf(der: Buffer): Buffer {
-  const certificate = expectTag(readDerElement(der, 0), DER_SEQUENCE);
-  const tbs = expectTag(derFirstChild(der, certificate), DER_SEQUENCE);
-  let field = derFirstChild(der, tbs);
-  if (field.tag === 0xa0) field = readDerElement(der, field.end);
-  return derElementContent(der, expectTag(field, DER_INTEGER));
+/** The last CN of a node:crypto multi-line distinguished name (the most specific one). */
+function commonNameOf(name: string): string | undefined {
+  const values = name.split('\n').filter((line) => line.startsWith('CN=')).map((line) => line.slice(3));
+  return values.at(-1);
 }
 
-function certificateIdentifiers(cert: x509.X509Certificate): Identifier[] {
-  const san = cert.getExtension(x509.SubjectAlternativeNameExtension);
-  if (san === null) return [];
-  const identifiers: Identifier[] = [];
-  for (const name of san.names.items) {
-    if (name.type === 'dns') identifiers.push({ type: 'dns', value: name.value.toLowerCase() });
-    if (name.type !== 'ip') continue;
-    const ip = canonicalIp(name.value);
-    if (ip !== undefined) identifiers.push({ type: 'ip', value: ip });
+interface TbsFields {
+  serialBytes: Buffer;
+  identifiers: Identifier[];
+  authorityKeyIdentifier?: Buffer;
+  subjectKeyIdentifier?: Buffer;
+}
+
+const OID_SUBJECT_KEY_IDENTIFIER = '551d0e';
+const OID_SUBJECT_ALT_NAME = '551d11';
+const OID_AUTHORITY_KEY_IDENTIFIER = '551d23';
+
+function children(der: Uint8Array, parent: DerElement): DerElement[] {
+  const result: DerElement[] = [];
+  for (let offset = parent.contentStart; offset < parent.end; ) {
+    const element = readDerElement(der, offset);
+    result.push(element);
+    offset = element.end;
   }
-  return identifiers;
+  return result;
+}
+
+/** Certificate → TBSCertificate: serialNumber, and the extensions acmecli reads. */
+function readTbsFields(der: Buffer): TbsFields {
+  const certificate = expectTag(readDerElement(der, 0), DER_SEQUENCE);
+  const tbs = expectTag(derFirstChild(der, certificate), DER_SEQUENCE);
+  const fields = children(der, tbs);
+  const serialIndex = fields[0]?.tag === 0xa0 ? 1 : 0;
+  const serial = expectTag(fields[serialIndex] as DerElement, DER_INTEGER);
+  const result: TbsFields = { serialBytes: derElementContent(der, serial), identifiers: [] };
+  const extensionsWrapper = fields.find((f) => f.tag === 0xa3);
+  if (!extensionsWrapper) return result;
+  for (const extension of children(der, expectTag(derFirstChild(der, extensionsWrapper), DER_SEQUENCE))) {
+    const parts = children(der, expectTag(extension, DER_SEQUENCE));
+    const oid = parts[0] && parts[0].tag === 0x06 ? derElementContent(der, parts[0]).toString('hex') : '';
+    const valueElement = parts.at(-1);
+    if (!valueElement || valueElement.tag !== 0x04) continue;
+    const value = derElementContent(der, valueElement);
+    if (oid === OID_SUBJECT_ALT_NAME) {
+      for (const name of children(value, expectTag(readDerElement(value, 0), DER_SEQUENCE))) {
+        const content = derElementContent(value, name);
+        if (name.tag === 0x82) result.identifiers.push({ type: 'dns', value: content.toString('latin1').toLowerCase() });
+        if (name.tag === 0x87) {
+          const ip = ipFromBytes(content);
+          if (ip !== undefined) result.identifiers.push({ type: 'ip', value: ip });
+        }
+      }
+    } else if (oid === OID_AUTHORITY_KEY_IDENTIFIER) {
+      const keyId = children(value, expectTag(readDerElement(value, 0), DER_SEQUENCE)).find((c) => c.tag === 0x80);
+      if (keyId) result.authorityKeyIdentifier = derElementContent(value, keyId);
+    } else if (oid === OID_SUBJECT_KEY_IDENTIFIER) {
+      result.subjectKeyIdentifier = derElementContent(value, expectTag(readDerElement(value, 0), 0x04));
+    }
+  }
+  return result;
 }
 
 /** True when the certificate (first in `certPem`) is for this key's public key. */

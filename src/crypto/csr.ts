@@ -9,7 +9,8 @@ import { LocalError, UsageError, messageOf } from '../errors.js';
 import { readDerElement, derFirstChild, derElementBytes, expectTag, DER_SEQUENCE } from './der.js';
 import { canonicalIp } from './ip-address.js';
 import { encodePem, findPemBlocks } from './pem.js';
-import { signingKeysFor, x509 } from './x509-lib.js';
+import type * as X509 from '@peculiar/x509';
+import { loadX509, signingKeysFor, type X509Module } from './x509-lib.js';
 
 const OID_SUBJECT_ALT_NAME = '2.5.29.17';
 /** RFC 5280 upper bound for commonName; a longer first name simply goes without a CN. */
@@ -26,7 +27,8 @@ export async function createCsr(
   identifiers: readonly Identifier[],
 ): Promise<{ der: Buffer; pem: string }> {
   if (identifiers.length === 0) throw new UsageError('a certificate needs at least one identifier');
-  const names = identifiers.map((identifier): x509.JsonGeneralName => {
+  const x509 = await loadX509();
+  const names = identifiers.map((identifier): X509.JsonGeneralName => {
     if (identifier.type === 'dns') return { type: 'dns', value: identifier.value };
     const ip = canonicalIp(identifier.value);
     if (ip === undefined) throw new UsageError(`"${identifier.value}" is not an IP address`);
@@ -58,9 +60,10 @@ export interface ParsedCsr {
  * identifiers an order for it needs. Names ACME cannot validate (email, URI) are refused here
  * rather than by the CA after every challenge was solved.
  */
-export function parseCsr(input: string | Buffer, source: string): ParsedCsr {
+export async function parseCsr(input: string | Buffer, source: string): Promise<ParsedCsr> {
   const der = csrDer(input, source);
-  let csr: x509.Pkcs10CertificateRequest;
+  const x509 = await loadX509();
+  let csr: X509.Pkcs10CertificateRequest;
   let publicKey: KeyObject;
   try {
     csr = new x509.Pkcs10CertificateRequest(der);
@@ -80,7 +83,7 @@ export function parseCsr(input: string | Buffer, source: string): ParsedCsr {
     );
     if (!known) identifiers.push(identifier);
   };
-  const sanNames = subjectAltNames(csr, source);
+  const sanNames = subjectAltNames(x509, csr, source);
   for (const commonName of csr.subjectName.getField('CN')) {
     // A CN holding an IP address or free text is not an identifier; RFC 8738 needs IPs in SANs.
     if (canonicalIp(commonName) === undefined && /^(\*\.)?[A-Za-z0-9_.-]+$/.test(commonName)) {
@@ -138,7 +141,7 @@ const HASHES: Readonly<Record<string, string>> = {
 };
 
 function checkSignature(
-  csr: x509.Pkcs10CertificateRequest,
+  csr: X509.Pkcs10CertificateRequest,
   der: Buffer,
   publicKey: KeyObject,
   source: string,
@@ -188,9 +191,10 @@ function checkSignature(
 }
 
 function subjectAltNames(
-  csr: x509.Pkcs10CertificateRequest,
+  x509: X509Module,
+  csr: X509.Pkcs10CertificateRequest,
   source: string,
-): x509.JsonGeneralName[] {
+): X509.JsonGeneralName[] {
   const extensions = csr.getExtensions(OID_SUBJECT_ALT_NAME);
   try {
     return extensions.flatMap((extension) =>

@@ -3,7 +3,7 @@
  * thumbprint, and the two values derived from it for challenges (RFC 8555 8.1 and 8.4).
  */
 import { createHash, type KeyObject } from 'node:crypto';
-import { calculateJwkThumbprint, type JWK } from 'jose';
+import type { JWK } from 'jose';
 import { publicKeyOf } from './keys.js';
 
 /** Only the public members RFC 7638 lists: kty, crv, x, y for EC; kty, n, e for RSA. */
@@ -16,6 +16,7 @@ export function publicJwk(key: KeyObject): JWK {
 
 /** RFC 7638 SHA-256 thumbprint, base64url. */
 export async function jwkThumbprint(key: KeyObject): Promise<string> {
+  const { calculateJwkThumbprint } = await import('jose');
   return calculateJwkThumbprint(publicJwk(key), 'sha256');
 }
 

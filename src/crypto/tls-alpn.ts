@@ -8,7 +8,8 @@ import { UsageError } from '../errors.js';
 import { canonicalIp, ipToBytes } from './ip-address.js';
 import { exportPrivateKeyPem, generateKey } from './keys.js';
 import { encodePem } from './pem.js';
-import { signingKeysFor, x509 } from './x509-lib.js';
+import type * as X509 from '@peculiar/x509';
+import { loadX509, signingKeysFor } from './x509-lib.js';
 
 /** id-pe-acmeIdentifier (RFC 8737 6.1). */
 export const OID_ACME_IDENTIFIER = '1.3.6.1.5.5.7.1.31';
@@ -24,7 +25,8 @@ export async function createTlsAlpnCertificate(
   identifier: Identifier,
   keyAuthorization: string,
 ): Promise<{ certificatePem: string; privateKeyPem: string }> {
-  let name: x509.JsonGeneralName;
+  const x509 = await loadX509();
+  let name: X509.JsonGeneralName;
   if (identifier.type === 'ip') {
     const ip = canonicalIp(identifier.value);
     if (ip === undefined) throw new UsageError(`"${identifier.value}" is not an IP address`);

@@ -3,13 +3,24 @@
  * dependency injection container checks at load time) and a WebCrypto provider; ESM evaluates
  * imports in order, so importing x509 through this module guarantees both.
  */
-import 'reflect-metadata';
-import * as x509 from '@peculiar/x509';
 import { createPublicKey, type KeyObject, type webcrypto } from 'node:crypto';
 
-x509.cryptoProvider.set(globalThis.crypto);
+export type X509Module = typeof import('@peculiar/x509');
 
-export { x509 };
+let loading: Promise<X509Module> | undefined;
+
+/**
+ * @peculiar/x509 on first use: its load-time set-up (hundreds of ASN.1 schema classes) costs more
+ * than a whole `renew` with nothing due, which never needs it.
+ */
+export function loadX509(): Promise<X509Module> {
+  loading ??= import('reflect-metadata').then(async () => {
+    const x509 = await import('@peculiar/x509');
+    x509.cryptoProvider.set(globalThis.crypto);
+    return x509;
+  });
+  return loading;
+}
 
 /** WebCrypto views of a KeyObject, and the SHA-2 signature algorithm matching its size. */
 export interface SigningKeys {

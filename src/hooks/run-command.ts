@@ -4,7 +4,6 @@
  * never pasted into the string, so nothing the CA sends can be interpreted by a shell.
  */
 import { constants } from 'node:os';
-import { execa } from 'execa';
 import { AbortedError, LocalError, messageOf } from '../errors.js';
 
 export interface RunCommandRequest {
@@ -61,6 +60,8 @@ export const runCommand: RunCommand = async (request) => {
   const { file, args, windowsVerbatimArguments } = shellInvocation(request.command);
   const stdout = new TailBuffer(OUTPUT_LIMIT_BYTES);
   const stderr = new TailBuffer(OUTPUT_LIMIT_BYTES);
+  // Loaded here, not at start-up: most runs (renew with nothing due) start no command at all.
+  const { execa } = await import('execa');
   const subprocess = execa(file, args, {
     env: { ...request.env },
     extendEnv: true,

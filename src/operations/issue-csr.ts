@@ -42,7 +42,7 @@ export async function issueForCsr(context: RunContext, request: CsrIssueRequest)
     throw new UsageError('--csr needs --cert-file or --fullchain-file to say where the certificate goes');
   }
   await readUserFile(request.csrPath, '--csr');
-  const csr = parseCsr(await readFile(request.csrPath), request.csrPath);
+  const csr = await parseCsr(await readFile(request.csrPath), request.csrPath);
   if (request.identifiers) {
     const key = (list: readonly Identifier[]) => list.map((i) => `${i.type}:${i.value}`).sort().join(',');
     if (key(request.identifiers) !== key(csr.identifiers)) {

@@ -19,6 +19,7 @@ import { acquireLock, type Lock } from '../store/lock.js';
 import { certDirName, lineagePaths, type LineagePaths } from '../store/layout.js';
 import {
   copyExtraFiles,
+  lineageNeedsRepair,
   readLineage,
   repairLineage,
   writeLineage,
@@ -103,6 +104,7 @@ export async function lockCertificate(context: RunContext, certName: string, wai
  * got to its reload command, so the web server may still serve the old files: reload now.
  */
 export async function repairIfNeeded(context: RunContext, certName: string): Promise<boolean> {
+  if (!lineageNeedsRepair(context.configDir, certName)) return false;
   const repair = await repairLineage(context.configDir, certName, {
     matches: (certPem, keyPem) => certificateMatchesKey(certPem, loadPrivateKeyPem(keyPem, 'privkey.pem')),
   });

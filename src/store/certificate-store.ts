@@ -20,7 +20,8 @@
  * by the last complete version and `current` is rewritten.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { access, mkdir, readFile, readdir, rename, rm, rmdir } from 'node:fs/promises';
+import { accessSync, existsSync, readFileSync, readdirSync } from 'node:fs';
+import { mkdir, readdir, rename, rm, rmdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { LocalError } from '../errors.js';
 import {
@@ -106,7 +107,11 @@ export async function writeLineage(
   const paths = lineagePaths(configDir, certName);
   const settingsText = serializeRenewalSettings(settings);
   const version = await writeArchiveVersion(configDir, certName, files, settingsText, options.now);
+  // The marker brackets step 2 and 3: a lineage without it needs no repair (lineageNeedsRepair).
+  const marker = join(paths.dir, SWAP_MARKER_FILE);
+  await atomicWrite(marker, `${version}\n`, { mode: PUBLIC });
   await installVersion(paths, version, files, settingsText);
+  await unlink(marker);
   const pruned = await pruneArchive(configDir, certName, options.keep ?? DEFAULT_ARCHIVE_KEEP);
   return { version, paths, pruned };
 }
@@ -316,6 +321,20 @@ export interface RepairOptions {
   matches?: (certPem: string, keyPem: string) => boolean | Promise<boolean>;
 }
 
+/** Written before the live files are swapped and removed once `current` is committed. */
+export const SWAP_MARKER_FILE = '.swap-in-progress';
+
+/**
+ * Whether a crash may have left this lineage's live files half-swapped: true while a swap marker
+ * exists, or when the directory has no `current` marker yet. A cheap check (two stats), so
+ * `renew` over many certificates only runs `repairLineage` where it can matter.
+ */
+export function lineageNeedsRepair(configDir: string, certName: string): boolean {
+  const paths = lineagePaths(configDir, certName);
+  if (existsSync(join(paths.dir, SWAP_MARKER_FILE))) return true;
+  return existsSync(paths.dir) && !existsSync(paths.current);
+}
+
 /**
  * Brings the live files back to a complete set after a crash (see the module comment). Call at
  * the start of a run with the certificate lock held. `completed` and `restored` mean the reload
@@ -326,6 +345,15 @@ export async function repairLineage(
   certName: string,
   options: RepairOptions = {},
 ): Promise<RepairResult> {
+  const result = await repairLiveFiles(configDir, certName, options);
+  // Whatever the outcome, the interrupted swap has been dealt with.
+  await unlink(join(lineagePaths(configDir, certName).dir, SWAP_MARKER_FILE)).catch((error: unknown) => {
+    if (codeOf(error) !== 'ENOENT') throw localErrorFor('remove', SWAP_MARKER_FILE, error);
+  });
+  return result;
+}
+
+async function repairLiveFiles(configDir: string, certName: string, options: RepairOptions): Promise<RepairResult> {
   const paths = lineagePaths(configDir, certName);
   const removed: string[] = [];
   for (const name of await cleanStaleTempFiles(paths.dir)) removed.push(join(paths.dir, name));
@@ -586,9 +614,11 @@ async function readCurrentMarker(paths: LineagePaths): Promise<number | undefine
   return value;
 }
 
+// The read helpers are synchronous underneath: these are small files, and `renew` reads a dozen
+// per certificate; an async read costs ten times a sync one in thread-pool round trips.
 async function numberedDirs(dir: string): Promise<number[]> {
   try {
-    return (await readdir(dir, { withFileTypes: true }))
+    return readdirSync(dir, { withFileTypes: true })
       .filter((e) => e.isDirectory() && /^[1-9][0-9]*$/.test(e.name))
       .map((e) => Number(e.name))
       .sort((a, b) => a - b);
@@ -600,7 +630,7 @@ async function numberedDirs(dir: string): Promise<number[]> {
 
 async function readOptional(path: string): Promise<string | undefined> {
   try {
-    return await readFile(path, 'utf8');
+    return readFileSync(path, 'utf8');
   } catch (error) {
     if (codeOf(error) === 'ENOENT') return undefined;
     throw localErrorFor('read', path, error);
@@ -609,7 +639,7 @@ async function readOptional(path: string): Promise<string | undefined> {
 
 async function exists(path: string): Promise<boolean> {
   try {
-    await access(path);
+    accessSync(path);
     return true;
   } catch (error) {
     if (codeOf(error) === 'ENOENT' || codeOf(error) === 'ENOTDIR') return false;

@@ -235,7 +235,8 @@ async function takeOver(path: string, judged: LockHolder | 'unreadable'): Promis
 
 function heldError(name: string, path: string, holder: LockHolder | 'unreadable'): LocalError {
   return new LocalError(`another acmecli run holds ${name}${describeHolder(holder)}`, {
-    hint: `wait for it to finish (--wait), or remove ${path} if no acmecli is running`,
+    // No command has a --wait flag (renew waits by itself): say what the user can actually do.
+    hint: `run the command again once it has finished, or remove ${path} if no acmecli is running`,
   });
 }
 

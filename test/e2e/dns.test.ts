@@ -7,8 +7,7 @@
  * command line says `--dns-resolver 127.0.0.1:PORT`, as a user with a split-horizon DNS would.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { randomBytes } from 'node:crypto';
-import { X509Certificate } from 'node:crypto';
+import { X509Certificate, randomBytes } from 'node:crypto';
 import { chmod, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -147,6 +146,18 @@ interface Resolver {
  * its cache would serve stale TXT values to renewals of the same name elsewhere in this file.
  */
 async function startForwardingResolver(upstream: BindHandle): Promise<Resolver> {
+  // Another test file may take the free port between the pick and named's bind: try again then.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startForwardingResolverOnce(upstream);
+    } catch (error) {
+      const portTaken = error instanceof Error && /unable to listen on any configured interfaces|address (already )?in use/i.test(error.message);
+      if (attempt >= 3 || !portTaken) throw error;
+    }
+  }
+}
+
+async function startForwardingResolverOnce(upstream: BindHandle): Promise<Resolver> {
   const dir = await makeTempDir('resolver');
   let daemon: Daemon | undefined;
   try {
@@ -392,6 +403,9 @@ exit $status
     );
     console.info(`dns-01 via the Certigna hook scripts, hook.example.test: ${issued.durationMs} ms`);
     expect(issued.exitCode, describeRun(issued)).toBe(0);
+    // The scripts' chatter (echo, nsupdate -v) stays out of stdout, which holds the result only.
+    expect(issued.stdout).toMatch(/^Certificate "hook\.example\.test" issued for hook\.example\.test\n/);
+    expect(issued.stdout).not.toContain('Create dns TXT');
     expect(sanNames(await certPem(dir, 'hook.example.test'))).toEqual(['hook.example.test']);
     expect(await readFile(calls, 'utf8')).toBe(`create hook.example.test ${scripts}\nclean hook.example.test ${scripts}\n`);
     const updates = await bindUpdatesSince(logFrom);
@@ -401,18 +415,29 @@ exit $status
     const first = await certPem(dir, 'hook.example.test');
 
     const elsewhere = await scratchDir();
-    const renewed = await ca.run(dir, ['-v', 'renew', '--force'], { cwd: elsewhere });
-    console.info(renewed.stderr);
-    console.info(`dns-01 renewal via the Certigna hook scripts: ${renewed.durationMs} ms`);
-    expect(renewed.exitCode, describeRun(renewed)).toBe(0);
+    // Pebble reuses a valid authorization 1 time in 100 even with PEBBLE_AUTHZREUSE=0 (its test is
+    // `rand.Intn(100) > percent`); a renewal that validated nothing proves nothing about the hooks,
+    // so it is run again, at most three times in all.
+    let renewed: CliResult | undefined;
+    let runs = 0;
+    const callCount = async () => (await readFile(calls, 'utf8')).split('\n').filter(Boolean).length;
+    for (let attempt = 1; attempt <= 3; attempt++) {
+      runs = attempt;
+      const before = await callCount();
+      // --json: the hooks' echo lines must not reach stdout, which holds exactly one document.
+      renewed = await ca.run(dir, ['--json', 'renew', '--force'], { cwd: elsewhere });
+      expect(renewed.exitCode, describeRun(renewed)).toBe(0);
+      const doc = JSON.parse(renewed.stdout);
+      expect(doc.ok).toBe(true);
+      expect(doc.result.items).toEqual([expect.objectContaining({ certName: 'hook.example.test', outcome: 'renewed' })]);
+      if ((await callCount()) > before) break;
+    }
+    console.info(`dns-01 renewal via the Certigna hook scripts: ${renewed?.durationMs} ms (${runs} run(s))`);
     expect(await certPem(dir, 'hook.example.test')).not.toBe(first);
     // The hooks ran again in the directory recorded at issue time, not in the renewal's cwd.
-    expect((await readFile(calls, 'utf8')).split('\n').filter(Boolean)).toEqual([
-      `create hook.example.test ${scripts}`,
-      `clean hook.example.test ${scripts}`,
-      `create hook.example.test ${scripts}`,
-      `clean hook.example.test ${scripts}`,
-    ]);
+    const lines = (await readFile(calls, 'utf8')).split('\n').filter(Boolean);
+    expect(lines.slice(-2)).toEqual([`create hook.example.test ${scripts}`, `clean hook.example.test ${scripts}`]);
+    expect(new Set(lines.map((line) => line.split(' ')[2]))).toEqual(new Set([scripts]));
     expect(await bind.queryTxt('_acme-challenge.hook.example.test')).toEqual([]);
     expect(await exists(join(elsewhere, 'nsupdate-create.txt'))).toBe(false);
   });

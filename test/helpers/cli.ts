@@ -1,6 +1,8 @@
 /**
  * Runs the built CLI as a user would: a child process with its own argv, environment and
- * config dir. ACMECLI_BIN points the same tests at a single binary (issue: single binaries).
+ * config dir. ACMECLI_BIN points the same tests at a single binary (issue: single binaries);
+ * ACMECLI_CHILD_PATH, when set, is the children's PATH (scripts/test-binary.mjs gives one that
+ * holds every system tool but no `node`, to show the binary needs none).
  */
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
@@ -31,13 +33,18 @@ export function cliCommand(): { file: string; prefix: string[] } {
   return { file: process.execPath, prefix: [BUNDLE_PATH] };
 }
 
+/** The PATH acmecli's child processes get. */
+export function childPath(): string | undefined {
+  return process.env.ACMECLI_CHILD_PATH || process.env.PATH;
+}
+
 export function runCli(args: readonly string[], options: CliRunOptions = {}): Promise<CliResult> {
   const { file, prefix } = cliCommand();
   const started = Date.now();
   return new Promise((resolve, reject) => {
     const child = spawn(file, [...prefix, ...args], {
       cwd: options.cwd ?? REPO_ROOT,
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, LANG: 'C.UTF-8', ...options.env },
+      env: { PATH: childPath(), HOME: process.env.HOME, LANG: 'C.UTF-8', ...options.env },
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     let stdout = '';
@@ -62,7 +69,7 @@ export function spawnCli(args: readonly string[], options: CliRunOptions = {}) {
   const { file, prefix } = cliCommand();
   return spawn(file, [...prefix, ...args], {
     cwd: options.cwd ?? REPO_ROOT,
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, LANG: 'C.UTF-8', ...options.env },
+    env: { PATH: childPath(), HOME: process.env.HOME, LANG: 'C.UTF-8', ...options.env },
     stdio: ['pipe', 'pipe', 'pipe'],
   });
 }

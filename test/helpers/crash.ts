@@ -357,3 +357,38 @@ export function accountProblems(account: AccountOnDisk): string[] {
   }
   return problems;
 }
+
+// ---------------------------------------------------------------------------------------------
+// A small file system of our own, to fill up or make read-only (needs root: mount(8))
+
+export interface Tmpfs {
+  readonly path: string;
+  /** Remounts read-only (true) or read-write (false). */
+  setReadOnly(readOnly: boolean): void;
+  unmount(): void;
+}
+
+function mountCommand(args: string[]): void {
+  const result = spawnSync(args[0] as string, args.slice(1), { encoding: 'utf8' });
+  if (result.status !== 0) {
+    throw new Error(`${args.join(' ')} failed (${result.status}): ${result.stderr || result.error?.message || ''}`.trim());
+  }
+}
+
+/** Mounts a tmpfs of `sizeBytes` (and at most `inodes` files, when given) on the empty dir `path`. */
+export function mountTmpfs(path: string, sizeBytes: number, inodes?: number): Tmpfs {
+  const options = [`size=${sizeBytes}`, 'mode=0755', ...(inodes ? [`nr_inodes=${inodes}`] : [])].join(',');
+  mountCommand(['mount', '-t', 'tmpfs', '-o', options, 'tmpfs', path]);
+  let mounted = true;
+  return {
+    path,
+    setReadOnly: (readOnly) => mountCommand(['mount', '-o', `remount,${readOnly ? 'ro' : 'rw'}`, path]),
+    unmount: () => {
+      if (!mounted) return;
+      mounted = false;
+      const result = spawnSync('umount', [path], { encoding: 'utf8' });
+      // Lazy unmount when something still holds a file open there: it must not outlive the test.
+      if (result.status !== 0) mountCommand(['umount', '-l', path]);
+    },
+  };
+}

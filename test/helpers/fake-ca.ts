@@ -130,7 +130,7 @@ export function sendProblem(
   res.writeHead(status, headers).end(JSON.stringify({ type: `${PROBLEM_PREFIX}${code}`, detail, status }));
 }
 
-function resourceOf(method: string, pathname: string): FakeResource {
+function resourceOf(pathname: string): FakeResource {
   if (pathname === '/directory') return 'directory';
   if (pathname === '/new-nonce') return 'newNonce';
   if (pathname === '/new-account') return 'newAccount';
@@ -142,7 +142,6 @@ function resourceOf(method: string, pathname: string): FakeResource {
   if (pathname.startsWith('/chall/')) return 'challenge';
   if (pathname.startsWith('/finalize/')) return 'finalize';
   if (pathname.startsWith('/cert/')) return 'cert';
-  void method;
   return 'unknown';
 }
 
@@ -447,7 +446,7 @@ export async function startFakeCa(initialOptions: FakeCaOptions = {}): Promise<F
         method,
         path,
         url: `${origin}${path}`,
-        resource: resourceOf(method, pathname),
+        resource: resourceOf(pathname),
         body,
         atMs: performance.now() - started,
       };

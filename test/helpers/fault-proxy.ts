@@ -88,10 +88,11 @@ export type Fault =
    */
   | { type: 'stall'; stage: 'headers' | 'body' }
   /**
-   * Forwards, then sends only half the body. 'content-length': the full length is declared and the
-   * connection closed early; 'chunked': the message ends cleanly, short (no length to check).
+   * Forwards, then sends only the first `keep` fraction of the body (default 0.5).
+   * 'content-length': the full length is declared and the connection closed early; 'chunked': the
+   * message ends cleanly, short (nothing tells the client a part is missing).
    */
-  | { type: 'truncate'; framing: 'content-length' | 'chunked' }
+  | { type: 'truncate'; framing: 'content-length' | 'chunked'; keep?: number }
   /** Forwards and removes Replay-Nonce from the answer. */
   | { type: 'drop-nonce' }
   /** Not forwarded: 400 badNonce, with a fresh Replay-Nonce fetched from Pebble as a CA would send. */
@@ -337,7 +338,8 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
         return;
       }
       if (fault?.type === 'stall' || fault?.type === 'truncate') {
-        const half = answer.body.subarray(0, Math.floor(answer.body.length / 2));
+        const keep = fault.type === 'truncate' ? (fault.keep ?? 0.5) : 0.5;
+        const half = answer.body.subarray(0, Math.floor(answer.body.length * keep));
         entry.status = answer.status;
         if (fault.type === 'truncate' && fault.framing === 'chunked') {
           const headers = { ...answer.headers };

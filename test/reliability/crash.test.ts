@@ -11,7 +11,9 @@
  * and fsync of a run adds each step once.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readFile } from 'node:fs/promises';
+import { closeSync, ftruncateSync, mkdirSync, openSync, rmSync, writeSync } from 'node:fs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describeRun, startE2eCa, type E2eCa } from '../helpers/e2e.js';
 import {
@@ -21,6 +23,7 @@ import {
   isEmptySet,
   lockFiles,
   LIVE_KINDS,
+  mountTmpfs,
   mulberry32,
   readAccounts,
   readArchive,
@@ -36,6 +39,7 @@ import {
   type FileSet,
   type KilledRun,
   type TracedCall,
+  type Tmpfs,
 } from '../helpers/crash.js';
 
 const SEED = Number(process.env.ACMECLI_CRASH_SEED ?? 0x5eed_c0de);
@@ -337,7 +341,7 @@ describe('SIGKILL during issue and renew', () => {
     await runOnLanes(points, figures);
     report('a kill before every rename', figures);
     expect(figures.killed).toBe(points.length);
-    // From the 7th rename of renew on, the new version is complete; the 8th to 11th land inside
+    // From the 7th rename of renew on, the new version is complete; the 8th to 10th land inside
     // the swap, where the live files are a mix of both versions until the next run repairs them.
     expect(figures.live.mixed).toBeGreaterThanOrEqual(4);
     expect(figures.repairs).toBeGreaterThanOrEqual(6);
@@ -356,4 +360,171 @@ describe('SIGKILL during issue and renew', () => {
     expect(figures.killed).toBe(points.length);
     expect(figures.tempFilesLeft).toBe(points.length);
   }, 300_000);
+});
+
+// ---------------------------------------------------------------------------------------------
+// Disk full and read-only config dir: a tmpfs of our own under the config dir.
+
+const PAGE = 4096;
+
+/** Fills the file system at `dir` with one file, then gives back `sparePages` pages. */
+function fillLeaving(dir: string, sparePages: number): string {
+  const filler = join(dir, 'filler');
+  const fd = openSync(filler, 'w');
+  const chunk = Buffer.alloc(PAGE, 0x5a);
+  let written = 0;
+  try {
+    // Bounded by the file system size (TMPFS_BYTES) plus slack.
+    for (let i = 0; i < TMPFS_BYTES / PAGE + 16; i++) {
+      try {
+        written += writeSync(fd, chunk);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === 'ENOSPC') break;
+        throw error;
+      }
+    }
+    ftruncateSync(fd, Math.max(0, written - sparePages * PAGE));
+  } finally {
+    closeSync(fd);
+  }
+  return filler;
+}
+
+/** Creates empty files until the inode table is full, then removes `spare` of them. */
+function fillInodesLeaving(dir: string, spare: number): string {
+  const fillers = join(dir, 'inode-fillers');
+  mkdirSync(fillers);
+  const created: string[] = [];
+  for (let i = 0; i < TMPFS_INODES + 16; i++) {
+    try {
+      const path = join(fillers, String(i));
+      closeSync(openSync(path, 'w'));
+      created.push(path);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOSPC') break;
+      throw error;
+    }
+  }
+  for (const path of created.slice(-spare)) if (spare > 0) rmSync(path);
+  return fillers;
+}
+
+const TMPFS_BYTES = 512 * 1024;
+const TMPFS_INODES = 400;
+
+async function withTmpfsConfig(inodes: number | undefined, body: (mount: Tmpfs, dir: string) => Promise<void>): Promise<void> {
+  const mountPoint = await mkdtemp(join(tmpdir(), 'acmecli-crash-fs-'));
+  let mount: Tmpfs | undefined;
+  try {
+    mount = mountTmpfs(mountPoint, TMPFS_BYTES, inodes);
+    const dir = join(mountPoint, 'config');
+    await body(mount, dir);
+  } finally {
+    mount?.unmount();
+    await rm(mountPoint, { recursive: true, force: true });
+  }
+}
+
+interface LineageState {
+  live: FileSet;
+  current: number | undefined;
+  accounts: AccountOnDisk[];
+}
+
+async function lineageState(dir: string): Promise<LineageState> {
+  const lineage = join(dir, 'certificates', CERT);
+  return { live: await readFileSet(lineage), current: await readCurrent(lineage), accounts: await readAccounts(dir) };
+}
+
+/** After a failed write: same live files, same committed version, same account, no temp file. */
+async function expectUnchanged(lane: Lane, dir: string, before: LineageState, label: string): Promise<void> {
+  const after = await lineageState(dir);
+  expect(sameSet(after.live, before.live), `${label}: live files changed`).toBe(true);
+  expect(setProblems(after.live, lane.roots), label).toEqual([]);
+  expect(after.current, `${label}: committed version`).toBe(before.current);
+  expect(after.accounts, `${label}: account files`).toEqual(before.accounts);
+  expect(await tempFilesUnder(dir), `${label}: temp files`).toEqual([]);
+  expect(await lockFiles(dir), `${label}: locks`).toEqual([]);
+}
+
+/** Once there is room again: the next run succeeds and leaves no incomplete version. */
+async function expectNextRunSucceeds(lane: Lane, dir: string, label: string): Promise<void> {
+  const next = await lane.ca.run(dir, ['renew', '--force']);
+  expect(next.exitCode, `${label}: the next run\n${describeRun(next)}`).toBe(0);
+  const lineage = join(dir, 'certificates', CERT);
+  expect((await readArchive(lineage)).filter((v) => !v.complete), `${label}: incomplete versions`).toEqual([]);
+  expect(setProblems(await readFileSet(lineage), lane.roots)).toEqual([]);
+  expect(await tempFilesUnder(dir)).toEqual([]);
+}
+
+describe('disk full and read-only config dir', () => {
+  it('renew on a full disk exits 6 naming ENOSPC and the file, keeps the old files, and the next run succeeds', async () => {
+    const lane = lanes[0] as Lane;
+    const failedAt: string[] = [];
+    await withTmpfsConfig(undefined, async (mount, dir) => {
+      const issued = await lane.ca.run(dir, issueArgs(lane));
+      expect(issued.exitCode, describeRun(issued)).toBe(0);
+      // Spare room from none (the lock cannot be written) to enough for part of the new version.
+      for (const spare of [0, 1, 2, 4, 6]) {
+        const label = `${spare} spare pages`;
+        const before = await lineageState(dir);
+        const filler = fillLeaving(mount.path, spare);
+        const result = await lane.ca.run(dir, ['renew', '--force']);
+        rmSync(filler);
+        if (result.exitCode === 0) continue;
+        expect(result.exitCode, `${label}\n${describeRun(result)}`).toBe(6);
+        const message = /cannot (?:write|create \S+|write lock) (\S+): no space left on device \(ENOSPC\)/.exec(result.stderr);
+        expect(message, `${label}: a one-line reason naming the file\n${result.stderr}`).not.toBeNull();
+        expect(message?.[1]).toContain(dir);
+        failedAt.push(shortPath(message?.[1] ?? '').replace(/^.*\/locks\//, 'locks/'));
+        await expectUnchanged(lane, dir, before, label);
+        await expectNextRunSucceeds(lane, dir, label);
+      }
+    });
+    console.log(`crash: full disk: renew failed writing ${JSON.stringify(failedAt)}`);
+    // Both before the CA is asked (the lock) and while the new version is written.
+    expect(failedAt.some((path) => path.startsWith('locks/'))).toBe(true);
+    expect(failedAt.some((path) => path.startsWith('archive/'))).toBe(true);
+  }, 120_000);
+
+  it('renew with no inode left exits 6 naming ENOSPC, keeps the old files, and the next run succeeds', async () => {
+    const lane = lanes[0] as Lane;
+    await withTmpfsConfig(TMPFS_INODES, async (mount, dir) => {
+      const issued = await lane.ca.run(dir, issueArgs(lane));
+      expect(issued.exitCode, describeRun(issued)).toBe(0);
+      const before = await lineageState(dir);
+      const fillers = fillInodesLeaving(mount.path, 3);
+      const result = await lane.ca.run(dir, ['renew', '--force']);
+      rmSync(fillers, { recursive: true });
+      expect(result.exitCode, describeRun(result)).toBe(6);
+      expect(result.stderr).toMatch(/no space left on device \(ENOSPC\)/);
+      await expectUnchanged(lane, dir, before, 'no inode left');
+      await expectNextRunSucceeds(lane, dir, 'no inode left');
+    });
+  }, 60_000);
+
+  it('a read-only config dir: exit 6 naming EROFS, nothing changed, reading still works, and the next run succeeds', async () => {
+    const lane = lanes[0] as Lane;
+    await withTmpfsConfig(undefined, async (mount, dir) => {
+      const issued = await lane.ca.run(dir, issueArgs(lane));
+      expect(issued.exitCode, describeRun(issued)).toBe(0);
+      const before = await lineageState(dir);
+      mount.setReadOnly(true);
+      try {
+        const renewed = await lane.ca.run(dir, ['renew', '--force']);
+        expect(renewed.exitCode, describeRun(renewed)).toBe(6);
+        expect(renewed.stderr).toMatch(new RegExp(`cannot [a-z ]+ ${dir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\S*: read-only file system \\(EROFS\\)`));
+        const other = await lane.ca.run(dir, ['issue', '-d', 'other.example.test', ...standalone(lane)]);
+        expect(other.exitCode, describeRun(other)).toBe(6);
+        expect(other.stderr).toContain('read-only file system (EROFS)');
+        const listed = await lane.ca.run(dir, ['--json', 'certificates']);
+        expect(listed.exitCode, describeRun(listed)).toBe(0);
+        expect(JSON.parse(listed.stdout).result.map((c: { certName: string }) => c.certName)).toEqual([CERT]);
+      } finally {
+        mount.setReadOnly(false);
+      }
+      await expectUnchanged(lane, dir, before, 'read-only');
+      await expectNextRunSucceeds(lane, dir, 'read-only');
+    });
+  }, 60_000);
 });

@@ -48,7 +48,7 @@ describe('createCsr', () => {
       // The subject is not empty, so the SAN extension needs no criticality.
       expect(text).not.toMatch(/Subject Alternative Name: critical/);
 
-      const parsed = parseCsr(pem, 'request.csr');
+      const parsed = await parseCsr(pem, 'request.csr');
       expect(parsed.der).toEqual(der);
       expect(publicKeysEqual(parsed.publicKey, key)).toBe(true);
       expect(parsed.identifiers).toEqual([
@@ -80,7 +80,7 @@ describe('createCsr', () => {
     expect(text).toMatch(/Subject:\s*\n/);
     expect(text).toMatch(/Subject Alternative Name: critical/);
     expect(text).toContain(`DNS:${long}, DNS:short.example.com`);
-    expect(parseCsr(pem, 'long.csr').identifiers.map((i) => i.value)).toEqual([
+    expect((await parseCsr(pem, 'long.csr')).identifiers.map((i) => i.value)).toEqual([
       long,
       'short.example.com',
     ]);
@@ -99,7 +99,7 @@ describe('createCsr', () => {
     const text = opensslText(pem, 'ip.csr');
     expect(text).not.toContain('CN');
     expect(text).toContain('IP Address:0:0:0:0:0:0:0:1');
-    expect(parseCsr(pem, 'ip.csr').identifiers).toEqual([{ type: 'ip', value: '::1' }]);
+    expect((await parseCsr(pem, 'ip.csr')).identifiers).toEqual([{ type: 'ip', value: '::1' }]);
   });
 
   it('takes the CN from the first DNS identifier even after an IP', async () => {
@@ -134,21 +134,21 @@ describe('parseCsr', () => {
   });
   const read = (name: string) => readFileSync(dir.file(name), 'utf8');
 
-  it('adds the CN when it is missing from the SANs, first and lowercased', () => {
-    const parsed = parseCsr(read('cn-and-san.csr'), 'cn-and-san.csr');
+  it('adds the CN when it is missing from the SANs, first and lowercased', async () => {
+    const parsed = await parseCsr(read('cn-and-san.csr'), 'cn-and-san.csr');
     expect(parsed.identifiers).toEqual([
       { type: 'dns', value: 'main.example.com' },
       { type: 'dns', value: 'alt.example.com' },
       { type: 'ip', value: '2001:db8::2' },
     ]);
-    expect(publicKeysEqual(parsed.publicKey, parseCsr(read('cn-only.csr'), 'x').publicKey)).toBe(true);
+    expect(publicKeysEqual(parsed.publicKey, (await parseCsr(read('cn-only.csr'), 'x')).publicKey)).toBe(true);
   });
 
-  it('reads DER, PEM text and PEM bytes alike', () => {
+  it('reads DER, PEM text and PEM bytes alike', async () => {
     const der = readFileSync(dir.file('cn-and-san.der'));
-    const fromDer = parseCsr(der, 'cn-and-san.der');
-    const fromPemBytes = parseCsr(readFileSync(dir.file('cn-and-san.csr')), 'cn-and-san.csr');
-    const fromCrlfText = parseCsr(`intro\r\n${read('cn-and-san.csr').replace(/\n/g, '\r\n')}`, 'x');
+    const fromDer = await parseCsr(der, 'cn-and-san.der');
+    const fromPemBytes = await parseCsr(readFileSync(dir.file('cn-and-san.csr')), 'cn-and-san.csr');
+    const fromCrlfText = await parseCsr(`intro\r\n${read('cn-and-san.csr').replace(/\n/g, '\r\n')}`, 'x');
     expect(fromDer.der).toEqual(der);
     for (const parsed of [fromPemBytes, fromCrlfText]) {
       expect(parsed.der).toEqual(der);
@@ -156,26 +156,26 @@ describe('parseCsr', () => {
     }
   });
 
-  it('uses the CN of a CSR without SANs', () => {
-    expect(parseCsr(read('cn-only.csr'), 'x').identifiers).toEqual([
+  it('uses the CN of a CSR without SANs', async () => {
+    expect((await parseCsr(read('cn-only.csr'), 'x')).identifiers).toEqual([
       { type: 'dns', value: 'only-cn.example.com' },
     ]);
   });
 
-  it('verifies RSA-PSS signatures', () => {
-    expect(parseCsr(read('pss.csr'), 'pss.csr').identifiers).toEqual([
+  it('verifies RSA-PSS signatures', async () => {
+    expect((await parseCsr(read('pss.csr'), 'pss.csr')).identifiers).toEqual([
       { type: 'dns', value: 'pss.example.com' },
     ]);
   });
 
-  it('refuses names ACME cannot validate', () => {
-    expect(() => parseCsr(read('email.csr'), 'email.csr')).toThrow(
+  it('refuses names ACME cannot validate', async () => {
+    await expect(parseCsr(read('email.csr'), 'email.csr')).rejects.toThrow(
       'email.csr requests an email name ("someone@example.com"), which ACME cannot validate',
     );
   });
 
-  it('refuses a CSR with no DNS name or IP address', () => {
-    expect(() => parseCsr(read('free-text-cn.csr'), 'free.csr')).toThrow(
+  it('refuses a CSR with no DNS name or IP address', async () => {
+    await expect(parseCsr(read('free-text-cn.csr'), 'free.csr')).rejects.toThrow(
       'free.csr requests no DNS name or IP address',
     );
   });
@@ -188,7 +188,7 @@ describe('parseCsr', () => {
     const at = tampered.lastIndexOf(Buffer.from('example.com'));
     expect(at).toBeGreaterThan(0);
     tampered[at] = 'E'.charCodeAt(0);
-    expect(() => parseCsr(tampered, 'tampered.csr')).toThrow(
+    await expect(parseCsr(tampered, 'tampered.csr')).rejects.toThrow(
       'tampered.csr holds a certificate signing request whose signature does not verify',
     );
   });
@@ -199,7 +199,7 @@ describe('parseCsr', () => {
     ]);
     const tampered = Buffer.from(der);
     tampered[tampered.length - 5] = (tampered[tampered.length - 5] ?? 0) ^ 0xff;
-    expect(() => parseCsr(tampered, 'sig.csr')).toThrow('signature does not verify');
+    await expect(parseCsr(tampered, 'sig.csr')).rejects.toThrow('signature does not verify');
   });
 
   it.each([
@@ -208,14 +208,14 @@ describe('parseCsr', () => {
     ['a private key', 'user.key', 'x.csr holds a private key, not a certificate signing request'],
     ['damaged base64', 'bad-base64', 'x.csr holds an unreadable certificate signing request (bad base64)'],
     ['DER garbage', 'der-garbage', 'x.csr holds an unreadable certificate signing request'],
-  ])('refuses %s with a LocalError naming the source', (_what, input, message) => {
+  ])('refuses %s with a LocalError naming the source', async (_what, input, message) => {
     let value: string | Buffer = input;
     if (input === 'cert.pem' || input === 'user.key') value = read(input);
     if (input === 'bad-base64') value = read('cn-only.csr').replace(/\n(.)/, '\n*$1');
     if (input === 'der-garbage') value = Buffer.from([0x30, 0x03, 0x02, 0x01, 0x00]);
     let thrown: unknown;
     try {
-      parseCsr(value, 'x.csr');
+      await parseCsr(value, 'x.csr');
     } catch (error) {
       thrown = error;
     }

@@ -8,8 +8,10 @@ import {
   createTlsAlpnCertificate,
   ipToReverseDnsName,
 } from '../../../src/crypto/tls-alpn.js';
-import { x509 } from '../../../src/crypto/x509-lib.js';
+import { loadX509 } from '../../../src/crypto/x509-lib.js';
 import { makeTempDir, openssl, type TempDir } from './openssl.js';
+
+const x509 = await loadX509();
 
 const KEY_AUTHORIZATION =
   'evaGxfADs6pSRb2LAv9IZf17Dt3juxGJ-PCt92wr-oA.NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs';
