@@ -1,11 +1,15 @@
-// Builds the CLI as two CommonJS files (the form Node's single-executable applications need):
-// dist/acmecli.cjs, the launcher (commander and the option declarations), and
-// dist/acmecli-core.cjs, every command's implementation and its libraries, loaded only when a
-// command runs: --version and --help stay fast. The single binaries carry the core as an asset.
+// Builds the CLI as CommonJS files (the form Node's single-executable applications need):
+//   dist/acmecli.cjs            the launcher: commander and the option declarations
+//   dist/acmecli-core.cjs       every command's implementation, loaded when a command runs
+//   dist/acmecli-<lib>.cjs      the heavy libraries (undici, execa, jose, @peculiar/x509), each
+//                               loaded the first time the core needs it
+// so --version and --help compile 75 KiB, and `renew` with nothing due never compiles undici.
+// dist/assets.json lists the files besides the launcher: the single binaries carry them as
+// SEA assets under those names.
 import { build } from 'esbuild';
 import { chmod, mkdir, rename, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const outfile = join(root, 'dist', 'acmecli.cjs');
@@ -27,13 +31,54 @@ const common = {
   inject: [join(root, 'scripts', 'import-meta-url.js')],
 };
 
-const coreFile = join(root, 'dist', 'acmecli-core.cjs');
+// The core reaches these only through `await import(...)`; each becomes its own file.
+const CHUNKS = {
+  undici: 'undici',
+  execa: 'execa',
+  jose: 'jose',
+  x509: '@peculiar/x509',
+  'reflect-metadata': 'reflect-metadata',
+};
+const chunkOf = Object.fromEntries(Object.entries(CHUNKS).map(([name, pkg]) => [pkg, name]));
+const chunkImports = {
+  name: 'chunk-imports',
+  setup(b) {
+    const filter = new RegExp(`^(${Object.keys(chunkOf).map((p) => p.replace(/[/.-]/g, '\\$&')).join('|')})$`);
+    b.onResolve({ filter }, (args) => {
+      if (args.kind !== 'dynamic-import') {
+        throw new Error(`${args.importer} imports ${args.path} statically; import it with await import() so it stays out of the core`);
+      }
+      return { path: chunkOf[args.path], namespace: 'acmecli-chunk' };
+    });
+    b.onLoad({ filter: /.*/, namespace: 'acmecli-chunk' }, (args) => ({
+      contents: `module.exports = globalThis.__acmecliLoadChunk(${JSON.stringify(args.path)});`,
+      loader: 'js',
+    }));
+  },
+};
+
+const dist = join(root, 'dist');
+await mkdir(dist, { recursive: true });
+const outputs = [];
+for (const [name, pkg] of Object.entries(CHUNKS)) {
+  const file = join(dist, `acmecli-${name}.cjs`);
+  const result = await build({
+    ...common,
+    stdin: { contents: `module.exports = require(${JSON.stringify(pkg)});`, resolveDir: root, loader: 'js' },
+    outfile: `${file}.${process.pid}.tmp`,
+  });
+  outputs.push({ file, temp: `${file}.${process.pid}.tmp`, meta: result.metafile });
+}
+
+const coreFile = join(dist, 'acmecli-core.cjs');
 const coreTemp = `${coreFile}.${process.pid}.tmp`;
 const core = await build({
   ...common,
   entryPoints: [join(root, 'src', 'cli', 'core.ts')],
   outfile: coreTemp,
+  plugins: [chunkImports],
 });
+outputs.push({ file: coreFile, temp: coreTemp, meta: core.metafile });
 
 // The launcher must not bundle core.ts: it loads acmecli-core.cjs instead.
 const externalCore = {
@@ -51,8 +96,10 @@ const launcher = await build({
   plugins: [externalCore],
 });
 await chmod(tempfile, 0o755);
-await rename(coreTemp, coreFile);
+for (const output of outputs) await rename(output.temp, output.file);
 await rename(tempfile, outfile);
-await writeFile(join(root, 'dist', 'build-meta.json'), JSON.stringify({ launcher: launcher.metafile, core: core.metafile }));
 const size = (meta) => Object.values(meta.outputs).reduce((sum, o) => sum + o.bytes, 0);
-console.log(`built ${outfile} (${(size(launcher.metafile) / 1024).toFixed(0)} KiB) and ${coreFile} (${(size(core.metafile) / 1024).toFixed(0)} KiB)`);
+const assets = Object.fromEntries(outputs.map((o) => [basename(o.file), o.file]));
+await writeFile(join(dist, 'assets.json'), `${JSON.stringify(assets, null, 2)}\n`);
+await writeFile(join(dist, 'build-meta.json'), JSON.stringify({ launcher: launcher.metafile, core: core.metafile }));
+console.log(`built ${outfile} (${(size(launcher.metafile) / 1024).toFixed(0)} KiB) + ${outputs.map((o) => `${basename(o.file)} ${(size(o.meta) / 1024).toFixed(0)} KiB`).join(', ')}`);

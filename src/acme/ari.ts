@@ -2,12 +2,16 @@
  * ACME Renewal Information (RFC 9773): the certificate identifier and the renewal decision
  * from a suggested window.
  */
-import { parseCertificate } from '../crypto/certificate.js';
+import { parseCertificate, type CertificateInfo } from '../crypto/certificate.js';
 import type { RenewalInfo } from './types.js';
 
 /** base64url(AKI keyIdentifier) "." base64url(serial number DER content bytes) — RFC 9773 §4.1. */
 export function ariCertificateId(certificatePem: string): string | undefined {
-  const info = parseCertificate(certificatePem);
+  return ariCertificateIdOf(parseCertificate(certificatePem));
+}
+
+/** The same, for a certificate already parsed. */
+export function ariCertificateIdOf(info: CertificateInfo): string | undefined {
   if (!info.authorityKeyIdentifier) return undefined;
   return `${info.authorityKeyIdentifier.toString('base64url')}.${info.serialBytes.toString('base64url')}`;
 }

@@ -128,7 +128,9 @@ export class Transport {
 
   private createDispatcher(undici: Undici): Dispatcher {
     const options = this.options;
-    const tls: Record<string, unknown> = {};
+    // Explicit, so NODE_TLS_REJECT_UNAUTHORIZED=0 left in an environment cannot turn verification
+    // off: the only way to trust another CA is --ca-bundle.
+    const tls: Record<string, unknown> = { rejectUnauthorized: true };
     if (options.caBundlePem !== undefined) tls.ca = [...rootCertificates, options.caBundlePem];
     if (options.clientCertificatePem !== undefined) tls.cert = options.clientCertificatePem;
     if (options.clientKeyPem !== undefined) tls.key = options.clientKeyPem;

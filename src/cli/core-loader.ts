@@ -15,17 +15,30 @@ export const CORE_ASSET_NAME = 'acmecli-core.cjs';
 
 let loaded: Promise<Core> | undefined;
 
-function loadBundledCore(): Core {
+type Sea = { isSea?: () => boolean; getAsset?: (key: string, encoding: string) => string };
+
+/** One built file: beside the launcher, or an asset of the single executable. */
+function loadBuiltFile(file: string): unknown {
   const require = createRequire(import.meta.url);
-  const sea = process.getBuiltinModule?.('node:sea') as { isSea?: () => boolean; getAsset?: (key: string, encoding: string) => string } | undefined;
+  const sea = process.getBuiltinModule?.('node:sea') as Sea | undefined;
   if (sea?.isSea?.() && sea.getAsset) {
-    const source = sea.getAsset(CORE_ASSET_NAME, 'utf8');
-    const factory = compileFunction(source, ['exports', 'require', 'module', '__filename', '__dirname'], { filename: CORE_ASSET_NAME });
-    const module = { exports: {} as Core };
+    const source = sea.getAsset(file, 'utf8');
+    const factory = compileFunction(source, ['exports', 'require', 'module', '__filename', '__dirname'], { filename: file });
+    const module = { exports: {} as unknown };
     factory(module.exports, require, module, process.execPath, '.');
     return module.exports;
   }
-  return require(`./${CORE_ASSET_NAME}`) as Core;
+  return require(`./${file}`);
+}
+
+function loadBundledCore(): Core {
+  // The core asks for its heavy libraries (acmecli-undici.cjs, ...) through this, on first use.
+  const chunks = new Map<string, unknown>();
+  (globalThis as { __acmecliLoadChunk?: (name: string) => unknown }).__acmecliLoadChunk = (name) => {
+    if (!chunks.has(name)) chunks.set(name, loadBuiltFile(`acmecli-${name}.cjs`));
+    return chunks.get(name);
+  };
+  return loadBuiltFile(CORE_ASSET_NAME) as Core;
 }
 
 export function loadCore(): Promise<Core> {

@@ -4,7 +4,7 @@
  * wait, so the second one finds nothing due.
  */
 import { AcmecliError, ExitCode, LocalError, UsageError, messageOf } from '../errors.js';
-import { parseCertificate } from '../crypto/certificate.js';
+import { parseCertificate, type CertificateInfo } from '../crypto/certificate.js';
 import { parseKeyType } from '../crypto/keys.js';
 import { DEFAULT_DNS01_SETTINGS, type Dns01Settings } from '../challenges/dns01/settings.js';
 import { parsePreferredChallenges } from '../challenges/select.js';
@@ -14,7 +14,7 @@ import { listLineages, readLineage, type Lineage } from '../store/certificate-st
 import { certificatesDir } from '../store/layout.js';
 import { openSession, type CaSession } from './ca-session.js';
 import { mapLimit } from '../acme/delay.js';
-import { chooseRenewalTime } from '../acme/ari.js';
+import { ariCertificateIdOf, chooseRenewalTime } from '../acme/ari.js';
 import { generateKey } from '../crypto/keys.js';
 import { readAriCache, writeAriCache } from '../store/ari-cache.js';
 import type { ConnectionSettings, RunContext } from './context.js';
@@ -81,8 +81,13 @@ class AriSessions {
  * The CA's renewal window for a lineage: from ari.json while the CA's Retry-After has not passed,
  * else asked again (and cached). Undefined when the CA offers none or cannot be asked.
  */
-async function renewalWindow(context: RunContext, lineage: Lineage, sessions: AriSessions): Promise<{ info: RenewalInfo; renewAt: Date } | undefined> {
-  const certificateId = replacesIdFor(lineage);
+async function renewalWindow(
+  context: RunContext,
+  lineage: Lineage,
+  certificate: CertificateInfo,
+  sessions: AriSessions,
+): Promise<{ info: RenewalInfo; renewAt: Date } | undefined> {
+  const certificateId = ariCertificateIdOf(certificate);
   if (!certificateId) return undefined;
   const server = lineage.settings.server;
   const now = context.now();
@@ -204,7 +209,7 @@ async function planRenewals(context: RunContext, input: RenewInput, sessions: Ar
       lineage ??= await readLineage(context.configDir, certName);
       if (!lineage) throw new LocalError(`no certificate named "${certName}" in ${context.configDir}`);
       const info = parseCertificate(lineage.files.cert);
-      const ari = useAri ? await renewalWindow(context, lineage, sessions) : undefined;
+      const ari = useAri ? await renewalWindow(context, lineage, info, sessions) : undefined;
       const decision = decideRenewal({
         notBefore: info.notBefore,
         notAfter: info.notAfter,

@@ -62,9 +62,18 @@ export async function installSchtasks(env: ScheduleEnvironment, job: JobCommand)
   }
 }
 
+/**
+ * `schtasks /Query /XML` found the task: exit 0 and a task definition. Exit 0 alone is not enough:
+ * Wine's schtasks answers every /Query with 0 and no output.
+ */
+function taskFound(query: { exitCode: number; stdout: string }): boolean {
+  // Some Windows versions write the XML as UTF-16; read through NULs rather than fail.
+  return query.exitCode === 0 && /<Task[\s>]/.test(query.stdout.replace(/\u0000/g, ''));
+}
+
 export async function removeSchtasks(env: ScheduleEnvironment): Promise<KindRemoval | undefined> {
   const query = await schtasks(env, schtasksQueryArgs('xml'));
-  if (query.exitCode !== 0) return undefined;
+  if (!taskFound(query)) return undefined;
   const result = await schtasks(env, schtasksDeleteArgs());
   if (result.exitCode !== 0) {
     const line = firstLine(result.stderr, result.stdout, result.exitCode);
@@ -77,10 +86,9 @@ export async function removeSchtasks(env: ScheduleEnvironment): Promise<KindRemo
 
 export async function schtasksStatus(env: ScheduleEnvironment, preview: string): Promise<ScheduleStatus> {
   const xml = await schtasks(env, schtasksQueryArgs('xml'));
-  if (xml.exitCode !== 0) {
+  if (!taskFound(xml)) {
     return { installed: false, kind: 'schtasks', files: [], command: preview };
   }
-  // Some Windows versions write the XML as UTF-16; read through NULs rather than fail.
   const xmlText = xml.stdout.replace(/\u0000/g, '');
   const list = await schtasks(env, schtasksQueryArgs('list'));
   const listText = list.exitCode === 0 ? list.stdout : '';

@@ -3,7 +3,7 @@
  * so a `renew` run only asks the CA again when the CA's Retry-After has passed: a timer over a
  * thousand certificates with nothing due stays local.
  */
-import { readFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { atomicWrite, codeOf } from './atomic-write.js';
 import { lineagePaths } from './layout.js';
@@ -34,7 +34,8 @@ function isEntry(value: unknown): value is AriCacheEntry {
 /** The cached entry, or undefined when absent or unreadable (it is only a cache). */
 export async function readAriCache(configDir: string, certName: string): Promise<AriCacheEntry | undefined> {
   try {
-    const value: unknown = JSON.parse(await readFile(join(lineagePaths(configDir, certName).dir, ARI_CACHE_FILE), 'utf8'));
+    // Sync: one small file per certificate, and renew reads a thousand of them in a row.
+    const value: unknown = JSON.parse(readFileSync(join(lineagePaths(configDir, certName).dir, ARI_CACHE_FILE), 'utf8'));
     return isEntry(value) ? value : undefined;
   } catch (error) {
     if (codeOf(error) === 'ENOENT' || error instanceof SyntaxError) return undefined;
