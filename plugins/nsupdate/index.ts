@@ -223,11 +223,26 @@ export function createNsupdateSolver(
     return keyPromise;
   };
 
+  // Without --dns-resolver the update server is asked for the zone first, as certbot's rfc2136
+  // plugin does: it is authoritative for what it accepts updates for, also for zones the public
+  // DNS does not know (internal names, test set-ups); the system resolver is the fallback.
+  const updateServerLookup = settings.resolvers || deps.lookup ? undefined : lookup.withServers([formatServer(options.server)]);
+  const findUpdateZone = async (name: string, signal: AbortSignal): Promise<string> => {
+    if (updateServerLookup) {
+      try {
+        return (await findZone(name, updateServerLookup, signal)).zone;
+      } catch (error) {
+        log.debug(`nsupdate: ${serverText} did not say which zone holds ${name} (${messageOf(error)}); asking the system resolver`);
+      }
+    }
+    return (await findZone(name, lookup, signal)).zone;
+  };
+
   const zoneOf = (name: string, signal: AbortSignal): Promise<string> => {
     if (options.zone !== undefined) return Promise.resolve(options.zone);
     let zone = zones.get(name);
     if (zone === undefined) {
-      zone = findZone(name, lookup, signal).then((z) => z.zone);
+      zone = findUpdateZone(name, signal);
       zones.set(name, zone);
       zone.catch(() => zones.delete(name));
     }

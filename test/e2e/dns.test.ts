@@ -265,6 +265,19 @@ describe('--nsupdate through the CLI', () => {
     expectNoSecret(result);
   });
 
+  it('finds the zone by asking the update server when no --dns-resolver is given (certbot rfc2136 style)', async () => {
+    const dir = await registered();
+    // The system resolver knows nothing of example.test; only the update server does. The
+    // propagation check would ask the zone's NS on port 53, so it is replaced by a plain wait.
+    const result = await ca.run(dir, [
+      'issue', '--nsupdate', '--nsupdate-server', bind.dnsServer, '--nsupdate-key-file', bind.keyFilePath(KEY256.name),
+      '--dns-propagation-wait', '0', '-v', '-d', 'noresolver.example.test',
+    ]);
+    expect(result.exitCode, describeRun(result)).toBe(0);
+    expect(result.stderr).toContain('added TXT _acme-challenge.noresolver.example.test in zone example.test');
+    expect(await bind.queryTxt('_acme-challenge.noresolver.example.test')).toEqual([]);
+  });
+
   it('follows a static CNAME in the zone and writes the TXT at its target', async () => {
     const dir = await registered();
     const logFrom = await bindLogSize();
