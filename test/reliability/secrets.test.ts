@@ -138,6 +138,19 @@ function eab(key = MAC_KEY): string[] {
 }
 
 describe('secrets never leave', () => {
+  it('the leak check itself finds a planted secret in a file, in a re-encoding, and a key line in stderr', async () => {
+    const dir = await ca.newConfigDir();
+    const key = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
+    await writeFile(join(dir, 'privkey.pem'), key);
+    const clean: CliResult = { exitCode: 0, signal: null, stdout: '', stderr: '', durationMs: 0 };
+    await expectNoLeak('nothing planted', clean, dir, [TSIG.secret]);
+    await writeFile(join(dir, 'renewal.json'), JSON.stringify({ hex: Buffer.from(TSIG.secret, 'base64').toString('hex') }));
+    await expect(expectNoLeak('planted in a file', clean, dir, [TSIG.secret])).rejects.toThrow(/appears in .*renewal\.json/);
+    await writeFile(join(dir, 'renewal.json'), '{}');
+    const leaky = { ...clean, stderr: `debug: ${key.split('\n')[2]}` };
+    await expect(expectNoLeak('planted in stderr', leaky, dir, [])).rejects.toThrow(/appears in stderr/);
+  });
+
   it('issue and renew with EAB and an inline TSIG key, -v and --log-file: no secret in any output or file; owner-only modes', async () => {
     const root = await ca.newConfigDir();
     // A config dir acmecli creates itself, under umask 000.
@@ -177,10 +190,10 @@ describe('secrets never leave', () => {
   });
 
   it.each([
-    ['a wrong EAB MAC key (the CA refuses it)', () => eab(randomBytes(32).toString('base64url')), 3],
-    ['a wrong TSIG secret (BIND refuses it)', () => [...eab(), ...nsupdate(inlineKey(randomBytes(32).toString('base64')))], 4],
-    ['an unknown TSIG key name', () => [...eab(), ...nsupdate(inlineKey(TSIG.secret, 'no-such-key'))], 4],
-  ])('on failure with %s: exit %#, and no secret anywhere, even with -v', async (_label, args, code) => {
+    { label: 'a wrong EAB MAC key (the CA refuses it)', args: () => [...eab(randomBytes(32).toString('base64url')), ...nsupdate()], code: 3 },
+    { label: 'a wrong TSIG secret (BIND refuses it)', args: () => [...eab(), ...nsupdate(inlineKey(randomBytes(32).toString('base64')))], code: 4 },
+    { label: 'an unknown TSIG key name', args: () => [...eab(), ...nsupdate(inlineKey(TSIG.secret, 'no-such-key'))], code: 4 },
+  ])('on failure with $label: exit $code, and no secret anywhere, even with -v', async ({ args, code }) => {
     const dir = await ca.newConfigDir();
     const log = join(dir, '..', `${randomBytes(4).toString('hex')}.log`);
     const argv = args();
