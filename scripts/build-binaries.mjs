@@ -7,9 +7,10 @@
 //   node scripts/build-binaries.mjs --targets linux-x64 --out DIR --no-archives
 //
 // How (measured facts in the project's notes on single binaries):
-//  1. `scripts/build.mjs`: dist/acmecli.cjs (launcher, the SEA `main`) and dist/acmecli-core.cjs
-//     (loaded on demand; in the binary it is the SEA asset `acmecli-core.cjs`, see
-//     src/cli/core-loader.ts). Node 24 SEA needs CommonJS, which both are.
+//  1. `scripts/build.mjs`: dist/acmecli.cjs (launcher, the SEA `main`) and the files it loads on
+//     demand, listed in dist/assets.json (acmecli-core.cjs, acmecli-undici.cjs, ...): in the
+//     binary they are SEA assets under those names (src/cli/core-loader.ts). Node 24 SEA needs
+//     CommonJS, which they all are.
 //  2. Stock Node binaries, pinned by version and npm integrity, come from the npm packages
 //     node-<os>-<arch> (`npm pack`, no install scripts), cached in .cache/node-bins.
 //  3. Windows: node.exe's Authenticode signature would be broken by the injection, so it is
@@ -24,7 +25,7 @@
 //     their own linux-x64 generator.
 //  5. useCodeCache / useSnapshot stay false: one blob serves every platform.
 //
-// A binary is rebuilt only when its inputs changed (launcher, core, base binary, pkg, this
+// A binary is rebuilt only when its inputs changed (launcher, assets, base binary, pkg, this
 // script): a stamp beside it records their hash, so a second run takes a few seconds.
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -43,7 +44,7 @@ const NODE_BINS = join(CACHE, 'node-bins');
 const PKG_HOME = join(CACHE, 'pkg-home');
 const SEA_CACHE = join(PKG_HOME, '.pkg-cache', 'sea');
 const DIST_LAUNCHER = join(ROOT, 'dist', 'acmecli.cjs');
-const DIST_CORE = join(ROOT, 'dist', 'acmecli-core.cjs');
+const DIST_ASSETS = join(ROOT, 'dist', 'assets.json');
 const CORE_ASSET_NAME = 'acmecli-core.cjs'; // src/cli/core-loader.ts CORE_ASSET_NAME
 const PKG_VERSION = '6.23.0';
 const SEA_FUSE = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2';
@@ -358,8 +359,12 @@ async function main() {
     await run(process.execPath, [join(ROOT, 'scripts', 'build.mjs')], { cwd: ROOT });
     timings.js = Date.now() - t;
   }
-  for (const file of [DIST_LAUNCHER, DIST_CORE]) {
-    if (!existsSync(file)) throw new Error(`${file} is missing: run npm run build`);
+  if (!existsSync(DIST_LAUNCHER) || !existsSync(DIST_ASSETS)) throw new Error(`${DIST_LAUNCHER} or ${DIST_ASSETS} is missing: run npm run build`);
+  /** SEA asset name → file: every file the launcher loads besides itself (scripts/build.mjs). */
+  const assets = JSON.parse(readFileSync(DIST_ASSETS, 'utf8'));
+  if (!(CORE_ASSET_NAME in assets)) throw new Error(`${DIST_ASSETS} does not list ${CORE_ASSET_NAME}`);
+  for (const [name, file] of Object.entries(assets)) {
+    if (!existsSync(file)) throw new Error(`${file} (asset ${name}) is missing: run npm run build`);
   }
   const version = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version;
 
@@ -376,7 +381,8 @@ async function main() {
 
   // 3. What is already built with the same inputs.
   const common = createHash('sha256');
-  for (const file of [DIST_LAUNCHER, DIST_CORE, fileURLToPath(import.meta.url)]) common.update(readFileSync(file));
+  for (const file of [DIST_LAUNCHER, fileURLToPath(import.meta.url)]) common.update(readFileSync(file));
+  for (const name of Object.keys(assets).sort()) common.update(`${name}\0`).update(readFileSync(assets[name]));
   common.update(PKG_VERSION);
   const commonHash = common.digest('hex');
   await mkdir(options.out, { recursive: true });
@@ -407,7 +413,7 @@ async function main() {
     }
     const request = {
       entry: DIST_LAUNCHER,
-      assets: { [CORE_ASSET_NAME]: DIST_CORE },
+      assets,
       targets: names.map((name) => ({
         nodeRange: `node${nodeVersion}`,
         platform: TARGETS[name].pkgPlatform,
