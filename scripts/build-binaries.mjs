@@ -454,12 +454,22 @@ async function main() {
     await Promise.all(
       options.targets.map(async (name) => {
         const { file, archive } = TARGETS[name];
-        const data = await readFile(join(options.out, file));
         const inner = file.endsWith('.exe') ? 'acmecli.exe' : 'acmecli';
         const archiveName = `${file.replace(/\.exe$/, '')}.${archive}`;
+        const archivePath = join(options.out, archiveName);
+        const archiveStamp = join(options.out, `.${archiveName}.inputs`);
+        const inputs = `${inputsOf(name).trim()} ${mtime}\n`;
+        const size = statSync(join(options.out, file)).size;
+        if (!options.force && existsSync(archivePath) && existsSync(archiveStamp) && readFileSync(archiveStamp, 'utf8') === inputs) {
+          rows[options.targets.indexOf(name)] = { file, size, archiveName, archiveSize: statSync(archivePath).size };
+          return;
+        }
+        await rm(archiveStamp, { force: true });
+        const data = await readFile(join(options.out, file));
         const bytes = archive === 'zip' ? await zip(inner, data, 0o755, mtime) : await tarGz(inner, data, 0o755, mtime);
-        await writeFile(join(options.out, `${archiveName}.tmp`), bytes);
-        await rename(join(options.out, `${archiveName}.tmp`), join(options.out, archiveName));
+        await writeFile(`${archivePath}.tmp`, bytes);
+        await rename(`${archivePath}.tmp`, archivePath);
+        await writeFile(archiveStamp, inputs);
         rows[options.targets.indexOf(name)] = { file, size: data.length, archiveName, archiveSize: bytes.length };
       }),
     );

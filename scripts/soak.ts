@@ -15,7 +15,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { cliCommand, REPO_ROOT, runCli, type CliResult } from '../test/helpers/cli.js';
 import { startFaultProxy, type ProxiedRequest } from '../test/helpers/fault-proxy.js';
@@ -30,6 +30,12 @@ export interface SoakOptions {
   nonceRejectPercent?: number;
   /** PEBBLE_AUTHZREUSE, percent. */
   authzReusePercent?: number;
+  /**
+   * Also renew over all lineages with a full garbage collection every 500 ms, so RSS follows the
+   * memory still referenced: flat unless something leaks (the plain run's peak also includes
+   * garbage V8 has not got round to collecting).
+   */
+  liveMemory?: boolean;
   /** Progress lines; silent when omitted. */
   log?: (line: string) => void;
 }
@@ -65,6 +71,13 @@ export interface SoakFigures {
   renewAll: RenewFigures;
   /** renewAll.peakRssKb / renewSmall.peakRssKb. */
   peakRssRatio: number;
+  /** With options.liveMemory: renew over all lineages with forced garbage collections. */
+  renewAllLive?: RenewFigures;
+  /**
+   * RSS of the forced-GC run late (last fifth of the samples) against early (second fifth, after
+   * start-up): about 1 when nothing accumulates from one certificate to the next.
+   */
+  liveRssGrowth?: number;
 }
 
 const SAMPLE_INTERVAL_MS = 100;
@@ -104,7 +117,11 @@ function childOf(pid: number): number | undefined {
  * Runs the CLI like runCli, and measures its peak RSS: getrusage's ru_maxrss through GNU time when
  * /usr/bin/time exists (exact), else the last VmHWM read while it ran. RSS is sampled for the shape.
  */
-export async function runCliMeasured(args: readonly string[], workDir: string): Promise<CliResult & { peakRssKb: number; peakSource: RenewFigures['peakSource']; rssSamplesKb: number[] }> {
+export async function runCliMeasured(
+  args: readonly string[],
+  workDir: string,
+  extraEnv: Record<string, string> = {},
+): Promise<CliResult & { peakRssKb: number; peakSource: RenewFigures['peakSource']; rssSamplesKb: number[] }> {
   const { file, prefix } = cliCommand();
   const useTime = existsSync(TIME_BINARY);
   const timeOutput = join(workDir, `time-${Date.now()}.txt`);
@@ -113,7 +130,7 @@ export async function runCliMeasured(args: readonly string[], workDir: string): 
   const started = Date.now();
   const child = spawn(command, commandArgs, {
     cwd: REPO_ROOT,
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, LANG: 'C.UTF-8' },
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, LANG: 'C.UTF-8', ...extraEnv },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';
@@ -156,6 +173,13 @@ export async function runCliMeasured(args: readonly string[], workDir: string): 
     await rm(timeOutput, { force: true });
   }
   return { exitCode, signal, stdout, stderr, durationMs: Date.now() - started, peakRssKb, peakSource, rssSamplesKb: samples };
+}
+
+/** Median of the last fifth of `samples` over the median of the second fifth (the first is start-up). */
+export function lateOverEarly(samples: readonly number[]): number {
+  const fifth = Math.floor(samples.length / 5);
+  if (fifth === 0) return Number.NaN;
+  return median(samples.slice(-fifth)) / median(samples.slice(fifth, 2 * fifth));
 }
 
 function median(values: readonly number[]): number {
@@ -230,9 +254,9 @@ export async function runSoak(options: SoakOptions): Promise<SoakFigures> {
     }
 
     const small = certNames.slice(0, options.smallRenew);
-    const renew = async (names: readonly string[] | 'all'): Promise<RenewFigures> => {
+    const renew = async (names: readonly string[] | 'all', extraEnv: Record<string, string> = {}): Promise<RenewFigures> => {
       const selection = names === 'all' ? [] : names.flatMap((name) => ['--cert-name', name]);
-      const result = await runCliMeasured([...common, '--json', 'renew', '--force', ...selection], workDir);
+      const result = await runCliMeasured([...common, '--json', 'renew', '--force', ...selection], workDir, extraEnv);
       const lineages = names === 'all' ? certNames.length : names.length;
       const figures: RenewFigures = {
         lineages,
@@ -243,12 +267,20 @@ export async function runSoak(options: SoakOptions): Promise<SoakFigures> {
         peakSource: result.peakSource,
         rssSamplesKb: result.rssSamplesKb,
       };
-      log(`renew --force over ${lineages}: exit ${result.exitCode}, ${figures.renewed} renewed in ${result.durationMs} ms, peak RSS ${result.peakRssKb} kB (${result.peakSource})`);
+      const mode = extraEnv.NODE_OPTIONS ? ' (forced GC)' : '';
+      log(`renew --force over ${lineages}${mode}: exit ${result.exitCode}, ${figures.renewed} renewed in ${result.durationMs} ms, peak RSS ${result.peakRssKb} kB (${result.peakSource})`);
       if (result.exitCode !== 0) log(result.stderr.trim().split('\n').slice(-5).join('\n'));
       return figures;
     };
     const renewSmall = await renew(small);
     const renewAll = await renew('all');
+    let renewAllLive: RenewFigures | undefined;
+    if (options.liveMemory) {
+      const preload = join(workDir, 'force-gc.cjs');
+      // unref: the timer must not keep a finished renew alive.
+      await writeFile(preload, 'const timer = setInterval(() => globalThis.gc?.(), 500);\ntimer.unref();\n');
+      renewAllLive = await renew('all', { NODE_OPTIONS: `--expose-gc --require ${preload}` });
+    }
 
     const signed = proxy.requests.filter((r) => r.method === 'POST');
     const bodies = new Set<string>();
@@ -278,6 +310,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakFigures> {
       renewSmall,
       renewAll,
       peakRssRatio: renewSmall.peakRssKb > 0 ? renewAll.peakRssKb / renewSmall.peakRssKb : Number.NaN,
+      ...(renewAllLive ? { renewAllLive, liveRssGrowth: lateOverEarly(renewAllLive.rssSamplesKb) } : {}),
     };
   } finally {
     await proxy?.stop();
@@ -309,6 +342,12 @@ export function formatSoak(figures: SoakFigures): string {
     renewLine('renew --force (small)', figures.renewSmall),
     renewLine('renew --force (all)', figures.renewAll),
     `peak RSS ratio all/small: ${figures.peakRssRatio.toFixed(2)}`,
+    ...(figures.renewAllLive
+      ? [
+          renewLine('renew (all, forced GC)', figures.renewAllLive),
+          `live RSS late/early (forced GC): ${figures.liveRssGrowth?.toFixed(2)}`,
+        ]
+      : []),
     ...figures.failures.map((f) => `FAILED ${f.certName}: exit ${f.exitCode}: ${f.stderr}`),
   ].join('\n');
 }
@@ -324,7 +363,7 @@ async function main(): Promise<void> {
   const build = await runCommandInherit(process.execPath, [join(REPO_ROOT, 'scripts', 'build.mjs')]);
   if (build !== 0) process.exit(build);
   const started = Date.now();
-  const figures = await runSoak({ issuances, smallRenew, log: (line) => console.log(line) });
+  const figures = await runSoak({ issuances, smallRenew, liveMemory: true, log: (line) => console.log(line) });
   console.log(`\nsoak finished in ${((Date.now() - started) / 1000).toFixed(0)} s\n${formatSoak(figures)}`);
   const ok =
     figures.succeeded === figures.issuances &&
@@ -345,7 +384,9 @@ function runCommandInherit(command: string, args: readonly string[]): Promise<nu
   });
 }
 
-// Run only as a script (scripts/run-ts.mjs puts the bundled file in argv[1]), not when the test imports it.
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+// Run only as the script itself (scripts/run-ts.mjs bundles it to .cache/run-ts/soak.mjs and puts
+// that in argv[1]); not when the test imports it, nor when another script bundles it in.
+const entry = process.argv[1];
+if (entry !== undefined && basename(entry) === 'soak.mjs' && import.meta.url === pathToFileURL(entry).href) {
   await main();
 }

@@ -19,7 +19,8 @@ PACKAGES=(wine wine64)
 
 log() { printf 'setup-wine: %s\n' "$*" >&2; }
 
-if [ -f "$MARK" ] && [ -x "${DIR}/usr/bin/wine" ]; then
+# (usr/bin/wine is an absolute symlink into the chroot's /etc/alternatives: test a real file.)
+if [ -f "$MARK" ] && [ -x "${DIR}/usr/bin/wine-stable" ]; then
   log "reusing ${DIR} ($(cat "$MARK"))"
   echo "$DIR"
   exit 0

@@ -173,8 +173,7 @@ export async function restrictToOwner(
   options: { directory?: boolean } = {},
 ): Promise<void> {
   if (!isWindows) return;
-  const user = process.env['USERNAME'] ?? userInfo().username;
-  const args = icaclsArgs(path, user, options.directory === true);
+  const args = icaclsArgs(path, currentUserName(), options.directory === true);
   await new Promise<void>((resolvePromise, reject) => {
     execFile(icaclsPath(), args, { windowsHide: true }, (error, _stdout, stderr) => {
       if (error) {
@@ -184,6 +183,21 @@ export async function restrictToOwner(
       }
     });
   });
+}
+
+/**
+ * The account to grant, as icacls can resolve it. GetUserNameW (os.userInfo) says "SYSTEM" under
+ * the LocalSystem account a scheduled renewal runs as, where %USERNAME% is the computer account
+ * "MACHINE$", which icacls cannot map to a SID on a machine outside a domain.
+ */
+function currentUserName(): string {
+  try {
+    const name = userInfo().username;
+    if (name !== '') return name;
+  } catch {
+    // No account information (unusual): fall back to the environment.
+  }
+  return process.env['USERNAME'] ?? '';
 }
 
 /** Exported for tests: the argv given to icacls (no shell involved, so no quoting). */

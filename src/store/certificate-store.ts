@@ -21,7 +21,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { accessSync, existsSync, readFileSync, readdirSync } from 'node:fs';
-import { mkdir, readdir, rename, rm, rmdir, unlink } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, rm, rmdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { LocalError } from '../errors.js';
 import {
@@ -106,14 +106,38 @@ export async function writeLineage(
 ): Promise<WriteLineageResult> {
   const paths = lineagePaths(configDir, certName);
   const settingsText = serializeRenewalSettings(settings);
-  const version = await writeArchiveVersion(configDir, certName, files, settingsText, options.now);
-  // The marker brackets step 2 and 3: a lineage without it needs no repair (lineageNeedsRepair).
+  // The marker brackets steps 1 to 3: a lineage without it needs no repair (lineageNeedsRepair).
+  // Step 1 is inside, so a run killed while writing the archive leaves the marker, and the next
+  // run's repair removes the incomplete version and its temp files even when nothing is due.
   const marker = join(paths.dir, SWAP_MARKER_FILE);
-  await atomicWrite(marker, `${version}\n`, { mode: PUBLIC });
+  await ensureDir(paths.dir, 0o700);
+  await writeSwapMarker(paths.dir, marker);
+  const version = await writeArchiveVersion(configDir, certName, files, settingsText, options.now);
   await installVersion(paths, version, files, settingsText);
   await unlink(marker);
   const pruned = await pruneArchive(configDir, certName, options.keep ?? DEFAULT_ARCHIVE_KEEP);
   return { version, paths, pruned };
+}
+
+/**
+ * Creates the swap marker in place rather than through atomicWrite: only its existence counts,
+ * and a run killed while writing it must leave the marker (empty, at worst), not a temp file
+ * that no later run would look for (repair runs only where a marker exists).
+ */
+async function writeSwapMarker(dir: string, marker: string): Promise<void> {
+  try {
+    const handle = await open(marker, 'w', PUBLIC);
+    try {
+      // For a human looking at a stuck lineage: which run was writing.
+      await handle.writeFile(`${process.pid}\n`);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await fsyncDir(dir);
+  } catch (error) {
+    throw localErrorFor('write', marker, error);
+  }
 }
 
 /** Step 1: a new complete, immutable archive version. Returns its number. */
@@ -321,7 +345,7 @@ export interface RepairOptions {
   matches?: (certPem: string, keyPem: string) => boolean | Promise<boolean>;
 }
 
-/** Written before the live files are swapped and removed once `current` is committed. */
+/** Written before a new archive version is started and removed once `current` is committed. */
 export const SWAP_MARKER_FILE = '.swap-in-progress';
 
 /**
@@ -442,6 +466,10 @@ async function discardUncommittedLineage(paths: LineagePaths, removed: string[])
     }
     removed.push(dir);
   }
+  // The interrupted run's marker would keep the directory from being removed.
+  await unlink(join(paths.dir, SWAP_MARKER_FILE)).catch((error: unknown) => {
+    if (codeOf(error) !== 'ENOENT') throw localErrorFor('remove', join(paths.dir, SWAP_MARKER_FILE), error);
+  });
   for (const dir of [paths.archive, paths.dir]) {
     try {
       await rmdir(dir);

@@ -168,6 +168,8 @@ describe.skipIf(!WINE_ROOT)('acmecli-win-x64.exe under Wine', () => {
   });
 
   it('issue --standalone: certificate key and CSR generated, files under C:\\ProgramData\\acmecli, a copy at a drive-letter path, reload through cmd.exe', async () => {
+    // Extra copies go into an existing folder (acmecli creates only its own directories).
+    await mkdir(host(`${TEST_DIR_WIN}\\out`), { recursive: true });
     const result = await wine([
       ...serverArgs, 'issue', '-d', 'wine.example.test,www.wine.example.test', '--standalone', '--http-port', String(pebble.httpPort),
       '--cert-file', `${TEST_DIR_WIN}\\out\\cert.pem`, '--key-file', `${TEST_DIR_WIN}\\out\\key.pem`,
@@ -290,7 +292,7 @@ describe.skipIf(!WINE_ROOT)('acmecli-win-x64.exe under Wine', () => {
   it("schedule: show reports no task; install meets Wine's schtasks, which cannot create /SC DAILY tasks", async () => {
     const show1 = await wine(['schedule', 'show']);
     expect(show1.exitCode, show(show1)).toBe(0);
-    expect(show1.stdout).toMatch(/not installed/i);
+    expect(show1.stdout).toMatch(/no acmecli renewal schedule is installed \(schtasks\)/i);
     const install = await wine(['schedule', 'install']);
     console.info(`schedule install under Wine: ${show(install)}`);
     // Real Windows creates the task (unit tests check the exact schtasks line); Wine 10's schtasks

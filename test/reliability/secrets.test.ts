@@ -182,7 +182,8 @@ describe('secrets never leave', () => {
 
   it('register with the EAB key from the environment in JSON mode: no secret in the document or the log', async () => {
     const dir = await ca.newConfigDir();
-    const log = join(dir, '..', `${randomBytes(4).toString('hex')}.log`);
+    // Outside the config dir (so it is not one of its files), in a scratch dir removed at the end.
+    const log = join(await ca.newConfigDir(), 'acmecli.log');
     const result = await runCli(['--config-dir', dir, ...ca.serverArgs, '--json', '-v', '--log-file', log, 'register', '--eab-kid', KID, '--agree-tos'], { env: { ACMECLI_EAB_HMAC_KEY: MAC_KEY } });
     expect(result.exitCode, describeRun(result)).toBe(0);
     expect(JSON.parse(result.stdout).ok).toBe(true);
@@ -195,7 +196,8 @@ describe('secrets never leave', () => {
     { label: 'an unknown TSIG key name', args: () => [...eab(), ...nsupdate(inlineKey(TSIG.secret, 'no-such-key'))], code: 4 },
   ])('on failure with $label: exit $code, and no secret anywhere, even with -v', async ({ args, code }) => {
     const dir = await ca.newConfigDir();
-    const log = join(dir, '..', `${randomBytes(4).toString('hex')}.log`);
+    // Outside the config dir (so it is not one of its files), in a scratch dir removed at the end.
+    const log = join(await ca.newConfigDir(), 'acmecli.log');
     const argv = args();
     const secrets = argv.filter((arg, i) => argv[i - 1] === '--eab-hmac-key' || argv[i - 1] === '--nsupdate-key').map((arg) => arg.split(':').at(-1) as string);
     const result = await ca.run(dir, ['-v', '--log-file', log, 'issue', ...argv, '-d', 'fail.example.test']);
@@ -227,7 +229,7 @@ describe('secrets never leave', () => {
 
   it('a damaged private key file is refused without echoing a line of it', async () => {
     const dir = await ca.newConfigDir();
-    const keyFile = join(dir, '..', `${randomBytes(4).toString('hex')}.key`);
+    const keyFile = join(await ca.newConfigDir(), 'damaged.key');
     const pem = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
     const damaged = pem.replace(/\n([A-Za-z0-9+/]{20})/, '\n$1!!!!');
     await writeFile(keyFile, damaged, { mode: 0o600 });

@@ -9,8 +9,11 @@ import { formatSoak, runSoak } from '../../scripts/soak.js';
 
 const ISSUANCES = 20;
 const SMALL_RENEW = 5;
-/** Peak RSS of renew over 20 lineages against renew over 5: flat memory stays well below this. */
-const MAX_PEAK_RSS_RATIO = 1.5;
+/**
+ * Peak RSS of renew over 20 lineages against renew over 5: about 1.05 when flat; 1.45 when every
+ * connection built its own TLS context from the CA bundle (the leak this guards against).
+ */
+const MAX_PEAK_RSS_RATIO = 1.25;
 
 describe('soak (shortened)', () => {
   it(`${ISSUANCES} issuances with 30 % nonce rejection all succeed, and renew's peak memory does not grow with the number of certificates`, async () => {
