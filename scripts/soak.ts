@@ -1,10 +1,15 @@
 /**
  * Soak: many consecutive issuances through the built CLI against Pebble with 30 % nonce
- * rejection and authorization reuse on, then one `renew --force` over every lineage, whose peak
- * memory is compared with a renew over a few lineages (flat memory: the peak does not grow with
- * the number of certificates). The CLI talks to Pebble through the fault proxy with no faults, as
- * a recorder: it counts Pebble's badNonce answers and checks that no signed body or nonce was
- * ever sent twice.
+ * rejection and authorization reuse on, then `renew --force` over every lineage. The CLI talks to
+ * Pebble through the fault proxy with no faults, as a recorder: it counts Pebble's badNonce
+ * answers and checks that no signed body or nonce was ever sent twice.
+ *
+ * Memory, two ways: the peak RSS of renew over all lineages against renew over a few (what a
+ * user sees; it includes garbage V8 has not collected yet, so it grows somewhat with the run's
+ * length even without a leak), and RSS over time of a renew with a full collection every 500 ms
+ * (what is still referenced: flat unless something accumulates per certificate). The peak bound
+ * is loose on purpose; it catches memory V8 does not see, such as the per-connection TLS contexts
+ * that once took renew over 200 certificates to 530 MB.
  *
  *   npm run soak                                  200 issuances, renew over 20 then over 200
  *   node scripts/run-ts.mjs scripts/soak.ts 50 10 50 issuances, renew over 10 then over 50
@@ -352,6 +357,14 @@ export function formatSoak(figures: SoakFigures): string {
   ].join('\n');
 }
 
+/** Live memory (forced GC) late in the renew against early: flat is about 1.0. */
+const MAX_LIVE_RSS_GROWTH = 1.2;
+/**
+ * Peak RSS of renew over all lineages against over SMALL_RENEW (default 200 against 20): about 1.9
+ * with V8's lazy collection on a 24 GB machine; 3.3 with the TLS-context leak.
+ */
+const MAX_PEAK_RSS_RATIO = 2.5;
+
 async function main(): Promise<void> {
   const issuances = Number(process.argv[2] ?? 200);
   const smallRenew = Number(process.argv[3] ?? 20);
@@ -365,13 +378,19 @@ async function main(): Promise<void> {
   const started = Date.now();
   const figures = await runSoak({ issuances, smallRenew, liveMemory: true, log: (line) => console.log(line) });
   console.log(`\nsoak finished in ${((Date.now() - started) / 1000).toFixed(0)} s\n${formatSoak(figures)}`);
-  const ok =
-    figures.succeeded === figures.issuances &&
-    figures.replayedBodies === 0 &&
-    figures.reusedNonces === 0 &&
-    figures.renewSmall.renewed === figures.renewSmall.lineages &&
-    figures.renewAll.renewed === figures.renewAll.lineages &&
-    figures.peakRssRatio < 1.5;
+  const checks: Array<[string, boolean]> = [
+    ['every issuance succeeded', figures.succeeded === figures.issuances],
+    ['no signed body or nonce sent twice', figures.replayedBodies === 0 && figures.reusedNonces === 0],
+    ['Pebble rejected nonces (the rejection was on)', figures.badNonceAnswers > 0],
+    [
+      'every renew renewed every lineage',
+      [figures.renewSmall, figures.renewAll, figures.renewAllLive].every((r) => r !== undefined && r.exitCode === 0 && r.renewed === r.lineages),
+    ],
+    [`live RSS late/early < ${MAX_LIVE_RSS_GROWTH}`, (figures.liveRssGrowth ?? Number.POSITIVE_INFINITY) < MAX_LIVE_RSS_GROWTH],
+    [`peak RSS ratio all/small < ${MAX_PEAK_RSS_RATIO}`, figures.peakRssRatio < MAX_PEAK_RSS_RATIO],
+  ];
+  for (const [what, passed] of checks) console.log(`${passed ? 'ok  ' : 'FAIL'} ${what}`);
+  const ok = checks.every(([, passed]) => passed);
   console.log(ok ? 'SOAK OK' : 'SOAK FAILED');
   process.exitCode = ok ? 0 : 1;
 }

@@ -6,20 +6,20 @@
 //     the launcher, the core, the base Node and pkg are unchanged);
 //  2. makes a PATH for the binary's children with every system tool the tests' hooks use (sh,
 //     nsupdate, openssl, cat, ...) but no node, npm or npx (this machine has a system Node in
-//     /usr/bin): a folder of symlinks, .cache/binary-test/path-without-node;
+//     /usr/bin): a temporary folder of symlinks, removed afterwards;
 //  3. runs `vitest run test/e2e test/binary` with ACMECLI_BIN and ACMECLI_CHILD_PATH
 //     (test/helpers/cli.ts).
 //
 //   node scripts/test-binary.mjs [more vitest arguments]
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdir, readdir, realpath, rm, stat, symlink } from 'node:fs/promises';
+import { mkdtemp, readdir, realpath, rm, stat, symlink } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const OUT = join(ROOT, '.cache', 'binary-test');
 const BINARY = join(OUT, 'acmecli-linux-x64');
-const CHILD_PATH_DIR = join(OUT, 'path-without-node');
 const SYSTEM_DIRS = ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'];
 const NODE_TOOLS = /^(node|nodejs|npm|npx|corepack|pnpm|pnpx|yarn|yarnpkg)$/;
 
@@ -34,8 +34,7 @@ function run(file, args, env = process.env) {
 
 /** Symlinks to every program of the system directories except Node's; first directory wins. */
 async function makeChildPath() {
-  await rm(CHILD_PATH_DIR, { recursive: true, force: true });
-  await mkdir(CHILD_PATH_DIR, { recursive: true });
+  const dir = await mkdtemp(join(tmpdir(), 'acmecli-path-without-node-'));
   const seenDirs = new Set();
   const names = new Set();
   for (const dir of SYSTEM_DIRS) {
@@ -59,12 +58,12 @@ async function makeChildPath() {
         continue;
       }
       names.add(name);
-      await symlink(target, join(CHILD_PATH_DIR, name));
+      await symlink(target, join(dir, name));
     }
   }
-  const probe = spawnSync('/bin/sh', ['-c', 'command -v node || command -v nodejs'], { env: { PATH: CHILD_PATH_DIR } });
-  if (probe.status === 0) throw new Error(`${CHILD_PATH_DIR} still finds node: ${probe.stdout}`);
-  return { dir: CHILD_PATH_DIR, count: names.size };
+  const probe = spawnSync('/bin/sh', ['-c', 'command -v node || command -v nodejs'], { env: { PATH: dir } });
+  if (probe.status === 0) throw new Error(`${dir} still finds node: ${probe.stdout}`);
+  return { dir, count: names.size };
 }
 
 const started = Date.now();
@@ -81,9 +80,14 @@ if (buildCode !== 0) {
 const childPath = await makeChildPath();
 log(`binary ready in ${((Date.now() - started) / 1000).toFixed(1)} s; children get PATH=${childPath.dir} (${childPath.count} programs, no node)`);
 
-const code = await run(
-  process.execPath,
-  [join(ROOT, 'node_modules', 'vitest', 'vitest.mjs'), 'run', 'test/e2e', 'test/binary', ...process.argv.slice(2)],
-  { ...process.env, ACMECLI_BIN: BINARY, ACMECLI_CHILD_PATH: childPath.dir },
-);
+let code = 1;
+try {
+  code = await run(
+    process.execPath,
+    [join(ROOT, 'node_modules', 'vitest', 'vitest.mjs'), 'run', 'test/e2e', 'test/binary', ...process.argv.slice(2)],
+    { ...process.env, ACMECLI_BIN: BINARY, ACMECLI_CHILD_PATH: childPath.dir },
+  );
+} finally {
+  await rm(childPath.dir, { recursive: true, force: true });
+}
 process.exit(code);

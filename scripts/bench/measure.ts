@@ -1,13 +1,50 @@
 /**
- * One measured run of a command: wall time (hrtime around spawn → exit) and peak resident memory
- * (GNU time's %M, the child's ru_maxrss), with a hard timeout. The child runs in its own process
- * group, so a timeout kills everything it started (a standalone server, a hook) and nothing else.
+ * One measured run of a command, with a hard timeout: wall time, CPU time (user + system) and
+ * peak resident memory, all from wait4(2) on the command itself.
+ *
+ * The probe is a few lines of Python (python3 is on every machine that has certbot): fork, exec
+ * the command, wait4, write {wall, user, sys, maxrss, code}. ru_maxrss is exactly what GNU time's
+ * %M prints; its %U/%S have 10 ms resolution, too coarse for start-up times, hence the probe. The
+ * wall time starts just before fork and ends when wait4 returns, so the probe's own start-up and
+ * any wrapper in front of it (nice, nsenter) are not counted. Without python3, GNU time
+ * (`/usr/bin/time -f %M`) gives the RSS and the wall time is taken around the whole spawn; CPU
+ * time is then not reported.
+ *
+ * The command runs in its own process group, so a timeout kills everything it started (a
+ * standalone server, a hook) and nothing else.
  */
-import { spawn } from 'node:child_process';
-import { openSync, closeSync, readFileSync, rmSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { closeSync, existsSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 
 export const GNU_TIME = '/usr/bin/time';
+
+const PROBE = String.raw`
+import json, os, sys, time
+result, argv = sys.argv[1], sys.argv[2:]
+start = time.perf_counter()
+pid = os.fork()
+if pid == 0:
+    try:
+        os.execvp(argv[0], argv)
+    except OSError as error:
+        sys.stderr.write("bench probe: cannot run %s: %s\n" % (argv[0], error))
+    os._exit(127)
+_, status, usage = os.wait4(pid, 0)
+wall = time.perf_counter() - start
+code = os.waitstatus_to_exitcode(status)
+with open(result, "w") as out:
+    json.dump({"wall": wall, "user": usage.ru_utime, "sys": usage.ru_stime, "maxrss": usage.ru_maxrss, "code": code}, out)
+sys.exit(code if code >= 0 else 128 - code)
+`;
+
+let probeAvailable: boolean | undefined;
+
+/** Whether the wait4 probe (python3) can be used; otherwise GNU time is. */
+export function probeKind(): 'wait4' | 'gnu-time' {
+  probeAvailable ??= spawnSync('python3', ['-c', 'import os; os.wait4'], { stdio: 'ignore' }).status === 0;
+  return probeAvailable ? 'wait4' : 'gnu-time';
+}
 
 export interface Command {
   file: string;
@@ -22,18 +59,18 @@ export interface Command {
    * into. Returns the stop function. Not timed.
    */
   around?: () => Promise<() => Promise<void>>;
-  /**
-   * Prepended in front of `/usr/bin/time`: e.g. nsenter into the mount namespace that gives uacme
-   * its trust bundle. Its cost is part of the wall time (measured separately and reported).
-   */
+  /** Prepended in front of the probe: nice, or nsenter into uacme's mount namespace. Not timed. */
   wrapper?: string[];
 }
 
 export interface Sample {
   ok: boolean;
   timedOut: boolean;
+  /** Wall time. */
   seconds: number;
-  /** KiB, from GNU time; undefined when it could not be read. */
+  /** User + system CPU time of the command and what it waited for; undefined with GNU time. */
+  cpuSeconds: number | undefined;
+  /** KiB (ru_maxrss); undefined when it could not be read. */
   maxRssKiB: number | undefined;
   exitCode: number | null;
   signal: NodeJS.Signals | null;
@@ -43,7 +80,7 @@ export interface Sample {
 
 export interface MeasureOptions {
   timeoutMs: number;
-  /** Folder for the output capture and GNU time's file. */
+  /** Folder for the output capture and the probe's result file. */
   scratchDir: string;
 }
 
@@ -59,11 +96,13 @@ export function killRunning(): void {
 export async function measure(command: Command, options: MeasureOptions): Promise<Sample> {
   const id = `${process.pid}-${++counter}`;
   const outPath = join(options.scratchDir, `out-${id}.log`);
-  const rssPath = join(options.scratchDir, `rss-${id}.txt`);
+  const resultPath = join(options.scratchDir, `result-${id}.txt`);
+  const kind = probeKind();
   const stop = command.around ? await command.around() : undefined;
   try {
     const out = openSync(outPath, 'w');
-    const argv = [...(command.wrapper ?? []), GNU_TIME, '-f', '%M', '-o', rssPath, command.file, ...command.args];
+    const probe = kind === 'wait4' ? ['python3', '-c', PROBE, resultPath] : [GNU_TIME, '-f', '%M', '-o', resultPath];
+    const argv = [...(command.wrapper ?? []), ...probe, command.file, ...command.args];
     const started = process.hrtime.bigint();
     let timedOut = false;
     let pid: number | undefined;
@@ -91,35 +130,49 @@ export async function measure(command: Command, options: MeasureOptions): Promis
         });
       },
     );
-    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    const spawnSeconds = Number(process.hrtime.bigint() - started) / 1e9;
     if (pid !== undefined) running.delete(pid);
     closeSync(out);
     // Whatever the command left behind in its group (a server that outlived its parent): gone.
     // Only this group, which this script created; normally it is empty by now.
     killGroup(pid);
     const outputTail = tail(readFileSync(outPath, 'utf8'), 25);
+    let seconds = spawnSeconds;
+    let cpuSeconds: number | undefined;
     let maxRssKiB: number | undefined;
-    try {
-      // GNU time writes "Command exited with non-zero status N" first when the command failed.
-      const lines = readFileSync(rssPath, 'utf8').trim().split('\n');
-      const value = Number(lines.at(-1));
-      if (Number.isFinite(value) && value > 0) maxRssKiB = value;
-    } catch {
-      maxRssKiB = undefined;
+    let realExit = exitCode;
+    if (existsSync(resultPath)) {
+      const text = readFileSync(resultPath, 'utf8').trim();
+      if (kind === 'wait4') {
+        try {
+          const r = JSON.parse(text) as { wall: number; user: number; sys: number; maxrss: number; code: number };
+          seconds = r.wall;
+          cpuSeconds = r.user + r.sys;
+          maxRssKiB = r.maxrss > 0 ? r.maxrss : undefined;
+          realExit = r.code >= 0 ? r.code : exitCode;
+        } catch {
+          // A killed probe leaves no result: keep the spawn's numbers.
+        }
+      } else {
+        // GNU time writes "Command exited with non-zero status N" first when the command failed.
+        const value = Number(text.split('\n').at(-1));
+        if (Number.isFinite(value) && value > 0) maxRssKiB = value;
+      }
     }
     const okCodes = command.okCodes ?? [0];
     return {
-      ok: !timedOut && exitCode !== null && okCodes.includes(exitCode),
+      ok: !timedOut && realExit !== null && okCodes.includes(realExit),
       timedOut,
       seconds,
+      cpuSeconds,
       maxRssKiB,
-      exitCode,
+      exitCode: realExit,
       signal,
       outputTail,
     };
   } finally {
     rmSync(outPath, { force: true });
-    rmSync(rssPath, { force: true });
+    rmSync(resultPath, { force: true });
     await stop?.();
   }
 }

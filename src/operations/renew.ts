@@ -10,7 +10,7 @@ import { DEFAULT_DNS01_SETTINGS, type Dns01Settings } from '../challenges/dns01/
 import { parsePreferredChallenges } from '../challenges/select.js';
 import { acquireLock } from '../store/lock.js';
 import { cleanStaleTempFiles } from '../store/atomic-write.js';
-import { listLineages, readLineage, type Lineage } from '../store/certificate-store.js';
+import { lineageNeedsRepair, listLineages, readLineage, type Lineage } from '../store/certificate-store.js';
 import { certificatesDir } from '../store/layout.js';
 import { openSession, type CaSession } from './ca-session.js';
 import { mapLimit } from '../acme/delay.js';
@@ -18,7 +18,7 @@ import { ariCertificateIdOf, chooseRenewalTime } from '../acme/ari.js';
 import { generateKey } from '../crypto/keys.js';
 import { readAriCache, writeAriCache } from '../store/ari-cache.js';
 import type { ConnectionSettings, RunContext } from './context.js';
-import { issueCertificate, pluginSettingsOf, repairIfNeeded, replacesIdFor, type IssueResult } from './issue.js';
+import { issueCertificate, lockCertificate, pluginSettingsOf, repairIfNeeded, replacesIdFor, type IssueResult } from './issue.js';
 import { decideRenewal, type RenewalDecision } from './renewal-decision.js';
 import type { RenewalInfo } from '../acme/types.js';
 
@@ -205,7 +205,17 @@ async function planRenewals(context: RunContext, input: RenewInput, sessions: Ar
     try {
       if (entry.error) throw entry.error;
       let lineage = entry.lineage;
-      if (!input.dryRun && (await repairIfNeeded(context, certName))) lineage = undefined;
+      if (!input.dryRun && lineageNeedsRepair(context.configDir, certName)) {
+        // The marker may be another run's swap in progress (`issue` holds only the certificate
+        // lock, not renew's): repair under that lock, which waits for such a run to finish.
+        const lock = await lockCertificate(context, certName, true);
+        try {
+          await repairIfNeeded(context, certName);
+        } finally {
+          lock.release();
+        }
+        lineage = undefined;
+      }
       lineage ??= await readLineage(context.configDir, certName);
       if (!lineage) throw new LocalError(`no certificate named "${certName}" in ${context.configDir}`);
       const info = parseCertificate(lineage.files.cert);

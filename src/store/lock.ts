@@ -8,13 +8,14 @@
  * pid may now belong to something else). A lock from another host (a shared config directory, or
  * a container recreated with a new hostname) cannot have its pid checked; it is taken over only
  * once it is older than any run could last (24 h). Takeover itself is serialised by `<name>.lock.takeover`, created the same way,
- * so two runs that find the same stale lock cannot both win (the residual race: a run dies while
- * holding the guard, and 30 s later two others contend for it at the same instant).
+ * so two runs that find the same stale lock cannot both win. A guard left by a run that died
+ * taking over names its pid and is removed as soon as that pid is gone (after 30 s when its
+ * holder cannot be told: empty, or another host's).
  *
  * Locks are not re-entrant: a second acquire of the same name in the same process waits or fails.
  */
 import { randomBytes } from 'node:crypto';
-import { open, readFile, stat, unlink } from 'node:fs/promises';
+import { link, open, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { readFileSync, unlinkSync } from 'node:fs';
 import { hostname as osHostname, uptime } from 'node:os';
 import { join } from 'node:path';
@@ -77,7 +78,8 @@ export async function acquireLock(configDir: string, name: string, options: Acqu
     const holder = await readHolder(path);
     if (holder === 'gone') continue;
     if (await isStale(path, holder)) {
-      await takeOver(path, holder);
+      // Another run is taking over right now: give it a moment instead of spinning.
+      if (!(await takeOver(path, holder))) await delay(50);
       continue;
     }
     if (!options.wait) throw heldError(name, path, holder);
@@ -198,31 +200,31 @@ async function isStale(path: string, holder: LockHolder | 'unreadable'): Promise
 /**
  * Removes a stale lock file under the takeover guard, and only if it still is the file judged
  * stale: a lock file is removed only by its owner (dead here) or by a guard holder, so what we
- * re-read under the guard cannot change before our unlink.
+ * re-read under the guard cannot change before our unlink. Returns false when another run holds
+ * the guard (the caller retries shortly).
  */
-async function takeOver(path: string, judged: LockHolder | 'unreadable'): Promise<void> {
+async function takeOver(path: string, judged: LockHolder | 'unreadable'): Promise<boolean> {
   const guard = `${path}.takeover`;
   let guardHandle;
   try {
     guardHandle = await open(guard, 'wx', 0o644);
   } catch (error) {
     if (codeOf(error) !== 'EEXIST') throw localErrorFor('create lock', guard, error);
-    // Someone else is taking over; if their guard is old, they died doing it.
-    try {
-      if (Date.now() - (await stat(guard)).mtimeMs > GUARD_STALE_MS) await unlink(guard);
-    } catch {
-      // Gone already: retry from the top.
-    }
-    return;
+    return removeDeadGuard(guard);
   }
-  await guardHandle.close();
+  try {
+    // Who holds the guard: a run that finds it left behind by a dead one need not wait for it to age.
+    await guardHandle.writeFile(`${process.pid} ${osHostname()} ${new Date().toISOString()} ${randomBytes(8).toString('hex')}\n`);
+  } finally {
+    await guardHandle.close();
+  }
   try {
     const now = await readHolder(path);
     const same =
       judged === 'unreadable'
         ? now === 'unreadable'
         : now !== 'unreadable' && now !== 'gone' && now.token === judged.token;
-    if (!same) return;
+    if (!same) return true;
     try {
       await unlink(path);
     } catch (error) {
@@ -231,6 +233,39 @@ async function takeOver(path: string, judged: LockHolder | 'unreadable'): Promis
   } finally {
     await unlink(guard).catch(() => undefined);
   }
+  return true;
+}
+
+/**
+ * A takeover guard left by a run that died taking over: removed at once when its holder's pid is
+ * gone (same host), otherwise once it is older than GUARD_STALE_MS (an empty guard, or another
+ * host's). Returns true when the caller may retry at once.
+ */
+async function removeDeadGuard(guard: string): Promise<boolean> {
+  let text: string;
+  let mtimeMs: number;
+  try {
+    text = await readFile(guard, 'utf8');
+    mtimeMs = (await stat(guard)).mtimeMs;
+  } catch {
+    // Gone already: retry from the top.
+    return true;
+  }
+  const owner = parseHolder(text);
+  const dead = owner !== undefined && owner.hostname === osHostname() && !isProcessAlive(owner.pid);
+  if (!dead && Date.now() - mtimeMs <= GUARD_STALE_MS) return false;
+  // Moved aside first: of several runs that find the same dead guard only one removes it, and a
+  // fresh guard another run created in its place meanwhile is recognised and put back.
+  const aside = `${guard}.${randomBytes(6).toString('hex')}`;
+  try {
+    await rename(guard, aside);
+  } catch {
+    return true;
+  }
+  const moved = await readFile(aside, 'utf8').catch(() => undefined);
+  if (moved !== text) await link(aside, guard).catch(() => undefined);
+  await unlink(aside).catch(() => undefined);
+  return moved === text;
 }
 
 function heldError(name: string, path: string, holder: LockHolder | 'unreadable'): LocalError {

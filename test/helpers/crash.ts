@@ -5,9 +5,11 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash, createPrivateKey, createPublicKey, X509Certificate } from 'node:crypto';
+import { readFileSync, readdirSync } from 'node:fs';
 import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { cliCommand, REPO_ROOT } from './cli.js';
+import { waitUntil } from './processes.js';
 
 /** mulberry32: tiny and seedable, so a failing seed reproduces the same kill points. */
 export function mulberry32(seed: number): () => number {
@@ -309,6 +311,23 @@ export async function lockFiles(configDir: string): Promise<string[]> {
   }
 }
 
+/**
+ * Lock files whose holder still runs (or that cannot be read). A lock left by a killed run is
+ * stale: the next run that needs it takes it over, so it does not count.
+ */
+export async function heldLocks(configDir: string): Promise<string[]> {
+  const held: string[] = [];
+  for (const name of await lockFiles(configDir)) {
+    const text = await readOptional(join(configDir, 'locks', name));
+    const pid = Number(text?.trim().split(/\s+/)[0]);
+    const valid = Number.isSafeInteger(pid) && pid > 0;
+    const state = valid ? procState(pid) : undefined;
+    const alive = state !== undefined && state !== 'Z' && state !== 'X';
+    if (!valid || alive) held.push(name);
+  }
+  return held;
+}
+
 export interface AccountOnDisk {
   dir: string;
   record?: string;
@@ -391,4 +410,85 @@ export function mountTmpfs(path: string, sizeBytes: number, inodes?: number): Tm
       if (result.status !== 0) mountCommand(['umount', '-l', path]);
     },
   };
+}
+
+// ---------------------------------------------------------------------------------------------
+// A run frozen at a precise step (strace: SIGSTOP around the k-th call of a syscall)
+
+export interface FrozenRun {
+  /** strace's process; it exits with the CLI. */
+  child: ChildProcess;
+  /**
+   * Resolves with the CLI's own pid once `reached()` holds (the test's view of the step, e.g.
+   * files on disk) and every thread of the CLI is stopped. Rejects if the run exits first.
+   */
+  stopped(reached: () => boolean | Promise<boolean>): Promise<number>;
+  /** Lets the stopped CLI go on. */
+  resume(): void;
+  exited: Promise<{ code: number | null; stdout: string; stderr: string }>;
+}
+
+function procState(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0];
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Runs the CLI under strace, which stops it with SIGSTOP at the `when`-th call of `syscall` (for
+ * rename: just after that rename is done). Freezes a run at an exact step of its work, so a test
+ * can look at, or race with, that state as long as it likes.
+ */
+export function runCliFrozenAtSyscall(args: readonly string[], point: SyscallPoint): FrozenRun {
+  const { file, prefix } = cliCommand();
+  const child = spawn('strace', ['-f', '-qq', '-o', '/dev/null', '-e', `trace=${point.syscall}`, '-e', `inject=${point.syscall}:signal=STOP:when=${point.when}`, file, ...prefix, ...args], {
+    cwd: REPO_ROOT,
+    env: baseEnv({ UV_THREADPOOL_SIZE: '1' }),
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  child.stdin?.end();
+  const exited = new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) =>
+    child.on('close', (code) => resolve({ code, stdout, stderr })),
+  );
+  let cliPid: number | undefined;
+  const frozen = (): boolean => {
+    cliPid ??= readChildren(child.pid as number)[0];
+    if (cliPid === undefined) return false;
+    const threads = readdirSync(`/proc/${cliPid}/task`);
+    return threads.length > 0 && threads.every((tid) => /^[tT]$/.test(procState(Number(tid)) ?? ''));
+  };
+  return {
+    child,
+    stopped: async (reached) => {
+      await waitUntil(
+        async () => {
+          if (child.exitCode !== null || child.signalCode !== null) throw new Error(`the run exited before it was stopped\n${stderr}`);
+          return (await reached()) && frozen();
+        },
+        { timeoutMs: 60_000, what: `the CLI to stop at ${point.syscall} #${point.when}` },
+      );
+      return cliPid as number;
+    },
+    resume: () => {
+      if (cliPid !== undefined) process.kill(cliPid, 'SIGCONT');
+    },
+    exited,
+  };
+}
+
+function readChildren(pid: number): number[] {
+  try {
+    return readdirSync(`/proc/${pid}/task`).flatMap((tid) =>
+      readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number),
+    );
+  } catch {
+    return [];
+  }
 }

@@ -13,7 +13,6 @@
  * Connections are taken as plain TCP and wrapped in TLS here, so a "reset" is a real TCP RST
  * (the client sees ECONNRESET) rather than an orderly close.
  */
-import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { createServer as createHttpServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
@@ -415,7 +414,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
         rules = [...next];
         counters = new Map();
       },
-      beginRun(label = randomUUID()) {
+      beginRun(label) {
         run = label;
         counters = new Map();
       },

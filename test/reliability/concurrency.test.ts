@@ -13,7 +13,7 @@ import { createServer, type Server } from 'node:http';
 import { basename, join } from 'node:path';
 import { runCli, spawnCli } from '../helpers/cli.js';
 import { describeRun, startE2eCa, type E2eCa } from '../helpers/e2e.js';
-import { lockFiles, readArchive, readFileSet, setProblems, tempFilesUnder } from '../helpers/crash.js';
+import { lockFiles, readArchive, readFileSet, renamePoints, runCliFrozenAtSyscall, runCliKilledAtSyscall, setProblems, straceAvailable, tempFilesUnder, traceRun } from '../helpers/crash.js';
 import { processIsAlive } from '../helpers/processes.js';
 
 let ca: E2eCa;
@@ -139,6 +139,11 @@ function manual(gate: Gate): string[] {
   return ['--manual', '--preferred-challenges', 'http-01', '--manual-auth-hook', gate.hook()];
 }
 
+/** An auth hook that publishes at once (no gate). */
+function publishing(): string[] {
+  return ['--manual', '--preferred-challenges', 'http-01', '--manual-auth-hook', `printf %s "$CERTBOT_VALIDATION" > '${webroot}/'"$CERTBOT_TOKEN"`];
+}
+
 async function registered(): Promise<string> {
   const dir = await ca.newConfigDir();
   const result = await ca.run(dir, ['register', '--agree-tos']);
@@ -226,6 +231,68 @@ describe('concurrent runs on one certificate', () => {
     await gate.release();
     expect(await waiting.exited, waiting.stderr).toBe(0);
     await expectConsistent(dir, name, [1, 2, 3, 4]);
+  });
+
+  it('renew while an issue is half-way through swapping the files waits for it instead of "repairing" them', async () => {
+    expect(straceAvailable(), 'strace freezes the issue mid-swap; install it (scripts/testbed/install.sh)').toBe(true);
+    const dir = await registered();
+    const name = 'midswap.example.test';
+    const first = await ca.run(dir, ['issue', '-d', name, ...publishing()]);
+    expect(first.exitCode, describeRun(first)).toBe(0);
+    // Where the live privkey.pem is renamed in a forced issue: the first step of the swap.
+    const args = ['--config-dir', dir, ...ca.serverArgs, 'issue', '-d', name, '--force', ...publishing()];
+    const traced = await traceRun(args, ['rename'], join(dir, 'issue.trace'));
+    expect(traced.run.exitCode, traced.run.stderr).toBe(0);
+    const liveKey = renamePoints(traced.calls).find((p) => p.target.endsWith(`/certificates/${name}/privkey.pem`));
+    expect(liveKey).toBeDefined();
+
+    const frozen = runCliFrozenAtSyscall(args, { syscall: 'rename', when: liveKey?.rename as number });
+    children.push(frozen.child);
+    // Frozen with the new key live and the old certificate: a mixed set, the swap marker present.
+    const lineage = join(dir, 'certificates', name);
+    const newKeyLive = async () => {
+      const version = (await readArchive(lineage)).find((v) => v.number === 3);
+      return version?.complete === true && (await readFileSet(lineage)).privkey === version.files.privkey;
+    };
+    const pid = await frozen.stopped(newKeyLive);
+    const live = await readFileSet(lineage);
+    const archive = await readArchive(lineage);
+    expect(live.cert).toBe(archive[1]?.files.cert);
+    expect(await readdir(lineage)).toContain('.swap-in-progress');
+
+    const renew = start(dir, ['renew']);
+    await renew.stderrIncludes(`waiting for another acmecli run (pid ${pid}) working on ${name}`);
+    expect(renew.stderr).not.toContain('half-written');
+    frozen.resume();
+    const issued = await frozen.exited;
+    expect(issued.code, issued.stderr).toBe(0);
+    expect(await renew.exited, renew.stderr).toBe(0);
+    expect(renew.stderr).not.toContain('half-written');
+    await expectConsistent(dir, name, [1, 2, 3]);
+  });
+
+  it('a run killed while taking over a stale lock does not hold up the next one', async () => {
+    expect(straceAvailable(), 'strace kills the run at the takeover; install it (scripts/testbed/install.sh)').toBe(true);
+    const dir = await registered();
+    const name = 'takeover.example.test';
+    const first = await ca.run(dir, ['issue', '-d', name, ...publishing()]);
+    expect(first.exitCode, describeRun(first)).toBe(0);
+    const args = ['--config-dir', dir, ...ca.serverArgs, 'issue', '-d', name, '--force', ...publishing()];
+    // A run killed while writing leaves its lock: stale, since its pid is gone.
+    const killed = await runCliKilledAtSyscall(args, { syscall: 'rename', when: 1 });
+    expect(killed.killed).toBe(true);
+    expect(await lockFiles(dir)).toEqual([`cert-${name}.lock`]);
+    // The next run takes it over: under the takeover guard it removes the stale lock (its first
+    // unlink) and is killed right there, leaving the guard behind.
+    const killedInTakeover = await runCliKilledAtSyscall(args, { syscall: 'unlink', when: 1 });
+    expect(killedInTakeover.killed).toBe(true);
+    expect(await lockFiles(dir)).toEqual([`cert-${name}.lock`, `cert-${name}.lock.takeover`]);
+    // The guard's owner is dead too: the next run must not wait for the guard to age (30 s).
+    const next = await ca.run(dir, ['issue', '-d', name, '--force', ...publishing()]);
+    expect(next.exitCode, describeRun(next)).toBe(0);
+    expect(next.durationMs).toBeLessThan(20_000);
+    expect(await lockFiles(dir)).toEqual([]);
+    await expectConsistent(dir, name, [1, 2]);
   });
 
   it('two renews at once: the second waits for the first, naming its pid, then renews; no corruption', async () => {

@@ -501,7 +501,7 @@ describe('acmecli issue through the fault proxy', () => {
 // ---------------------------------------------------------------------------------------------
 // Stalls at the AcmeClient level, with a 1 s response timeout
 
-describe('stalls, AcmeClient with a 1 s response timeout (the CLI cannot shorten its 30 s)', () => {
+describe('stalls injected by the fault proxy, AcmeClient with a 1 s response timeout (the CLI cannot shorten its 30 s)', () => {
   const RESPONSE_TIMEOUT_MS = 1_000;
 
   async function issueWithClient(label: string, rules: FaultRule[], domain: string): Promise<{ error?: unknown; ms: number; requests: ProxiedRequest[] }> {
