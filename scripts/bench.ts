@@ -45,7 +45,7 @@ import {
   type Client,
   type ClientKey,
 } from './bench/clients.js';
-import { GNU_TIME, killRunning, measure, type Command } from './bench/measure.js';
+import { GNU_TIME, killRunning, measure, probeKind, type Command } from './bench/measure.js';
 import { describeMachine } from './bench/machine.js';
 import { BUNDLE, LEGO, NODE, REPO_ROOT } from './bench/paths.js';
 import {
@@ -451,7 +451,8 @@ async function main(): Promise<void> {
     // The price of uacme's trust-bundle namespace, for the notes.
     let nsenterCost: number | undefined;
     const uacme = ready().find((c) => c.key === 'uacme');
-    if (uacme && !interrupted) {
+    if (uacme && !interrupted && probeKind() === 'gnu-time') {
+      // Only then is the wrapper inside the timed span (the wait4 probe starts inside it).
       const probe = uacme.issue(['probe.bench.test']);
       const wrapped: number[] = [];
       const bare: number[] = [];
@@ -470,11 +471,11 @@ async function main(): Promise<void> {
     const binaryMeasured = usable().some((c) => c.key === 'acmecli-bin');
     const targets = renderTargets(evaluateTargets(results, binaryMeasured));
     const notes = [
-      `Wall time of the whole process (GNU time for peak RSS)${niceness !== 0 ? `, measured commands and Pebble at nice ${niceness}` : ''}; ${options.runs} runs (start-up ${startupRuns}, 50 names ${options.slowRuns}), ` +
+      `${probeKind() === 'wait4' ? 'Wall time, CPU time (user+sys) and peak RSS (ru_maxrss, as GNU time %M) of each command from wait4(2)' : 'Wall time of the whole process, peak RSS from GNU time %M'}${niceness !== 0 ? `, measured commands and Pebble at nice ${niceness}` : ''}; ${options.runs} runs (start-up ${startupRuns}, 50 names ${options.slowRuns}), ` +
         'clients interleaved and rotated within each run; each client registered and issued one warm-up certificate first (lego registers on its first `run`). ' +
         'Fresh names every run, so every authorization is validated. `[n=…]` marks cells whose time budget cut runs short.',
       'uacme has no standalone server: Debian\'s hook script (`/usr/share/uacme/uacme.sh`, two `sh` runs per name) writes each token into a webroot served by a small server inside the benchmark (started before the timer, not counted), ' +
-        `and uacme runs through \`nsenter\` into a mount namespace that gives its libcurl-gnutls Pebble's CA${nsenterCost !== undefined ? ` (+${Math.max(0, nsenterCost * 1000).toFixed(1)} ms per run, measured)` : ''}.`,
+        `and uacme runs through \`nsenter\` into a mount namespace that gives its libcurl-gnutls Pebble's CA${nsenterCost !== undefined ? ` (+${Math.max(0, nsenterCost * 1000).toFixed(1)} ms per run, measured)` : ' (entered before the timer starts)'}.`,
       ...ready().filter((c) => c.renewNote).map((c) => `${c.label}: ${c.renewNote}.`),
       'Renewal fixtures: one real certificate per client, copied into N lineages in its own format (scripts/bench-fixtures.ts); uacme\'s copies are self-signed for their own names on the real key (uacme compares names before deciding).',
     ];

@@ -51,6 +51,12 @@ export function timeStat(cell: Cell | undefined): Stat | undefined {
   return cell ? stat(cell.samples.filter((s) => s.ok).map((s) => s.seconds)) : undefined;
 }
 
+export function cpuStat(cell: Cell | undefined): Stat | undefined {
+  return cell
+    ? stat(cell.samples.filter((s) => s.ok && s.cpuSeconds !== undefined).map((s) => s.cpuSeconds as number))
+    : undefined;
+}
+
 /** MiB. */
 export function rssStat(cell: Cell | undefined): Stat | undefined {
   return cell
@@ -80,10 +86,16 @@ function fmtMiB(m: number): string {
   return m < 10 ? m.toFixed(1) : String(Math.round(m));
 }
 
-function cellText(cell: Cell | undefined, kind: 'time' | 'rss'): string {
+function statOf(cell: Cell | undefined, kind: RowKind): Stat | undefined {
+  return kind === 'time' ? timeStat(cell) : kind === 'cpu' ? cpuStat(cell) : rssStat(cell);
+}
+
+type RowKind = 'time' | 'cpu' | 'rss';
+
+function cellText(cell: Cell | undefined, kind: RowKind): string {
   if (!cell) return '—';
   if (cell.unavailable) return cell.unavailable;
-  const st = kind === 'time' ? timeStat(cell) : rssStat(cell);
+  const st = statOf(cell, kind);
   const failed = cell.samples.filter((s) => !s.ok && !s.timedOut).length;
   const timedOut = cell.samples.some((s) => s.timedOut);
   if (!st) {
@@ -91,7 +103,7 @@ function cellText(cell: Cell | undefined, kind: 'time' | 'rss'): string {
     return failed ? 'failed' : '—';
   }
   let text =
-    kind === 'time'
+    kind !== 'rss'
       ? `${fmtSeconds(st.median)} (${fmtSecondsRange(st)})`
       : `${fmtMiB(st.median)} (${fmtMiB(st.min)}–${fmtMiB(st.max)})`;
   const notes: string[] = [];
@@ -116,7 +128,7 @@ function fmtRatio(r: number | undefined): string {
 
 interface RowDef {
   workload: WorkloadId;
-  kind: 'time' | 'rss';
+  kind: RowKind;
   title: string;
 }
 
@@ -129,6 +141,12 @@ export const ROWS: readonly RowDef[] = [
   { workload: 'version', kind: 'time', title: '4. `--version`' },
   { workload: 'help', kind: 'time', title: '4. `--help`' },
   { workload: 'node0', kind: 'time', title: '(reference: bare `node -e 0`)' },
+  { workload: 'issue1', kind: 'cpu', title: 'CPU user+sys: issue, 1 name' },
+  { workload: 'issue50', kind: 'cpu', title: 'CPU user+sys: issue, 50 names' },
+  { workload: 'renew1000', kind: 'cpu', title: 'CPU user+sys: renew, 1,000 certs' },
+  { workload: 'version', kind: 'cpu', title: 'CPU user+sys: `--version`' },
+  { workload: 'help', kind: 'cpu', title: 'CPU user+sys: `--help`' },
+  { workload: 'node0', kind: 'cpu', title: 'CPU user+sys: bare `node -e 0`' },
   { workload: 'issue1', kind: 'rss', title: '5. peak RSS, issue 1 name (MiB)' },
   { workload: 'issue50', kind: 'rss', title: '5. peak RSS, issue 50 names (MiB)' },
   { workload: 'version', kind: 'rss', title: '5. peak RSS, `--version` (MiB)' },
@@ -149,7 +167,9 @@ export function renderTable(results: Results, columns: readonly ColumnInfo[]): s
   for (const row of ROWS) {
     const cells = results[row.workload];
     if (!cells) continue;
-    const st = (key: ClientKey) => (row.kind === 'time' ? timeStat(cells[key]) : rssStat(cells[key]));
+    const st = (key: ClientKey) => statOf(cells[key], row.kind);
+    // No CPU figures at all (GNU time fallback): leave the row out.
+    if (row.kind === 'cpu' && Object.values(cells).every((c) => !cpuStat(c))) continue;
     const values = [...acmecliCols, ...peerCols].map((c) => cellText(cells[c.key], row.kind));
     const ratios = peerCols.map((peer) => {
       const peerStat = st(peer.key);
@@ -182,6 +202,7 @@ export function evaluateTargets(results: Results, binaryAvailable: boolean): Tar
   ];
   const t = (w: WorkloadId, k: ClientKey) => timeStat(results[w]?.[k]);
   const m = (w: WorkloadId, k: ClientKey) => rssStat(results[w]?.[k]);
+  const c = (w: WorkloadId, k: ClientKey) => cpuStat(results[w]?.[k])?.median;
   const check = (label: string, value: number | undefined, limit: number | undefined, show: (v: number, l: number) => string): void => {
     if (value === undefined || limit === undefined) {
       out.push({ text: `${label}: not measured`, met: undefined });
@@ -198,7 +219,8 @@ export function evaluateTargets(results: Results, binaryAvailable: boolean): Tar
     const issue50 = t('issue50', v.key)?.median;
     const certbot50 = t('issue50', 'certbot')?.median;
     check(`50 names ≤ ¼ certbot (${v.name})`, issue50, certbot50 === undefined ? undefined : certbot50 / 4, (a, l) => `${fmtSeconds(a)} vs limit ${fmtSeconds(l)} (ratio ${fmtRatio(a / (l * 4))})`);
-    check(`renew 1,000 nothing due < 0.5 s (${v.name})`, t('renew1000', v.key)?.median, 0.5, (a) => fmtSeconds(a));
+    const renewCpu = c('renew1000', v.key);
+    check(`renew 1,000 nothing due < 0.5 s (${v.name})`, t('renew1000', v.key)?.median, 0.5, (a) => `${fmtSeconds(a)}${renewCpu !== undefined ? ` (CPU ${fmtSeconds(renewCpu)})` : ''}`);
     for (const w of ['issue1', 'issue50'] as const) {
       check(`peak RSS ${w === 'issue1' ? '1 name' : '50 names'} < 60 MiB (${v.name})`, m(w, v.key)?.median, 60, (a) => `${fmtMiB(a)} MiB`);
     }
@@ -207,11 +229,14 @@ export function evaluateTargets(results: Results, binaryAvailable: boolean): Tar
   const binVersion = binaryAvailable ? t('version', 'acmecli-bin')?.median : undefined;
   if (binaryAvailable) {
     const best = (t('version', 'acmecli-bin')?.min ?? NaN) - (t('node0', 'acmecli-node')?.min ?? NaN);
+    const cpuBin = c('version', 'acmecli-bin');
+    const cpuNode0 = c('node0', 'acmecli-node');
+    const cpuDelta = cpuBin !== undefined && cpuNode0 !== undefined ? `; CPU ${fmtDelta(cpuBin - cpuNode0)}` : '';
     check(
       'binary --version within 30 ms of node -e 0',
       binVersion === undefined || node0 === undefined ? undefined : binVersion - node0,
       0.03,
-      (d) => `${fmtDelta(d)} (medians; ${Number.isNaN(best) ? '?' : fmtDelta(best)} between the fastest runs)`,
+      (d) => `wall ${fmtDelta(d)} (medians; ${Number.isNaN(best) ? '?' : fmtDelta(best)} between the fastest runs)${cpuDelta}`,
     );
   } else {
     const nodeVersion = t('version', 'acmecli-node')?.median;

@@ -1,12 +1,14 @@
 /**
- * Certificate lineages (certbot's word) without symlinks, so the same code works on Windows.
+ * Certificate lineages (certbot's word).
  *
  * Write protocol (`writeLineage`), each step durable before the next:
  *   1. archive/<n>/ gets privkey, cert, chain, fullchain and renewal.json, then manifest.json
  *      with the SHA-256 of each. The manifest is written last: a version without one is
  *      incomplete and ignored. Versions are never modified afterwards.
- *   2. The live files are replaced from that version key first (privkey, cert, chain, fullchain,
- *      then renewal.json), each by an atomic rename.
+ *   2. The live files switch to that version. On POSIX they are fixed symlinks through `live`, a
+ *      symlink to archive/<n>, so one rename switches the whole set (installLiveLink). On
+ *      Windows (no symlinks without privileges) they are copies, replaced key first (privkey,
+ *      cert, chain, fullchain), each by an atomic rename. Then renewal.json.
  *   3. `current` is rewritten with <n>: the swap is committed.
  *   4. Old versions beyond `keep` are removed.
  *
@@ -21,8 +23,8 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { accessSync, existsSync, readFileSync, readdirSync } from 'node:fs';
-import { mkdir, open, readdir, rename, rm, rmdir, unlink } from 'node:fs/promises';
-import { join } from 'node:path';
+import { lstat, mkdir, open, readdir, readlink, rename, rm, rmdir, symlink, unlink } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { LocalError } from '../errors.js';
 import {
   atomicWrite,
@@ -31,8 +33,10 @@ import {
   ensureDir,
   fsyncDir,
   localErrorFor,
+  tempNameFor,
 } from './atomic-write.js';
 import {
+  ARCHIVE_DIR,
   MANIFEST_FILE,
   RENEWAL_FILE,
   certNameFromDirName,
@@ -195,11 +199,58 @@ async function installVersion(
   files: CertificateFiles,
   settingsText: string,
 ): Promise<void> {
-  for (const kind of LIVE_WRITE_ORDER) {
-    await atomicWrite(paths[kind], files[kind], { mode: kind === 'privkey' ? PRIVATE : PUBLIC });
+  if (process.platform === 'win32') {
+    // No symlinks for unprivileged users on Windows: copies, one rename each (repairLineage
+    // mends a set a crash left half-replaced).
+    for (const kind of LIVE_WRITE_ORDER) {
+      await atomicWrite(paths[kind], files[kind], { mode: kind === 'privkey' ? PRIVATE : PUBLIC });
+    }
+  } else {
+    await installLiveLink(paths, version);
   }
   await atomicWrite(paths.renewal, settingsText, { mode: PRIVATE });
   await atomicWrite(paths.current, `${version}\n`, { mode: PUBLIC });
+}
+
+/** The directory symlink the live files point through: `live` → `archive/<n>`. */
+export const LIVE_LINK = 'live';
+
+/**
+ * POSIX: cert.pem, chain.pem, fullchain.pem and privkey.pem are fixed symlinks `live/<file>`,
+ * and `live` is a symlink to the archive version in use. Switching versions is one rename of
+ * `live`, so whatever instant a run is killed at, a web server (re)reading the live files gets
+ * the complete old set or the complete new set — never a key from one and a certificate from the
+ * other. The archive versions are immutable, so the targets never change under a reader.
+ */
+async function installLiveLink(paths: LineagePaths, version: number): Promise<void> {
+  const link = join(paths.dir, LIVE_LINK);
+  await replaceWithSymlink(link, join(ARCHIVE_DIR, String(version)));
+  for (const kind of LIVE_WRITE_ORDER) {
+    const target = join(LIVE_LINK, FILE_NAMES[kind]);
+    if (!(await isSymlinkTo(paths[kind], target))) await replaceWithSymlink(paths[kind], target);
+  }
+  await fsyncDir(paths.dir);
+}
+
+async function isSymlinkTo(path: string, target: string): Promise<boolean> {
+  try {
+    return (await lstat(path)).isSymbolicLink() && (await readlink(path)) === target;
+  } catch (error) {
+    if (codeOf(error) === 'ENOENT') return false;
+    throw localErrorFor('read', path, error);
+  }
+}
+
+/** A symlink at `path` (replacing whatever is there) in one rename. */
+async function replaceWithSymlink(path: string, target: string): Promise<void> {
+  const temp = join(dirname(path), tempNameFor(path));
+  try {
+    await symlink(target, temp);
+    await rename(temp, path);
+  } catch (error) {
+    await unlink(temp).catch(() => {});
+    throw localErrorFor('write', path, error);
+  }
 }
 
 /**

@@ -16,7 +16,10 @@ import type { AddressInfo } from 'node:net';
 import { calculateJwkThumbprint, flattenedVerify, importJWK, type JWK } from 'jose';
 import { generateKey } from '../../src/crypto/keys.js';
 import { encodePem } from '../../src/crypto/pem.js';
-import { signingKeysFor, x509 } from '../../src/crypto/x509-lib.js';
+import type * as X509 from '@peculiar/x509';
+import { loadX509, signingKeysFor } from '../../src/crypto/x509-lib.js';
+
+const x509 = await loadX509();
 
 export type FakeResource =
   | 'directory'
@@ -171,7 +174,7 @@ async function readBody(req: IncomingMessage): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
-async function makeIssuer(): Promise<{ key: KeyObject; cert: x509.X509Certificate; pem: string }> {
+async function makeIssuer(): Promise<{ key: KeyObject; cert: X509.X509Certificate; pem: string }> {
   const key = await generateKey('ec256');
   const { keys, signingAlgorithm } = signingKeysFor(key);
   const now = Date.now();

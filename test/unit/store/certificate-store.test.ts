@@ -1,4 +1,4 @@
-import { readFile, readdir, stat, writeFile, mkdir, unlink } from 'node:fs/promises';
+import { readFile, readdir, readlink, stat, writeFile, mkdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { LocalError } from '../../../src/errors.js';
@@ -39,6 +39,20 @@ async function current(config: string): Promise<string> {
 }
 
 describe('writeLineage / readLineage', () => {
+  it.runIf(posix)('links the live files through one `live` symlink, switched by a single rename', async () => {
+    const config = await tempDir();
+    await writeLineage(config, NAME, certificateFiles(1), SAMPLE_SETTINGS);
+    const paths = lineagePaths(config, NAME);
+    expect(await readlink(join(paths.dir, 'live'))).toBe(join('archive', '1'));
+    for (const file of ['cert.pem', 'chain.pem', 'fullchain.pem', 'privkey.pem']) {
+      expect(await readlink(join(paths.dir, file))).toBe(join('live', file));
+    }
+    await writeLineage(config, NAME, certificateFiles(2), SAMPLE_SETTINGS);
+    expect(await readlink(join(paths.dir, 'live'))).toBe(join('archive', '2'));
+    expect(await liveFiles(config)).toEqual(certificateFiles(2));
+    expect((await readdir(paths.dir)).filter((f) => f.includes('.tmp-'))).toEqual([]);
+  });
+
   it('writes the live set, an archive version and the marker; reads them back', async () => {
     const config = await tempDir();
     const result = await writeLineage(config, NAME, certificateFiles(1), SAMPLE_SETTINGS);
@@ -47,7 +61,7 @@ describe('writeLineage / readLineage', () => {
     expect(await current(config)).toBe('1');
     const paths = lineagePaths(config, NAME);
     expect((await readdir(paths.dir)).sort()).toEqual(
-      ['archive', 'cert.pem', 'chain.pem', 'current', 'fullchain.pem', 'privkey.pem', 'renewal.json'],
+      ['archive', 'cert.pem', 'chain.pem', 'current', 'fullchain.pem', ...(posix ? ['live'] : []), 'privkey.pem', 'renewal.json'],
     );
     expect((await readdir(join(paths.archive, '1'))).sort()).toEqual(
       ['cert.pem', 'chain.pem', 'fullchain.pem', 'manifest.json', 'privkey.pem', 'renewal.json'],
