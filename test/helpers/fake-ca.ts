@@ -275,7 +275,7 @@ export async function startFakeCa(initialOptions: FakeCaOptions = {}): Promise<F
     return authz;
   };
 
-  const signLeaf = async (publicKey: webcrypto.CryptoKey, names: x509.JsonGeneralNames): Promise<string> => {
+  const signLeaf = async (publicKey: webcrypto.CryptoKey, names: X509.JsonGeneralNames): Promise<string> => {
     const now = Date.now();
     const leaf = await x509.X509CertificateGenerator.create({
       serialNumber: `01${randomBytes(15).toString('hex')}`,
