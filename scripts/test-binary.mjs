@@ -34,7 +34,7 @@ function run(file, args, env = process.env) {
 
 /** Symlinks to every program of the system directories except Node's; first directory wins. */
 async function makeChildPath() {
-  const dir = await mkdtemp(join(tmpdir(), 'acmecli-path-without-node-'));
+  const pathDir = await mkdtemp(join(tmpdir(), 'acmecli-path-without-node-'));
   const seenDirs = new Set();
   const names = new Set();
   for (const dir of SYSTEM_DIRS) {
@@ -58,12 +58,12 @@ async function makeChildPath() {
         continue;
       }
       names.add(name);
-      await symlink(target, join(dir, name));
+      await symlink(target, join(pathDir, name));
     }
   }
-  const probe = spawnSync('/bin/sh', ['-c', 'command -v node || command -v nodejs'], { env: { PATH: dir } });
-  if (probe.status === 0) throw new Error(`${dir} still finds node: ${probe.stdout}`);
-  return { dir, count: names.size };
+  const probe = spawnSync('/bin/sh', ['-c', 'command -v node || command -v nodejs'], { env: { PATH: pathDir } });
+  if (probe.status === 0) throw new Error(`${pathDir} still finds node: ${probe.stdout}`);
+  return { dir: pathDir, count: names.size };
 }
 
 const started = Date.now();

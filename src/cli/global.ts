@@ -129,10 +129,15 @@ export function buildRunContext(globals: GlobalOptions, runtime: CliRuntime, rep
     ...(env.HTTP_PROXY ?? env.http_proxy ? { httpProxy: (env.HTTP_PROXY ?? env.http_proxy) as string } : {}),
     ...(env.NO_PROXY ?? env.no_proxy ? { noProxy: (env.NO_PROXY ?? env.no_proxy) as string } : {}),
   };
+  const httpTimeout = env.ACMECLI_HTTP_TIMEOUT;
+  if (httpTimeout !== undefined && !/^\d+(\.\d+)?$/.test(httpTimeout.trim())) {
+    throw new UsageError(`ACMECLI_HTTP_TIMEOUT must be a number of seconds, got ${JSON.stringify(httpTimeout)}`);
+  }
   return {
     configDir,
     server,
     accountName,
+    ...(httpTimeout !== undefined && Number(httpTimeout) > 0 ? { httpTimeoutMs: Number(httpTimeout) * 1000 } : {}),
     reporter,
     signal: runtime.signal,
     nonInteractive: !canAsk,

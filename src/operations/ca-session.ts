@@ -43,6 +43,7 @@ export async function createTransport(context: RunContext, connection: Connectio
   if (clientKeyPem !== undefined) loadPrivateKeyPem(clientKeyPem, `--client-key ${connection.clientKey}`);
   return new Transport({
     userAgent: context.userAgent,
+    ...(context.httpTimeoutMs !== undefined ? { responseTimeoutMs: context.httpTimeoutMs, connectTimeoutMs: Math.min(10_000, context.httpTimeoutMs) } : {}),
     proxy: context.proxy,
     ...(caBundlePem !== undefined ? { caBundlePem } : {}),
     ...(clientCertificatePem !== undefined ? { clientCertificatePem } : {}),

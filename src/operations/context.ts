@@ -28,6 +28,8 @@ export interface RunContext extends ConnectionSettings {
   /** HTTPS_PROXY / HTTP_PROXY / NO_PROXY as found in the environment. */
   proxy: { httpsProxy?: string; httpProxy?: string; noProxy?: string };
   userAgent: string;
+  /** How long the CA may take to answer one request (ACMECLI_HTTP_TIMEOUT, seconds); default 30 s. */
+  httpTimeoutMs?: number;
   now: () => Date;
   /** The environment, for plugin options that may come from it (ACMECLI_NSUPDATE_KEY on renew). */
   env: Readonly<Record<string, string | undefined>>;

@@ -223,12 +223,13 @@ export const LIVE_LINK = 'live';
  * other. The archive versions are immutable, so the targets never change under a reader.
  */
 async function installLiveLink(paths: LineagePaths, version: number): Promise<void> {
-  const link = join(paths.dir, LIVE_LINK);
-  await replaceWithSymlink(link, join(ARCHIVE_DIR, String(version)));
+  // The fixed links first: on a first issue they dangle until `live` exists, so the four files
+  // appear together with the rename below rather than one by one.
   for (const kind of LIVE_WRITE_ORDER) {
     const target = join(LIVE_LINK, FILE_NAMES[kind]);
     if (!(await isSymlinkTo(paths[kind], target))) await replaceWithSymlink(paths[kind], target);
   }
+  await replaceWithSymlink(join(paths.dir, LIVE_LINK), join(ARCHIVE_DIR, String(version)));
   await fsyncDir(paths.dir);
 }
 
