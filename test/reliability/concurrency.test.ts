@@ -239,25 +239,26 @@ describe('concurrent runs on one certificate', () => {
     const name = 'midswap.example.test';
     const first = await ca.run(dir, ['issue', '-d', name, ...publishing()]);
     expect(first.exitCode, describeRun(first)).toBe(0);
-    // Where the live privkey.pem is renamed in a forced issue: the first step of the swap.
+    // Where the `live` link is renamed in a forced issue: the switch to the new set.
     const args = ['--config-dir', dir, ...ca.serverArgs, 'issue', '-d', name, '--force', ...publishing()];
     const traced = await traceRun(args, ['rename'], join(dir, 'issue.trace'));
     expect(traced.run.exitCode, traced.run.stderr).toBe(0);
-    const liveKey = renamePoints(traced.calls).find((p) => p.target.endsWith(`/certificates/${name}/privkey.pem`));
-    expect(liveKey).toBeDefined();
+    const liveSwitch = renamePoints(traced.calls).find((p) => p.target.endsWith(`/certificates/${name}/live`));
+    expect(liveSwitch).toBeDefined();
 
-    const frozen = runCliFrozenAtSyscall(args, { syscall: 'rename', when: liveKey?.rename as number });
+    const frozen = runCliFrozenAtSyscall(args, { syscall: 'rename', when: liveSwitch?.rename as number });
     children.push(frozen.child);
-    // Frozen with the new key live and the old certificate: a mixed set, the swap marker present.
+    // Frozen right after the switch, before `current` is committed: the new set live, the marker
+    // present — what a repair would "complete" under a run still in progress.
     const lineage = join(dir, 'certificates', name);
-    const newKeyLive = async () => {
+    const newSetLive = async () => {
       const version = (await readArchive(lineage)).find((v) => v.number === 3);
-      return version?.complete === true && (await readFileSet(lineage)).privkey === version.files.privkey;
+      return version?.complete === true && (await readFileSet(lineage)).cert === version.files.cert;
     };
-    const pid = await frozen.stopped(newKeyLive);
+    const pid = await frozen.stopped(newSetLive);
     const live = await readFileSet(lineage);
     const archive = await readArchive(lineage);
-    expect(live.cert).toBe(archive[1]?.files.cert);
+    expect(live.privkey).toBe(archive[2]?.files.privkey);
     expect(await readdir(lineage)).toContain('.swap-in-progress');
 
     const renew = start(dir, ['renew']);
