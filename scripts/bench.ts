@@ -8,7 +8,8 @@
  *   2. issue one certificate with 50 names;
  *   3. renew when nothing is due with 1, 100 and 1,000 certificates on disk;
  *   4. start-up: --version and --help (and bare `node -e 0` as the reference);
- *   5. peak resident memory (GNU time %M) of 1, 2 and 4.
+ *   5. peak resident memory (ru_maxrss from wait4, what GNU time %M prints) of 1, 2 and 4;
+ *      CPU time (user+sys) too, which other load on the machine disturbs far less than wall time.
  * Prints one markdown table of medians (min–max) with acmecli ÷ each peer, then the issue's
  * targets as met / missed. --update-readme writes it into README.md between
  * <!-- bench:start --> and <!-- bench:end -->.
@@ -34,7 +35,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { chmod, copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { loadavg, setPriority, tmpdir } from 'node:os';
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname, join, relative } from 'node:path';
 import { startPebble, type PebbleHandle } from '../test/helpers/pebble.js';
 import {
   acmecliClient,
@@ -220,6 +221,10 @@ let interrupted = false;
 /** `nice` value for everything measured and for Pebble (0: leave alone). */
 let niceness = 0;
 
+function nodeVersionText(): string {
+  return `Node ${spawnSync(NODE, ['--version'], { encoding: 'utf8' }).stdout.trim() || '?'}`;
+}
+
 function withPriority(command: Command): Command {
   if (niceness === 0) return command;
   return { ...command, wrapper: ['/usr/bin/nice', '-n', String(niceness), ...(command.wrapper ?? [])] };
@@ -251,7 +256,9 @@ async function main(): Promise<void> {
       log(`missing ${missing.join(', ')}: run scripts/install-peers.sh as root (they show n/a)`);
     }
   }
-  if (!existsSync(GNU_TIME)) throw new Error(`${GNU_TIME} is missing (Debian package "time"): run scripts/install-peers.sh as root`);
+  if (probeKind() === 'gnu-time' && !existsSync(GNU_TIME)) {
+    throw new Error(`neither python3 nor ${GNU_TIME} (Debian package "time") is installed: run scripts/install-peers.sh as root`);
+  }
 
   const loadAtStart = loadavg();
   const workDir = await mkdtemp(join(tmpdir(), 'acmecli-bench-'));
@@ -476,6 +483,7 @@ async function main(): Promise<void> {
         'Fresh names every run, so every authorization is validated. `[n=…]` marks cells whose time budget cut runs short.',
       'uacme has no standalone server: Debian\'s hook script (`/usr/share/uacme/uacme.sh`, two `sh` runs per name) writes each token into a webroot served by a small server inside the benchmark (started before the timer, not counted), ' +
         `and uacme runs through \`nsenter\` into a mount namespace that gives its libcurl-gnutls Pebble's CA${nsenterCost !== undefined ? ` (+${Math.max(0, nsenterCost * 1000).toFixed(1)} ms per run, measured)` : ' (entered before the timer starts)'}.`,
+      `Single binary: ${'file' in found && 'file' in binary ? `\`${relative(REPO_ROOT, found.file) || found.file}\` (${(statSync(binary.file).size / 1024 ** 2).toFixed(0)} MiB)` : 'unavailable' in found ? found.unavailable : '?'}; \`node dist\`: \`node dist/acmecli.cjs\` on ${nodeVersionText()}.`,
       ...ready().filter((c) => c.renewNote).map((c) => `${c.label}: ${c.renewNote}.`),
       'Renewal fixtures: one real certificate per client, copied into N lineages in its own format (scripts/bench-fixtures.ts); uacme\'s copies are self-signed for their own names on the real key (uacme compares names before deciding).',
     ];

@@ -8,7 +8,7 @@ set -euo pipefail
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 # Both overridable for trying the script without disturbing the cache tests use.
 SID_DIR="${ACMECLI_PEBBLE_SID_DIR:-${REPO_ROOT}/.cache/pebble-sid}"
-PACKAGES=(bind9 bind9-dnsutils openssl socat pebble)
+PACKAGES=(bind9 bind9-dnsutils openssl socat pebble strace curl e2fsprogs systemd hyperfine)
 
 log() { printf 'testbed: %s\n' "$*"; }
 warn() { printf '\ntestbed: WARNING: %s\n\n' "$*" >&2; }
