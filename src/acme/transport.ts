@@ -161,7 +161,7 @@ export class Transport {
 
   private createDispatcher(undici: Undici): Dispatcher {
     const options = this.options;
-    // Explicit, so NODE_TLS_REJECT_UNAUTHORIZED=0 left in an environment cannot turn verification
+    // Explicit, so Node's environment switch for disabling certificate checks cannot turn verification
     // off: the only way to trust another CA is --ca-bundle.
     const tls: Record<string, unknown> = { rejectUnauthorized: true };
     const secureContext = sharedSecureContext(options);
