@@ -142,6 +142,15 @@ describe('issue', () => {
     expect(await readdir(join(dir, 'certificates'))).toEqual([]);
   });
 
+  it('names the certificate of an IPv6 address ipv6-… (a colon is no file name)', async () => {
+    const dir = await registered();
+    const result = await ca.run(dir, ['--json', 'issue', '-d', '::1', ...standalone()]);
+    expect(result.exitCode, describeRun(result)).toBe(0);
+    expect(JSON.parse(result.stdout).result).toMatchObject({ certName: 'ipv6---1', identifiers: ['::1'] });
+    const cert = new X509Certificate(await readFile(join(dir, 'certificates', 'ipv6---1', 'cert.pem')));
+    expect(cert.subjectAltName).toBe('IP Address:0:0:0:0:0:0:0:1');
+  });
+
   it('shows the renewal schedule state without changing anything', async () => {
     const dir = await ca.newConfigDir();
     const result = await ca.run(dir, ['--json', 'schedule', 'show']);

@@ -1,4 +1,5 @@
 import { Option } from 'commander';
+import type { Identifier } from '../../acme/types.js';
 import { UsageError } from '../../errors.js';
 import { builtinPlugins } from '../../challenges/registry.js';
 import { parsePreferredChallenges } from '../../challenges/select.js';
@@ -81,7 +82,9 @@ function parseJsonObject(value: unknown): Record<string, unknown> {
 async function buildIssueRequest(context: RunContext, options: Record<string, unknown>, args: readonly string[], cwd: string) {
   const identifiers = parseIdentifiers((options.domain as string[] | undefined) ?? []);
   if (identifiers.length === 0) throw new UsageError('no domains given: use -d NAME (repeatable)');
-  const first = identifiers[0]?.value as string;
+  const firstIdentifier = identifiers[0] as Identifier;
+  // An IPv6 address is no file name (":"): its certificate is called ipv6-2001-db8--1.
+  const first = firstIdentifier.type === 'ip' && firstIdentifier.value.includes(':') ? `ipv6-${firstIdentifier.value.replace(/:/g, '-')}` : firstIdentifier.value;
   const certName = validateCertName(typeof options.certName === 'string' ? options.certName : first);
   const required = requiredKeyType(context.server);
   let keyType: KeyType = required ?? 'ec256';
