@@ -18,9 +18,11 @@ export interface PollPolicy {
 }
 
 export const DEFAULT_POLL_POLICY: PollPolicy = {
-  initialDelayMs: 250,
+  // Start fast and double: most CAs settle an authorization within a few hundred milliseconds,
+  // and a CA that needs longer says so with Retry-After, which always wins.
+  initialDelayMs: 50,
   maxDelayMs: 10_000,
-  backoffFactor: 1.6,
+  backoffFactor: 2,
   timeoutMs: 5 * 60_000,
 };
 

@@ -4,7 +4,6 @@
  */
 import { homedir } from 'node:os';
 import { loadCore } from './core-loader.js';
-import { runCli } from './program.js';
 import { VERSION } from './version.js';
 
 function isSingleExecutable(): boolean {
@@ -19,6 +18,19 @@ function isSingleExecutable(): boolean {
 }
 
 async function main(): Promise<void> {
+  // A reader that goes away (`acmecli --help | head`) is not an error.
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+      throw error;
+    });
+  }
+  const args = process.argv.slice(2);
+  // The version alone needs no command tree: answered before commander is even built.
+  if (args.length === 1 && (args[0] === '--version' || args[0] === '-V')) {
+    process.stdout.write(`${VERSION}\n`);
+    return;
+  }
   const controller = new AbortController();
   let interrupts = 0;
   const onSignal = (name: NodeJS.Signals) => {
@@ -29,6 +41,7 @@ async function main(): Promise<void> {
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  const { runCli } = await import('./program.js');
   const sea = isSingleExecutable();
   const code = await runCli({
     // In a single executable argv[1] repeats the binary's path (Node's SEA contract): the user's

@@ -6,8 +6,9 @@ describe('nextPollDelayMs', () => {
   const policy = DEFAULT_POLL_POLICY;
   it.each([
     // attempt, Retry-After (s), remaining (ms), expected (ms)
-    [0, undefined, 60_000, 250],
-    [1, undefined, 60_000, 400],
+    [0, undefined, 60_000, 50],
+    [1, undefined, 60_000, 100],
+    [3, undefined, 60_000, 400],
     [20, undefined, 60_000, 10_000],
     [0, 3, 60_000, 3_000],
     [0, 0, 60_000, 0],
