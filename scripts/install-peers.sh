@@ -16,6 +16,8 @@ PACKAGES=(certbot uacme time openssl)
 
 log() { printf 'install-peers: %s\n' "$*"; }
 warn() { printf '\ninstall-peers: WARNING: %s\n\n' "$*" >&2; }
+# shellcheck source=testbed/sid-package.sh
+. "${REPO_ROOT}/scripts/testbed/sid-package.sh"
 
 if [ "$(id -u)" -ne 0 ]; then
   echo "install-peers: must run as root (try: sudo $0)" >&2
@@ -38,41 +40,8 @@ fi
 
 # --- lego from sid ---------------------------------------------------------------------------------
 fetch_sid_lego() {
-  local mirror="${ACMECLI_DEBIAN_MIRROR:-}"
-  if [ -z "$mirror" ] && [ -f /etc/apt/sources.list.d/debian.sources ]; then
-    mirror="$(awk '/^URIs:/ { print $2; exit }' /etc/apt/sources.list.d/debian.sources)"
-  fi
-  if [ -z "$mirror" ] && [ -f /etc/apt/sources.list ]; then
-    mirror="$(awk '$1 == "deb" { for (i = 2; i <= NF; i++) if ($i ~ /^[a-z]+:\/\//) { print $i; exit } }' /etc/apt/sources.list)"
-  fi
-  if [ -z "$mirror" ]; then
-    echo "no Debian mirror found in /etc/apt/sources.list.d/debian.sources or /etc/apt/sources.list" >&2
-    return 1
-  fi
-  # A scratch folder moved into place only when complete: a half-finished fetch never looks cached.
+  fetch_sid_package lego "$LEGO_DIR" || return 1
   local work="${LEGO_DIR}.tmp"
-  rm -rf "$work"
-  mkdir -p "$work/lists/partial" "$work/archives/partial" "$work/root" || return 1
-  echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] ${mirror} sid main" > "$work/sources.list"
-  local apt_opts=(
-    -o "Dir::Etc::sourcelist=${work}/sources.list"
-    -o "Dir::Etc::sourceparts=/dev/null"
-    -o "Dir::State::Lists=${work}/lists"
-    -o "Dir::Cache::Archives=${work}/archives"
-  )
-  log "fetching lego from ${mirror} sid"
-  apt-get "${apt_opts[@]}" update || return 1
-  # apt-get download writes into the current directory as the unprivileged _apt user.
-  if id _apt >/dev/null 2>&1; then chown _apt "$work/archives"; fi
-  (cd "$work/archives" && apt-get "${apt_opts[@]}" download lego/sid) || return 1
-  local deb
-  deb="$(ls "$work"/archives/lego_*.deb 2>/dev/null | head -n 1)"
-  if [ -z "$deb" ]; then
-    echo "apt-get download produced no lego_*.deb" >&2
-    return 1
-  fi
-  dpkg -x "$deb" "$work/root" || return 1
-  dpkg-deb -f "$deb" Version > "$work/VERSION" || return 1
   if [ ! -x "$work/root/usr/bin/lego" ]; then
     echo "the sid package has no usr/bin/lego" >&2
     return 1
@@ -81,9 +50,7 @@ fetch_sid_lego() {
     echo "the sid lego binary does not run on this system" >&2
     return 1
   fi
-  rm -rf "$work/lists" "$work/archives"
-  rm -rf "$LEGO_DIR"
-  mv "$work" "$LEGO_DIR" || return 1
+  commit_sid_package "$LEGO_DIR" || return 1
 }
 
 if [ ! -x "${LEGO_DIR}/root/usr/bin/lego" ]; then

@@ -12,6 +12,8 @@ PACKAGES=(bind9 bind9-dnsutils openssl socat pebble strace curl e2fsprogs system
 
 log() { printf 'testbed: %s\n' "$*"; }
 warn() { printf '\ntestbed: WARNING: %s\n\n' "$*" >&2; }
+# shellcheck source=sid-package.sh
+. "${REPO_ROOT}/scripts/testbed/sid-package.sh"
 
 if [ "$(id -u)" -ne 0 ]; then
   echo "testbed: install.sh must run as root (try: sudo $0)" >&2
@@ -62,46 +64,8 @@ if [ -x "${SID_DIR}/root/usr/bin/pebble" ] && [ -x "${SID_DIR}/root/usr/bin/pebb
 fi
 
 fetch_sid_pebble() {
-  local mirror="${ACMECLI_DEBIAN_MIRROR:-}"
-  if [ -z "$mirror" ] && [ -f /etc/apt/sources.list.d/debian.sources ]; then
-    mirror="$(awk '/^URIs:/ { print $2; exit }' /etc/apt/sources.list.d/debian.sources)"
-  fi
-  if [ -z "$mirror" ] && [ -f /etc/apt/sources.list ]; then
-    mirror="$(awk '$1 == "deb" { for (i = 2; i <= NF; i++) if ($i ~ /^[a-z]+:\/\//) { print $i; exit } }' /etc/apt/sources.list)"
-  fi
-  if [ -z "$mirror" ]; then
-    echo "no Debian mirror found in /etc/apt/sources.list.d/debian.sources or /etc/apt/sources.list" >&2
-    return 1
-  fi
-
-  # Work in a scratch folder and move it into place only when complete, so a half-finished fetch
-  # never looks like a cached one.
+  fetch_sid_package pebble "$SID_DIR" || return 1
   local work="${SID_DIR}.tmp"
-  rm -rf "$work"
-  mkdir -p "$work/lists/partial" "$work/archives/partial" "$work/root" || return 1
-  echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] ${mirror} sid main" > "$work/sources.list"
-
-  local apt_opts=(
-    -o "Dir::Etc::sourcelist=${work}/sources.list"
-    -o "Dir::Etc::sourceparts=/dev/null"
-    -o "Dir::State::Lists=${work}/lists"
-    -o "Dir::Cache::Archives=${work}/archives"
-  )
-  log "fetching pebble from ${mirror} sid"
-  # (set -e does not apply inside an `if` condition, hence the explicit returns.)
-  apt-get "${apt_opts[@]}" update || return 1
-  # apt-get download writes into the current directory as the unprivileged _apt user.
-  if id _apt >/dev/null 2>&1; then chown _apt "$work/archives"; fi
-  # "/sid": never fall back to the installed bookworm version when the sid index is missing.
-  (cd "$work/archives" && apt-get "${apt_opts[@]}" download pebble/sid) || return 1
-  local deb
-  deb="$(ls "$work"/archives/pebble_*.deb 2>/dev/null | head -n 1)"
-  if [ -z "$deb" ]; then
-    echo "apt-get download produced no pebble_*.deb" >&2
-    return 1
-  fi
-  dpkg -x "$deb" "$work/root" || return 1
-  dpkg-deb -f "$deb" Version > "$work/VERSION" || return 1
   for bin in pebble pebble-challtestsrv; do
     if [ ! -x "$work/root/usr/bin/$bin" ]; then
       echo "the sid package has no usr/bin/$bin" >&2
@@ -114,9 +78,7 @@ fetch_sid_pebble() {
     return 1
   fi
   # Indexes and the .deb are only needed once; keep the cache small.
-  rm -rf "$work/lists" "$work/archives"
-  rm -rf "$SID_DIR"
-  mv "$work" "$SID_DIR" || return 1
+  commit_sid_package "$SID_DIR" || return 1
 }
 
 mkdir -p "$(dirname "$SID_DIR")"
