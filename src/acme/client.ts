@@ -468,10 +468,23 @@ export class AcmeClient {
     return response.data;
   }
 
-  /** Tells the CA the challenge is ready (RFC 8555 §7.5.1). Repeating it is harmless. */
+  /**
+   * Tells the CA the challenge is ready (RFC 8555 §7.5.1). When a connection reset hid the
+   * CA's answer, the retry can be refused because the first POST already moved the challenge
+   * on (Pebble answers `malformed`); the challenge's own state then decides, not the refusal.
+   */
   async respondToChallenge(url: string, signal?: AbortSignal): Promise<Challenge> {
-    const response = await this.post<Challenge>(url, {}, { signal, retryable: true });
-    return response.data;
+    try {
+      return (await this.post<Challenge>(url, {}, { signal, retryable: true })).data;
+    } catch (error) {
+      if (!(error instanceof AcmeProblemError) || error.status < 400 || error.status >= 500 || error.status === 429) throw error;
+      const current = await this.postAsGet<Challenge>(url, { signal }).catch(() => undefined);
+      if (current?.data !== undefined && typeof current.data === 'object' && current.data.status !== 'pending') {
+        this.log.debug(`POST ${url}: refused, but the challenge is already ${String(current.data.status)}`);
+        return current.data;
+      }
+      throw error;
+    }
   }
 
   async finalize(finalizeUrl: string, csrDer: Uint8Array, signal?: AbortSignal): Promise<AcmeResponse<Order>> {

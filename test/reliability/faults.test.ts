@@ -365,6 +365,19 @@ const scenarios: Scenario[] = [
     },
   },
   {
+    name: 'connection reset after the CA accepted the challenge: the refused retry is read back, not fatal',
+    rules: [{ name: 'reset challenge', kinds: ['challenge'], first: 1, fault: { type: 'reset', stage: 'response' } }],
+    runs: 1,
+    outcome: 'success',
+    check: (requests) => {
+      // Pebble moved the challenge on after the first POST, so the retry may be refused
+      // ("only status pending"); the client then reads the challenge instead of failing.
+      const answered = requests.filter((r) => r.kind === 'challenge' && r.upstreamStatus !== undefined);
+      expect(answered.length).toBeGreaterThanOrEqual(2);
+      expect(count(requests, 'certificate')).toBe(1);
+    },
+  },
+  {
     name: 'connection reset after the CA answered, 15% of all requests (seeded)',
     rules: [{ name: 'reset any', kinds: 'any', probability: 0.15, fault: { type: 'reset', stage: 'response' } }],
     runs: 5,
