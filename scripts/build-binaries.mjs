@@ -8,7 +8,7 @@
 //
 // How (measured facts in the project's notes on single binaries):
 //  1. `scripts/build.mjs`: dist/acmecli.cjs (launcher, the SEA `main`) and the files it loads on
-//     demand, listed in dist/assets.json (acmecli-core.cjs, acmecli-undici.cjs, ...): in the
+//     demand, listed in dist/assets.json (acmecli-core.cjs, acmecli-jose.cjs, ...): in the
 //     binary they are SEA assets under those names (src/cli/core-loader.ts). Node 24 SEA needs
 //     CommonJS, which they all are.
 //  2. Stock Node binaries, pinned by version and npm integrity, come from the npm packages

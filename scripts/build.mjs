@@ -1,9 +1,9 @@
 // Builds the CLI as CommonJS files (the form Node's single-executable applications need):
 //   dist/acmecli.cjs            the launcher: commander and the option declarations
 //   dist/acmecli-core.cjs       every command's implementation, loaded when a command runs
-//   dist/acmecli-<lib>.cjs      the heavy libraries (undici, execa, jose, @peculiar/x509), each
+//   dist/acmecli-<lib>.cjs      the heavy libraries (execa, jose, @peculiar/x509), each
 //                               loaded the first time the core needs it
-// so --version and --help compile 75 KiB, and `renew` with nothing due never compiles undici.
+// so --version and --help compile 75 KiB, and `renew` with nothing due compiles no library.
 // dist/assets.json lists the files besides the launcher: the single binaries carry them as
 // SEA assets under those names.
 import { build } from 'esbuild';
@@ -33,7 +33,6 @@ const common = {
 
 // The core reaches these only through `await import(...)`; each becomes its own file.
 const CHUNKS = {
-  undici: 'undici',
   execa: 'execa',
   jose: 'jose',
   x509: '@peculiar/x509',

@@ -1,14 +1,16 @@
 /**
- * HTTP for the ACME core (undici): TLS verification always on, an optional extra CA bundle for
- * private CAs, client-certificate TLS (EJBCA's port 8443 mode), proxies from the caller's
- * environment, timeouts, and a response size limit. Plain http:// is refused except for loopback,
- * for every URL, including those the CA hands out.
+ * HTTP for the ACME core, on Node's own http/https: TLS verification always on, an optional extra
+ * CA bundle for private CAs, client-certificate TLS (EJBCA's port 8443 mode), proxies from the
+ * caller's environment, timeouts, and a response size limit. Plain http:// is refused except for
+ * loopback, for every URL, including those the CA hands out.
+ *
+ * Node's client rather than undici: undici's load and its WebAssembly HTTP parser cost ~20 MiB of
+ * resident memory and ~100 ms of CPU per run, a third of a whole issuance (issue #7's benchmark).
  */
-import { createSecureContext, rootCertificates, type SecureContext } from 'node:tls';
+import type { Agent as HttpAgent, ClientRequest, IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
 import { isIP } from 'node:net';
-import type { Dispatcher, buildConnector } from 'undici';
-
-type Undici = typeof import('undici');
+import { createSecureContext, rootCertificates, type SecureContext } from 'node:tls';
 import { NetworkError, UsageError, AbortedError, messageOf } from '../errors.js';
 
 export interface TransportOptions {
@@ -20,8 +22,9 @@ export interface TransportOptions {
   /** Proxy settings, usually from HTTPS_PROXY / HTTP_PROXY / NO_PROXY. */
   proxy?: { httpsProxy?: string; httpProxy?: string; noProxy?: string };
   userAgent?: string;
+  /** Time allowed for the TCP connection and the TLS handshake. */
   connectTimeoutMs?: number;
-  /** Time allowed for the response headers, and again for the body. */
+  /** Time allowed for the response headers, and again for each pause in the body. */
   responseTimeoutMs?: number;
   maxResponseBytes?: number;
 }
@@ -71,8 +74,19 @@ const CLIENT_CERTIFICATE_ALERTS = new Set([
   'ERR_SSL_SSL/TLS_ALERT_HANDSHAKE_FAILURE',
   'ERR_SSL_SSLV3_ALERT_HANDSHAKE_FAILURE',
 ]);
-/** TLS alerts kept for error messages (bounded: only the latest few connections matter). */
-const MAX_REMEMBERED_TLS_ALERTS = 32;
+
+/** Failure codes of this transport's own, for what Node reports without a code of its own. */
+const CONNECT_TIMEOUT = 'CONNECT_TIMEOUT';
+const HEADERS_TIMEOUT = 'HEADERS_TIMEOUT';
+const BODY_TIMEOUT = 'BODY_TIMEOUT';
+/** The server closed the connection (FIN, not a reset) before its answer was complete. */
+const SERVER_CLOSED = 'SERVER_CLOSED';
+
+class TransportFailure extends Error {
+  constructor(readonly code: string) {
+    super(code);
+  }
+}
 
 export function isLoopbackHost(hostname: string): boolean {
   const host = hostname.replace(/^\[|\]$/g, '').toLowerCase();
@@ -131,156 +145,217 @@ function sharedSecureContext(options: TransportOptions): SecureContext | undefin
   return context;
 }
 
+interface Agents {
+  httpsRequest: typeof import('node:https').request;
+  httpRequest: typeof import('node:http').request;
+  https: HttpAgent;
+  http: HttpAgent;
+}
+
 export class Transport {
   readonly userAgent: string;
-  /** Created on the first request: undici's load costs more than a `renew` with nothing to do. */
-  private dispatcher: Promise<{ undici: Undici; dispatcher: Dispatcher }> | undefined;
+  /** Created on the first request: a `renew` with nothing to do never loads Node's HTTP client. */
+  private agents: Promise<Agents> | undefined;
   private readonly options: TransportOptions;
   private readonly maxResponseBytes: number;
   private readonly responseTimeoutMs: number;
+  private readonly connectTimeoutMs: number;
   private readonly hasClientCertificate: boolean;
-  /**
-   * TLS alerts by local port. In TLS 1.3 a server refuses a client certificate after the client
-   * considers the handshake done; undici then reports only "other side closed", and the alert
-   * (the actual reason) is seen only by the socket's own error listener.
-   */
-  private readonly tlsAlerts = new Map<number, string>();
 
   constructor(options: TransportOptions = {}) {
     this.userAgent = options.userAgent ?? 'acmecli';
     this.maxResponseBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
     this.responseTimeoutMs = options.responseTimeoutMs ?? 30_000;
+    this.connectTimeoutMs = options.connectTimeoutMs ?? 10_000;
     this.hasClientCertificate = options.clientCertificatePem !== undefined;
     this.options = options;
   }
 
-  private connect(): Promise<{ undici: Undici; dispatcher: Dispatcher }> {
-    this.dispatcher ??= import('undici').then((undici) => ({ undici, dispatcher: this.createDispatcher(undici) }));
-    return this.dispatcher;
-  }
-
-  private createDispatcher(undici: Undici): Dispatcher {
-    const options = this.options;
-    // Explicit, so Node's environment switch for disabling certificate checks cannot turn verification
-    // off: the only way to trust another CA is --ca-bundle.
-    const tls: Record<string, unknown> = { rejectUnauthorized: true };
-    const secureContext = sharedSecureContext(options);
-    if (secureContext !== undefined) {
-      tls.secureContext = secureContext;
-    } else {
-      if (options.caBundlePem !== undefined) tls.ca = [...rootCertificates, options.caBundlePem];
-      if (options.clientCertificatePem !== undefined) tls.cert = options.clientCertificatePem;
-      if (options.clientKeyPem !== undefined) tls.key = options.clientKeyPem;
-    }
-    const connectOptions = { ...tls, timeout: options.connectTimeoutMs ?? 10_000 };
-    const agentOptions = {
-      connect: connectOptions,
-      headersTimeout: this.responseTimeoutMs,
-      bodyTimeout: this.responseTimeoutMs,
-      keepAliveTimeout: 10_000,
-    };
-    const proxy = options.proxy;
-    if (proxy && (proxy.httpsProxy || proxy.httpProxy)) {
-      return new undici.EnvHttpProxyAgent({
-        ...agentOptions,
-        requestTls: tls,
-        ...(proxy.httpsProxy ? { httpsProxy: proxy.httpsProxy } : {}),
-        ...(proxy.httpProxy ? { httpProxy: proxy.httpProxy } : {}),
-        ...(proxy.noProxy ? { noProxy: proxy.noProxy } : {}),
-      });
-    }
-    return new undici.Agent({ ...agentOptions, connect: this.alertRecordingConnector(undici, connectOptions) });
-  }
-
-  private alertRecordingConnector(undici: Undici, options: buildConnector.BuildOptions): buildConnector.connector {
-    const connect = undici.buildConnector(options);
-    return (connectOptions, callback) =>
-      connect(connectOptions, (...args) => {
-        const socket = args[1];
-        if (socket) {
-          const port = socket.localPort;
-          socket.on('error', (socketError: NodeJS.ErrnoException) => {
-            if (port === undefined || !socketError.code?.startsWith('ERR_SSL_')) return;
-            this.tlsAlerts.set(port, socketError.code);
-            if (this.tlsAlerts.size > MAX_REMEMBERED_TLS_ALERTS) this.tlsAlerts.delete(this.tlsAlerts.keys().next().value as number);
-          });
-        }
-        callback(...args);
-      });
-  }
-
-  /** The TLS alert recorded for the connection an undici SocketError came from. */
-  private tlsAlertFor(error: unknown): string | undefined {
-    const port = (error as { socket?: { localPort?: unknown } } | undefined)?.socket?.localPort;
-    if (typeof port !== 'number') return undefined;
-    const alert = this.tlsAlerts.get(port);
-    this.tlsAlerts.delete(port);
-    return alert;
+  private loadAgents(): Promise<Agents> {
+    // getBuiltinModule, not import(): an ES namespace of node:http runs every lazy getter of the
+    // module, which loads Node's internal undici (26 ms) for a WebSocket nobody asked for.
+    this.agents ??= Promise.resolve().then(() => {
+      const https = process.getBuiltinModule('node:https');
+      const http = process.getBuiltinModule('node:http');
+      const options = this.options;
+      // Explicit, so Node's environment switch for disabling certificate checks cannot turn
+      // verification off: the only way to trust another CA is --ca-bundle.
+      const tls: Record<string, unknown> = { rejectUnauthorized: true };
+      const secureContext = sharedSecureContext(options);
+      if (secureContext !== undefined) {
+        tls.secureContext = secureContext;
+      } else {
+        if (options.caBundlePem !== undefined) tls.ca = [...rootCertificates, options.caBundlePem];
+        if (options.clientCertificatePem !== undefined) tls.cert = options.clientCertificatePem;
+        if (options.clientKeyPem !== undefined) tls.key = options.clientKeyPem;
+      }
+      const proxy = options.proxy;
+      // Node's own proxy support (CONNECT tunnels for https, NO_PROXY matching) reads only what
+      // it is given here, never the process environment behind the caller's back.
+      const proxyEnv =
+        proxy && (proxy.httpsProxy || proxy.httpProxy)
+          ? {
+              ...(proxy.httpsProxy ? { HTTPS_PROXY: proxy.httpsProxy } : {}),
+              ...(proxy.httpProxy ? { HTTP_PROXY: proxy.httpProxy } : {}),
+              ...(proxy.noProxy ? { NO_PROXY: proxy.noProxy } : {}),
+            }
+          : undefined;
+      const common = { keepAlive: true, ...(proxyEnv ? { proxyEnv } : {}) };
+      return {
+        httpsRequest: https.request,
+        httpRequest: http.request,
+        https: new https.Agent({ ...common, ...tls }),
+        http: new http.Agent(common),
+      };
+    });
+    return this.agents;
   }
 
   async request(req: HttpRequest): Promise<HttpResponse> {
     const url = assertAcceptableUrl(req.url, 'URL');
     const headers: Record<string, string> = { 'user-agent': this.userAgent, ...req.headers };
-    let response: Dispatcher.ResponseData;
+    if (req.body !== undefined) headers['content-length'] = String(Buffer.byteLength(req.body));
+    let agents: Agents;
     try {
-      const { undici, dispatcher } = await this.connect();
-      response = await undici.request(url, {
-        method: req.method,
-        headers,
-        ...(req.body !== undefined ? { body: req.body } : {}),
-        dispatcher,
-        ...(req.signal ? { signal: req.signal } : {}),
-      });
+      agents = await this.loadAgents();
     } catch (error) {
       throw this.translateError(error, req);
     }
-    const body = await this.readBody(response, req);
-    return { status: response.statusCode, url: url.href, headers: response.headers, body };
+    if (req.signal?.aborted) throw new AbortedError('cancelled', { cause: req.signal.reason });
+    return new Promise<HttpResponse>((resolve, reject) => {
+      const timers = new Set<NodeJS.Timeout>();
+      const startTimer = (ms: number, onFire: () => void): NodeJS.Timeout => {
+        const timer = setTimeout(() => {
+          timers.delete(timer);
+          onFire();
+        }, ms);
+        timers.add(timer);
+        return timer;
+      };
+      const stopTimer = (timer: NodeJS.Timeout | undefined): void => {
+        if (timer === undefined) return;
+        clearTimeout(timer);
+        timers.delete(timer);
+      };
+      let settled = false;
+      /** The socket's own error, which tells a reset (RST) from an orderly close (FIN). */
+      let socketError: NodeJS.ErrnoException | undefined;
+      const fail = (error: unknown): void => {
+        if (settled) return;
+        settled = true;
+        for (const timer of timers) clearTimeout(timer);
+        reject(error);
+      };
+      const succeed = (response: HttpResponse): void => {
+        if (settled) return;
+        settled = true;
+        for (const timer of timers) clearTimeout(timer);
+        resolve(response);
+      };
+
+      const secure = url.protocol === 'https:';
+      const client: ClientRequest = (secure ? agents.httpsRequest : agents.httpRequest)(url, {
+        method: req.method,
+        headers,
+        agent: secure ? agents.https : agents.http,
+        ...(req.signal ? { signal: req.signal } : {}),
+      });
+      const headersTimer = startTimer(this.responseTimeoutMs, () => client.destroy(new TransportFailure(HEADERS_TIMEOUT)));
+      client.on('socket', (socket: Socket) => {
+        socket.on('error', (error: NodeJS.ErrnoException) => {
+          socketError ??= error;
+        });
+        if (!socket.connecting) return;
+        const connectTimer = startTimer(this.connectTimeoutMs, () => client.destroy(new TransportFailure(CONNECT_TIMEOUT)));
+        socket.once('encrypted' in socket ? 'secureConnect' : 'connect', () => stopTimer(connectTimer));
+      });
+      client.on('error', (error) => fail(this.translateError(socketError ?? error, req)));
+      client.on('response', (response: IncomingMessage) => {
+        stopTimer(headersTimer);
+        this.readBody(response, req, () => socketError, startTimer, stopTimer, client).then(
+          (body) => succeed({ status: response.statusCode ?? 0, url: url.href, headers: distinctHeaders(response), body }),
+          fail,
+        );
+      });
+      client.end(req.body);
+    });
   }
 
   async close(): Promise<void> {
-    if (this.dispatcher) await (await this.dispatcher).dispatcher.close();
+    if (this.agents === undefined) return;
+    const agents = await this.agents.catch(() => undefined);
+    agents?.https.destroy();
+    agents?.http.destroy();
   }
 
-  private async readBody(response: Dispatcher.ResponseData, req: HttpRequest): Promise<Buffer> {
+  private readBody(
+    response: IncomingMessage,
+    req: HttpRequest,
+    socketError: () => NodeJS.ErrnoException | undefined,
+    startTimer: (ms: number, onFire: () => void) => NodeJS.Timeout,
+    stopTimer: (timer: NodeJS.Timeout | undefined) => void,
+    client: ClientRequest,
+  ): Promise<Buffer> {
     const declared = Number(response.headers['content-length']);
     if (Number.isFinite(declared) && declared > this.maxResponseBytes) {
-      response.body.destroy();
-      throw new PermanentNetworkError(`${req.method} ${req.url}: response of ${declared} bytes exceeds the ${this.maxResponseBytes}-byte limit`);
-    }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    try {
-      for await (const chunk of response.body) {
-        const buffer = chunk as Buffer;
-        size += buffer.length;
-        if (size > this.maxResponseBytes) {
-          response.body.destroy();
-          throw new PermanentNetworkError(`${req.method} ${req.url}: response exceeds the ${this.maxResponseBytes}-byte limit`);
-        }
-        chunks.push(buffer);
-      }
-    } catch (error) {
-      if (error instanceof NetworkError) throw error;
-      if (req.signal?.aborted) throw this.translateError(error, req);
-      // The headers came and the body broke off: say how far it got, or a cut-off answer reads
-      // like a refused connection.
-      const code = errorCode(error);
-      const received = Number.isFinite(declared) ? `${size} of ${declared} bytes` : `${size} bytes`;
-      if (code === 'UND_ERR_BODY_TIMEOUT') {
-        throw new NetworkError(`${req.method} ${req.url}: the server stopped answering after ${received} of the response (${code})`, { cause: error });
-      }
-      throw new NetworkError(
-        `${req.method} ${req.url}: the response was cut off after ${received} (truncated body: ${describeNetworkCode(code ?? messageOf(error))})`,
-        { cause: error },
+      client.destroy();
+      return Promise.reject(
+        new PermanentNetworkError(`${req.method} ${req.url}: response of ${declared} bytes exceeds the ${this.maxResponseBytes}-byte limit`),
       );
     }
-    return Buffer.concat(chunks);
+    return new Promise<Buffer>((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      let idleTimer: NodeJS.Timeout | undefined;
+      let done = false;
+      const finish = (outcome: () => void): void => {
+        if (done) return;
+        done = true;
+        stopTimer(idleTimer);
+        outcome();
+      };
+      const armIdleTimer = (): void => {
+        stopTimer(idleTimer);
+        idleTimer = startTimer(this.responseTimeoutMs, () => client.destroy(new TransportFailure(BODY_TIMEOUT)));
+      };
+      const received = (): string => (Number.isFinite(declared) ? `${size} of ${declared} bytes` : `${size} bytes`);
+      const broken = (error: unknown): void =>
+        finish(() => {
+          if (req.signal?.aborted) return reject(this.translateError(error, req));
+          const cause = socketError() ?? error;
+          const code = errorCode(cause);
+          if (code === BODY_TIMEOUT) {
+            return reject(new NetworkError(`${req.method} ${req.url}: the server stopped answering after ${received()} of the response (no data for ${seconds(this.responseTimeoutMs)})`, { cause }));
+          }
+          // The headers came and the body broke off: say how far it got, or a cut-off answer reads
+          // like a refused connection.
+          const reason = code === undefined || isOrderlyClose(cause) ? describeNetworkCode(SERVER_CLOSED, this.responseTimeoutMs) : describeNetworkCode(code, this.responseTimeoutMs);
+          reject(new NetworkError(`${req.method} ${req.url}: the response was cut off after ${received()} (truncated body: ${reason})`, { cause }));
+        });
+      armIdleTimer();
+      response.on('data', (chunk: Buffer) => {
+        size += chunk.length;
+        if (size > this.maxResponseBytes) {
+          client.destroy();
+          finish(() => reject(new PermanentNetworkError(`${req.method} ${req.url}: response exceeds the ${this.maxResponseBytes}-byte limit`)));
+          return;
+        }
+        chunks.push(chunk);
+        armIdleTimer();
+      });
+      response.on('error', broken);
+      response.on('aborted', () => broken(new TransportFailure(SERVER_CLOSED)));
+      response.on('end', () => {
+        // Node ends a body cut short by the server's FIN too; only the declared length tells.
+        if (!response.complete) return broken(new TransportFailure(SERVER_CLOSED));
+        finish(() => resolve(Buffer.concat(chunks)));
+      });
+    });
   }
 
   private translateError(error: unknown, req: HttpRequest): Error {
     if (req.signal?.aborted) return new AbortedError('cancelled', { cause: error });
-    const code = this.tlsAlertFor(error) ?? errorCode(error);
+    const code = isOrderlyClose(error) ? SERVER_CLOSED : errorCode(error);
     const target = `${req.method} ${req.url}`;
     if (code !== undefined && TLS_TRUST_CODES.has(code)) {
       return new PermanentNetworkError(
@@ -303,41 +378,59 @@ export class Transport {
       );
     }
     const reason = code ?? messageOf(error);
-    return new NetworkError(`${target}: ${describeNetworkCode(reason)}`, { cause: error });
+    return new NetworkError(`${target}: ${describeNetworkCode(reason, this.responseTimeoutMs)}`, { cause: error });
   }
+}
+
+/** Node reports a connection closed without an answer as "socket hang up", with a reset's code. */
+function isOrderlyClose(error: unknown): boolean {
+  if (error instanceof TransportFailure) return error.code === SERVER_CLOSED;
+  return error instanceof Error && (error.message === 'socket hang up' || error.message === 'aborted') && (error as NodeJS.ErrnoException).code === 'ECONNRESET';
 }
 
 function errorCode(error: unknown): string | undefined {
   let current: unknown = error;
   for (let depth = 0; depth < 5 && current && typeof current === 'object'; depth++) {
     const code = (current as { code?: unknown }).code;
-    if (typeof code === 'string' && code !== 'UND_ERR_SOCKET' && code !== 'UND_ERR_CONNECT') return code;
+    if (typeof code === 'string') return code;
     current = (current as { cause?: unknown }).cause;
   }
-  const code = (error as { code?: unknown } | undefined)?.code;
-  return typeof code === 'string' ? code : undefined;
+  return undefined;
 }
 
-function describeNetworkCode(code: string): string {
+function seconds(ms: number): string {
+  return ms % 1000 === 0 ? `${ms / 1000} s` : `${ms} ms`;
+}
+
+function describeNetworkCode(code: string, responseTimeoutMs: number): string {
   switch (code) {
     case 'ECONNREFUSED':
       return 'connection refused (ECONNREFUSED)';
     case 'ECONNRESET':
       return 'connection reset by the server (ECONNRESET)';
-    case 'UND_ERR_SOCKET':
+    case SERVER_CLOSED:
       // An orderly close (FIN) before the answer was complete, which is not a reset.
-      return 'the server closed the connection before answering in full (UND_ERR_SOCKET)';
+      return 'the server closed the connection before answering in full';
     case 'ENOTFOUND':
     case 'EAI_AGAIN':
       return `host name not found (${code})`;
-    case 'UND_ERR_CONNECT_TIMEOUT':
+    case CONNECT_TIMEOUT:
+    case 'ETIMEDOUT':
       return 'connection timed out';
-    case 'UND_ERR_HEADERS_TIMEOUT':
-    case 'UND_ERR_BODY_TIMEOUT':
-      return `the server stopped answering (${code})`;
+    case HEADERS_TIMEOUT:
+      return `the server stopped answering (no response within ${seconds(responseTimeoutMs)})`;
     default:
       return code;
   }
+}
+
+/** Every header as Node received it; repeated headers (Link) stay separate values. */
+function distinctHeaders(response: IncomingMessage): Record<string, string | string[]> {
+  const headers: Record<string, string | string[]> = {};
+  for (const [name, values] of Object.entries(response.headersDistinct)) {
+    if (values !== undefined) headers[name] = values.length === 1 ? values[0]! : values;
+  }
+  return headers;
 }
 
 /** Case-insensitive single header value. */

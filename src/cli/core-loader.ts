@@ -1,6 +1,6 @@
 /**
  * Loads the second half of acmecli (src/cli/core.ts and everything it needs) only when a command
- * runs, so `--version` and `--help` never parse the ACME core, the crypto libraries or undici.
+ * runs, so `--version` and `--help` never parse the ACME core, the crypto libraries or the HTTP client.
  * Built, the core is `acmecli-core.cjs` beside the launcher, or an asset of the single
  * executable; unbundled (tests), a plain import.
  */
@@ -32,7 +32,7 @@ function loadBuiltFile(file: string): unknown {
 }
 
 function loadBundledCore(): Core {
-  // The core asks for its heavy libraries (acmecli-undici.cjs, ...) through this, on first use.
+  // The core asks for its heavy libraries (acmecli-jose.cjs, ...) through this, on first use.
   const chunks = new Map<string, unknown>();
   (globalThis as { __acmecliLoadChunk?: (name: string) => unknown }).__acmecliLoadChunk = (name) => {
     if (!chunks.has(name)) chunks.set(name, loadBuiltFile(`acmecli-${name}.cjs`));

@@ -1,6 +1,6 @@
 /**
  * Commands declare their options here, at start-up; what they do is loaded only when one runs,
- * so `--version` and `--help` never pay for the ACME core, the crypto libraries or undici.
+ * so `--version` and `--help` never pay for the ACME core, the crypto libraries or the HTTP client.
  */
 import type { Command } from 'commander';
 import { loadCore } from './core-loader.js';

@@ -492,7 +492,7 @@ describe('acmecli issue through the fault proxy', () => {
     row.worstMs = result.durationMs;
     const requests = stallProxy.requestsOf('stall#0');
     expect(result.exitCode, describeRun(result)).toBe(ExitNetwork);
-    expect(result.stderr).toMatch(/order-plz: the server stopped answering \(UND_ERR_HEADERS_TIMEOUT\)/);
+    expect(result.stderr).toMatch(/order-plz: the server stopped answering \(no response within 30 s\)/);
     expect(result.durationMs).toBeGreaterThanOrEqual(DEFAULT_RESPONSE_TIMEOUT_MS);
     expect(result.durationMs).toBeLessThan(DEFAULT_RESPONSE_TIMEOUT_MS + 15_000);
     expect(count(requests, 'newOrder')).toBe(1);
@@ -593,7 +593,7 @@ describe('stalls injected by the fault proxy, AcmeClient with a 1 s response tim
       for (let i = 0; i < 2; i++) {
         const outcome = await issueWithClient(`stall-${kind}#${i}`, rules, `stall-${kind.toLowerCase()}.faults.example.test`);
         expect(outcome.error).toBeInstanceOf(NetworkError);
-        expect(messageOf(outcome.error)).toMatch(/the server stopped answering \(UND_ERR_HEADERS_TIMEOUT\)/);
+        expect(messageOf(outcome.error)).toMatch(/the server stopped answering \(no response within \d+ s\)/);
         expect(count(outcome.requests, kind)).toBe(1);
         expect(outcome.ms).toBeLessThan(RESPONSE_TIMEOUT_MS + 5_000);
         expectNoRepeatedCreation(outcome.requests, `stall-${kind}#${i}`);
