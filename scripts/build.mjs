@@ -1,7 +1,7 @@
 // Builds the CLI as CommonJS files (the form Node's single-executable applications need):
 //   dist/acmecli.cjs            the launcher: commander and the option declarations
 //   dist/acmecli-core.cjs       every command's implementation, loaded when a command runs
-//   dist/acmecli-<lib>.cjs      the heavy libraries (execa, jose, @peculiar/x509), each
+//   dist/acmecli-<lib>.cjs      the libraries not every command needs (execa, jose), each
 //                               loaded the first time the core needs it
 // so --version and --help compile 75 KiB, and `renew` with nothing due compiles no library.
 // dist/assets.json lists the files besides the launcher: the single binaries carry them as
@@ -35,8 +35,6 @@ const common = {
 const CHUNKS = {
   execa: 'execa',
   jose: 'jose',
-  x509: '@peculiar/x509',
-  'reflect-metadata': 'reflect-metadata',
 };
 const chunkOf = Object.fromEntries(Object.entries(CHUNKS).map(([name, pkg]) => [pkg, name]));
 const chunkImports = {

@@ -8,7 +8,6 @@
  * server once. Unlike certbot, a failing auth hook stops the run at once instead of letting the
  * CA find a missing record.
  */
-import { performance } from 'node:perf_hooks';
 import type { ChallengeTask, SolvePlan, Solver } from '../../src/acme/solver.js';
 import { resolveChallengeRecordName } from '../../src/challenges/dns01/cname.js';
 import { DnsLookup } from '../../src/challenges/dns01/lookup.js';

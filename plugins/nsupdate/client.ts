@@ -7,11 +7,11 @@
  * check; the TSIG secret never appears (TsigKey cannot print it).
  */
 import { randomInt } from 'node:crypto';
-import { createSocket, type Socket as UdpSocket } from 'node:dgram';
-import { lookup } from 'node:dns/promises';
+import type { Socket as UdpSocket } from 'node:dgram';
 import { connect, isIP, type Socket as TcpSocket } from 'node:net';
 import { AbortedError, PluginError, messageOf, throwIfAborted } from '../../src/errors.js';
 import { silentLogger, type Logger } from '../../src/output/logger.js';
+import { dnsPromises } from '../../src/challenges/dns01/lookup.js';
 import {
   DnsMessageError,
   OPCODE,
@@ -108,7 +108,7 @@ export async function resolveHost(server: ServerAddress, signal: AbortSignal): P
   let onAbort: (() => void) | undefined;
   try {
     const result = await Promise.race([
-      lookup(server.host),
+      dnsPromises().lookup(server.host),
       new Promise<never>((_, reject) => {
         onAbort = () => reject(abortError(signal));
         signal.addEventListener('abort', onAbort, { once: true });
@@ -141,7 +141,7 @@ function exchangeUdp(
   signal: AbortSignal,
 ): Promise<UdpOutcome> {
   return new Promise<UdpOutcome>((resolve, reject) => {
-    const socket: UdpSocket = createSocket(target.family === 6 ? 'udp6' : 'udp4');
+    const socket: UdpSocket = process.getBuiltinModule('node:dgram').createSocket(target.family === 6 ? 'udp6' : 'udp4');
     let timer: NodeJS.Timeout | undefined;
     let done = false;
     let attempt = 0;

@@ -27,10 +27,8 @@ import { join } from 'node:path';
 import { listLineages, readLineage, sha256, FILE_NAMES, LIVE_WRITE_ORDER } from '../../src/store/certificate-store.js';
 import { accountsDir, lineagePaths, MANIFEST_FILE, RENEWAL_FILE, CURRENT_FILE } from '../../src/store/layout.js';
 import { parseRenewalSettings, serializeRenewalSettings } from '../../src/store/settings.js';
-import { loadX509, signingKeysFor } from '../../src/crypto/x509-lib.js';
+import { signingKeysFor, x509 } from '../../test/helpers/x509.js';
 import { encodePem } from '../../src/crypto/pem.js';
-
-const x509 = await loadX509();
 
 /** `bench-00001.<suffix>` … : stable, sortable, valid DNS names and certificate names. */
 export function fixtureNames(count: number, suffix = 'renew.bench.test'): string[] {

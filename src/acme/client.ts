@@ -162,7 +162,7 @@ export class AcmeClient {
   }
 
   private async fetchDirectory(signal?: AbortSignal): Promise<Directory> {
-    const response = await this.sendUnsigned('GET', this.directoryUrl, signal);
+    const response = await this.sendUnsigned(this.directoryUrl, signal);
     const data = this.parseJson(response, 'the directory') as Partial<Directory>;
     if (typeof data !== 'object' || data === null || Array.isArray(data)) {
       throw new NetworkError(`${this.directoryUrl} is not an ACME directory (expected a JSON object)`);
@@ -191,20 +191,25 @@ export class AcmeClient {
     const pooled = this.nonces.take();
     if (pooled !== undefined) return pooled;
     const url = await this.resourceUrl('newNonce', signal);
-    await this.sendUnsigned('HEAD', url, signal);
+    // GET (answered 204) rather than HEAD: Go servers answer HEAD without a Content-Length, and
+    // Node's HTTP client then closes the connection, so every nonce cost a new TLS handshake.
+    await this.sendUnsigned(url, signal, { nonceOnly: true });
     // sendUnsigned pooled the answer's nonce: take it back out rather than reading the header,
     // or the same nonce would be used twice (the second use costs a badNonce round trip).
     const nonce = this.nonces.take();
-    if (nonce === undefined) throw new NetworkError(`HEAD ${url}: the CA returned no usable Replay-Nonce header`);
+    if (nonce === undefined) throw new NetworkError(`GET ${url}: the CA returned no usable Replay-Nonce header`);
     return nonce;
   }
 
-  /** GET/HEAD with retries on network errors and 5xx (reads are always safe to repeat). */
-  private async sendUnsigned(method: 'GET' | 'HEAD', url: string, signal?: AbortSignal): Promise<HttpResponse> {
+  /**
+   * GET with retries on network errors and 5xx (reads are always safe to repeat). For newNonce
+   * (`nonceOnly`) only the Replay-Nonce matters, so a 4xx that carries one is good enough.
+   */
+  private async sendUnsigned(url: string, signal?: AbortSignal, options: { nonceOnly?: boolean } = {}): Promise<HttpResponse> {
     for (let attempt = 0; ; attempt++) {
       let response: HttpResponse;
       try {
-        response = await this.transport.request({ method, url, signal, headers: { accept: 'application/json' } });
+        response = await this.transport.request({ method: 'GET', url, signal, headers: { accept: 'application/json' } });
       } catch (error) {
         if (isRetryableNetworkError(error) && attempt < this.retry.transientRetries) {
           await this.backoff(attempt, signal);
@@ -213,9 +218,9 @@ export class AcmeClient {
         throw error;
       }
       this.nonces.add(headerValue(response.headers, 'replay-nonce'));
-      this.log.debug(`${method} ${url} → ${response.status}`);
-      if (response.status < 400 || (method === 'HEAD' && response.status < 500)) return response;
-      const error = this.responseError(response, method, url);
+      this.log.debug(`GET ${url} → ${response.status}`);
+      if (response.status < 400 || (options.nonceOnly === true && response.status < 500)) return response;
+      const error = this.responseError(response, 'GET', url);
       if (this.isTransient(error, response) && attempt < this.retry.transientRetries) {
         const waitMs = this.retryDelayMs(attempt, response);
         if (waitMs !== undefined) {
@@ -523,7 +528,7 @@ export class AcmeClient {
     if (typeof directory.renewalInfo !== 'string') return undefined;
     const base = directory.renewalInfo.endsWith('/') ? directory.renewalInfo : `${directory.renewalInfo}/`;
     const url = `${base}${certificateId}`;
-    const response = await this.sendUnsigned('GET', url, signal);
+    const response = await this.sendUnsigned(url, signal);
     const data = this.parseJson(response, 'renewalInfo') as Partial<RenewalInfo>;
     const window = data?.suggestedWindow;
     if (!window || typeof window.start !== 'string' || typeof window.end !== 'string' ||

@@ -1,6 +1,6 @@
 /**
  * Anti-replay nonces (RFC 8555 §7.2): a small LIFO pool fed from every response's Replay-Nonce,
- * so a steady run needs no extra round trip; HEAD newNonce only when the pool is empty.
+ * so a steady run needs no extra round trip; newNonce only when the pool is empty.
  */
 const NONCE_PATTERN = /^[A-Za-z0-9_-]+$/;
 

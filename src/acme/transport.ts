@@ -75,6 +75,8 @@ const CLIENT_CERTIFICATE_ALERTS = new Set([
   'ERR_SSL_SSLV3_ALERT_HANDSHAKE_FAILURE',
 ]);
 
+const MAX_CONNECTIONS_PER_ORIGIN = 8;
+
 /** Failure codes of this transport's own, for what Node reports without a code of its own. */
 const CONNECT_TIMEOUT = 'CONNECT_TIMEOUT';
 const HEADERS_TIMEOUT = 'HEADERS_TIMEOUT';
@@ -200,7 +202,9 @@ export class Transport {
               ...(proxy.noProxy ? { NO_PROXY: proxy.noProxy } : {}),
             }
           : undefined;
-      const common = { keepAlive: true, ...(proxyEnv ? { proxyEnv } : {}) };
+      // The core runs at most 8 requests at once; without a cap, a request issued just before
+      // another's socket came free opened a new connection: 32 TLS handshakes for 50 names.
+      const common = { keepAlive: true, maxSockets: MAX_CONNECTIONS_PER_ORIGIN, ...(proxyEnv ? { proxyEnv } : {}) };
       return {
         httpsRequest: https.request,
         httpRequest: http.request,
@@ -262,9 +266,12 @@ export class Transport {
       });
       const headersTimer = startTimer(this.responseTimeoutMs, () => client.destroy(new TransportFailure(HEADERS_TIMEOUT)));
       client.on('socket', (socket: Socket) => {
-        socket.on('error', (error: NodeJS.ErrnoException) => {
+        // A kept-alive socket serves many requests: each removes its own listener when it ends.
+        const recordSocketError = (error: NodeJS.ErrnoException): void => {
           socketError ??= error;
-        });
+        };
+        socket.on('error', recordSocketError);
+        client.once('close', () => socket.off('error', recordSocketError));
         if (!socket.connecting) return;
         const connectTimer = startTimer(this.connectTimeoutMs, () => client.destroy(new TransportFailure(CONNECT_TIMEOUT)));
         socket.once('encrypted' in socket ? 'secureConnect' : 'connect', () => stopTimer(connectTimer));

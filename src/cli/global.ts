@@ -5,7 +5,6 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline/promises';
 import type { Command, Option } from 'commander';
 import type { GlobalOptions } from './global-options.js';
 export type { GlobalOptions };
@@ -112,6 +111,8 @@ export function buildRunContext(globals: GlobalOptions, runtime: CliRuntime, rep
   const canAsk = interactive(globals, runtime);
   const ask = async (question: string, signal: AbortSignal): Promise<string> => {
     const resume = reporter.pause();
+    // Loaded here: only an interactive question needs readline, not every run.
+    const { createInterface } = process.getBuiltinModule('node:readline/promises');
     const rl = createInterface({ input: runtime.stdin, output: runtime.stderr });
     // Ctrl-C at the prompt is readline's to catch; pass it on so the run is cancelled (and
     // cleaned up) exactly as a Ctrl-C anywhere else.

@@ -9,6 +9,7 @@ import { LocalError } from '../errors.js';
 import {
   DER_INTEGER,
   DER_SEQUENCE,
+  derChildren,
   derElementContent,
   derFirstChild,
   expectTag,
@@ -168,34 +169,24 @@ const OID_SUBJECT_KEY_IDENTIFIER = '551d0e';
 const OID_SUBJECT_ALT_NAME = '551d11';
 const OID_AUTHORITY_KEY_IDENTIFIER = '551d23';
 
-function children(der: Uint8Array, parent: DerElement): DerElement[] {
-  const result: DerElement[] = [];
-  for (let offset = parent.contentStart; offset < parent.end; ) {
-    const element = readDerElement(der, offset);
-    result.push(element);
-    offset = element.end;
-  }
-  return result;
-}
-
 /** Certificate → TBSCertificate: serialNumber, and the extensions acmecli reads. */
 function readTbsFields(der: Buffer): TbsFields {
   const certificate = expectTag(readDerElement(der, 0), DER_SEQUENCE);
   const tbs = expectTag(derFirstChild(der, certificate), DER_SEQUENCE);
-  const fields = children(der, tbs);
+  const fields = derChildren(der, tbs);
   const serialIndex = fields[0]?.tag === 0xa0 ? 1 : 0;
   const serial = expectTag(fields[serialIndex] as DerElement, DER_INTEGER);
   const result: TbsFields = { serialBytes: derElementContent(der, serial), identifiers: [] };
   const extensionsWrapper = fields.find((f) => f.tag === 0xa3);
   if (!extensionsWrapper) return result;
-  for (const extension of children(der, expectTag(derFirstChild(der, extensionsWrapper), DER_SEQUENCE))) {
-    const parts = children(der, expectTag(extension, DER_SEQUENCE));
+  for (const extension of derChildren(der, expectTag(derFirstChild(der, extensionsWrapper), DER_SEQUENCE))) {
+    const parts = derChildren(der, expectTag(extension, DER_SEQUENCE));
     const oid = parts[0] && parts[0].tag === 0x06 ? derElementContent(der, parts[0]).toString('hex') : '';
     const valueElement = parts.at(-1);
     if (!valueElement || valueElement.tag !== 0x04) continue;
     const value = derElementContent(der, valueElement);
     if (oid === OID_SUBJECT_ALT_NAME) {
-      for (const name of children(value, expectTag(readDerElement(value, 0), DER_SEQUENCE))) {
+      for (const name of derChildren(value, expectTag(readDerElement(value, 0), DER_SEQUENCE))) {
         const content = derElementContent(value, name);
         if (name.tag === 0x82) result.identifiers.push({ type: 'dns', value: content.toString('latin1').toLowerCase() });
         if (name.tag === 0x87) {
@@ -204,7 +195,7 @@ function readTbsFields(der: Buffer): TbsFields {
         }
       }
     } else if (oid === OID_AUTHORITY_KEY_IDENTIFIER) {
-      const keyId = children(value, expectTag(readDerElement(value, 0), DER_SEQUENCE)).find((c) => c.tag === 0x80);
+      const keyId = derChildren(value, expectTag(readDerElement(value, 0), DER_SEQUENCE)).find((c) => c.tag === 0x80);
       if (keyId) result.authorityKeyIdentifier = derElementContent(value, keyId);
     } else if (oid === OID_SUBJECT_KEY_IDENTIFIER) {
       result.subjectKeyIdentifier = derElementContent(value, expectTag(readDerElement(value, 0), 0x04));

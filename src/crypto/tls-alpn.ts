@@ -2,20 +2,29 @@
  * RFC 8737 tls-alpn-01 validation certificates. The core builds one per challenge so plugins
  * only serve it (lego's "providers never do ACME maths").
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { Identifier } from '../acme/types.js';
-import { UsageError } from '../errors.js';
-import { canonicalIp, ipToBytes } from './ip-address.js';
+import { derExplicit, derInteger, derOctetString, derSequence, derTime } from './der.js';
+import { ipToBytes } from './ip-address.js';
 import { exportPrivateKeyPem, generateKey } from './keys.js';
 import { encodePem } from './pem.js';
-import type * as X509 from '@peculiar/x509';
-import { loadX509, signingKeysFor } from './x509-lib.js';
+import {
+  encodeExtension,
+  encodeName,
+  encodeSubjectAltName,
+  signDer,
+  signingAlgorithmFor,
+  subjectPublicKeyInfo,
+} from './pkix.js';
 
 /** id-pe-acmeIdentifier (RFC 8737 6.1). */
 export const OID_ACME_IDENTIFIER = '1.3.6.1.5.5.7.1.31';
 
 /** The validator does not check validity dates; a day either side absorbs clock skew anyway. */
 const VALIDITY_MARGIN_MS = 24 * 60 * 60 * 1000;
+const SUBJECT = 'ACME tls-alpn-01 challenge';
+/** Certificate version v3 (the INTEGER 2), needed for extensions. */
+const VERSION_3 = 2;
 
 /**
  * A self-signed certificate on a fresh P-256 key whose only SAN is the identifier and whose
@@ -25,39 +34,40 @@ export async function createTlsAlpnCertificate(
   identifier: Identifier,
   keyAuthorization: string,
 ): Promise<{ certificatePem: string; privateKeyPem: string }> {
-  const x509 = await loadX509();
-  let name: X509.JsonGeneralName;
-  if (identifier.type === 'ip') {
-    const ip = canonicalIp(identifier.value);
-    if (ip === undefined) throw new UsageError(`"${identifier.value}" is not an IP address`);
-    name = { type: 'ip', value: ip };
-  } else {
-    name = { type: 'dns', value: identifier.value };
-  }
+  // The subject is not the identifier, so the SAN is what names it; critical per RFC 5280
+  // is only required for an empty subject. Built first: it refuses an IP that is no address.
+  const subjectAltName = encodeSubjectAltName([identifier], false);
   const digest = createHash('sha256').update(keyAuthorization, 'utf8').digest();
-  // The extension value is an ASN.1 OCTET STRING of the 32-byte digest: tag 04, length 32.
-  const acmeIdentifier = Buffer.concat([Buffer.from([0x04, digest.length]), digest]);
+  const acmeIdentifier = encodeExtension(OID_ACME_IDENTIFIER, true, derOctetString(digest));
 
   const privateKey = await generateKey('ec256');
-  const { keys, signingAlgorithm } = signingKeysFor(privateKey);
+  const algorithm = signingAlgorithmFor(privateKey);
   const now = Date.now();
-  const certificate = await x509.X509CertificateGenerator.createSelfSigned({
-    name: new x509.Name([{ CN: [{ utf8String: 'ACME tls-alpn-01 challenge' }] }]),
-    notBefore: new Date(now - VALIDITY_MARGIN_MS),
-    notAfter: new Date(now + VALIDITY_MARGIN_MS),
-    keys,
-    signingAlgorithm,
-    extensions: [
-      // The subject is not the identifier, so the SAN is what names it; critical per RFC 5280
-      // is only required for an empty subject.
-      new x509.SubjectAlternativeNameExtension([name]),
-      new x509.Extension(OID_ACME_IDENTIFIER, true, acmeIdentifier),
-    ],
-  });
+  const name = encodeName(SUBJECT);
+  const toBeSigned = derSequence(
+    derExplicit(0, derInteger(VERSION_3)),
+    derInteger(randomSerial()),
+    algorithm.identifier,
+    name,
+    derSequence(derTime(new Date(now - VALIDITY_MARGIN_MS)), derTime(new Date(now + VALIDITY_MARGIN_MS))),
+    name,
+    subjectPublicKeyInfo(privateKey),
+    derExplicit(3, derSequence(subjectAltName, acmeIdentifier)),
+  );
   return {
-    certificatePem: encodePem('CERTIFICATE', new Uint8Array(certificate.rawData)),
+    certificatePem: encodePem('CERTIFICATE', signDer(toBeSigned, privateKey, algorithm)),
     privateKeyPem: exportPrivateKeyPem(privateKey),
   };
+}
+
+/**
+ * 16 random bytes with the top bit clear and the next one set: positive, at most 20 octets, and
+ * never shortened by a leading zero (RFC 5280 4.1.2.2).
+ */
+function randomSerial(): Buffer {
+  const serial = randomBytes(16);
+  serial[0] = ((serial[0] ?? 0) & 0x7f) | 0x40;
+  return serial;
 }
 
 /**

@@ -4,23 +4,31 @@
  * wait, so the second one finds nothing due.
  */
 import { AcmecliError, ExitCode, LocalError, UsageError, messageOf } from '../errors.js';
-import { parseCertificate, type CertificateInfo } from '../crypto/certificate.js';
+import { parseCertificate } from '../crypto/certificate.js';
 import { parseKeyType } from '../crypto/keys.js';
 import { DEFAULT_DNS01_SETTINGS, type Dns01Settings } from '../challenges/dns01/settings.js';
 import { parsePreferredChallenges } from '../challenges/select.js';
 import { acquireLock } from '../store/lock.js';
 import { cleanStaleTempFiles } from '../store/atomic-write.js';
-import { lineageNeedsRepair, listLineages, readLineage, type Lineage } from '../store/certificate-store.js';
-import { certificatesDir } from '../store/layout.js';
+import {
+  lineageNeedsRepair,
+  listCertificateNames,
+  readLineage,
+  readLineageSummary,
+  sha256,
+  type LineageSummary,
+} from '../store/certificate-store.js';
+import { certificatesDir, lineagePaths, lineagePathsIn } from '../store/layout.js';
 import { openSession, type CaSession } from './ca-session.js';
 import { mapLimit } from '../acme/delay.js';
 import { ariCertificateIdOf, chooseRenewalTime } from '../acme/ari.js';
 import { generateKey } from '../crypto/keys.js';
-import { readAriCache, writeAriCache } from '../store/ari-cache.js';
+import { readAriCache, writeAriCache, type AriCacheEntry } from '../store/ari-cache.js';
 import type { ConnectionSettings, RunContext } from './context.js';
 import { issueCertificate, lockCertificate, pluginSettingsOf, repairIfNeeded, replacesIdFor, type IssueResult } from './issue.js';
 import { decideRenewal, type RenewalDecision } from './renewal-decision.js';
 import type { RenewalInfo } from '../acme/types.js';
+import type { RenewalSettings } from '../store/settings.js';
 
 export interface RenewInput {
   certNames?: string[];
@@ -77,38 +85,60 @@ class AriSessions {
   }
 }
 
+/** What the renewal decision needs of a certificate. */
+interface CertificateFacts {
+  /** SHA-256 of the PEM: the key of these facts in ari.json. */
+  sha256: string;
+  notBefore: Date;
+  notAfter: Date;
+  /** RFC 9773 identifier; undefined without an Authority Key Identifier (no ARI then). */
+  ariCertificateId: string | undefined;
+}
+
+/** From ari.json when it was written for this very certificate, else by parsing it. */
+async function certificateFactsOf(lineage: LineageSummary, cached: AriCacheEntry | undefined): Promise<CertificateFacts> {
+  const known = cached?.certificate;
+  if (cached && known && known.sha256 === lineage.certificateSha256) {
+    return { sha256: known.sha256, notBefore: new Date(known.notBefore), notAfter: new Date(known.notAfter), ariCertificateId: cached.certificateId };
+  }
+  const pem = await lineage.readCertificate();
+  const info = parseCertificate(pem);
+  return { sha256: sha256(pem), notBefore: info.notBefore, notAfter: info.notAfter, ariCertificateId: ariCertificateIdOf(info) };
+}
+
 /**
  * The CA's renewal window for a lineage: from ari.json while the CA's Retry-After has not passed,
  * else asked again (and cached). Undefined when the CA offers none or cannot be asked.
  */
 async function renewalWindow(
   context: RunContext,
-  lineage: Lineage,
-  certificate: CertificateInfo,
+  lineage: LineageSummary,
+  certificate: CertificateFacts,
+  cached: AriCacheEntry | undefined,
   sessions: AriSessions,
 ): Promise<{ info: RenewalInfo; renewAt: Date } | undefined> {
-  const certificateId = ariCertificateIdOf(certificate);
+  const certificateId = certificate.ariCertificateId;
   if (!certificateId) return undefined;
   const server = lineage.settings.server;
   const now = context.now();
-  const cached = await readAriCache(context.configDir, lineage.certName);
   if (cached && cached.certificateId === certificateId && cached.server === server && Date.parse(cached.nextCheckAt) > now.getTime()) {
     if (!cached.window) return undefined;
     const info: RenewalInfo = { suggestedWindow: cached.window, ...(cached.explanationURL ? { explanationURL: cached.explanationURL } : {}) };
     return { info, renewAt: cached.renewAt ? new Date(cached.renewAt) : chooseRenewalTime(info) };
   }
   try {
-    const session = await sessions.get(connectionOf(lineage, context), lineage.settings.account);
+    const session = await sessions.get(connectionOf(lineage.settings, context), lineage.settings.account);
     const answer = await session.client.renewalInfo(certificateId, context.signal);
     const recheckMs = Math.min(MAX_ARI_RECHECK_MS, Math.max(MIN_ARI_RECHECK_MS, answer?.retryAfterSeconds !== undefined ? answer.retryAfterSeconds * 1000 : DEFAULT_ARI_RECHECK_MS));
     const renewAt = answer ? chooseRenewalTime(answer.info) : undefined;
-    await writeAriCache(context.configDir, lineage.certName, {
+    await writeAriCache(lineage.paths.dir, {
       certificateId,
       server,
       fetchedAt: now.toISOString(),
       nextCheckAt: new Date(now.getTime() + recheckMs).toISOString(),
       ...(answer ? { window: answer.info.suggestedWindow, renewAt: (renewAt as Date).toISOString() } : {}),
       ...(answer?.info.explanationURL ? { explanationURL: answer.info.explanationURL } : {}),
+      certificate: { sha256: certificate.sha256, notBefore: certificate.notBefore.toISOString(), notAfter: certificate.notAfter.toISOString() },
     }).catch((error: unknown) => context.reporter.debug(`${lineage.certName}: could not cache the renewal window: ${messageOf(error)}`));
     return answer ? { info: answer.info, renewAt: renewAt as Date } : undefined;
   } catch (error) {
@@ -118,8 +148,7 @@ async function renewalWindow(
   }
 }
 
-function connectionOf(lineage: Lineage, context: RunContext): ConnectionSettings {
-  const s = lineage.settings;
+function connectionOf(s: RenewalSettings, context: RunContext): ConnectionSettings {
   return {
     server: s.server,
     ...(s.caBundle ? { caBundle: s.caBundle } : context.caBundle ? { caBundle: context.caBundle } : {}),
@@ -128,8 +157,8 @@ function connectionOf(lineage: Lineage, context: RunContext): ConnectionSettings
   };
 }
 
-function dns01Of(lineage: Lineage): Dns01Settings {
-  const stored = lineage.settings.dns01 ?? {};
+function dns01Of(settings: RenewalSettings): Dns01Settings {
+  const stored = settings.dns01 ?? {};
   return { ...DEFAULT_DNS01_SETTINGS, ...(stored as Partial<Dns01Settings>) };
 }
 
@@ -155,7 +184,7 @@ export async function renewCertificates(context: RunContext, input: RenewInput):
     const names = planned.map((p) => p.certName);
     const items: RenewItem[] = [];
     for (const plan of planned) {
-      items.push(plan.lineage && plan.decision?.due ? await renewOne(context, plan, input) : plan.item);
+      items.push('due' in plan ? await renewOne(context, plan.certName, plan.due, input) : plan.item);
     }
     const failed = items.filter((i) => i.outcome === 'failed').length;
     const renewed = items.filter((i) => i.outcome === 'renewed' || i.outcome === 'dry-run').length;
@@ -172,14 +201,13 @@ export async function renewCertificates(context: RunContext, input: RenewInput):
   }
 }
 
-interface RenewalPlan {
-  certName: string;
-  lineage?: Lineage;
-  decision?: RenewalDecision;
+/** A lineage to renew, or the outcome of one that is not (not due, or unreadable). */
+type RenewalPlan = { certName: string; due: DueRenewal } | { certName: string; item: RenewItem };
+
+interface DueRenewal {
+  decision: RenewalDecision;
+  /** The CA's window, when the decision came from it (the renewal then names what it replaces). */
   ari?: { info: RenewalInfo; renewAt: Date };
-  notAfter?: string;
-  /** The outcome when nothing is to be renewed (not due, or unreadable). */
-  item: RenewItem;
 }
 
 function failedItem(context: RunContext, certName: string, error: unknown): RenewItem {
@@ -190,22 +218,21 @@ function failedItem(context: RunContext, certName: string, error: unknown): Rene
   return { certName, outcome: 'failed', error: { message: messageOf(error), exitCode, ...(hint ? { hint } : {}) } };
 }
 
-/** Reads every lineage and decides which are due; renewal windows are checked concurrently. */
+/**
+ * Decides which lineages are due, reading of each only what the decision needs (renewOne reads
+ * and verifies the whole lineage of those that are); renewal windows are checked concurrently.
+ */
 async function planRenewals(context: RunContext, input: RenewInput, sessions: AriSessions): Promise<RenewalPlan[]> {
   const { reporter } = context;
-  let entries: Array<{ certName: string; lineage?: Lineage; error?: unknown }>;
-  if (input.certNames && input.certNames.length > 0) {
-    entries = input.certNames.map((certName) => ({ certName }));
-  } else {
-    entries = (await listLineages(context.configDir)).map((l) => ({ certName: l.certName, ...(l.lineage ? { lineage: l.lineage } : {}), ...(l.error ? { error: l.error } : {}) }));
-  }
+  const lineages: Array<{ certName: string; dir?: string }> = input.certNames && input.certNames.length > 0
+    ? input.certNames.map((certName) => ({ certName }))
+    : await listCertificateNames(context.configDir);
   const useAri = !input.force && !input.dryRun && input.days === undefined;
-  return mapLimit(entries, ARI_CONCURRENCY, async (entry): Promise<RenewalPlan> => {
-    const { certName } = entry;
+  return mapLimit(lineages, ARI_CONCURRENCY, async ({ certName, dir }): Promise<RenewalPlan> => {
     try {
-      if (entry.error) throw entry.error;
-      let lineage = entry.lineage;
-      if (!input.dryRun && lineageNeedsRepair(context.configDir, certName)) {
+      // Inside the try: a --cert-name that is no valid name fails like any other lineage.
+      const paths = dir === undefined ? lineagePaths(context.configDir, certName) : lineagePathsIn(dir);
+      if (!input.dryRun && lineageNeedsRepair(context.configDir, certName, paths)) {
         // The marker may be another run's swap in progress (`issue` holds only the certificate
         // lock, not renew's): repair under that lock, which waits for such a run to finish.
         const lock = await lockCertificate(context, certName, true);
@@ -214,38 +241,40 @@ async function planRenewals(context: RunContext, input: RenewInput, sessions: Ar
         } finally {
           lock.release();
         }
-        lineage = undefined;
       }
-      lineage ??= await readLineage(context.configDir, certName);
+      const lineage = await readLineageSummary(context.configDir, certName, paths);
       if (!lineage) throw new LocalError(`no certificate named "${certName}" in ${context.configDir}`);
-      const info = parseCertificate(lineage.files.cert);
-      const ari = useAri ? await renewalWindow(context, lineage, info, sessions) : undefined;
+      const cached = await readAriCache(paths.dir);
+      const certificate = await certificateFactsOf(lineage, cached);
+      const ari = useAri ? await renewalWindow(context, lineage, certificate, cached, sessions) : undefined;
       const decision = decideRenewal({
-        notBefore: info.notBefore,
-        notAfter: info.notAfter,
+        notBefore: certificate.notBefore,
+        notAfter: certificate.notAfter,
         now: context.now(),
         force: input.force || input.dryRun,
         ...(input.days !== undefined ? { days: input.days } : {}),
         ...(ari ? { ari: ari.info, ariRenewAt: ari.renewAt } : {}),
       });
-      const notAfter = info.notAfter.toISOString();
-      if (!decision.due) reporter.info(`${certName}: not due (${decision.reason}); next renewal after ${decision.renewAt.toISOString()}`);
-      return { certName, lineage, decision, notAfter, ...(ari ? { ari } : {}), item: { certName, outcome: 'not-due', decision, notAfter } };
+      if (decision.due) return { certName, due: { decision, ...(ari ? { ari } : {}) } };
+      reporter.info(`${certName}: not due (${decision.reason}); next renewal after ${decision.renewAt.toISOString()}`);
+      return { certName, item: { certName, outcome: 'not-due', decision, notAfter: certificate.notAfter.toISOString() } };
     } catch (error) {
       return { certName, item: failedItem(context, certName, error) };
     }
   });
 }
 
-async function renewOne(context: RunContext, plan: RenewalPlan, input: RenewInput): Promise<RenewItem> {
+async function renewOne(context: RunContext, certName: string, due: DueRenewal, input: RenewInput): Promise<RenewItem> {
   const { reporter } = context;
-  const { certName } = plan;
-  const lineage = plan.lineage as Lineage;
-  const decision = plan.decision as RenewalDecision;
+  const { decision } = due;
   try {
+    // The decision read no more than the certificate: the whole lineage is checked against its
+    // manifest before anything is renewed (or its reload command run) from it.
+    const lineage = await readLineage(context.configDir, certName);
+    if (!lineage) throw new LocalError(`no certificate named "${certName}" in ${context.configDir}`);
     reporter.info(`${certName}: renewing (${decision.reason})`);
     const s = lineage.settings;
-    const replaces = plan.ari ? replacesIdFor(lineage) : undefined;
+    const replaces = due.ari ? replacesIdFor(lineage) : undefined;
     const preferredChallenges = parsePreferredChallenges(s.preferredChallenges);
     const result = await issueCertificate(context, {
       certName,
@@ -253,8 +282,8 @@ async function renewOne(context: RunContext, plan: RenewalPlan, input: RenewInpu
       keyType: parseKeyType(s.keyType, `keyType in ${lineage.paths.renewal}`),
       reuseKey: s.reuseKey,
       plugins: pluginSettingsOf(s, context.env),
-      dns01: dns01Of(lineage),
-      connection: connectionOf(lineage, context),
+      dns01: dns01Of(s),
+      connection: connectionOf(s, context),
       accountName: s.account,
       dryRun: input.dryRun,
       force: true,

@@ -14,6 +14,11 @@ import { LocalError, messageOf } from '../errors.js';
 export interface AtomicWriteOptions {
   /** 0o600 for secrets (private keys), 0o644 by default. */
   mode?: number;
+  /**
+   * false for caches that can be fetched again: no fsync of the file or its directory. The rename
+   * still gives readers the old or the new content; a crash may leave the old or an empty file.
+   */
+  durable?: boolean;
 }
 
 const DEFAULT_FILE_MODE = 0o644;
@@ -37,6 +42,7 @@ export async function atomicWrite(
   options: AtomicWriteOptions = {},
 ): Promise<void> {
   const mode = options.mode ?? DEFAULT_FILE_MODE;
+  const durable = options.durable ?? true;
   const dir = dirname(path);
   const temp = join(dir, tempNameFor(path));
   let created = false;
@@ -46,7 +52,7 @@ export async function atomicWrite(
     try {
       await handle.writeFile(data);
       // Without fsync a crash after the rename can leave the new name pointing at an empty file.
-      await handle.sync();
+      if (durable) await handle.sync();
     } finally {
       await handle.close();
     }
@@ -59,7 +65,7 @@ export async function atomicWrite(
     }
     await renameWithRetry(temp, path);
     created = false;
-    await fsyncDir(dir);
+    if (durable) await fsyncDir(dir);
   } catch (error) {
     if (created) await unlink(temp).catch(() => undefined);
     throw localErrorFor('write', path, error);

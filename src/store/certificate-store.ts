@@ -358,14 +358,78 @@ export async function readArchiveVersion(dir: string): Promise<ArchiveVersion | 
     const path = join(dir, name);
     const text = await readOptional(path);
     if (text === undefined) throw new LocalError(`${path}: missing although ${MANIFEST_FILE} lists it`);
-    if (sha256(text) !== manifest.files[name]) {
-      throw new LocalError(`${path}: content does not match ${join(dir, MANIFEST_FILE)} (modified by hand?)`);
-    }
+    checkAgainstManifest(dir, manifest, name, text);
     return text;
   };
   const files = {} as CertificateFiles;
   for (const kind of LIVE_WRITE_ORDER) files[kind] = await read(FILE_NAMES[kind]);
   return { number: manifest.number, createdAt: manifest.createdAt, files, settingsText: await read(RENEWAL_FILE) };
+}
+
+function checkAgainstManifest(dir: string, manifest: Manifest, name: string, text: string): void {
+  if (sha256(text) !== manifest.files[name]) {
+    throw new LocalError(`${join(dir, name)}: content does not match ${join(dir, MANIFEST_FILE)} (modified by hand?)`);
+  }
+}
+
+/** What deciding whether a lineage is due reads of it; the certificate itself only on demand. */
+export interface LineageSummary {
+  certName: string;
+  /** The archive version `current` names. */
+  version: number;
+  /** The live renewal.json. */
+  settings: RenewalSettings;
+  paths: LineagePaths;
+  /** SHA-256 (hex) of that version's cert.pem as its manifest records it: names the certificate unread. */
+  certificateSha256: string;
+  /** That version's cert.pem, checked against the manifest. */
+  readCertificate(): Promise<string>;
+}
+
+/**
+ * The live settings and the committed version's manifest, without reading or hashing the
+ * version's files: `renew` over a thousand lineages with nothing due reads three small files per
+ * lineage instead of a dozen. Anything out of the ordinary (no `current`, a version pruned
+ * meanwhile, no live renewal.json) is left to readLineage. Only the certificate is ever checked
+ * against the manifest here: read the whole lineage (readLineage) before acting on it.
+ */
+export async function readLineageSummary(
+  configDir: string,
+  certName: string,
+  paths: LineagePaths = lineagePaths(configDir, certName),
+): Promise<LineageSummary | undefined> {
+  const current = await readCurrentMarker(paths);
+  if (current !== undefined) {
+    const dir = join(paths.archive, String(current));
+    const manifest = await readManifest(dir);
+    const certificateSha256 = manifest?.files[FILE_NAMES.cert];
+    const settingsText = await readOptional(paths.renewal);
+    if (manifest !== undefined && typeof certificateSha256 === 'string' && settingsText !== undefined) {
+      const readCertificate = async (): Promise<string> => {
+        const cert = await readOptional(join(dir, FILE_NAMES.cert));
+        if (cert === undefined) {
+          // Pruned since (a concurrent `issue` committed a newer version): the committed one it is.
+          const lineage = await readLineage(configDir, certName);
+          if (lineage === undefined) throw new LocalError(`${paths.dir}: certificate "${certName}" vanished while being read`);
+          return lineage.files.cert;
+        }
+        checkAgainstManifest(dir, manifest, FILE_NAMES.cert, cert);
+        return cert;
+      };
+      const settings = parseRenewalSettings(settingsText, paths.renewal);
+      return { certName, version: current, settings, paths, certificateSha256, readCertificate };
+    }
+  }
+  const lineage = await readLineage(configDir, certName);
+  if (lineage === undefined) return undefined;
+  return {
+    certName,
+    version: lineage.version,
+    settings: lineage.settings,
+    paths: lineage.paths,
+    certificateSha256: sha256(lineage.files.cert),
+    readCertificate: async () => lineage.files.cert,
+  };
 }
 
 export type RepairAction =
@@ -405,10 +469,14 @@ export const SWAP_MARKER_FILE = '.swap-in-progress';
  * exists, or when the directory has no `current` marker yet. A cheap check (two stats), so
  * `renew` over many certificates only runs `repairLineage` where it can matter.
  */
-export function lineageNeedsRepair(configDir: string, certName: string): boolean {
-  const paths = lineagePaths(configDir, certName);
+export function lineageNeedsRepair(
+  configDir: string,
+  certName: string,
+  paths: LineagePaths = lineagePaths(configDir, certName),
+): boolean {
   if (existsSync(join(paths.dir, SWAP_MARKER_FILE))) return true;
-  return existsSync(paths.dir) && !existsSync(paths.current);
+  // `current` first: it exists in every committed lineage, so that is usually the last stat.
+  return !existsSync(paths.current) && existsSync(paths.dir);
 }
 
 /**
@@ -566,8 +634,8 @@ export interface LineageListing {
   error?: LocalError;
 }
 
-/** Every certificate; unreadable ones are listed with their error instead of failing the list. */
-export async function listLineages(configDir: string): Promise<LineageListing[]> {
+/** The names of every certificate directory, sorted, without reading any of them. */
+export async function listCertificateNames(configDir: string): Promise<CertificateDirectory[]> {
   const root = certificatesDir(configDir);
   let entries: string[];
   try {
@@ -579,11 +647,24 @@ export async function listLineages(configDir: string): Promise<LineageListing[]>
     if (codeOf(error) === 'ENOENT') return [];
     throw localErrorFor('read directory', root, error);
   }
-  const listings: LineageListing[] = [];
+  const names: CertificateDirectory[] = [];
   for (const dirName of entries) {
     const certName = certNameFromDirName(dirName);
-    if (certName === undefined) continue;
-    const dir = join(root, dirName);
+    if (certName !== undefined) names.push({ certName, dir: join(root, dirName) });
+  }
+  return names;
+}
+
+export interface CertificateDirectory {
+  certName: string;
+  /** Its directory: lineagePathsIn(dir) is lineagePaths(configDir, certName) without validating the name again. */
+  dir: string;
+}
+
+/** Every certificate; unreadable ones are listed with their error instead of failing the list. */
+export async function listLineages(configDir: string): Promise<LineageListing[]> {
+  const listings: LineageListing[] = [];
+  for (const { certName, dir } of await listCertificateNames(configDir)) {
     try {
       const lineage = await readLineage(configDir, certName);
       if (lineage !== undefined) listings.push({ certName, dir, lineage });

@@ -268,7 +268,11 @@ export interface LineagePaths {
 }
 
 export function lineagePaths(configDir: string, certName: string): LineagePaths {
-  const dir = join(certificatesDir(configDir), certDirName(certName));
+  return lineagePathsIn(join(certificatesDir(configDir), certDirName(certName)));
+}
+
+/** The same from a lineage directory already known to be one (listed under certificatesDir). */
+export function lineagePathsIn(dir: string): LineagePaths {
   return {
     dir,
     privkey: join(dir, 'privkey.pem'),

@@ -1,6 +1,6 @@
 /** `acmecli issue` and `renew` as a user runs them: the built CLI against Pebble. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createPublicKey, createPrivateKey, X509Certificate } from 'node:crypto';
+import { createHash, createPublicKey, createPrivateKey, X509Certificate } from 'node:crypto';
 import { mkdir, readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import { join } from 'node:path';
@@ -33,6 +33,10 @@ async function liveFiles(dir: string, certName: string) {
     ['cert.pem', 'chain.pem', 'fullchain.pem', 'privkey.pem'].map((f) => readFile(join(base, f), 'utf8')),
   );
   return { base, cert: cert as string, chain: chain as string, fullchain: fullchain as string, privkey: privkey as string };
+}
+
+function sha256(text: string): string {
+  return createHash('sha256').update(text, 'utf8').digest('hex');
 }
 
 function keyMatches(certPem: string, keyPem: string): boolean {
@@ -217,13 +221,65 @@ describe('renew', () => {
     const first = await ca.run(dir, ['-v', 'renew']);
     expect(first.exitCode, describeRun(first)).toBe(0);
     expect(first.stderr).toMatch(/GET \S+renewal-?[Ii]nfo\S* → 200/);
-    const cache = JSON.parse(await readFile(join(dir, 'certificates', 'cached.example.test', 'ari.json'), 'utf8'));
+    const cachePath = join(dir, 'certificates', 'cached.example.test', 'ari.json');
+    const cacheText = await readFile(cachePath, 'utf8');
+    const cache = JSON.parse(cacheText);
     expect(Date.parse(cache.nextCheckAt)).toBeGreaterThan(Date.now());
     expect(Date.parse(cache.renewAt)).toBeGreaterThanOrEqual(Date.parse(cache.window.start));
+    // What the decision needs of the certificate rides along, keyed by the certificate's hash.
+    const cert = (await liveFiles(dir, 'cached.example.test')).cert;
+    expect(cache.certificate).toEqual({
+      sha256: sha256(cert),
+      notBefore: new Date(new X509Certificate(cert).validFrom).toISOString(),
+      notAfter: new Date(new X509Certificate(cert).validTo).toISOString(),
+    });
     const second = await ca.run(dir, ['-v', 'renew']);
     expect(second.exitCode, describeRun(second)).toBe(0);
     expect(second.stderr).not.toMatch(/renewal-?[Ii]nfo/);
     expect(second.stdout).toContain('cached.example.test: not due');
+    expect(await readFile(cachePath, 'utf8')).toBe(cacheText);
+  });
+
+  it('asks the CA about a renewed certificate instead of trusting what ari.json says of the one before', async () => {
+    const dir = await registered();
+    expect((await ca.run(dir, ['issue', '-d', 'replaced.example.test', ...standalone()])).exitCode).toBe(0);
+    expect((await ca.run(dir, ['renew'])).exitCode).toBe(0);
+    const cachePath = join(dir, 'certificates', 'replaced.example.test', 'ari.json');
+    const before = JSON.parse(await readFile(cachePath, 'utf8'));
+    const forced = await ca.run(dir, ['renew', '--force']);
+    expect(forced.exitCode, describeRun(forced)).toBe(0);
+    const cert = (await liveFiles(dir, 'replaced.example.test')).cert;
+    expect(sha256(cert)).not.toBe(before.certificate.sha256);
+
+    const next = await ca.run(dir, ['-v', 'renew']);
+    expect(next.exitCode, describeRun(next)).toBe(0);
+    expect(next.stderr).toMatch(/GET \S+renewal-?[Ii]nfo\S* → 200/);
+    const after = JSON.parse(await readFile(cachePath, 'utf8'));
+    expect(after.certificate.sha256).toBe(sha256(cert));
+    expect(after.certificateId).not.toBe(before.certificateId);
+    const json = await ca.run(dir, ['--json', 'renew']);
+    const [item] = JSON.parse(json.stdout).result.items;
+    expect(item).toMatchObject({ outcome: 'not-due', notAfter: new Date(new X509Certificate(cert).validTo).toISOString() });
+  });
+
+  it('checks every file of a lineage against its manifest before renewing it, not before finding it is not due', async () => {
+    const dir = await registered();
+    expect((await ca.run(dir, ['issue', '-d', 'tampered.example.test', ...standalone()])).exitCode).toBe(0);
+    const before = await liveFiles(dir, 'tampered.example.test');
+    const archived = join(before.base, 'archive', '1', 'chain.pem');
+    await writeFile(archived, `${before.chain}\n`);
+
+    const noop = await ca.run(dir, ['renew']);
+    expect(noop.exitCode, describeRun(noop)).toBe(0);
+    expect(noop.stdout).toContain('tampered.example.test: not due');
+
+    const forced = await ca.run(dir, ['--json', 'renew', '--force']);
+    expect(forced.exitCode, describeRun(forced)).toBe(6);
+    const [item] = JSON.parse(forced.stdout).result.items;
+    expect(item).toMatchObject({ certName: 'tampered.example.test', outcome: 'failed' });
+    expect(item.error.message).toContain(`${archived}: content does not match`);
+    expect((await liveFiles(dir, 'tampered.example.test')).cert).toBe(before.cert);
+    expect(await readdir(join(before.base, 'archive'))).toEqual(['1']);
   });
 
   it('lets two concurrent renews run one after the other without corruption', async () => {

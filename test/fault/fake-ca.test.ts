@@ -136,7 +136,7 @@ describe('badNonce', () => {
         expect(new Set(attempts.map((a) => a.jws?.signature)).size).toBe(burst + 1);
         expect(new Set(attempts.map((a) => a.body)).size).toBe(burst + 1);
         expect(attempts.every((a) => a.nonceFresh === true && a.signatureValid === true)).toBe(true);
-        // Each badNonce answer carried the next nonce: only the very first POST needed HEAD newNonce.
+        // Each badNonce answer carried the next nonce: only the very first POST needed a newNonce request.
         expect(fake.requestsTo('newNonce')).toHaveLength(1);
       },
     );
@@ -356,7 +356,7 @@ describe('malformed answers', () => {
 });
 
 describe('nonces and connections', () => {
-  it('fake CA: without Replay-Nonce on responses the client fetches newNonce with HEAD and issues', async () => {
+  it('fake CA: without Replay-Nonce on responses the client fetches newNonce (GET) for each POST and issues', async () => {
     await withFake({ omitReplayNonce: true }, async ({ fake, client }) => {
       await register(client);
       const options = await obtainOptions(['nononce.example.test']);
@@ -364,10 +364,10 @@ describe('nonces and connections', () => {
       record('no Replay-Nonce anywhere', fake, result);
       expect(result.error).toBeUndefined();
       const posts = fake.requests.filter((r) => r.method === 'POST');
-      const heads = fake.requestsTo('newNonce', 'HEAD');
+      const nonceFetches = fake.requestsTo('newNonce', 'GET');
       expect(posts.length).toBeGreaterThan(5);
-      // One HEAD per POST: nothing else could have supplied a nonce.
-      expect(heads).toHaveLength(posts.length);
+      // One newNonce GET per POST: nothing else could have supplied a nonce.
+      expect(nonceFetches).toHaveLength(posts.length);
       expect(posts.every((p) => p.nonceFresh)).toBe(true);
     });
   });

@@ -17,9 +17,7 @@ import { calculateJwkThumbprint, flattenedVerify, importJWK, type JWK } from 'jo
 import { generateKey } from '../../src/crypto/keys.js';
 import { encodePem } from '../../src/crypto/pem.js';
 import type * as X509 from '@peculiar/x509';
-import { loadX509, signingKeysFor } from '../../src/crypto/x509-lib.js';
-
-const x509 = await loadX509();
+import { signingKeysFor, x509 } from './x509.js';
 
 export type FakeResource =
   | 'directory'

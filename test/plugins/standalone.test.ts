@@ -7,13 +7,11 @@ import type { Http01Task, Solver, TlsAlpn01Task } from '../../src/acme/solver.js
 import { DEFAULT_DNS01_SETTINGS } from '../../src/challenges/dns01/settings.js';
 import type { PluginContext } from '../../src/challenges/plugin.js';
 import { createTlsAlpnCertificate, OID_ACME_IDENTIFIER } from '../../src/crypto/tls-alpn.js';
-import { loadX509 } from '../../src/crypto/x509-lib.js';
 import { PluginError, UsageError } from '../../src/errors.js';
 import { silentLogger } from '../../src/output/logger.js';
 import { standalonePlugin } from '../../plugins/standalone/index.js';
 import { freePort } from '../helpers/ports.js';
-
-const x509 = await loadX509();
+import { x509 } from '../helpers/x509.js';
 
 const context: PluginContext = {
   log: silentLogger,

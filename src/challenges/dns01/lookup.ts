@@ -7,7 +7,12 @@
  * Every call uses a fresh `Resolver`: cancelling one call cannot cancel another, and nothing is
  * cached between polls (a propagation check must see the server's current answer).
  */
-import { Resolver, lookup } from 'node:dns/promises';
+import type { Resolver } from 'node:dns/promises';
+
+/** node:dns on first use: only dns-01 runs need it, and loading it costs every other run memory. */
+export function dnsPromises(): typeof import('node:dns/promises') {
+  return process.getBuiltinModule('node:dns/promises');
+}
 import { isIP } from 'node:net';
 import { AbortedError, PluginError, UsageError, messageOf, throwIfAborted } from '../../errors.js';
 
@@ -116,7 +121,7 @@ export class DnsLookup {
         const { host, port } = parseServerSpec(spec);
         if (isIP(host)) return formatForResolver(host, port);
         try {
-          const { address } = await lookup(host);
+          const { address } = await dnsPromises().lookup(host);
           return formatForResolver(address, port);
         } catch (error) {
           throw new DnsLookupError(`cannot resolve DNS server name ${host} (${messageOf(error)})`, 'ENOTFOUND', {
@@ -136,7 +141,7 @@ export class DnsLookup {
     empty: T,
   ): Promise<T> {
     throwIfAborted(signal);
-    const resolver = new Resolver({ timeout: this.timeoutMs, tries: this.tries });
+    const resolver = new (dnsPromises().Resolver)({ timeout: this.timeoutMs, tries: this.tries });
     const servers = await this.#serverList();
     if (servers.length > 0) resolver.setServers(servers);
     const onAbort = (): void => resolver.cancel();

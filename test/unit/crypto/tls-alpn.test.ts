@@ -1,6 +1,7 @@
 import { createHash, createPrivateKey, X509Certificate } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Identifier } from '../../../src/acme/types.js';
 import { parseCertificate } from '../../../src/crypto/certificate.js';
 import { keyTypeOf, loadPrivateKeyPem, publicKeysEqual } from '../../../src/crypto/keys.js';
 import {
@@ -8,10 +9,8 @@ import {
   createTlsAlpnCertificate,
   ipToReverseDnsName,
 } from '../../../src/crypto/tls-alpn.js';
-import { loadX509 } from '../../../src/crypto/x509-lib.js';
+import { x509 } from '../../helpers/x509.js';
 import { makeTempDir, openssl, type TempDir } from './openssl.js';
-
-const x509 = await loadX509();
 
 const KEY_AUTHORIZATION =
   'evaGxfADs6pSRb2LAv9IZf17Dt3juxGJ-PCt92wr-oA.NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs';
@@ -72,6 +71,53 @@ describe('createTlsAlpnCertificate', () => {
     expect(text).toMatch(/Subject Alternative Name: *\n\s*IP Address:2001:DB8:0:0:0:0:0:1\n/);
     expect(text).not.toContain('DNS:');
     expect(parseCertificate(certificatePem).identifiers).toEqual([{ type: 'ip', value: '2001:db8::1' }]);
+  });
+
+  const longName = `${'a'.repeat(63)}.${'b'.repeat(63)}.${'c'.repeat(63)}.${'d'.repeat(57)}.org`;
+  it.each([
+    [{ type: 'dns', value: 'www.example.org' }, 'DNS:www.example.org', { type: 'dns', value: 'www.example.org' }],
+    [{ type: 'dns', value: longName }, `DNS:${longName}`, { type: 'dns', value: longName }],
+    [{ type: 'ip', value: '192.0.2.44' }, 'IP Address:192.0.2.44', { type: 'ip', value: '192.0.2.44' }],
+    [{ type: 'ip', value: '2001:db8::44' }, 'IP Address:2001:DB8:0:0:0:0:0:44', { type: 'ip', value: '2001:db8::44' }],
+  ] as [Identifier, string, object][])(
+    'for %o, writes a v3 certificate that @peculiar/x509 and openssl read and verify',
+    async (identifier, opensslName, peculiarName) => {
+      expect(longName).toHaveLength(253);
+      const { certificatePem } = await createTlsAlpnCertificate(identifier, KEY_AUTHORIZATION);
+
+      const certificate = new x509.X509Certificate(certificatePem);
+      expect(await certificate.verify({ signatureOnly: true })).toBe(true);
+      expect(certificate.subject).toBe('CN=ACME tls-alpn-01 challenge');
+      expect(certificate.issuer).toBe(certificate.subject);
+      expect(certificate.signatureAlgorithm).toMatchObject({ name: 'ECDSA', hash: { name: 'SHA-256' } });
+      // Positive (top bit clear) and 16 bytes: no sign byte needed, none lost.
+      expect(certificate.serialNumber).toMatch(/^[4-7][0-9a-f]{31}$/);
+      const san = certificate.getExtension('2.5.29.17');
+      expect(san).toBeInstanceOf(x509.SubjectAlternativeNameExtension);
+      expect(san?.critical).toBe(false);
+      expect((san as x509.SubjectAlternativeNameExtension).names.toJSON()).toEqual([peculiarName]);
+      expect(certificate.extensions.map((extension) => extension.type)).toEqual(['2.5.29.17', OID_ACME_IDENTIFIER]);
+
+      const file = `${identifier.value.slice(0, 20).replace(/[:.]/g, '_')}.pem`;
+      writeFileSync(dir.file(file), certificatePem);
+      const text = openssl(['x509', '-in', file, '-noout', '-text'], dir.path).stdout;
+      expect(text).toContain('Version: 3 (0x2)');
+      expect(text).toContain('Signature Algorithm: ecdsa-with-SHA256');
+      expect(text).toContain('1.3.6.1.5.5.7.1.31: critical');
+      const sanText = openssl(['x509', '-in', file, '-noout', '-ext', 'subjectAltName'], dir.path).stdout;
+      expect(sanText).toBe(`X509v3 Subject Alternative Name: \n    ${opensslName}\n`);
+      // The self-signature; the acmeIdentifier extension is one openssl does not know, and critical.
+      const verified = openssl(['verify', '-CAfile', file, '-ignore_critical', file], dir.path).stdout;
+      expect(verified).toBe(`${file}: OK\n`);
+    },
+  );
+
+  it('draws a new serial number for every certificate', async () => {
+    const identifier = { type: 'dns', value: 'example.org' } as const;
+    const serials = await Promise.all(
+      [1, 2, 3].map(async () => parseCertificate((await createTlsAlpnCertificate(identifier, KEY_AUTHORIZATION)).certificatePem).serialHex),
+    );
+    expect(new Set(serials).size).toBe(3);
   });
 
   it('uses a fresh key for every certificate', async () => {

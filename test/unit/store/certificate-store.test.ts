@@ -7,9 +7,12 @@ import {
   copyExtraFiles,
   deleteLineage,
   installLiveFile,
+  listCertificateNames,
   listLineages,
   readLineage,
+  readLineageSummary,
   repairLineage,
+  sha256,
   writeArchiveVersion,
   writeLineage,
   writeRenewalSettings,
@@ -150,6 +153,83 @@ describe('writeLineage / readLineage', () => {
     expect((await repairLineage(config, NAME, { matches: fakeMatches })).action).toBe('none');
     expect((await readLineage(config, NAME))?.settings.reloadCommand).toBe('rc-service nginx reload');
     await expect(writeRenewalSettings(config, 'other.example', SAMPLE_SETTINGS)).rejects.toThrow(LocalError);
+  });
+});
+
+describe('readLineageSummary', () => {
+  it('gives the live settings and names the committed certificate by its manifest hash', async () => {
+    const config = await tempDir();
+    await writeLineage(config, NAME, certificateFiles(1), SAMPLE_SETTINGS);
+    await writeLineage(config, NAME, certificateFiles(2), { ...SAMPLE_SETTINGS, reloadCommand: 'true' });
+    await writeRenewalSettings(config, NAME, { ...SAMPLE_SETTINGS, reloadCommand: 'rc-service nginx reload' });
+    const summary = await readLineageSummary(config, NAME);
+    expect(summary).toMatchObject({
+      certName: NAME,
+      version: 2,
+      settings: { ...SAMPLE_SETTINGS, reloadCommand: 'rc-service nginx reload' },
+      paths: lineagePaths(config, NAME),
+      certificateSha256: sha256(certificateFiles(2).cert),
+    });
+    expect(await summary?.readCertificate()).toBe(certificateFiles(2).cert);
+  });
+
+  it('checks only the certificate against the manifest: readLineage still refuses the other files', async () => {
+    const config = await tempDir();
+    await writeLineage(config, NAME, certificateFiles(1), SAMPLE_SETTINGS);
+    const version = join(lineagePaths(config, NAME).archive, '1');
+    await writeFile(join(version, 'chain.pem'), 'tampered');
+    const summary = await readLineageSummary(config, NAME);
+    expect(summary?.certificateSha256).toBe(sha256(certificateFiles(1).cert));
+    await expect(readLineage(config, NAME)).rejects.toThrow(`${join(version, 'chain.pem')}: content does not match`);
+
+    await writeFile(join(version, 'cert.pem'), 'tampered');
+    const tampered = await readLineageSummary(config, NAME);
+    await expect(tampered?.readCertificate()).rejects.toThrow(`${join(version, 'cert.pem')}: content does not match`);
+  });
+
+  it("is readLineage's answer when the lineage is out of the ordinary", async () => {
+    const config = await tempDir();
+    expect(await readLineageSummary(config, NAME)).toBeUndefined();
+    await writeLineage(config, NAME, certificateFiles(1), SAMPLE_SETTINGS);
+    const paths = lineagePaths(config, NAME);
+    // No live renewal.json: the archived one.
+    await unlink(paths.renewal);
+    expect((await readLineageSummary(config, NAME))?.settings).toEqual(SAMPLE_SETTINGS);
+    // No `current` (first swap interrupted): the newest complete version.
+    await unlink(paths.current);
+    const summary = await readLineageSummary(config, NAME);
+    expect(summary).toMatchObject({ version: 1, certificateSha256: sha256(certificateFiles(1).cert) });
+    expect(await summary?.readCertificate()).toBe(certificateFiles(1).cert);
+    await writeFile(join(paths.archive, '1', 'privkey.pem'), 'tampered');
+    await expect(readLineageSummary(config, NAME)).rejects.toThrow('content does not match');
+  });
+
+  it('reads the committed certificate when its version was pruned after the summary', async () => {
+    const config = await tempDir();
+    await writeLineage(config, NAME, certificateFiles(1), SAMPLE_SETTINGS);
+    const summary = await readLineageSummary(config, NAME);
+    await writeLineage(config, NAME, certificateFiles(2), SAMPLE_SETTINGS, { keep: 1 });
+    expect(await readdir(lineagePaths(config, NAME).archive)).toEqual(['2']);
+    expect(await summary?.readCertificate()).toBe(certificateFiles(2).cert);
+  });
+});
+
+describe('listCertificateNames', () => {
+  it('lists the names the user gave, sorted, without reading the lineages', async () => {
+    const config = await tempDir();
+    await writeLineage(config, 'example.com', certificateFiles(1), SAMPLE_SETTINGS);
+    await writeLineage(config, '*.example.com', certificateFiles(1), SAMPLE_SETTINGS);
+    await writeFile(join(lineagePaths(config, 'example.com').archive, '1', 'cert.pem'), 'tampered');
+    await mkdir(join(config, 'certificates', '.deleting-1-abcd'));
+    await mkdir(join(config, 'certificates', 'not a cert name'));
+    expect(await listCertificateNames(config)).toEqual([
+      { certName: '*.example.com', dir: lineagePaths(config, '*.example.com').dir },
+      { certName: 'example.com', dir: lineagePaths(config, 'example.com').dir },
+    ]);
+  });
+
+  it('lists nothing when there is no certificates directory', async () => {
+    expect(await listCertificateNames(await tempDir())).toEqual([]);
   });
 });
 

@@ -1,26 +1,18 @@
 /**
- * The one place @peculiar/x509 is loaded. It needs a Reflect polyfill before it is evaluated (its
- * dependency injection container checks at load time) and a WebCrypto provider; ESM evaluates
- * imports in order, so importing x509 through this module guarantees both.
+ * @peculiar/x509 for tests and benchmark fixtures only: an implementation independent of
+ * src/crypto to cross-check what acmecli writes, and a quick way to mint test certificates.
+ * acmecli itself never loads it (it costs ~70 ms and 12–20 MiB per run).
+ *
+ * reflect-metadata must be evaluated before @peculiar/x509 (its dependency injection container
+ * checks at load time); ESM evaluates imports in order.
  */
+import 'reflect-metadata';
+import * as x509 from '@peculiar/x509';
 import { createPublicKey, type KeyObject, type webcrypto } from 'node:crypto';
 
-export type X509Module = typeof import('@peculiar/x509');
+x509.cryptoProvider.set(globalThis.crypto);
 
-let loading: Promise<X509Module> | undefined;
-
-/**
- * @peculiar/x509 on first use: its load-time set-up (hundreds of ASN.1 schema classes) costs more
- * than a whole `renew` with nothing due, which never needs it.
- */
-export function loadX509(): Promise<X509Module> {
-  loading ??= import('reflect-metadata').then(async () => {
-    const x509 = await import('@peculiar/x509');
-    x509.cryptoProvider.set(globalThis.crypto);
-    return x509;
-  });
-  return loading;
-}
+export { x509 };
 
 /** WebCrypto views of a KeyObject, and the SHA-2 signature algorithm matching its size. */
 export interface SigningKeys {
@@ -28,10 +20,7 @@ export interface SigningKeys {
   signingAlgorithm: webcrypto.RsaHashedImportParams | webcrypto.EcdsaParams;
 }
 
-/**
- * RSA signs with PKCS#1 v1.5 SHA-256; ECDSA with the hash matching the curve (P-384 → SHA-384),
- * as RFC 5480 recommends and CAs expect.
- */
+/** RSA: PKCS#1 v1.5 with SHA-256; ECDSA: the hash matching the curve (P-384 → SHA-384). */
 export function signingKeysFor(privateKey: KeyObject): SigningKeys {
   const publicKey = createPublicKey(privateKey);
   if (privateKey.asymmetricKeyType === 'rsa') {
