@@ -496,6 +496,7 @@ async function main(): Promise<void> {
         `and uacme runs through \`nsenter\` into a mount namespace that gives its libcurl-gnutls Pebble's CA${nsenterCost !== undefined ? ` (+${Math.max(0, nsenterCost * 1000).toFixed(1)} ms per run, measured)` : ' (entered before the timer starts)'}.`,
       `Single binary: ${'file' in found && 'file' in binary ? `\`${relative(REPO_ROOT, found.file) || found.file}\` (${(statSync(binary.file).size / 1024 ** 2).toFixed(0)} MiB)` : 'unavailable' in found ? found.unavailable : '?'}; \`node dist\`: \`node dist/acmecli.cjs\` on ${nodeVersionText()}.`,
       ...ready().filter((c) => c.renewNote).map((c) => `${c.label}: ${c.renewNote}.`),
+      'Before timing, the page cache of every measured executable (node, the binary, lego, uacme, python3) is dropped (`dd iflag=nocache`): a file written moments before sits in the cache as large folios that count whole towards RSS (the same binary: 64 MiB fresh, 44 MiB after).',
       'Renewal fixtures: one real certificate per client, copied into N lineages in its own format (scripts/bench-fixtures.ts); uacme\'s copies are self-signed for their own names on the real key (uacme compares names before deciding).',
     ];
     const when = new Date().toISOString().replace(/\.\d+Z$/, 'Z');

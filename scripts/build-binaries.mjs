@@ -47,6 +47,11 @@ const PKG_HOME = join(CACHE, 'pkg-home');
 const SEA_CACHE = join(PKG_HOME, '.pkg-cache', 'sea');
 const DIST_LAUNCHER = join(ROOT, 'dist', 'acmecli.cjs');
 const DIST_ASSETS = join(ROOT, 'dist', 'assets.json');
+// V8 options baked into every binary. A run lasts about a second: V8's optimizing compilers
+// (their machine code and compile zones are resident memory) and a young generation grown to
+// 16 MiB cost more than they give. Measured on this code (`issue` against Pebble, peak RSS):
+// 1 name 66 → 61 MiB, 50 names 80 → 65 MiB, with no loss of wall or CPU time.
+const V8_OPTIONS = ['--lite-mode', '--max-semi-space-size=1'];
 const CORE_ASSET_NAME = 'acmecli-core.cjs'; // src/cli/core-loader.ts CORE_ASSET_NAME
 const PKG_VERSION = '6.23.0';
 const SEA_FUSE = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2';
@@ -110,6 +115,7 @@ if (process.argv[2] === '--pkg-step') {
       disableExperimentalSEAWarning: true,
       useSnapshot: false,
       useCodeCache: false,
+      execArgv: V8_OPTIONS,
       assets: request.assets,
     },
   });
