@@ -7,6 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { atomicWrite, codeOf } from './atomic-write.js';
+import { childPath } from './layout.js';
 
 export const ARI_CACHE_FILE = 'ari.json';
 
@@ -58,7 +59,7 @@ function isEntry(value: unknown): value is AriCacheEntry {
 export async function readAriCache(lineageDir: string): Promise<AriCacheEntry | undefined> {
   try {
     // Sync: one small file per certificate, and renew reads a thousand of them in a row.
-    const value: unknown = JSON.parse(readFileSync(join(lineageDir, ARI_CACHE_FILE), 'utf8'));
+    const value: unknown = JSON.parse(readFileSync(childPath(lineageDir, ARI_CACHE_FILE), 'utf8'));
     return isEntry(value) ? value : undefined;
   } catch (error) {
     if (codeOf(error) === 'ENOENT' || error instanceof SyntaxError) return undefined;

@@ -44,6 +44,7 @@ import {
   lineagePaths,
   type LineagePaths,
   type LiveFileName,
+  childPath,
 } from './layout.js';
 import { parseRenewalSettings, serializeRenewalSettings, type RenewalSettings } from './settings.js';
 
@@ -400,13 +401,13 @@ export async function readLineageSummary(
 ): Promise<LineageSummary | undefined> {
   const current = await readCurrentMarker(paths);
   if (current !== undefined) {
-    const dir = join(paths.archive, String(current));
+    const dir = childPath(paths.archive, String(current));
     const manifest = await readManifest(dir);
     const certificateSha256 = manifest?.files[FILE_NAMES.cert];
     const settingsText = await readOptional(paths.renewal);
     if (manifest !== undefined && typeof certificateSha256 === 'string' && settingsText !== undefined) {
       const readCertificate = async (): Promise<string> => {
-        const cert = await readOptional(join(dir, FILE_NAMES.cert));
+        const cert = await readOptional(childPath(dir, FILE_NAMES.cert));
         if (cert === undefined) {
           // Pruned since (a concurrent `issue` committed a newer version): the committed one it is.
           const lineage = await readLineage(configDir, certName);
@@ -474,7 +475,7 @@ export function lineageNeedsRepair(
   certName: string,
   paths: LineagePaths = lineagePaths(configDir, certName),
 ): boolean {
-  if (existsSync(join(paths.dir, SWAP_MARKER_FILE))) return true;
+  if (existsSync(childPath(paths.dir, SWAP_MARKER_FILE))) return true;
   // `current` first: it exists in every committed lineage, so that is usually the last stat.
   return !existsSync(paths.current) && existsSync(paths.dir);
 }
@@ -650,7 +651,7 @@ export async function listCertificateNames(configDir: string): Promise<Certifica
   const names: CertificateDirectory[] = [];
   for (const dirName of entries) {
     const certName = certNameFromDirName(dirName);
-    if (certName !== undefined) names.push({ certName, dir: join(root, dirName) });
+    if (certName !== undefined) names.push({ certName, dir: childPath(root, dirName) });
   }
   return names;
 }
@@ -745,7 +746,7 @@ async function completeVersions(paths: LineagePaths): Promise<number[]> {
 }
 
 async function readManifest(dir: string): Promise<Manifest | undefined> {
-  const path = join(dir, MANIFEST_FILE);
+  const path = childPath(dir, MANIFEST_FILE);
   const text = await readOptional(path);
   if (text === undefined) return undefined;
   try {

@@ -28,7 +28,7 @@
  */
 import { createHash } from 'node:crypto';
 import { homedir as osHomedir } from 'node:os';
-import { join, posix, win32 } from 'node:path';
+import { join, posix, sep, win32 } from 'node:path';
 import { domainToASCII } from 'node:url';
 import { LocalError, UsageError } from '../errors.js';
 
@@ -271,17 +271,27 @@ export function lineagePaths(configDir: string, certName: string): LineagePaths 
   return lineagePathsIn(join(certificatesDir(configDir), certDirName(certName)));
 }
 
+/**
+ * `dir`/`name` for a directory that is already a normalized path (from join or a listing) and a
+ * single name of our own (a file name constant, a lineage directory name, a version number).
+ * path.join normalizes character by character: in the binaries' interpreter-only V8 that was a
+ * third of `renew` over 1,000 lineages, for a result that is plain concatenation here.
+ */
+export function childPath(dir: string, name: string): string {
+  return `${dir}${sep}${name}`;
+}
+
 /** The same from a lineage directory already known to be one (listed under certificatesDir). */
 export function lineagePathsIn(dir: string): LineagePaths {
   return {
     dir,
-    privkey: join(dir, 'privkey.pem'),
-    cert: join(dir, 'cert.pem'),
-    chain: join(dir, 'chain.pem'),
-    fullchain: join(dir, 'fullchain.pem'),
-    renewal: join(dir, RENEWAL_FILE),
-    current: join(dir, CURRENT_FILE),
-    archive: join(dir, ARCHIVE_DIR),
+    privkey: childPath(dir, 'privkey.pem'),
+    cert: childPath(dir, 'cert.pem'),
+    chain: childPath(dir, 'chain.pem'),
+    fullchain: childPath(dir, 'fullchain.pem'),
+    renewal: childPath(dir, RENEWAL_FILE),
+    current: childPath(dir, CURRENT_FILE),
+    archive: childPath(dir, ARCHIVE_DIR),
   };
 }
 
