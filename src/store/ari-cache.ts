@@ -5,7 +5,6 @@
  * so such a run does not parse a thousand certificates either.
  */
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { atomicWrite, codeOf } from './atomic-write.js';
 import { childPath } from './layout.js';
 
@@ -70,5 +69,5 @@ export async function readAriCache(lineageDir: string): Promise<AriCacheEntry | 
 export async function writeAriCache(lineageDir: string, entry: AriCacheEntry): Promise<void> {
   // Not durable: a cache lost in a crash is asked for again, and a first renew over a thousand
   // certificates would otherwise spend seconds in fsync.
-  await atomicWrite(join(lineageDir, ARI_CACHE_FILE), `${JSON.stringify(entry, null, 2)}\n`, { mode: 0o644, durable: false });
+  await atomicWrite(childPath(lineageDir, ARI_CACHE_FILE), `${JSON.stringify(entry, null, 2)}\n`, { mode: 0o644, durable: false });
 }
