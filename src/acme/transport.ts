@@ -84,6 +84,31 @@ const BODY_TIMEOUT = 'BODY_TIMEOUT';
 /** The server closed the connection (FIN, not a reset) before its answer was complete. */
 const SERVER_CLOSED = 'SERVER_CLOSED';
 
+/** The timers of one request: each fires at most once, and all are cleared when it settles. */
+class RequestTimers {
+  private readonly pending = new Set<NodeJS.Timeout>();
+
+  start(ms: number, onFire: () => void): NodeJS.Timeout {
+    const timer = setTimeout(() => {
+      this.pending.delete(timer);
+      onFire();
+    }, ms);
+    this.pending.add(timer);
+    return timer;
+  }
+
+  stop(timer: NodeJS.Timeout | undefined): void {
+    if (timer === undefined) return;
+    clearTimeout(timer);
+    this.pending.delete(timer);
+  }
+
+  clear(): void {
+    for (const timer of this.pending) clearTimeout(timer);
+    this.pending.clear();
+  }
+}
+
 class TransportFailure extends Error {
   constructor(readonly code: string) {
     super(code);
@@ -227,35 +252,17 @@ export class Transport {
     }
     if (req.signal?.aborted) throw new AbortedError('cancelled', { cause: req.signal.reason });
     return new Promise<HttpResponse>((resolve, reject) => {
-      const timers = new Set<NodeJS.Timeout>();
-      const startTimer = (ms: number, onFire: () => void): NodeJS.Timeout => {
-        const timer = setTimeout(() => {
-          timers.delete(timer);
-          onFire();
-        }, ms);
-        timers.add(timer);
-        return timer;
-      };
-      const stopTimer = (timer: NodeJS.Timeout | undefined): void => {
-        if (timer === undefined) return;
-        clearTimeout(timer);
-        timers.delete(timer);
-      };
+      const timers = new RequestTimers();
       let settled = false;
       /** The socket's own error, which tells a reset (RST) from an orderly close (FIN). */
       let socketError: NodeJS.ErrnoException | undefined;
-      const fail = (error: unknown): void => {
+      const settle = (outcome: () => void): void => {
         if (settled) return;
         settled = true;
-        for (const timer of timers) clearTimeout(timer);
-        reject(error);
+        timers.clear();
+        outcome();
       };
-      const succeed = (response: HttpResponse): void => {
-        if (settled) return;
-        settled = true;
-        for (const timer of timers) clearTimeout(timer);
-        resolve(response);
-      };
+      const fail = (error: unknown): void => settle(() => reject(error));
 
       const secure = url.protocol === 'https:';
       const client: ClientRequest = (secure ? agents.httpsRequest : agents.httpRequest)(url, {
@@ -264,7 +271,7 @@ export class Transport {
         agent: secure ? agents.https : agents.http,
         ...(req.signal ? { signal: req.signal } : {}),
       });
-      const headersTimer = startTimer(this.responseTimeoutMs, () => client.destroy(new TransportFailure(HEADERS_TIMEOUT)));
+      const headersTimer = timers.start(this.responseTimeoutMs, () => client.destroy(new TransportFailure(HEADERS_TIMEOUT)));
       client.on('socket', (socket: Socket) => {
         // A kept-alive socket serves many requests: each removes its own listener when it ends.
         const recordSocketError = (error: NodeJS.ErrnoException): void => {
@@ -273,14 +280,14 @@ export class Transport {
         socket.on('error', recordSocketError);
         client.once('close', () => socket.off('error', recordSocketError));
         if (!socket.connecting) return;
-        const connectTimer = startTimer(this.connectTimeoutMs, () => client.destroy(new TransportFailure(CONNECT_TIMEOUT)));
-        socket.once('encrypted' in socket ? 'secureConnect' : 'connect', () => stopTimer(connectTimer));
+        const connectTimer = timers.start(this.connectTimeoutMs, () => client.destroy(new TransportFailure(CONNECT_TIMEOUT)));
+        socket.once('encrypted' in socket ? 'secureConnect' : 'connect', () => timers.stop(connectTimer));
       });
       client.on('error', (error) => fail(this.translateError(socketError ?? error, req)));
       client.on('response', (response: IncomingMessage) => {
-        stopTimer(headersTimer);
-        this.readBody(response, req, () => socketError, startTimer, stopTimer, client).then(
-          (body) => succeed({ status: response.statusCode ?? 0, url: url.href, headers: distinctHeaders(response), body }),
+        timers.stop(headersTimer);
+        this.readBody(response, req, client, timers, () => socketError).then(
+          (body) => settle(() => resolve({ status: response.statusCode ?? 0, url: url.href, headers: distinctHeaders(response), body })),
           fail,
         );
       });
@@ -298,10 +305,9 @@ export class Transport {
   private readBody(
     response: IncomingMessage,
     req: HttpRequest,
-    socketError: () => NodeJS.ErrnoException | undefined,
-    startTimer: (ms: number, onFire: () => void) => NodeJS.Timeout,
-    stopTimer: (timer: NodeJS.Timeout | undefined) => void,
     client: ClientRequest,
+    timers: RequestTimers,
+    socketError: () => NodeJS.ErrnoException | undefined,
   ): Promise<Buffer> {
     const declared = Number(response.headers['content-length']);
     if (Number.isFinite(declared) && declared > this.maxResponseBytes) {
@@ -318,12 +324,12 @@ export class Transport {
       const finish = (outcome: () => void): void => {
         if (done) return;
         done = true;
-        stopTimer(idleTimer);
+        timers.stop(idleTimer);
         outcome();
       };
       const armIdleTimer = (): void => {
-        stopTimer(idleTimer);
-        idleTimer = startTimer(this.responseTimeoutMs, () => client.destroy(new TransportFailure(BODY_TIMEOUT)));
+        timers.stop(idleTimer);
+        idleTimer = timers.start(this.responseTimeoutMs, () => client.destroy(new TransportFailure(BODY_TIMEOUT)));
       };
       const received = (): string => (Number.isFinite(declared) ? `${size} of ${declared} bytes` : `${size} bytes`);
       const broken = (error: unknown): void =>
