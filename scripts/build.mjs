@@ -1,7 +1,7 @@
 // Builds the CLI as CommonJS files (the form Node's single-executable applications need):
 //   dist/acmecli.cjs            the launcher: commander and the option declarations
 //   dist/acmecli-core.cjs       every command's implementation, loaded when a command runs
-//   dist/acmecli-<lib>.cjs      the libraries not every command needs (execa, jose), each
+//   dist/acmecli-<lib>.cjs      the libraries not every command needs (execa), each
 //                               loaded the first time the core needs it
 // so --version and --help compile 75 KiB, and `renew` with nothing due compiles no library.
 // dist/assets.json lists the files besides the launcher: the single binaries carry them as
@@ -34,7 +34,6 @@ const common = {
 // The core reaches these only through `await import(...)`; each becomes its own file.
 const CHUNKS = {
   execa: 'execa',
-  jose: 'jose',
 };
 const chunkOf = Object.fromEntries(Object.entries(CHUNKS).map(([name, pkg]) => [pkg, name]));
 const chunkImports = {
@@ -49,6 +48,22 @@ const chunkImports = {
     });
     b.onLoad({ filter: /.*/, namespace: 'acmecli-chunk' }, (args) => ({
       contents: `module.exports = globalThis.__acmecliLoadChunk(${JSON.stringify(args.path)});`,
+      loader: 'js',
+    }));
+  },
+};
+
+// commander requires node:child_process at load for executable subcommands, which acmecli has none
+// of; loading it (with dgram and internal/child_process) cost 0.8 MiB of every run's memory (issue 7).
+// In commander's files it becomes a module that loads node:child_process on first use.
+const lazyChildProcess = {
+  name: 'lazy-child-process',
+  setup(b) {
+    b.onResolve({ filter: /^(node:)?child_process$/ }, (args) =>
+      /[\\/]node_modules[\\/]commander[\\/]/.test(args.importer) ? { path: 'child_process', namespace: 'acmecli-lazy' } : undefined,
+    );
+    b.onLoad({ filter: /.*/, namespace: 'acmecli-lazy' }, () => ({
+      contents: 'module.exports = new Proxy({}, { get: (_, name) => require("node:child_process")[name] });',
       loader: 'js',
     }));
   },
@@ -73,7 +88,7 @@ const core = await build({
   ...common,
   entryPoints: [join(root, 'src', 'cli', 'core.ts')],
   outfile: coreTemp,
-  plugins: [chunkImports],
+  plugins: [chunkImports, lazyChildProcess],
 });
 outputs.push({ file: coreFile, temp: coreTemp, meta: core.metafile });
 
@@ -90,7 +105,7 @@ const launcher = await build({
   outfile: tempfile,
   banner: { js: '#!/usr/bin/env node' },
   define: { ...common.define, __ACMECLI_BUNDLED__: 'true' },
-  plugins: [externalCore],
+  plugins: [externalCore, lazyChildProcess],
 });
 await chmod(tempfile, 0o755);
 for (const output of outputs) await rename(output.temp, output.file);

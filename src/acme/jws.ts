@@ -1,15 +1,39 @@
 /**
- * JWS for ACME (RFC 8555 §6.2) with jose: flattened JSON serialization, `jwk` or `kid`, the
- * External Account Binding inner JWS (§7.3.4) and the key-change inner JWS (§7.3.5).
+ * JWS for ACME (RFC 8555 §6.2): flattened JSON serialization, `jwk` or `kid`, the External
+ * Account Binding inner JWS (§7.3.4) and the key-change inner JWS (§7.3.5).
+ *
+ * Signed with node:crypto directly rather than jose: ACME needs three asymmetric algorithms and
+ * three MACs, and jose reaches them through WebCrypto, which cost 2.6 MiB of a 60 MiB issuance
+ * budget (issue 7). The tests verify every signature with jose.
  */
-import type { KeyObject } from 'node:crypto';
-import type { FlattenedJWS, JWK } from 'jose';
-
-/** jose on first signature: a run with nothing to sign (renew, nothing due) never loads it. */
-const loadJose = () => import('jose');
+import { createHmac, sign, type KeyObject } from 'node:crypto';
 import { UsageError } from '../errors.js';
 import { jwsAlgorithmFor } from '../crypto/keys.js';
-import { publicJwk } from '../crypto/jwk.js';
+import { publicJwk, type PublicJwk } from '../crypto/jwk.js';
+
+/** RFC 7515 §7.2.2: the flattened JWS JSON serialization, every member base64url. */
+export interface FlattenedJws {
+  protected: string;
+  payload: string;
+  signature: string;
+}
+
+type AsymmetricAlgorithm = ReturnType<typeof jwsAlgorithmFor>;
+
+const DIGEST = { ES256: 'sha256', ES384: 'sha384', RS256: 'sha256', HS256: 'sha256', HS384: 'sha384', HS512: 'sha512' } as const;
+
+function flattened(header: Record<string, unknown>, payload: Uint8Array, signInput: (input: Buffer) => Buffer): FlattenedJws {
+  const protectedHeader = Buffer.from(JSON.stringify(header)).toString('base64url');
+  const encodedPayload = Buffer.from(payload).toString('base64url');
+  const signature = signInput(Buffer.from(`${protectedHeader}.${encodedPayload}`, 'ascii'));
+  return { protected: protectedHeader, payload: encodedPayload, signature: signature.toString('base64url') };
+}
+
+function signAsymmetric(header: Record<string, unknown> & { alg: AsymmetricAlgorithm }, payload: Uint8Array, key: KeyObject): FlattenedJws {
+  // RFC 7518 §3.4: ECDSA signatures are R || S of fixed width, not DER.
+  const signingKey = key.asymmetricKeyType === 'ec' ? { key, dsaEncoding: 'ieee-p1363' as const } : key;
+  return flattened(header, payload, (input) => sign(DIGEST[header.alg], input, signingKey));
+}
 
 export type SignerIdentity = { kid: string } | { jwk: true };
 
@@ -26,16 +50,15 @@ export async function signRequest(options: {
   url: string;
   nonce: string;
   payload: unknown | undefined;
-}): Promise<FlattenedJWS> {
-  const header: Record<string, unknown> = {
+}): Promise<FlattenedJws> {
+  const header: Record<string, unknown> & { alg: AsymmetricAlgorithm } = {
     alg: jwsAlgorithmFor(options.key),
     nonce: options.nonce,
     url: options.url,
   };
   if ('kid' in options.identity) header.kid = options.identity.kid;
   else header.jwk = publicJwk(options.key);
-  const { FlattenedSign } = await loadJose();
-  return new FlattenedSign(payloadBytes(options.payload)).setProtectedHeader(header).sign(options.key);
+  return signAsymmetric(header, payloadBytes(options.payload), options.key);
 }
 
 export type EabAlgorithm = 'HS256' | 'HS384' | 'HS512';
@@ -69,13 +92,13 @@ export async function signExternalAccountBinding(options: {
   accountKey: KeyObject;
   binding: ExternalAccountBinding;
   url: string;
-}): Promise<FlattenedJWS> {
+}): Promise<FlattenedJws> {
   const macKey = decodeEabHmacKey(options.binding.hmacKey);
-  const jwk: JWK = publicJwk(options.accountKey);
-  const { FlattenedSign } = await loadJose();
-  return new FlattenedSign(encoder.encode(JSON.stringify(jwk)))
-    .setProtectedHeader({ alg: options.binding.algorithm ?? 'HS256', kid: options.binding.keyId, url: options.url })
-    .sign(macKey);
+  const jwk: PublicJwk = publicJwk(options.accountKey);
+  const alg = options.binding.algorithm ?? 'HS256';
+  return flattened({ alg, kid: options.binding.keyId, url: options.url }, encoder.encode(JSON.stringify(jwk)), (input) =>
+    createHmac(DIGEST[alg], macKey).update(input).digest(),
+  );
 }
 
 /** The inner JWS of a key change: signed by the new key, carrying the old key. */
@@ -84,10 +107,8 @@ export async function signKeyChange(options: {
   oldKey: KeyObject;
   newKey: KeyObject;
   url: string;
-}): Promise<FlattenedJWS> {
+}): Promise<FlattenedJws> {
   const payload = { account: options.accountUrl, oldKey: publicJwk(options.oldKey) };
-  const { FlattenedSign } = await loadJose();
-  return new FlattenedSign(encoder.encode(JSON.stringify(payload)))
-    .setProtectedHeader({ alg: jwsAlgorithmFor(options.newKey), jwk: publicJwk(options.newKey), url: options.url })
-    .sign(options.newKey);
+  const header = { alg: jwsAlgorithmFor(options.newKey), jwk: publicJwk(options.newKey), url: options.url };
+  return signAsymmetric(header, encoder.encode(JSON.stringify(payload)), options.newKey);
 }

@@ -166,7 +166,7 @@ export async function obtainCertificate(client: AcmeClient, options: ObtainOptio
     for (const [solver, plan] of planned) {
       await solver.prepare?.({ identifiers: plan.identifiers, types: [...plan.types] }, signal);
     }
-    const thumbprint = await jwkThumbprint(client.accountKey);
+    const thumbprint = jwkThumbprint(client.accountKey);
     const solveContext: SolveContext = { client, options, log, emit, signal, concurrency, thumbprint, solvers };
 
     // 2. Optional pre-authorization (RFC 8555 §7.4.1).

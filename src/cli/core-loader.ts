@@ -32,7 +32,7 @@ function loadBuiltFile(file: string): unknown {
 }
 
 function loadBundledCore(): Core {
-  // The core asks for its heavy libraries (acmecli-jose.cjs, ...) through this, on first use.
+  // The core asks for its heavy libraries (acmecli-execa.cjs) through this, on first use.
   const chunks = new Map<string, unknown>();
   (globalThis as { __acmecliLoadChunk?: (name: string) => unknown }).__acmecliLoadChunk = (name) => {
     if (!chunks.has(name)) chunks.set(name, loadBuiltFile(`acmecli-${name}.cjs`));

@@ -3,21 +3,23 @@
  * thumbprint, and the two values derived from it for challenges (RFC 8555 8.1 and 8.4).
  */
 import { createHash, type KeyObject } from 'node:crypto';
-import type { JWK } from 'jose';
 import { publicKeyOf } from './keys.js';
 
-/** Only the public members RFC 7638 lists: kty, crv, x, y for EC; kty, n, e for RSA. */
-export function publicJwk(key: KeyObject): JWK {
+/** An account key's public JWK: only the members RFC 7638 lists for its key type. */
+export type PublicJwk = { kty: 'EC'; crv: string; x: string; y: string } | { kty: 'RSA'; n: string; e: string };
+
+export function publicJwk(key: KeyObject): PublicJwk {
   const jwk = publicKeyOf(key).export({ format: 'jwk' });
-  if (jwk.kty === 'EC') return { kty: jwk.kty, crv: jwk.crv, x: jwk.x, y: jwk.y };
-  if (jwk.kty === 'RSA') return { kty: jwk.kty, n: jwk.n, e: jwk.e };
+  if (jwk.kty === 'EC' && jwk.crv && jwk.x && jwk.y) return { kty: 'EC', crv: jwk.crv, x: jwk.x, y: jwk.y };
+  if (jwk.kty === 'RSA' && jwk.n && jwk.e) return { kty: 'RSA', n: jwk.n, e: jwk.e };
   throw new Error(`no ACME JWK for a ${jwk.kty ?? 'unknown'} key`);
 }
 
-/** RFC 7638 SHA-256 thumbprint, base64url. */
-export async function jwkThumbprint(key: KeyObject): Promise<string> {
-  const { calculateJwkThumbprint } = await import('jose');
-  return calculateJwkThumbprint(publicJwk(key), 'sha256');
+/** RFC 7638 SHA-256 thumbprint, base64url: the required members, in lexicographic order, no whitespace. */
+export function jwkThumbprint(key: KeyObject): string {
+  const jwk = publicJwk(key);
+  const canonical = jwk.kty === 'EC' ? { crv: jwk.crv, kty: jwk.kty, x: jwk.x, y: jwk.y } : { e: jwk.e, kty: jwk.kty, n: jwk.n };
+  return createHash('sha256').update(JSON.stringify(canonical)).digest('base64url');
 }
 
 /**

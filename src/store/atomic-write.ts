@@ -3,7 +3,6 @@
  * `acmecli certificates`) sees either the old content or the new content, never a truncated file,
  * and a crash leaves at most a hidden temp file that `cleanStaleTempFiles` removes later.
  */
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { open, mkdir, chmod, rename, unlink, readdir, stat } from 'node:fs/promises';
 import { basename, dirname, join, relative, resolve, sep, win32 } from 'node:path';
@@ -180,6 +179,8 @@ export async function restrictToOwner(
 ): Promise<void> {
   if (!isWindows) return;
   const args = icaclsArgs(path, currentUserName(), options.directory === true);
+  // Loaded here: node:child_process costs memory on every run, and only Windows needs it.
+  const { execFile } = process.getBuiltinModule('node:child_process');
   await new Promise<void>((resolvePromise, reject) => {
     execFile(icaclsPath(), args, { windowsHide: true }, (error, _stdout, stderr) => {
       if (error) {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createPublicKey, createSecretKey } from 'node:crypto';
-import { flattenedVerify, decodeProtectedHeader, type FlattenedJWS } from 'jose';
-import { decodeEabHmacKey, signExternalAccountBinding, signKeyChange, signRequest } from '../../../src/acme/jws.js';
+import { flattenedVerify, decodeProtectedHeader } from 'jose';
+import { decodeEabHmacKey, signExternalAccountBinding, signKeyChange, signRequest, type FlattenedJws } from '../../../src/acme/jws.js';
 import { generateKey } from '../../../src/crypto/keys.js';
 import { publicJwk } from '../../../src/crypto/jwk.js';
 import { UsageError } from '../../../src/errors.js';
@@ -65,7 +65,7 @@ describe('JWS', () => {
 
   it.each(['HS256', 'HS384', 'HS512'] as const)('binds an external account with %s (RFC 8555 §7.3.4)', async (algorithm) => {
     const accountKey = await generateKey('ec256');
-    const jws: FlattenedJWS = await signExternalAccountBinding({
+    const jws: FlattenedJws = await signExternalAccountBinding({
       accountKey,
       binding: { keyId: '6136f1b5-39c8-4417-b8a7-c4114b092be6', hmacKey: 'fh2fRV_yZ3NJZyjAQzSlWcPv1z91FEtO2pO62PRgZXk', algorithm },
       url: 'https://ca.test/new-acct',
