@@ -26,8 +26,6 @@ export function createHttp01Server(tokens: Http01Registry, log: Logger): http.Se
       respond(response, 200, keyAuthorization, request.method === 'HEAD');
     },
   );
-  // Validators make one short request; idle keep-alive sockets would only delay dispose.
-  server.keepAliveTimeout = 1_000;
   return server;
 }
 
@@ -59,6 +57,10 @@ function respond(response: http.ServerResponse, status: number, body: string, he
     'content-type': 'text/plain; charset=utf-8',
     'content-length': payload.length,
     'cache-control': 'no-store',
+    // A validator makes one request per connection. Closing it with the answer frees the socket at
+    // once instead of after a keep-alive timeout: against Pebble, 50 names took 0.4 s and 1.5 MiB
+    // less (issue 7), and dispose never waits for idle validators.
+    connection: 'close',
   });
   if (head) response.end();
   else response.end(payload);

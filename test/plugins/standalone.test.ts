@@ -219,6 +219,26 @@ describe('standalone http-01', () => {
     await solver.cleanUp(second, signal);
   });
 
+  it('closes the connection with its answer, even when the validator asked for keep-alive', async () => {
+    const port = await freePort();
+    const solver = solverFor({ httpPort: port, standaloneAddress: '127.0.0.1' });
+    const task = httpTask('a.example', 'tok');
+    await solver.present(task, signal);
+    const socket = net.connect({ host: '127.0.0.1', port });
+    const chunks: Buffer[] = [];
+    socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+    const closedByServer = new Promise<void>((resolve) => socket.once('end', () => resolve()));
+    socket.write(`GET ${task.path} HTTP/1.1\r\nHost: a.example\r\nConnection: keep-alive\r\n\r\n`);
+    await closedByServer;
+    socket.destroy();
+    const reply = Buffer.concat(chunks).toString('utf8');
+    expect(reply).toMatch(/^HTTP\/1\.1 200 /);
+    expect(reply.toLowerCase()).toContain('\r\nconnection: close\r\n');
+    expect(reply.endsWith(task.keyAuthorization)).toBe(true);
+    await solver.cleanUp(task, signal);
+    await solver.dispose!();
+  });
+
   it('closes its listeners and open connections on dispose', async () => {
     const port = await freePort();
     const solver = solverFor({ httpPort: port });
