@@ -5,7 +5,7 @@
  * Messages name the file (or flag) and line, never the secret. A file holding several keys needs
  * `--nsupdate-key-name`; one holding a single key is used as it is.
  */
-import { readFile } from 'node:fs/promises';
+import { readFile } from '../../src/store/fs.js';
 import { LocalError, UsageError, messageOf } from '../../src/errors.js';
 import { DnsMessageError, normalizeName } from './dns-message.js';
 import {

@@ -6,7 +6,7 @@
  * (identifier value → directory; the CLI builds it), and the last `-w` is the directory for every
  * identifier the map does not name (certbot's "unmatched domains" rule).
  */
-import { chmod, lstat, mkdir, rmdir, stat, unlink, writeFile } from 'node:fs/promises';
+import { chmod, lstat, mkdir, rmdir, stat, unlink, writeFile } from '../../src/store/fs.js';
 import path from 'node:path';
 import type { ChallengeTask, Http01Task, SolvePlan, Solver } from '../../src/acme/solver.js';
 import { definePlugin, type JsonObject, type PluginContext } from '../../src/challenges/plugin.js';

@@ -2,7 +2,7 @@
  * Opens a conversation with a CA: TLS material read from the configured files, the account of
  * this config dir loaded from the store (when there is one), and an AcmeClient around both.
  */
-import { readFile } from 'node:fs/promises';
+import { readFile } from '../store/fs.js';
 import type { KeyObject } from 'node:crypto';
 import { AcmeClient } from '../acme/client.js';
 import { Transport } from '../acme/transport.js';

@@ -13,7 +13,7 @@ import type { Dns01Settings } from '../challenges/dns01/settings.js';
 import { openSession, readUserFile } from './ca-session.js';
 import type { RunContext } from './context.js';
 import { buildSolverChooser, parsePluginChoices, prepareDryRun, type PluginChoice } from './issue.js';
-import { readFile } from 'node:fs/promises';
+import { readFile } from '../store/fs.js';
 
 export interface CsrIssueRequest {
   csrPath: string;

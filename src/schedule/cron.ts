@@ -3,7 +3,7 @@
  * `# acmecli renew` in a user's crontab, edited through `crontab -l` / `crontab FILE` so every
  * other line stays as it was.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from '../store/fs.js';
 import { posix } from 'node:path';
 import { LocalError, messageOf } from '../errors.js';
 import { atomicWrite, localErrorFor } from '../store/atomic-write.js';

@@ -3,7 +3,7 @@
  * use a temp root directory and a fake runCommand), the result shapes, and small file and command
  * helpers that turn failures into one-line LocalErrors.
  */
-import { access, readFile, rm, stat } from 'node:fs/promises';
+import { access, readFile, rm, stat } from '../store/fs.js';
 import { posix } from 'node:path';
 import { LocalError, messageOf } from '../errors.js';
 import { CommandTimeoutError, type RunCommand } from '../hooks/run-command.js';

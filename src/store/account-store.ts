@@ -3,7 +3,7 @@
  * The key is written before the record and removed after it, so a crash leaves at worst a key
  * without a record (treated as no account), never a record without its key.
  */
-import { readFile, readdir, rm, rmdir, unlink } from 'node:fs/promises';
+import { readFile, readdir, rm, rmdir, unlink } from './fs.js';
 import { join } from 'node:path';
 import { LocalError } from '../errors.js';
 import { atomicWrite, cleanStaleTempFiles, codeOf, ensureDir, localErrorFor } from './atomic-write.js';

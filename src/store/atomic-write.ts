@@ -4,7 +4,7 @@
  * and a crash leaves at most a hidden temp file that `cleanStaleTempFiles` removes later.
  */
 import { randomBytes } from 'node:crypto';
-import { open, mkdir, chmod, rename, unlink, readdir, stat } from 'node:fs/promises';
+import { open, mkdir, chmod, rename, unlink, readdir, stat } from './fs.js';
 import { basename, dirname, join, relative, resolve, sep, win32 } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { userInfo } from 'node:os';

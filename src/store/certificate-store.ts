@@ -23,7 +23,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { accessSync, existsSync, readFileSync, readdirSync } from 'node:fs';
-import { lstat, mkdir, open, readdir, readlink, rename, rm, rmdir, symlink, unlink } from 'node:fs/promises';
+import { lstat, mkdir, open, readdir, readlink, rename, rm, rmdir, symlink, unlink } from './fs.js';
 import { dirname, join } from 'node:path';
 import { LocalError } from '../errors.js';
 import {

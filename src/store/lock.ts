@@ -15,7 +15,7 @@
  * Locks are not re-entrant: a second acquire of the same name in the same process waits or fails.
  */
 import { randomBytes } from 'node:crypto';
-import { link, open, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { link, open, readFile, rename, stat, unlink } from './fs.js';
 import { readFileSync, unlinkSync } from 'node:fs';
 import { hostname as osHostname, uptime } from 'node:os';
 import { join } from 'node:path';

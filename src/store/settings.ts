@@ -3,7 +3,7 @@
  * written by acmecli, versioned) and `config.ini` (defaults written by the user, certbot's
  * `cli.ini` habit). Both fail with a LocalError that names the file and the field or line.
  */
-import { readFile } from 'node:fs/promises';
+import { readFile } from './fs.js';
 import type { Identifier } from '../acme/types.js';
 import { LocalError } from '../errors.js';
 import { codeOf, localErrorFor } from './atomic-write.js';

@@ -7,16 +7,17 @@ import { useTempDirs } from './temp-dir.js';
 
 const synced = vi.hoisted(() => ({ paths: [] as string[] }));
 
-vi.mock('node:fs/promises', async (importOriginal) => {
-  const actual = await importOriginal<typeof import('node:fs/promises')>();
+vi.mock('../../../src/store/fs.js', async (importOriginal) => {
+  const actual = await importOriginal<typeof import('../../../src/store/fs.js')>();
   const open: typeof actual.open = async (path, ...rest) => {
-    const handle = await actual.open(path, ...rest);
-    const sync = handle.sync.bind(handle);
-    handle.sync = async () => {
-      synced.paths.push(String(path));
-      await sync();
+    const file = await actual.open(path, ...rest);
+    return {
+      ...file,
+      sync: async () => {
+        synced.paths.push(String(path));
+        await file.sync();
+      },
     };
-    return handle;
   };
   return { ...actual, open };
 });
