@@ -14,7 +14,7 @@ import { createSecureContext, rootCertificates, type SecureContext } from 'node:
 import { NetworkError, UsageError, AbortedError, messageOf } from '../errors.js';
 
 export interface TransportOptions {
-  /** PEM text of extra trust anchors for the ACME server (added to the system roots). */
+  /** PEM text of extra trust anchors for the ACME server (added to the default roots, not replacing them). */
   caBundlePem?: string;
   /** Client certificate (PEM chain) and key (PEM) for mutual TLS. */
   clientCertificatePem?: string;
@@ -156,11 +156,14 @@ function sharedSecureContext(options: TransportOptions): SecureContext | undefin
   let context = secureContexts.get(cacheKey);
   if (context === undefined) {
     try {
-      context = createSecureContext({
-        ...(caBundlePem !== undefined ? { ca: [...rootCertificates, caBundlePem] } : {}),
+      const clientIdentity = {
         ...(clientCertificatePem !== undefined ? { cert: clientCertificatePem } : {}),
         ...(clientKeyPem !== undefined ? { key: clientKeyPem } : {}),
-      });
+      };
+      context = createSecureContext(clientIdentity);
+      if (caBundlePem !== undefined && !addToDefaultRoots(context, caBundlePem)) {
+        context = createSecureContext({ ...clientIdentity, ca: [...rootCertificates, caBundlePem] });
+      }
     } catch {
       // Unusable material (a key that does not match the certificate): left to the connection,
       // whose error is translated into a message as before.
@@ -170,6 +173,21 @@ function sharedSecureContext(options: TransportOptions): SecureContext | undefin
     secureContexts.set(cacheKey, context);
   }
   return context;
+}
+
+/**
+ * Adds the bundle to the roots Node trusts by default: its Mozilla set, NODE_EXTRA_CA_CERTS and,
+ * with --use-system-ca, the system store. The native context's addCACert is undocumented but has
+ * been stable for years and is the known way to do this (nodejs/node#27079; Deno and Bun provide
+ * it for that reason). The documented `ca` option replaces the defaults instead: spelled out as
+ * [...tls.rootCertificates, bundle] it drops NODE_EXTRA_CA_CERTS and costs 147 PEM parses and
+ * 0.9 MiB per issuance (issue 7), so it is only the fallback when addCACert is gone.
+ */
+function addToDefaultRoots(context: SecureContext, pem: string): boolean {
+  const native = (context as { context?: { addCACert?: (pem: string) => void } }).context;
+  if (typeof native?.addCACert !== 'function') return false;
+  native.addCACert(pem);
+  return true;
 }
 
 interface Agents {
