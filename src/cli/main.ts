@@ -17,6 +17,19 @@ function isSingleExecutable(): boolean {
   }
 }
 
+/**
+ * `node dist/acmecli.cjs` runs without the single binaries' V8 options (scripts/build-binaries.mjs):
+ * --lite-mode has to be given before the first line of JavaScript. Two parts of what it buys, V8
+ * reads while running, so they are set here, before any command code is compiled: no optimizing
+ * compilers (their code and compile zones stay resident for a run that lasts about a second) and a
+ * young generation that does not grow. `issue` against Pebble, peak RSS: 1 name 63 → 60 MiB,
+ * 50 names 75 → 62 MiB, with the same CPU time (issue 7).
+ */
+function tuneV8ForAShortRun(): void {
+  const v8 = process.getBuiltinModule('node:v8');
+  for (const flag of ['--no-opt', '--no-maglev', '--no-sparkplug', '--semi-space-growth-factor=1']) v8.setFlagsFromString(flag);
+}
+
 async function main(): Promise<void> {
   // A reader that goes away (`acmecli --help | head`) is not an error.
   for (const stream of [process.stdout, process.stderr]) {
@@ -31,6 +44,8 @@ async function main(): Promise<void> {
     process.stdout.write(`${VERSION}\n`);
     return;
   }
+  const sea = isSingleExecutable();
+  if (!sea) tuneV8ForAShortRun();
   const controller = new AbortController();
   let interrupts = 0;
   const onSignal = (name: NodeJS.Signals) => {
@@ -42,7 +57,6 @@ async function main(): Promise<void> {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   const { runCli } = await import('./program.js');
-  const sea = isSingleExecutable();
   const code = await runCli({
     // In a single executable argv[1] repeats the binary's path (Node's SEA contract): the user's
     // arguments start at argv[2] either way.
