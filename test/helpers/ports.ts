@@ -1,13 +1,53 @@
+import { randomInt } from 'node:crypto';
 import { createSocket } from 'node:dgram';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 
 const LOOPBACK = '127.0.0.1';
 
 /**
- * A TCP port on 127.0.0.1 that was free a moment ago. The kernel picks it (port 0), so parallel
- * test files rarely collide; helpers that start daemons retry with new ports when one does.
+ * A TCP port on `host` that was free a moment ago, picked below the kernel's ephemeral range.
+ * A port from that range can be taken, between two runs of a test, by any outgoing connection on
+ * the machine, and a keep-alive connection holds it for seconds: a test that listens on the same
+ * port run after run (the standalone plugin on Pebble's http-01 port, 50 times in the crash test)
+ * then failed with EADDRINUSE under a loaded full suite. Helpers that start daemons still retry
+ * with new ports when two test files pick the same one.
  */
-export function freePort(host: string = LOOPBACK): Promise<number> {
+export async function freePort(host: string = LOOPBACK): Promise<number> {
+  const range = portsOutsideEphemeralRange();
+  if (range === undefined) return kernelPickedPort(host);
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const port = randomInt(range.low, range.high + 1);
+    if (await tcpPortIsFree(port, host)) return port;
+  }
+  return kernelPickedPort(host);
+}
+
+/** Ports no outgoing connection is given: between 10000 and the start of the ephemeral range, or above its end. */
+function portsOutsideEphemeralRange(): { low: number; high: number } | undefined {
+  let text: string;
+  try {
+    text = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8');
+  } catch {
+    return undefined;
+  }
+  const [first, last] = text.trim().split(/\s+/).map(Number);
+  if (first === undefined || last === undefined || !Number.isInteger(first) || !Number.isInteger(last)) return undefined;
+  if (first - 1 - 10_000 >= 5_000) return { low: 10_000, high: first - 1 };
+  if (65_535 - (last + 1) >= 5_000) return { low: last + 1, high: 65_535 };
+  return undefined;
+}
+
+function tcpPortIsFree(port: number, host: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.unref();
+    server.once('error', () => resolve(false));
+    server.listen({ host, port, exclusive: true }, () => server.close(() => resolve(true)));
+  });
+}
+
+function kernelPickedPort(host: string): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.unref();
