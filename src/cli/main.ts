@@ -22,8 +22,8 @@ function isSingleExecutable(): boolean {
  * --lite-mode has to be given before the first line of JavaScript. Two parts of what it buys, V8
  * reads while running, so they are set here, before any command code is compiled: no optimizing
  * compilers (their code and compile zones stay resident for a run that lasts about a second) and a
- * young generation that does not grow. `issue` against Pebble, peak RSS: 1 name 63 → 60 MiB,
- * 50 names 75 → 62 MiB, with the same CPU time (issue 7).
+ * young generation that does not grow. `npm run bench`, peak RSS: 1 name 63 → 62 MiB,
+ * 50 names 74 → 63 MiB, with the same CPU time (issue 7).
  */
 function tuneV8ForAShortRun(): void {
   const v8 = process.getBuiltinModule('node:v8');
