@@ -54,8 +54,9 @@ const chunkImports = {
 };
 
 // commander requires node:child_process at load for executable subcommands, which acmecli has none
-// of; loading it (with dgram and internal/child_process) cost 0.8 MiB of every run's memory (issue 7).
-// In commander's files it becomes a module that loads node:child_process on first use.
+// of; loading it (with dgram and internal/child_process) cost 0.7 MiB of each run that does not
+// listen on a port (--help, renew, webroot and dns-01 issuance; issue 7). In commander's files it
+// becomes a module that loads node:child_process on first use.
 const lazyChildProcess = {
   name: 'lazy-child-process',
   setup(b) {
