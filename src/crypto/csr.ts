@@ -322,7 +322,7 @@ function readSignatureScheme(der: Buffer, algorithm: DerElement): SignatureSchem
   const oid = readDerOid(der, id);
   const pkcs1 = PKCS1_SCHEMES[oid];
   // RFC 4055 5: the parameters are NULL, though some encoders leave them out.
-  if (pkcs1 !== undefined && (parameters === undefined || isDerNull(der, parameters))) {
+  if (pkcs1 !== undefined && (parameters === undefined || isDerNull(parameters))) {
     return { supported: true, keyType: 'rsa', ...pkcs1 };
   }
   const ecdsa = ECDSA_SCHEMES[oid];
@@ -331,7 +331,7 @@ function readSignatureScheme(der: Buffer, algorithm: DerElement): SignatureSchem
   return { supported: false, name: UNSUPPORTED_SCHEMES[oid] ?? PKCS1_SCHEMES[oid]?.name ?? ECDSA_SCHEMES[oid]?.name ?? oid };
 }
 
-function isDerNull(der: Buffer, element: DerElement): boolean {
+function isDerNull(element: DerElement): boolean {
   return element.tag === DER_NULL && element.end === element.contentStart;
 }
 
@@ -384,7 +384,7 @@ function readPssScheme(der: Buffer, parameters: DerElement): SignatureScheme {
 /** The OID of a hash AlgorithmIdentifier, whose parameters are NULL or absent (RFC 4055 2.1). */
 function readHashAlgorithmOid(der: Buffer, algorithm: DerElement): string {
   const [id, parameters, ...extra] = derChildren(der, expectTag(algorithm, DER_SEQUENCE));
-  if (id === undefined || extra.length > 0 || (parameters !== undefined && !isDerNull(der, parameters))) {
+  if (id === undefined || extra.length > 0 || (parameters !== undefined && !isDerNull(parameters))) {
     throw new Error('malformed hash AlgorithmIdentifier');
   }
   return readDerOid(der, id);

@@ -8,13 +8,13 @@
  * cached between polls (a propagation check must see the server's current answer).
  */
 import type { Resolver } from 'node:dns/promises';
+import { isIP } from 'node:net';
+import { AbortedError, PluginError, UsageError, messageOf, throwIfAborted } from '../../errors.js';
 
 /** node:dns on first use: only dns-01 runs need it, and loading it costs every other run memory. */
 export function dnsPromises(): typeof import('node:dns/promises') {
   return process.getBuiltinModule('node:dns/promises');
 }
-import { isIP } from 'node:net';
-import { AbortedError, PluginError, UsageError, messageOf, throwIfAborted } from '../../errors.js';
 
 export const DEFAULT_LOOKUP_TIMEOUT_MS = 2000;
 export const DEFAULT_LOOKUP_TRIES = 2;
