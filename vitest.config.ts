@@ -10,7 +10,7 @@ const binarySuites = [
 
 export default defineConfig({
   test: {
-    include: ['test/{unit,fault,protocol,plugins,e2e,reliability,testbed}/**/*.test.ts', ...binarySuites],
+    include: ['test/{unit,fault,protocol,plugins,e2e,reliability,testbed,security}/**/*.test.ts', ...binarySuites],
     globalSetup: ['test/helpers/global-setup.ts'],
     testTimeout: 60_000,
     hookTimeout: 60_000,
