@@ -5,7 +5,8 @@
  */
 import type { Command } from 'commander';
 import { AcmecliError, AbortedError, ExitCode, messageOf } from '../errors.js';
-import type { Reporter } from '../output/reporter.js';
+import { stackLines } from '../output/escape.js';
+import type { OutputLine, Reporter } from '../output/reporter.js';
 import type { RunContext } from '../operations/context.js';
 import { applyConfigFile, buildRunContext, createRunReporter, loadConfigFile, type GlobalOptions } from './global.js';
 import type { CliRuntime, CliState } from './runtime.js';
@@ -13,7 +14,8 @@ export type { CliState };
 
 export interface ActionOutcome<T> {
   value: T;
-  render?: (value: T) => string;
+  /** The result for a terminal, as lines (the reporter escapes each line whole). */
+  render?: (value: T) => string | readonly OutputLine[];
   exitCode?: number;
 }
 
@@ -51,7 +53,8 @@ export function reportError(reporter: Reporter, error: unknown, verbose: boolean
   const doc = errorDocument(error);
   reporter.error(doc.message);
   if (doc.hint) reporter.error(`hint: ${doc.hint}`);
-  if (verbose && error instanceof Error && !(error instanceof AcmecliError) && error.stack) reporter.debug(error.stack);
+  // One debug line per stack line: a message quoting the CA stays one line, escaped (escape.ts).
+  if (verbose && error instanceof Error && !(error instanceof AcmecliError)) for (const line of stackLines(error)) reporter.debug(line);
   if (reporter.mode === 'json') {
     reporter.result({ ok: false, error: doc, warnings: reporter.warnings() });
   }

@@ -109,7 +109,9 @@ export function buildRunContext(globals: GlobalOptions, runtime: CliRuntime, rep
   const server = resolveServer(globals.server ?? DEFAULT_SERVER);
   const accountName = validateAccountName(globals.account ?? 'default');
   const canAsk = interactive(globals, runtime);
-  const ask = async (question: string, signal: AbortSignal): Promise<string> => {
+  const ask = async (message: string | readonly string[], signal: AbortSignal): Promise<string> => {
+    // The question quotes the CA (ToS URL, names from DNS answers): shown through the reporter's escaping.
+    const question = reporter.promptText(message);
     const resume = reporter.pause();
     // Loaded here: only an interactive question needs readline, not every run.
     const { createInterface } = process.getBuiltinModule('node:readline/promises');
@@ -152,8 +154,9 @@ export function buildRunContext(globals: GlobalOptions, runtime: CliRuntime, rep
     ...(globals.clientKey ? { clientKey: globals.clientKey } : {}),
     ...(canAsk
       ? {
+          // The manual plugin's instructions are lines joined by acmecli; each line is escaped whole.
           prompt: async (message: string, signal: AbortSignal) => {
-            await ask(`${message.replace(/\n*$/, '')}\n`, signal);
+            await ask([...message.replace(/\n*$/, '').split('\n'), ''], signal);
           },
           confirm: async (question: string, signal: AbortSignal) => /^y(es)?$/i.test((await ask(question, signal)).trim()),
         }

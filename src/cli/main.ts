@@ -4,6 +4,7 @@
  */
 import { homedir } from 'node:os';
 import { loadCore } from './core-loader.js';
+import { escapeLine, stackLines } from '../output/escape.js';
 import { VERSION } from './version.js';
 
 function isSingleExecutable(): boolean {
@@ -83,6 +84,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  process.stderr.write(`acmecli: unexpected error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  // Outside the reporter, but the message may still quote the CA: escaped the same way, per line.
+  const lines = error instanceof Error ? stackLines(error) : [String(error)];
+  process.stderr.write(`acmecli: unexpected error: ${lines.map(escapeLine).join('\n')}\n`);
   process.exitCode = 1;
 });

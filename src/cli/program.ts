@@ -13,6 +13,20 @@ import { registerAccountCommand } from './commands/account.js';
 import { registerCertificatesCommand } from './commands/certificates.js';
 import { registerScheduleCommand } from './commands/schedule.js';
 import { EXIT_CODE_TABLE } from './exit-codes.js';
+import { escapeLine } from '../output/escape.js';
+
+/**
+ * commander's help and usage errors bypass the reporter and quote argv and config-file values: the
+ * same escaping, line by line, so its own layout stays and nothing else written reaches a
+ * terminal raw.
+ */
+function commanderOutput(runtime: CliRuntime) {
+  const escaped = (text: string) => text.split('\n').map(escapeLine).join('\n');
+  return {
+    writeOut: (text: string) => runtime.stdout.write(escaped(text)),
+    writeErr: (text: string) => runtime.stderr.write(escaped(text)),
+  };
+}
 
 export function buildProgram(runtime: CliRuntime, state: CliState): Command {
   const program = new Command('acmecli');
@@ -20,10 +34,7 @@ export function buildProgram(runtime: CliRuntime, state: CliState): Command {
     .description('Obtain, renew and revoke TLS certificates from any ACME (RFC 8555) CA')
     .version(runtime.version, '-V, --version')
     .showHelpAfterError('(run with --help for usage)')
-    .configureOutput({
-      writeOut: (text) => runtime.stdout.write(text),
-      writeErr: (text) => runtime.stderr.write(text),
-    })
+    .configureOutput(commanderOutput(runtime))
     .exitOverride();
   addGlobalOptions(program);
   registerRegisterCommand(program, runtime, state);
@@ -39,10 +50,10 @@ export function buildProgram(runtime: CliRuntime, state: CliState): Command {
   );
   for (const command of program.commands) {
     command.exitOverride();
-    command.configureOutput({ writeOut: (text) => runtime.stdout.write(text), writeErr: (text) => runtime.stderr.write(text) });
+    command.configureOutput(commanderOutput(runtime));
     for (const sub of command.commands) {
       sub.exitOverride();
-      sub.configureOutput({ writeOut: (text) => runtime.stdout.write(text), writeErr: (text) => runtime.stderr.write(text) });
+      sub.configureOutput(commanderOutput(runtime));
     }
   }
   return program;

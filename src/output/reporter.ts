@@ -5,12 +5,15 @@
  *   quiet  only `error()` lines on stderr; result() prints nothing (certbot -q)
  *   json   nothing on stderr but `error()`; result() writes exactly one JSON document on stdout
  * stdout only ever carries the result, so `acmecli ... --json | jq` and pipes stay clean.
- * Everything written anywhere (stderr, stdout, --log-file) first goes through `redact` with the
- * secrets registered by `addSecret`. Injected into operations as a Logger, never global.
+ * Everything written anywhere (stderr, stdout, the spinner, prompts, --log-file) first goes through
+ * `redact` with the secrets registered by `addSecret`, then is escaped as a whole (escape.ts says
+ * why): each message is exactly one line wherever it lands, whatever the CA or a hook put in it.
+ * Injected into operations as a Logger, never global.
  */
 import { closeSync, constants as fsConstants, openSync, writeSync } from 'node:fs';
 import type { Writable } from 'node:stream';
 import { LocalError } from '../errors.js';
+import { escapeLine, stringifyJson } from './escape.js';
 import { redact } from './redact.js';
 import type { Logger } from './logger.js';
 
@@ -29,6 +32,12 @@ export interface ReporterOptions {
   now?: () => Date;
 }
 
+/**
+ * One line of a rendered result: a string, or a row of cells that is printed tab-separated (for
+ * `cut`). Each string or cell is escaped whole: a value with a newline cannot start a line.
+ */
+export type OutputLine = string | readonly string[];
+
 export interface StepHandle {
   update(text: string): void;
   /** Ends the step; later calls on the handle are ignored. */
@@ -43,10 +52,12 @@ export interface Reporter extends Logger {
   step(text: string): StepHandle;
   /**
    * The command's outcome. json: `value` serialised as the run's single stdout document (a
-   * second call throws: it would break consumers). tty/plain: `render(value)`, or the value
-   * itself when it is a string, on stdout. quiet: nothing.
+   * second call throws: it would break consumers). tty/plain: the lines of `render(value)` (a
+   * string is one line), or the value itself when it is a string, on stdout. quiet: nothing.
    */
-  result<T>(value: T, render?: (value: T) => string): void;
+  result<T>(value: T, render?: (value: T) => string | readonly OutputLine[]): void;
+  /** What a prompt shows for `message` (a string is one line): redacted, each line escaped whole. */
+  promptText(message: string | readonly string[]): string;
   /** Redacts `value` (and its encodings) from everything written from now on. */
   addSecret(value: string): void;
   /** Warnings given in json/quiet mode, which print none, so the caller can put them in the result. */
@@ -70,27 +81,23 @@ export function createReporter(options: ReporterOptions): Reporter {
   const logFd = options.logFile === undefined ? undefined : openLogFile(options.logFile);
   let resultWritten = false;
   let closed = false;
-  const spinner = mode === 'tty' ? new SpinnerLine(options.stderr, (text) => redact(text, secrets)) : undefined;
-
-  const clean = (text: string): string => redact(text, secrets);
+  /** Every message, cell and prompt line passes here before it is written anywhere but --json. */
+  const clean = (text: string): string => escapeLine(redact(text, secrets));
+  const spinner = mode === 'tty' ? new SpinnerLine(options.stderr, clean) : undefined;
 
   const toLog = (level: Level, message: string): void => {
     if (logFd === undefined) return;
-    const stamp = timestamp(now());
-    const lines = sanitize(clean(message)).split('\n');
-    const text = lines.map((line) => `${stamp} ${level.padEnd(5)} ${line}\n`).join('');
     try {
-      writeSync(logFd, text);
+      writeSync(logFd, `${timestamp(now())} ${level.padEnd(5)} ${clean(message)}\n`);
     } catch {
       // A full disk must not turn a successful renewal into a failure; the terminal still shows it.
     }
   };
 
   const toStderr = (message: string): void => {
-    const text = sanitize(clean(message));
+    const text = clean(message);
     if (mode === 'plain') {
-      const stamp = timestamp(now());
-      options.stderr.write(text.split('\n').map((line) => `${stamp} ${line}\n`).join(''));
+      options.stderr.write(`${timestamp(now())} ${text}\n`);
     } else if (spinner !== undefined) {
       spinner.writeAbove(`${text}\n`);
     } else {
@@ -113,7 +120,8 @@ export function createReporter(options: ReporterOptions): Reporter {
     warn(message) {
       toLog('WARN', message);
       if (chatty) toStderr(`warning: ${message}`);
-      else collectedWarnings.push(clean(message));
+      // Raw (redacted) here: they go into the --json document, which escapes them itself.
+      else collectedWarnings.push(redact(message, secrets));
     },
     error(message) {
       toLog('ERROR', message);
@@ -153,13 +161,23 @@ export function createReporter(options: ReporterOptions): Reporter {
       if (mode === 'json') {
         if (resultWritten) throw new Error('Reporter.result() called twice in json mode');
         resultWritten = true;
-        options.stdout.write(`${clean(JSON.stringify(value, null, 2))}\n`);
+        options.stdout.write(`${redact(stringifyJson(value, 2), secrets)}\n`);
         return;
       }
       if (mode === 'quiet') return;
-      const text = render !== undefined ? render(value) : typeof value === 'string' ? value : JSON.stringify(value, null, 2);
-      if (text === '') return;
-      options.stdout.write(clean(text.endsWith('\n') ? text : `${text}\n`));
+      let lines: readonly OutputLine[];
+      if (render !== undefined) {
+        const rendered = render(value);
+        lines = typeof rendered === 'string' ? [rendered] : rendered;
+      } else {
+        // stringifyJson's newlines are its indentation: every string value is on one line.
+        lines = typeof value === 'string' ? [value] : stringifyJson(value, 2).split('\n');
+      }
+      if (lines.length === 0) return;
+      options.stdout.write(lines.map((line) => `${typeof line === 'string' ? clean(line) : line.map(clean).join('\t')}\n`).join(''));
+    },
+    promptText(message) {
+      return typeof message === 'string' ? clean(message) : message.map(clean).join('\n');
     },
     addSecret(value) {
       if (value !== '' && !secrets.includes(value)) secrets.push(value);
@@ -186,15 +204,6 @@ export function createReporter(options: ReporterOptions): Reporter {
 /** `2024-05-01T12:00:00Z`: second precision is enough for humans and sorts as text. */
 export function timestamp(date: Date): string {
   return date.toISOString().replace(/\.\d{3}Z$/, 'Z');
-}
-
-/**
- * Messages carry text from the CA and from hooks; control characters in them could move the
- * cursor or retitle the terminal. Tabs and newlines stay, everything else is shown escaped.
- */
-function sanitize(text: string): string {
-  // eslint-disable-next-line no-control-regex
-  return text.replace(/\r\n/g, '\n').replace(/[\x00-\x08\x0b-\x1f\x7f-\x9f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
 }
 
 function openLogFile(path: string): number {
@@ -249,7 +258,7 @@ class SpinnerLine {
       const line = final ?? step.text;
       log(ok ? 'INFO' : 'ERROR', `${ok ? 'done' : 'failed'}: ${line}`);
       this.active.splice(this.active.indexOf(step), 1);
-      const message = this.clean(sanitize(line));
+      const message = this.clean(line);
       if (this.spinner !== undefined) {
         this.spinner.text = message;
         if (ok) this.spinner.succeed(message);
@@ -336,7 +345,7 @@ class SpinnerLine {
       if (spinner.isSpinning) spinner.stop();
       return;
     }
-    const text = this.clean(sanitize(top.text));
+    const text = this.clean(top.text);
     if (spinner.isSpinning) spinner.text = text;
     else spinner.start(text);
   }

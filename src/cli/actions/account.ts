@@ -3,20 +3,21 @@ import { parseKeyType } from '../../crypto/keys.js';
 import { deactivateAccount, listLocalAccounts, rolloverAccountKey, showAccount, updateAccount, type AccountView } from '../../operations/account.js';
 import { parseEmails } from '../../operations/register.js';
 import type { AccountListing } from '../../store/account-store.js';
+import type { OutputLine } from '../../output/reporter.js';
 import type { ActionImplementation } from '../action.js';
 
-function renderAccount(view: AccountView): string {
+function renderAccount(view: AccountView): string[] {
   const lines = [`Account "${view.accountName}" at ${view.server}`, `  URL:      ${view.url}`];
   if (view.status) lines.push(`  status:   ${view.status}`);
   lines.push(`  contact:  ${view.contact.join(', ') || '(none)'}`, `  created:  ${view.createdAt}`);
   if (view.keyType) lines.push(`  key:      ${view.keyType}`);
   if (view.eabKeyId) lines.push(`  EAB kid:  ${view.eabKeyId}`);
-  return `${lines.join('\n')}\n`;
+  return lines;
 }
 
-function renderList(list: AccountListing[]): string {
-  if (list.length === 0) return 'No accounts.\n';
-  return `${list.map((a) => `${a.name}\t${a.record?.server ?? a.serverKey}\t${a.record?.url ?? `unreadable: ${a.error?.message}`}`).join('\n')}\n`;
+function renderList(list: AccountListing[]): OutputLine[] {
+  if (list.length === 0) return ['No accounts.'];
+  return list.map((a) => [a.name, a.record?.server ?? a.serverKey, a.record?.url ?? `unreadable: ${a.error?.message}`]);
 }
 
 export const accountShowAction: ActionImplementation = async (context) => ({ value: await showAccount(context), render: renderAccount });

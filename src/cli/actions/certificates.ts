@@ -3,11 +3,13 @@ import type { ActionImplementation } from '../action.js';
 import { parseDays } from '../options.js';
 
 
-function renderCertificates(list: CertificateView[]): string {
-  if (list.length === 0) return 'No certificates.\n';
-  const blocks = list.map((c) => {
-    if (c.error) return `${c.certName}\n  UNREADABLE: ${c.error}`;
+function renderCertificates(list: CertificateView[]): string[] {
+  if (list.length === 0) return ['No certificates.'];
+  return list.flatMap((c, index) => {
+    const gap = index === 0 ? [] : [''];
+    if (c.error) return [...gap, c.certName, `  UNREADABLE: ${c.error}`];
     return [
+      ...gap,
       c.certName,
       `  domains:     ${c.identifiers.join(', ')}`,
       `  expires:     ${c.notAfter} (${c.daysLeft} days)`,
@@ -16,9 +18,8 @@ function renderCertificates(list: CertificateView[]): string {
       `  certificate: ${c.paths.cert}`,
       `  full chain:  ${c.paths.fullchain}`,
       `  private key: ${c.paths.privkey}`,
-    ].join('\n');
+    ];
   });
-  return `${blocks.join('\n\n')}\n`;
 }
 
 export const certificatesAction: ActionImplementation = async (context, options) => ({

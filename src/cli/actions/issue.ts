@@ -140,9 +140,9 @@ export async function registerIfNeeded(context: RunContext, options: Record<stri
   );
 }
 
-function renderIssueResult(result: IssueResult): string {
+function renderIssueResult(result: IssueResult): string[] {
   if (result.status === 'not-due') {
-    return `Certificate "${result.certName}" (${result.identifiers.join(', ')}) is not due for renewal until ${result.decision?.renewAt.toISOString()}; nothing to do (--force issues it again).\n`;
+    return [`Certificate "${result.certName}" (${result.identifiers.join(', ')}) is not due for renewal until ${result.decision?.renewAt.toISOString()}; nothing to do (--force issues it again).`];
   }
   const lines = [
     result.status === 'dry-run'
@@ -155,13 +155,13 @@ function renderIssueResult(result: IssueResult): string {
     for (const file of result.extraFiles) lines.push(`  copied to:     ${file}`);
     if (result.reloaded) lines.push('  reload command: succeeded');
   }
-  return `${lines.join('\n')}\n`;
+  return lines;
 }
 
-function renderCsrResult(result: CsrIssueResult): string {
+function renderCsrResult(result: CsrIssueResult): string[] {
   const lines = [`Certificate issued for ${result.identifiers.join(', ')} (CSR ${result.csrPath}), valid until ${result.notAfter}`];
   for (const file of result.files) lines.push(`  written: ${file}`);
-  return `${lines.join('\n')}\n`;
+  return lines;
 }
 
 export const issueAction: ActionImplementation = async (context, options, cmd, runtime) => {

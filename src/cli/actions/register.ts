@@ -7,14 +7,14 @@ import type { ActionImplementation } from '../action.js';
 
 
 
-function renderRegister(result: RegisterResult): string {
+function renderRegister(result: RegisterResult): string[] {
   const lines = [
     result.created ? `Registered account "${result.accountName}" with ${result.server}` : `Account "${result.accountName}" for ${result.server} already exists`,
     `  account URL: ${result.url}`,
   ];
   if (result.contact.length > 0) lines.push(`  contact:     ${result.contact.join(', ')}`);
   if (result.eabKeyId) lines.push(`  EAB key id:  ${result.eabKeyId}`);
-  return `${lines.join('\n')}\n`;
+  return lines;
 }
 
 export const registerAction: ActionImplementation = async (context, options) => {

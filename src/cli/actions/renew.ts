@@ -4,8 +4,9 @@ import { parseDays, parseSeconds } from '../options.js';
 
 
 
-function renderRenew(result: RenewResult): string {
-  if (result.items.length === 0) return 'No certificates to renew.\n';
+/** One line per certificate: an error quoting the CA or a reload command stays on its line (escaped). */
+function renderRenew(result: RenewResult): string[] {
+  if (result.items.length === 0) return ['No certificates to renew.'];
   const lines = result.items.map((item) => {
     switch (item.outcome) {
       case 'renewed':
@@ -19,7 +20,7 @@ function renderRenew(result: RenewResult): string {
     }
   });
   lines.push(`${result.renewed} renewed, ${result.failed} failed, ${result.items.length - result.renewed - result.failed} not due.`);
-  return `${lines.join('\n')}\n`;
+  return lines;
 }
 
 export const renewAction: ActionImplementation = async (context, options) => {

@@ -3,10 +3,10 @@ import type { ActionImplementation } from '../action.js';
 
 
 
-function renderRevoke(result: RevokeResult): string {
+function renderRevoke(result: RevokeResult): string[] {
   const lines = [`Revoked certificate ${result.serial} (${result.identifiers.join(', ')}), reason ${result.reason}, signed with the ${result.signedWith}`];
   if (result.deleted) lines.push(`Deleted certificate "${result.certName}"`);
-  return `${lines.join('\n')}\n`;
+  return lines;
 }
 
 export const revokeAction: ActionImplementation = async (context, options) => {

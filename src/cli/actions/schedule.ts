@@ -25,12 +25,12 @@ function renewArgs(options: GlobalOptions): string[] {
   return args;
 }
 
-function renderStatus(status: ScheduleStatus): string {
-  if (!status.installed) return `No acmecli renewal schedule is installed (${status.kind}).\n`;
+function renderStatus(status: ScheduleStatus): string[] {
+  if (!status.installed) return [`No acmecli renewal schedule is installed (${status.kind}).`];
   const lines = [`Renewal schedule (${status.kind}) runs: ${status.command}`];
   for (const file of status.files) lines.push(`  ${file}`);
   if (status.nextRun) lines.push(`  next run: ${status.nextRun}`);
-  return `${lines.join('\n')}\n`;
+  return lines;
 }
 
 export const scheduleInstallAction: ActionImplementation = async (_context, options, _command, runtime) => ({
@@ -41,7 +41,7 @@ export const scheduleInstallAction: ActionImplementation = async (_context, opti
 export const scheduleRemoveAction: ActionImplementation = async (_context, _options, _command, runtime) => ({
         value: await removeSchedule(scheduleEnvironment(runtime)),
         render: (r: { removed: boolean; kind: string; files: string[] }) =>
-          r.removed ? `Removed the ${r.kind} renewal job (${r.files.join(', ')}).\n` : `No ${r.kind} renewal job was installed.\n`,
+          r.removed ? `Removed the ${r.kind} renewal job (${r.files.join(', ')}).` : `No ${r.kind} renewal job was installed.`,
       });
 
 export const scheduleShowAction: ActionImplementation = async (_context, _options, _command, runtime) => ({ value: await showSchedule(scheduleEnvironment(runtime)), render: renderStatus });

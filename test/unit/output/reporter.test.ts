@@ -210,6 +210,85 @@ describe('Reporter', () => {
     expect(stderr.text).toBe('2025-03-04T05:06:07Z detail: \\x1b]0;pwned\\x07 end\n');
   });
 
+  describe('outside text (issue 12 §4): every message is one escaped line on every channel', () => {
+    const FORGED = '2025-01-01T00:00:00Z ERROR forged';
+    const HOSTILE = `x\r\n${FORGED}\n\u009b2J\u202egnp.exe\x7f\ty`;
+    const SHOWN = `x\\r\\n${FORGED}\\n\\x9b2J\\u202egnp.exe\\x7f\\ty`;
+
+    it('plain and --log-file: a newline cannot forge a timestamped line', async () => {
+      const dir = await mkdtemp(join(tmpdir(), 'acmecli-reporter-'));
+      dirs.push(dir);
+      const logFile = join(dir, 'acmecli.log');
+      const { reporter, stderr } = setup('plain', { verbose: true, logFile });
+      reporter.error(`the CA refused: ${HOSTILE}`);
+      reporter.debug(`hook errors: ${HOSTILE}`);
+      reporter.step(`step ${HOSTILE}`).fail(`failed ${HOSTILE}`);
+      await reporter.close();
+      expect(stderr.text.split('\n')).toEqual([
+        `2025-03-04T05:06:07Z error: the CA refused: ${SHOWN}`,
+        `2025-03-04T05:06:07Z debug: hook errors: ${SHOWN}`,
+        `2025-03-04T05:06:07Z step ${SHOWN} ...`,
+        `2025-03-04T05:06:07Z failed: failed ${SHOWN}`,
+        '',
+      ]);
+      expect((await readFile(logFile, 'utf8')).split('\n')).toEqual([
+        `2025-03-04T05:06:07Z ERROR the CA refused: ${SHOWN}`,
+        `2025-03-04T05:06:07Z DEBUG hook errors: ${SHOWN}`,
+        `2025-03-04T05:06:07Z INFO  step ${SHOWN}`,
+        `2025-03-04T05:06:07Z ERROR failed: failed ${SHOWN}`,
+        '',
+      ]);
+    });
+
+    it('tty: spinner steps and log lines are escaped (ora adds its own symbols after)', async () => {
+      const { reporter, stderr } = setup('tty');
+      const step = reporter.step(`Validating ${HOSTILE}`);
+      reporter.warn(HOSTILE);
+      step.succeed(`valid ${HOSTILE}`);
+      await reporter.close();
+      expect(stderr.text).toContain(`warning: ${SHOWN}\n`);
+      expect(stderr.text).toContain(`valid ${SHOWN}\n`);
+      expect(stderr.text).not.toMatch(/[\u009b\u202e\x7f\r\t]/);
+    });
+
+    it('result lines: each line (or tab-separated cell) is escaped whole; a string is one line', () => {
+      const { reporter, stdout } = setup('plain');
+      reporter.result({ contact: HOSTILE }, (r) => [`contact: ${r.contact}`, ['name', r.contact], '']);
+      expect(stdout.text).toBe(`contact: ${SHOWN}\nname\t${SHOWN}\n\n`);
+      const second = setup('plain');
+      second.reporter.result(HOSTILE);
+      expect(second.stdout.text).toBe(`${SHOWN}\n`);
+      const third = setup('plain');
+      third.reporter.result({ detail: HOSTILE });
+      expect(third.stdout.text).toBe(`{\n  "detail": "x\\r\\n${FORGED}\\n\\u009b2J\\u202egnp.exe\\u007f\\ty"\n}\n`);
+    });
+
+    it('json: C1, DEL and bidi are written as \\uXXXX; warnings keep their text for the document', () => {
+      const { reporter, stdout } = setup('json');
+      reporter.warn(`tos ${HOSTILE}`);
+      reporter.result({ detail: HOSTILE, warnings: reporter.warnings() });
+      expect(stdout.text).not.toMatch(/[\u0080-\u009f\u202a-\u202e\u2066-\u2069\x7f]/);
+      expect(stdout.text).toContain('\\u009b2J\\u202egnp.exe\\u007f');
+      expect(JSON.parse(stdout.text)).toEqual({ detail: HOSTILE, warnings: [`tos ${HOSTILE}`] });
+    });
+
+    it('prompts: a string is one line, an array one line per element; secrets redacted', () => {
+      const { reporter } = setup('tty');
+      reporter.addSecret('s3cret-value');
+      expect(reporter.promptText(`Agree to ${HOSTILE}? [y/N] `)).toBe(`Agree to ${SHOWN}? [y/N] `);
+      expect(reporter.promptText(['Publish:', `  value: ${HOSTILE}`, 'key s3cret-value', ''])).toBe(`Publish:\n  value: ${SHOWN}\nkey [redacted]\n`);
+    });
+
+    it('secrets are redacted before escaping, also when a control character follows them', () => {
+      const { reporter, stderr, stdout } = setup('plain');
+      reporter.addSecret('s3cret-value');
+      reporter.info('key s3cret-value\x1b[2J');
+      reporter.result('k: s3cret-value\n');
+      expect(stderr.text).toBe('2025-03-04T05:06:07Z key [redacted]\\x1b[2J\n');
+      expect(stdout.text).toBe('k: [redacted]\\n\n');
+    });
+  });
+
   it('formats timestamps to the second in UTC', () => {
     expect(timestamp(new Date('2025-12-31T23:59:59.999Z'))).toBe('2025-12-31T23:59:59Z');
   });
