@@ -123,6 +123,8 @@ function toIsoString(value: Date | string): string {
 
 export class AcmeClient {
   readonly directoryUrl: string;
+  /** The directory's host, which the user chose: the transport lets only it be link-local. */
+  private readonly userHost: string;
   private accountKeyValue: KeyObject;
   private accountUrlValue: string | undefined;
   private readonly transport: Transport;
@@ -132,7 +134,9 @@ export class AcmeClient {
   private directoryPromise: Promise<Directory> | undefined;
 
   constructor(options: AcmeClientOptions) {
-    this.directoryUrl = assertAcceptableUrl(options.directoryUrl, 'the ACME directory URL').href;
+    const directoryUrl = assertAcceptableUrl(options.directoryUrl, 'the ACME directory URL');
+    this.directoryUrl = directoryUrl.href;
+    this.userHost = directoryUrl.hostname;
     this.accountKeyValue = options.accountKey;
     this.accountUrlValue = options.accountUrl;
     this.transport = options.transport;
@@ -209,7 +213,7 @@ export class AcmeClient {
     for (let attempt = 0; ; attempt++) {
       let response: HttpResponse;
       try {
-        response = await this.transport.request({ method: 'GET', url, signal, headers: { accept: 'application/json' } });
+        response = await this.transport.request({ method: 'GET', url, signal, headers: { accept: 'application/json' }, userHost: this.userHost });
       } catch (error) {
         if (isRetryableNetworkError(error) && attempt < this.retry.transientRetries) {
           await this.backoff(attempt, signal);
@@ -254,6 +258,7 @@ export class AcmeClient {
             'content-type': 'application/jose+json',
             accept: options.accept ?? 'application/json',
           },
+          userHost: this.userHost,
         });
       } catch (error) {
         if (isRetryableNetworkError(error) && options.retryable && attempt < this.retry.transientRetries) {

@@ -2,16 +2,18 @@
  * HTTP for the ACME core, on Node's own http/https: TLS verification always on, an optional extra
  * CA bundle for private CAs, client-certificate TLS (EJBCA's port 8443 mode), proxies from the
  * caller's environment, timeouts, and a response size limit. Plain http:// is refused except for
- * loopback, for every URL, including those the CA hands out.
+ * loopback, for every URL, including those the CA hands out; link-local and cloud metadata
+ * destinations are refused unless the user named them (destination.ts).
  *
  * Node's client rather than undici: undici's load and its WebAssembly HTTP parser cost ~20 MiB of
  * resident memory and ~100 ms of CPU per run, a third of a whole issuance (issue #7's benchmark).
  */
 import type { Agent as HttpAgent, ClientRequest, IncomingMessage } from 'node:http';
-import type { Socket } from 'node:net';
+import type { LookupFunction, Socket } from 'node:net';
 import { isIP } from 'node:net';
 import { createSecureContext, rootCertificates, type SecureContext } from 'node:tls';
 import { NetworkError, UsageError, AbortedError, messageOf } from '../errors.js';
+import { checkedLookup, forbiddenDestination, isUserHost } from './destination.js';
 
 export interface TransportOptions {
   /** PEM text of extra trust anchors for the ACME server (added to the default roots, not replacing them). */
@@ -26,7 +28,15 @@ export interface TransportOptions {
   connectTimeoutMs?: number;
   /** Time allowed for the response headers, and again for each pause in the body. */
   responseTimeoutMs?: number;
+  /**
+   * Time allowed for the whole request, from connecting to the last byte of the answer (default:
+   * responseTimeoutMs). The other timers only notice silence; a server that sends one byte a second
+   * is never silent.
+   */
+  requestTimeoutMs?: number;
   maxResponseBytes?: number;
+  /** Resolves host names (default: Node's dns.lookup); tests give one to control the answers. */
+  lookup?: LookupFunction;
 }
 
 export interface HttpResponse {
@@ -42,6 +52,11 @@ export interface HttpRequest {
   headers?: Record<string, string>;
   body?: string;
   signal?: AbortSignal;
+  /**
+   * The host the user named (the ACME directory's): the only one that may be link-local or a
+   * cloud metadata address. Every other host is the CA's choice.
+   */
+  userHost?: string;
 }
 
 export const DEFAULT_MAX_RESPONSE_BYTES = 4 * 1024 * 1024;
@@ -81,6 +96,8 @@ const MAX_CONNECTIONS_PER_ORIGIN = 8;
 const CONNECT_TIMEOUT = 'CONNECT_TIMEOUT';
 const HEADERS_TIMEOUT = 'HEADERS_TIMEOUT';
 const BODY_TIMEOUT = 'BODY_TIMEOUT';
+/** The whole request took longer than requestTimeoutMs. */
+const DEADLINE = 'DEADLINE';
 /** The server closed the connection (FIN, not a reset) before its answer was complete. */
 const SERVER_CLOSED = 'SERVER_CLOSED';
 
@@ -195,6 +212,16 @@ interface Agents {
   httpRequest: typeof import('node:http').request;
   https: HttpAgent;
   http: HttpAgent;
+  lookup: LookupFunction;
+}
+
+/** How far one request got, for saying where the deadline caught it. */
+interface Progress {
+  connected: boolean;
+  /** Bytes received before the response headers were complete. */
+  headBytes: number;
+  /** Set once the headers are in: body bytes so far, and the declared length. */
+  body?: { received: number; declared: number };
 }
 
 export class Transport {
@@ -204,6 +231,7 @@ export class Transport {
   private readonly options: TransportOptions;
   private readonly maxResponseBytes: number;
   private readonly responseTimeoutMs: number;
+  private readonly requestTimeoutMs: number;
   private readonly connectTimeoutMs: number;
   private readonly hasClientCertificate: boolean;
 
@@ -211,6 +239,7 @@ export class Transport {
     this.userAgent = options.userAgent ?? 'acmecli';
     this.maxResponseBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
     this.responseTimeoutMs = options.responseTimeoutMs ?? 30_000;
+    this.requestTimeoutMs = options.requestTimeoutMs ?? this.responseTimeoutMs;
     this.connectTimeoutMs = options.connectTimeoutMs ?? 10_000;
     this.hasClientCertificate = options.clientCertificatePem !== undefined;
     this.options = options;
@@ -253,6 +282,7 @@ export class Transport {
         httpRequest: http.request,
         https: new https.Agent({ ...common, ...tls }),
         http: new http.Agent(common),
+        lookup: options.lookup ?? process.getBuiltinModule('node:dns').lookup,
       };
     });
     return this.agents;
@@ -260,6 +290,10 @@ export class Transport {
 
   async request(req: HttpRequest): Promise<HttpResponse> {
     const url = assertAcceptableUrl(req.url, 'URL');
+    const target = `${req.method} ${req.url}`;
+    // Literal addresses never reach the lookup hook: checked here, before any socket exists.
+    const forbidden = isUserHost(url.hostname, req.userHost) ? undefined : forbiddenDestination(url.hostname);
+    if (forbidden !== undefined) throw refusedDestination(target, `${url.hostname} is ${forbidden}`, true);
     const headers: Record<string, string> = { 'user-agent': this.userAgent, ...req.headers };
     if (req.body !== undefined) headers['content-length'] = String(Buffer.byteLength(req.body));
     let agents: Agents;
@@ -271,6 +305,7 @@ export class Transport {
     if (req.signal?.aborted) throw new AbortedError('cancelled', { cause: req.signal.reason });
     return new Promise<HttpResponse>((resolve, reject) => {
       const timers = new RequestTimers();
+      const progress: Progress = { connected: false, headBytes: 0 };
       let settled = false;
       /** The socket's own error, which tells a reset (RST) from an orderly close (FIN). */
       let socketError: NodeJS.ErrnoException | undefined;
@@ -283,28 +318,51 @@ export class Transport {
       const fail = (error: unknown): void => settle(() => reject(error));
 
       const secure = url.protocol === 'https:';
+      const lookup = checkedLookup(agents.lookup, { userHost: req.userHost, loopbackOnly: !secure }, (hostname, address, reason) =>
+        refusedDestination(target, `${hostname} resolves to ${address}, ${reason}`, secure),
+      );
       const client: ClientRequest = (secure ? agents.httpsRequest : agents.httpRequest)(url, {
         method: req.method,
         headers,
         agent: secure ? agents.https : agents.http,
+        lookup,
         ...(req.signal ? { signal: req.signal } : {}),
       });
-      const headersTimer = timers.start(this.responseTimeoutMs, () => client.destroy(new TransportFailure(HEADERS_TIMEOUT)));
+      // One deadline for the whole exchange, on top of the timers below: those only notice
+      // silence, and a server sending a byte every two seconds kept a request alive for minutes.
+      timers.start(this.requestTimeoutMs, () => client.destroy(new TransportFailure(DEADLINE)));
+      const headersTimer =
+        this.responseTimeoutMs < this.requestTimeoutMs
+          ? timers.start(this.responseTimeoutMs, () => client.destroy(new TransportFailure(HEADERS_TIMEOUT)))
+          : undefined;
       client.on('socket', (socket: Socket) => {
-        // A kept-alive socket serves many requests: each removes its own listener when it ends.
+        // A kept-alive socket serves many requests: each removes its own listeners when it ends.
         const recordSocketError = (error: NodeJS.ErrnoException): void => {
           socketError ??= error;
         };
+        const countHeadBytes = (chunk: Buffer): void => {
+          if (progress.body === undefined) progress.headBytes += chunk.length;
+        };
         socket.on('error', recordSocketError);
-        client.once('close', () => socket.off('error', recordSocketError));
-        if (!socket.connecting) return;
+        socket.on('data', countHeadBytes);
+        client.once('close', () => {
+          socket.off('error', recordSocketError);
+          socket.off('data', countHeadBytes);
+        });
+        if (!socket.connecting) {
+          progress.connected = true;
+          return;
+        }
         const connectTimer = timers.start(this.connectTimeoutMs, () => client.destroy(new TransportFailure(CONNECT_TIMEOUT)));
-        socket.once('encrypted' in socket ? 'secureConnect' : 'connect', () => timers.stop(connectTimer));
+        socket.once('encrypted' in socket ? 'secureConnect' : 'connect', () => {
+          progress.connected = true;
+          timers.stop(connectTimer);
+        });
       });
-      client.on('error', (error) => fail(this.translateError(socketError ?? error, req)));
+      client.on('error', (error) => fail(this.translateError(socketError ?? error, req, progress)));
       client.on('response', (response: IncomingMessage) => {
         timers.stop(headersTimer);
-        this.readBody(response, req, client, timers, () => socketError).then(
+        this.readBody(response, req, client, timers, progress, () => socketError).then(
           (body) => settle(() => resolve({ status: response.statusCode ?? 0, url: url.href, headers: distinctHeaders(response), body })),
           fail,
         );
@@ -325,9 +383,12 @@ export class Transport {
     req: HttpRequest,
     client: ClientRequest,
     timers: RequestTimers,
+    progress: Progress,
     socketError: () => NodeJS.ErrnoException | undefined,
   ): Promise<Buffer> {
     const declared = Number(response.headers['content-length']);
+    const body = { received: 0, declared };
+    progress.body = body;
     if (Number.isFinite(declared) && declared > this.maxResponseBytes) {
       client.destroy();
       return Promise.reject(
@@ -336,7 +397,6 @@ export class Transport {
     }
     return new Promise<Buffer>((resolve, reject) => {
       const chunks: Buffer[] = [];
-      let size = 0;
       let idleTimer: NodeJS.Timeout | undefined;
       let done = false;
       const finish = (outcome: () => void): void => {
@@ -349,24 +409,24 @@ export class Transport {
         timers.stop(idleTimer);
         idleTimer = timers.start(this.responseTimeoutMs, () => client.destroy(new TransportFailure(BODY_TIMEOUT)));
       };
-      const received = (): string => (Number.isFinite(declared) ? `${size} of ${declared} bytes` : `${size} bytes`);
       const broken = (error: unknown): void =>
         finish(() => {
           if (req.signal?.aborted) return reject(this.translateError(error, req));
           const cause = socketError() ?? error;
           const code = errorCode(cause);
           if (code === BODY_TIMEOUT) {
-            return reject(new NetworkError(`${req.method} ${req.url}: the server stopped answering after ${received()} of the response (no data for ${seconds(this.responseTimeoutMs)})`, { cause }));
+            return reject(new NetworkError(`${req.method} ${req.url}: the server stopped answering after ${bodyReceived(body)} of the response (no data for ${seconds(this.responseTimeoutMs)})`, { cause }));
           }
+          if (code === DEADLINE) return reject(this.tooSlow(req, progress, cause));
           // The headers came and the body broke off: say how far it got, or a cut-off answer reads
           // like a refused connection.
           const reason = code === undefined || isOrderlyClose(cause) ? describeNetworkCode(SERVER_CLOSED, this.responseTimeoutMs) : describeNetworkCode(code, this.responseTimeoutMs);
-          reject(new NetworkError(`${req.method} ${req.url}: the response was cut off after ${received()} (truncated body: ${reason})`, { cause }));
+          reject(new NetworkError(`${req.method} ${req.url}: the response was cut off after ${bodyReceived(body)} (truncated body: ${reason})`, { cause }));
         });
       armIdleTimer();
       response.on('data', (chunk: Buffer) => {
-        size += chunk.length;
-        if (size > this.maxResponseBytes) {
+        body.received += chunk.length;
+        if (body.received > this.maxResponseBytes) {
           client.destroy();
           finish(() => reject(new PermanentNetworkError(`${req.method} ${req.url}: response exceeds the ${this.maxResponseBytes}-byte limit`)));
           return;
@@ -384,9 +444,24 @@ export class Transport {
     });
   }
 
-  private translateError(error: unknown, req: HttpRequest): Error {
+  /** The deadline passed: where it caught the request, and the limit. */
+  private tooSlow(req: HttpRequest, progress: Progress, cause: unknown): NetworkError {
+    const limit = `${seconds(this.requestTimeoutMs)}, the limit for one request`;
+    const target = `${req.method} ${req.url}`;
+    let what: string;
+    if (!progress.connected) what = `connection timed out (no connection within ${limit})`;
+    else if (progress.body !== undefined) what = `the server sent its response too slowly (${bodyReceived(progress.body)} in ${limit})`;
+    else if (progress.headBytes > 0) what = `the server sent its response headers too slowly (${progress.headBytes} bytes in ${limit})`;
+    else what = describeNetworkCode(HEADERS_TIMEOUT, this.requestTimeoutMs);
+    return new NetworkError(`${target}: ${what}`, { cause });
+  }
+
+  private translateError(error: unknown, req: HttpRequest, progress?: Progress): Error {
     if (req.signal?.aborted) return new AbortedError('cancelled', { cause: error });
+    // Already said in full (a destination refused by the lookup hook).
+    if (error instanceof NetworkError) return error;
     const code = isOrderlyClose(error) ? SERVER_CLOSED : errorCode(error);
+    if (code === DEADLINE && progress !== undefined) return this.tooSlow(req, progress, error);
     const target = `${req.method} ${req.url}`;
     if (code !== undefined && TLS_TRUST_CODES.has(code)) {
       return new PermanentNetworkError(
@@ -411,6 +486,20 @@ export class Transport {
     const reason = code ?? messageOf(error);
     return new NetworkError(`${target}: ${describeNetworkCode(reason, this.responseTimeoutMs)}`, { cause: error });
   }
+}
+
+function bodyReceived(body: { received: number; declared: number }): string {
+  return Number.isFinite(body.declared) ? `${body.received} of ${body.declared} bytes` : `${body.received} bytes`;
+}
+
+/**
+ * A destination the rule in destination.ts forbids: permanent (asking again reaches the same
+ * place) and a network failure (exit 5) like the CA's other unusable answers, not a CA refusal (3),
+ * which is reserved for the CA's own problem documents.
+ */
+function refusedDestination(target: string, why: string, exemptIfUserNamed: boolean): PermanentNetworkError {
+  const exemption = exemptIfUserNamed ? '; acmecli goes there only when the ACME directory is on that host' : '';
+  return new PermanentNetworkError(`${target}: refused: ${why}${exemption}`);
 }
 
 /** Node reports a connection closed without an answer as "socket hang up", with a reset's code. */
