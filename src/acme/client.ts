@@ -8,7 +8,7 @@
  * Retry-After; creating requests (newOrder, finalize, revokeCert, newAccount) are not.
  */
 import type { KeyObject } from 'node:crypto';
-import { NetworkError, UsageError } from '../errors.js';
+import { AcmecliError, ExitCode, NetworkError, UsageError } from '../errors.js';
 import type { Logger } from '../output/logger.js';
 import { silentLogger } from '../output/logger.js';
 import { delay } from './delay.js';
@@ -113,8 +113,10 @@ export interface NewOrderOptions {
 export interface CertificateDownload {
   /** The PEM chain as the CA sent it (leaf first). */
   pem: string;
-  /** URLs of alternate chains (Link rel="alternate"). */
+  /** URLs of alternate chains (Link rel="alternate") that may be fetched. */
   alternates: string[];
+  /** Alternate chain links that break the URL rules (plain http://...), with the reason. */
+  refusedAlternates: Array<{ url: string; reason: string }>;
 }
 
 function toIsoString(value: Date | string): string {
@@ -177,7 +179,7 @@ export class AcmeClient {
       }
     }
     for (const [name, value] of Object.entries(data)) {
-      if (name !== 'meta' && typeof value === 'string') assertAcceptableUrl(value, `the directory's ${name} URL`);
+      if (name !== 'meta' && typeof value === 'string') assertCaUrl(value, `the directory's ${name} URL`);
     }
     return data as Directory;
   }
@@ -239,7 +241,7 @@ export class AcmeClient {
   // ---- signed requests -----------------------------------------------------------------
 
   async post<T = unknown>(url: string, payload: unknown | undefined, options: PostOptions = {}): Promise<AcmeResponse<T>> {
-    assertAcceptableUrl(url, 'a URL from the CA');
+    assertCaUrl(url, 'a URL from the CA');
     const key = options.key ?? this.accountKeyValue;
     const identity: SignerIdentity =
       options.identity === 'jwk' ? { jwk: true } : { kid: this.requireAccountUrl() };
@@ -297,7 +299,7 @@ export class AcmeClient {
   private toAcmeResponse<T>(response: HttpResponse, url: string, json: boolean): AcmeResponse<T> {
     const location = headerValue(response.headers, 'location');
     const resolvedLocation = location === undefined ? undefined : new URL(location, url).href;
-    if (resolvedLocation !== undefined) assertAcceptableUrl(resolvedLocation, 'a Location URL from the CA');
+    if (resolvedLocation !== undefined) assertCaUrl(resolvedLocation, 'a Location URL from the CA');
     const data = json && response.body.length > 0 ? this.parseJson(response, url) : undefined;
     return {
       status: response.status,
@@ -505,9 +507,17 @@ export class AcmeClient {
 
   async downloadCertificate(url: string, signal?: AbortSignal): Promise<CertificateDownload> {
     const response = await this.postAsGet(url, { signal, accept: 'application/pem-certificate-chain', json: false });
-    const alternates = response.links.filter((l) => l.rel.includes('alternate')).map((l) => l.url);
-    for (const alternate of alternates) assertAcceptableUrl(alternate, 'an alternate chain URL');
-    return { pem: response.body.toString('utf8'), alternates };
+    // The certificate is issued by now: an alternate link that cannot be followed is only an
+    // alternate less, never a reason to fail (the caller decides whether to mention it).
+    const download: CertificateDownload = { pem: response.body.toString('utf8'), alternates: [], refusedAlternates: [] };
+    for (const link of response.links.filter((l) => l.rel.includes('alternate'))) {
+      try {
+        download.alternates.push(assertCaUrl(link.url, 'the alternate chain URL'));
+      } catch (error) {
+        download.refusedAlternates.push({ url: link.url, reason: (error as Error).message });
+      }
+    }
+    return download;
   }
 
   // ---- revocation and renewal information ----------------------------------------------
@@ -544,8 +554,30 @@ export class AcmeClient {
   }
 }
 
-/** The CA lacks a resource a command needs (keyChange, newAuthz...). */
-export class AcmeFeatureError extends UsageError {}
+/**
+ * The CA does not offer what the command needs: a directory resource (keyChange, revokeCert,
+ * newAuthz), or a challenge type a configured plugin can solve. Its verdict, not a usage error:
+ * the directory was already read, and no flag makes this CA offer it (exit 3).
+ */
+export class AcmeFeatureError extends AcmecliError {
+  constructor(message: string) {
+    super(message, ExitCode.caRejected);
+  }
+}
+
+/**
+ * `url` from the CA (directory, Location, Link, an object's URLs) checked by the URL rules of the
+ * transport. A URL acmecli will not use is a broken answer, so a NetworkError (exit 5): the
+ * UsageError of the rules is for URLs the user gives, and exit 2 means nothing was sent.
+ */
+export function assertCaUrl(url: unknown, what: string): string {
+  try {
+    return assertAcceptableUrl(String(url), what).href;
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    throw new NetworkError(error.message, { cause: error });
+  }
+}
 
 /** An HTTP error from the CA that carries no problem document (an HTML 502 page...). */
 export class CaHttpError extends NetworkError {
@@ -575,9 +607,14 @@ function snippet(text: string): string {
 }
 
 function validateOrder(order: Order | undefined, url: string): Order {
-  if (!order || typeof order.status !== 'string' || !Array.isArray(order.authorizations) || typeof order.finalize !== 'string') {
+  if (!order || typeof order.status !== 'string' || !Array.isArray(order.identifiers) ||
+      !Array.isArray(order.authorizations) || typeof order.finalize !== 'string') {
     throw new NetworkError(`the CA returned a malformed order from ${url}`);
   }
+  // Every URL is checked on arrival, so a bad one stops the run before anything is presented.
+  for (const authorization of order.authorizations) assertCaUrl(authorization, `an authorization URL of order ${url}`);
+  assertCaUrl(order.finalize, `the finalize URL of order ${url}`);
+  if (order.certificate !== undefined) assertCaUrl(order.certificate, `the certificate URL of order ${url}`);
   return order;
 }
 

@@ -2,6 +2,10 @@
  * The whole issuance flow (porcelain over AcmeClient): choose solvers for every identifier before
  * anything is ordered, order, solve all pending authorizations concurrently (bounded), finalize,
  * download, pick the preferred chain, and check the result. Clean-up and dispose always run.
+ *
+ * The CA is trusted for what it signs, not for what it names: the order, every authorization and
+ * the certificate are held against the ordered identifiers (identifiers.ts), and solvers only
+ * ever see acmecli's own spelling of a name.
  */
 import type { KeyObject } from 'node:crypto';
 import { createPublicKey } from 'node:crypto';
@@ -13,9 +17,10 @@ import { parseCertificate, splitPemChain, verifyChain } from '../crypto/certific
 import { dns01TxtValue, isBase64Url, jwkThumbprint, keyAuthorization } from '../crypto/jwk.js';
 import { publicKeysEqual } from '../crypto/keys.js';
 import { createTlsAlpnCertificate, ipToReverseDnsName } from '../crypto/tls-alpn.js';
-import type { AcmeClient } from './client.js';
+import { AcmeFeatureError, assertCaUrl, type AcmeClient } from './client.js';
 import { mapLimit, settleLimit } from './delay.js';
 import { pollUntil, type PollPolicy } from './poll.js';
+import { OrderedIdentifiers, OrderMismatchError, oneLine, type OrderedIdentifier } from './identifiers.js';
 import { AlreadyReplacedError, describeProblem } from './problem.js';
 import { CHALLENGE_TYPES, type ChallengeTask, type ChallengeType, type Solver, type SolverChooser } from './solver.js';
 import type { Authorization, Challenge, Identifier, Order } from './types.js';
@@ -69,6 +74,8 @@ export interface ObtainResult {
   notAfter: Date;
   /** Issuer CN of the top certificate of the chosen chain. */
   chainIssuer: string | undefined;
+  /** What the certificate names (its subjectAltNames), in the order the identifiers were given. */
+  identifiers: Identifier[];
   /** How many authorizations were already valid and skipped. */
   reusedAuthorizations: number;
 }
@@ -82,12 +89,24 @@ const CLEANUP_TIMEOUT_MS = 10 * 60_000;
 interface PlannedTask {
   task: ChallengeTask;
   solver: Solver;
-  authorizationUrl: string;
+  entry: BoundAuthorization;
   challenge: Challenge;
 }
 
-function displayName(identifier: Identifier, wildcard: boolean): string {
-  return wildcard ? `*.${identifier.value}` : identifier.value;
+/**
+ * An authorization from the CA and the ordered identifier it is for. Everything handed on (to
+ * solvers, events, errors) is taken from `ordered`, acmecli's own value, never from the CA's.
+ */
+interface BoundAuthorization {
+  url: string;
+  authorization: Authorization;
+  ordered: OrderedIdentifier;
+  /** What it was checked against (the order's identifiers, or the one pre-authorized). */
+  scope: OrderedIdentifiers;
+}
+
+function bindAuthorization(scope: OrderedIdentifiers, url: string, authorization: Authorization): BoundAuthorization {
+  return { url, authorization, ordered: scope.bind(authorization, url), scope };
 }
 
 function splitWildcard(identifier: Identifier): { base: Identifier; wildcard: boolean } {
@@ -162,6 +181,11 @@ export async function obtainCertificate(client: AcmeClient, options: ObtainOptio
 
   // 1. Every identifier must have a usable solver before anything is ordered.
   const planned = planSolvers(options.identifiers, options.chooseSolver);
+  const ordered = new OrderedIdentifiers(options.identifiers);
+  const checkOrder = (order: Order, url: string): Order => {
+    ordered.assertSame(order.identifiers, (found) => `the CA's order ${url} is for ${found}`);
+    return order;
+  };
   const solvers = new Set<Solver>(planned.keys());
 
   try {
@@ -175,7 +199,7 @@ export async function obtainCertificate(client: AcmeClient, options: ObtainOptio
     if (options.preAuthorize && (await client.directory(signal)).newAuthz) {
       const authorizations = await mapLimit(options.identifiers, concurrency, async (identifier) => {
         const created = await client.newAuthz(identifier, signal);
-        return { url: created.url, authorization: created.authorization };
+        return bindAuthorization(new OrderedIdentifiers([identifier]), created.url, created.authorization);
       });
       await solveAuthorizations(solveContext, authorizations);
     }
@@ -198,14 +222,18 @@ export async function obtainCertificate(client: AcmeClient, options: ObtainOptio
     }
     emit({ type: 'order-created', url: created.url });
     log.debug(`order ${created.url}: ${created.order.status}`);
+    checkOrder(created.order, created.url);
     if (created.order.status === 'invalid') {
       throw new NetworkError(`the CA created order ${created.url} as invalid: ${describeProblem(created.order.error)}`);
     }
 
-    const authorizations = await mapLimit(created.order.authorizations, concurrency, async (url) => ({
+    const fetched = await mapLimit(created.order.authorizations, concurrency, async (url) => ({
       url,
       authorization: (await client.getAuthorization(url, signal)).data,
     }));
+    // Every authorization is held against the order before any of them is solved: one for a
+    // name that was never ordered stops the whole order with nothing presented.
+    const authorizations = fetched.map((entry) => bindAuthorization(ordered, entry.url, entry.authorization));
     const reused = await solveAuthorizations(solveContext, authorizations);
 
     // 4. Finalize once the order is ready.
@@ -214,7 +242,7 @@ export async function obtainCertificate(client: AcmeClient, options: ObtainOptio
       order = await pollUntil({
         fetch: async () => {
           const response = await client.getOrder(created.url, signal);
-          return { value: response.data, retryAfterSeconds: response.retryAfterSeconds };
+          return { value: checkOrder(response.data, created.url), retryAfterSeconds: response.retryAfterSeconds };
         },
         isDone: (o) => o.status !== 'pending',
         describePending: (o) => `order ${created.url} still ${o.status}`,
@@ -230,14 +258,14 @@ export async function obtainCertificate(client: AcmeClient, options: ObtainOptio
       emit({ type: 'finalizing' });
       const csrDer = options.csrDer ?? (await createCsr(options.certificateKey as KeyObject, options.identifiers)).der;
       const finalized = await client.finalize(order.finalize, csrDer, signal);
-      order = finalized.data;
+      order = checkOrder(finalized.data, created.url);
       retryAfter = finalized.retryAfterSeconds;
     }
     if (order.status === 'processing' || order.status === 'ready') {
       order = await pollUntil({
         fetch: async () => {
           const response = await client.getOrder(created.url, signal);
-          return { value: response.data, retryAfterSeconds: response.retryAfterSeconds };
+          return { value: checkOrder(response.data, created.url), retryAfterSeconds: response.retryAfterSeconds };
         },
         isDone: (o) => o.status === 'valid' || o.status === 'invalid',
         describePending: (o) => `order ${created.url} still ${o.status} after finalization`,
@@ -258,6 +286,14 @@ export async function obtainCertificate(client: AcmeClient, options: ObtainOptio
     if (!publicKeysEqual(leafInfo.publicKey, expectedKey)) {
       throw new NetworkError(`the CA returned a certificate (${order.certificate}) whose public key does not match the certificate key`);
     }
+    // A certificate for names that were not ordered (or without some that were) is refused: the
+    // files acmecli installs must vouch for exactly what the user asked for, nothing more.
+    if (leafInfo.otherAltNames.length > 0) {
+      throw new OrderMismatchError(
+        `the CA's certificate ${order.certificate} holds a subjectAltName of another type (${leafInfo.otherAltNames.join(', ')}), which was not ordered`,
+      );
+    }
+    ordered.assertSame(leafInfo.identifiers, (found) => `the CA's certificate ${order.certificate} names ${found}`, { exact: true });
     return {
       orderUrl: created.url,
       certificateUrl: order.certificate,
@@ -267,6 +303,7 @@ export async function obtainCertificate(client: AcmeClient, options: ObtainOptio
       notBefore: leafInfo.notBefore,
       notAfter: leafInfo.notAfter,
       chainIssuer: chosen.issuer,
+      identifiers: ordered.inOrderedSequence(leafInfo.identifiers),
       reusedAuthorizations: reused,
     };
   } finally {
@@ -292,24 +329,20 @@ interface SolveContext {
 }
 
 /** Solves every pending authorization; returns how many were already valid. */
-async function solveAuthorizations(
-  context: SolveContext,
-  authorizations: ReadonlyArray<{ url: string; authorization: Authorization }>,
-): Promise<number> {
+async function solveAuthorizations(context: SolveContext, authorizations: readonly BoundAuthorization[]): Promise<number> {
   const { client, options, log, emit, signal, concurrency } = context;
   let reused = 0;
-  const pending: Array<{ url: string; authorization: Authorization }> = [];
+  const pending: BoundAuthorization[] = [];
   const failures: ValidationFailure[] = [];
   for (const entry of authorizations) {
-    const { authorization } = entry;
-    const wildcard = authorization.wildcard === true;
+    const { authorization, ordered } = entry;
     if (authorization.status === 'valid') {
       reused++;
-      emit({ type: 'authorization-reused', identifier: displayName(authorization.identifier, wildcard) });
+      emit({ type: 'authorization-reused', identifier: ordered.name });
       continue;
     }
     if (authorization.status !== 'pending') {
-      failures.push({ identifier: authorization.identifier, wildcard, challengeType: undefined, problem: undefined, localReason: `authorization is ${authorization.status}` });
+      failures.push({ identifier: ordered.base, wildcard: ordered.wildcard, challengeType: undefined, problem: undefined, localReason: `authorization is ${oneLine(authorization.status)}` });
       continue;
     }
     pending.push(entry);
@@ -317,13 +350,12 @@ async function solveAuthorizations(
   if (failures.length > 0) throw new ValidationError(failures);
   if (pending.length === 0) return reused;
 
-  // Build the tasks (no side effects yet).
-  const allNames = pending.map((p) => displayName(p.authorization.identifier, p.authorization.wildcard === true));
+  // Build the tasks (no side effects yet), from the ordered identifiers only.
+  const allNames = pending.map((entry) => entry.ordered.name);
   const planned: PlannedTask[] = [];
-  const inFlight: Array<{ url: string; authorization: Authorization }> = [];
+  const inFlight: BoundAuthorization[] = [];
   for (const [index, entry] of pending.entries()) {
-    const { authorization } = entry;
-    const wildcard = authorization.wildcard === true;
+    const { authorization, ordered } = entry;
     // A challenge already being processed (an earlier run answered it) only needs polling.
     if (authorization.challenges.some((c) => c.status === 'processing' || c.status === 'valid')) {
       inFlight.push(entry);
@@ -333,19 +365,21 @@ async function solveAuthorizations(
       (c): c is Challenge & { type: ChallengeType; token: string } =>
         (CHALLENGE_TYPES as readonly string[]).includes(c.type) && typeof c.token === 'string' && isBase64Url(c.token),
     );
-    const choice = options.chooseSolver(authorization.identifier, wildcard, [...new Set(offered.map((c) => c.type))]);
+    const choice = options.chooseSolver(ordered.base, ordered.wildcard, [...new Set(offered.map((c) => c.type))]);
     if (!choice) {
-      const offeredTypes = authorization.challenges.map((c) => c.type).join(', ') || 'none';
-      throw new UsageError(
-        `no configured challenge plugin can validate ${displayName(authorization.identifier, wildcard)}: the CA offers ${offeredTypes}`,
+      const offeredTypes = authorization.challenges.map((c) => oneLine(c.type)).join(', ') || 'no challenge';
+      throw new AcmeFeatureError(
+        `the CA offers only ${offeredTypes} for ${ordered.name}, and no configured challenge plugin can solve that`,
       );
     }
-    context.solvers.add(choice.solver);
     const challenge = offered.find((c) => c.type === choice.type) as Challenge & { token: string };
+    assertCaUrl(challenge.url, `the ${choice.type} challenge URL for ${ordered.name}`);
+    context.solvers.add(choice.solver);
     const keyAuth = keyAuthorization(challenge.token, context.thumbprint);
+    const identifier = ordered.base;
     const base = {
-      identifier: authorization.identifier,
-      wildcard,
+      identifier,
+      wildcard: ordered.wildcard,
       keyAuthorization: keyAuth,
       batch: { index, total: pending.length, identifiers: allNames },
     };
@@ -353,13 +387,13 @@ async function solveAuthorizations(
     if (choice.type === 'http-01') {
       task = { ...base, type: 'http-01', token: challenge.token, path: `/.well-known/acme-challenge/${challenge.token}` };
     } else if (choice.type === 'dns-01') {
-      task = { ...base, type: 'dns-01', token: challenge.token, recordName: `_acme-challenge.${authorization.identifier.value}`, txtValue: dns01TxtValue(keyAuth) };
+      task = { ...base, type: 'dns-01', token: challenge.token, recordName: `_acme-challenge.${identifier.value}`, txtValue: dns01TxtValue(keyAuth) };
     } else {
-      const alpn = await createTlsAlpnCertificate(authorization.identifier, keyAuth);
-      const serverName = authorization.identifier.type === 'ip' ? ipToReverseDnsName(authorization.identifier.value) : authorization.identifier.value;
+      const alpn = await createTlsAlpnCertificate(identifier, keyAuth);
+      const serverName = identifier.type === 'ip' ? ipToReverseDnsName(identifier.value) : identifier.value;
       task = { ...base, type: 'tls-alpn-01', token: challenge.token, serverName, ...alpn };
     }
-    planned.push({ task, solver: choice.solver, authorizationUrl: entry.url, challenge });
+    planned.push({ task, solver: choice.solver, entry, challenge });
   }
 
   const limiter = new SolverLimiter();
@@ -371,7 +405,7 @@ async function solveAuthorizations(
       limiter.run(item.solver, async () => {
         if (signal.aborted) throw new AbortedError('cancelled', { cause: signal.reason });
         attempted.push(item);
-        emit({ type: 'presenting', identifier: displayName(item.task.identifier, item.task.wildcard), challengeType: item.task.type });
+        emit({ type: 'presenting', identifier: item.entry.ordered.name, challengeType: item.task.type });
         await item.solver.present(item.task, signal);
       }),
     );
@@ -382,9 +416,7 @@ async function solveAuthorizations(
       if (signal.aborted) throw new AbortedError('cancelled', { cause: first.error });
       if (presentFailures.length === 1 && first.error instanceof Error && 'exitCode' in first.error) throw first.error;
       throw new PluginError(
-        presentFailures
-          .map((f) => `${displayName(f.item.task.identifier, f.item.task.wildcard)}: ${messageOf(f.error)}`)
-          .join('; '),
+        presentFailures.map((f) => `${f.item.entry.ordered.name}: ${messageOf(f.error)}`).join('; '),
         { cause: first.error },
       );
     }
@@ -394,42 +426,46 @@ async function solveAuthorizations(
     });
 
     await mapLimit(planned, concurrency, async (item) => {
-      emit({ type: 'validating', identifier: displayName(item.task.identifier, item.task.wildcard), challengeType: item.task.type });
+      emit({ type: 'validating', identifier: item.entry.ordered.name, challengeType: item.task.type });
       await client.respondToChallenge(item.challenge.url, signal);
     });
 
     const toPoll = [
-      ...planned.map((p) => ({ url: p.authorizationUrl, type: p.task.type as string | undefined })),
-      ...inFlight.map((entry) => ({ url: entry.url, type: undefined })),
+      ...planned.map((p) => ({ entry: p.entry, type: p.task.type as string | undefined })),
+      ...inFlight.map((entry) => ({ entry, type: undefined })),
     ];
     const results = await mapLimit(toPoll, concurrency, async (item) => {
+      const { url, ordered, scope } = item.entry;
       const final = await pollUntil({
         fetch: async () => {
-          const response = await client.getAuthorization(item.url, signal);
+          const response = await client.getAuthorization(url, signal);
+          // The same authorization may not turn into another name while it is being validated.
+          if (scope.bind(response.data, url) !== ordered) {
+            throw new OrderMismatchError(`the CA's authorization ${url} for ${ordered.name} now names another identifier`);
+          }
           return { value: response.data, retryAfterSeconds: response.retryAfterSeconds };
         },
         isDone: (a) => a.status !== 'pending',
-        describePending: (a) => `authorization for ${displayName(a.identifier, a.wildcard === true)} still ${a.status}`,
+        describePending: (a) => `authorization for ${ordered.name} still ${oneLine(a.status)}`,
         signal,
         ...(options.poll ? { policy: options.poll } : {}),
       });
       return { item, final };
     });
     for (const { item, final } of results) {
-      const wildcard = final.wildcard === true;
-      const name = displayName(final.identifier, wildcard);
+      const { ordered } = item.entry;
       if (final.status === 'valid') {
-        emit({ type: 'authorization-valid', identifier: name });
+        emit({ type: 'authorization-valid', identifier: ordered.name });
         continue;
       }
       const failed = final.challenges.find((c) => c.status === 'invalid' || c.error) ?? final.challenges.find((c) => c.type === item.type);
-      emit({ type: 'authorization-invalid', identifier: name, reason: describeProblem(failed?.error) });
+      emit({ type: 'authorization-invalid', identifier: ordered.name, reason: describeProblem(failed?.error) });
       failures.push({
-        identifier: final.identifier,
-        wildcard,
+        identifier: ordered.base,
+        wildcard: ordered.wildcard,
         challengeType: failed?.type ?? item.type,
         problem: failed?.error,
-        ...(failed?.error ? {} : { localReason: `authorization ended ${final.status}` }),
+        ...(failed?.error ? {} : { localReason: `authorization ended ${oneLine(final.status)}` }),
       });
     }
     if (failures.length > 0) throw new ValidationError(failures);
@@ -443,23 +479,39 @@ async function solveAuthorizations(
       try {
         await limiter.run(item.solver, () => item.solver.cleanUp(item.task, AbortSignal.timeout(CLEANUP_TIMEOUT_MS)));
       } catch (error) {
-        log.warn(`${item.solver.name}: clean-up for ${displayName(item.task.identifier, item.task.wildcard)} failed: ${messageOf(error)}`);
+        log.warn(`${item.solver.name}: clean-up for ${item.entry.ordered.name} failed: ${messageOf(error)}`);
       }
     });
     if (!succeeded) {
       // Leave no pending authorizations behind (they count against CA limits).
       await settleLimit(planned, concurrency, async (item) => {
         try {
-          const current = await client.getAuthorization(item.authorizationUrl, cleanupSignal);
-          if (current.data.status === 'pending') await client.deactivateAuthorization(item.authorizationUrl, cleanupSignal);
+          const current = await client.getAuthorization(item.entry.url, cleanupSignal);
+          if (current.data.status === 'pending') await client.deactivateAuthorization(item.entry.url, cleanupSignal);
         } catch (error) {
-          log.debug(`could not deactivate ${item.authorizationUrl}: ${messageOf(error)}`);
+          log.debug(`could not deactivate ${item.entry.url}: ${messageOf(error)}`);
         }
       });
     }
   }
 }
 
+/** The PEM chain from `url`, split and checked link by link; NetworkError when unusable. */
+function usableChain(pem: string, url: string): string[] {
+  try {
+    const pems = splitPemChain(pem, url);
+    verifyChain(pems);
+    return pems;
+  } catch (error) {
+    throw new NetworkError(`the certificate chain from ${url} is unusable: ${messageOf(error)}`, { cause: error });
+  }
+}
+
+/**
+ * The default chain, or with `preferredChain` the alternate whose top issuer (or any issuer)
+ * has that common name. The certificate exists by then: an alternate that cannot be fetched,
+ * is broken, or carries another leaf is skipped with a warning and never fails the run.
+ */
 async function downloadPreferredChain(
   client: AcmeClient,
   certificateUrl: string,
@@ -468,23 +520,26 @@ async function downloadPreferredChain(
   log: Logger,
 ): Promise<{ pems: string[]; issuer: string | undefined }> {
   const primary = await client.downloadCertificate(certificateUrl, signal);
-  const candidates = [{ url: certificateUrl, pem: primary.pem }];
+  const primaryPems = usableChain(primary.pem, certificateUrl);
+  const candidates = [primaryPems];
   if (preferredChain !== undefined) {
+    for (const refused of primary.refusedAlternates) {
+      log.warn(`the alternate chain ${refused.url} was skipped: ${refused.reason}`);
+    }
     for (const url of primary.alternates.slice(0, 10)) {
-      const alternate = await client.downloadCertificate(url, signal);
-      candidates.push({ url, pem: alternate.pem });
+      try {
+        const pems = usableChain((await client.downloadCertificate(url, signal)).pem, url);
+        if (pems[0] !== primaryPems[0]) throw new Error(`its leaf is not the certificate from ${certificateUrl}`);
+        candidates.push(pems);
+      } catch (error) {
+        if (error instanceof AbortedError || signal.aborted) throw error;
+        log.warn(`the alternate chain ${url} could not be used (${messageOf(error)}); choosing among the others`);
+      }
     }
   }
-  const parsed = candidates.map((candidate) => {
-    let pems: string[];
-    try {
-      pems = splitPemChain(candidate.pem, candidate.url);
-      verifyChain(pems);
-    } catch (error) {
-      throw new NetworkError(`the certificate chain from ${candidate.url} is unusable: ${messageOf(error)}`, { cause: error });
-    }
-    const top = parseCertificate(pems[pems.length - 1] as string);
-    return { pems, issuer: top.issuerCommonName, all: pems.map((p) => parseCertificate(p)) };
+  const parsed = candidates.map((pems) => {
+    const all = pems.map((p) => parseCertificate(p));
+    return { pems, issuer: all[all.length - 1]?.issuerCommonName, all };
   });
   if (preferredChain !== undefined) {
     const wanted = preferredChain.trim().toLowerCase();

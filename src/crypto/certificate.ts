@@ -97,6 +97,8 @@ export interface CertificateInfo {
   issuerCommonName?: string;
   /** subjectAltName dNSName (lowercased) and iPAddress (canonical text) entries, in order. */
   identifiers: Identifier[];
+  /** subjectAltName entries of any other kind (URI, email...), by GeneralName type. */
+  otherAltNames: string[];
   /** keyIdentifier of the Authority Key Identifier extension. */
   authorityKeyIdentifier?: Buffer;
   subjectKeyIdentifier?: Buffer;
@@ -142,6 +144,7 @@ export function parseCertificate(pem: string): CertificateInfo {
     subject: oneLine(node.subject ?? ''),
     issuer: oneLine(node.issuer ?? ''),
     identifiers: fields.identifiers,
+    otherAltNames: fields.otherAltNames,
     publicKey,
     isCA: node.ca,
   };
@@ -161,6 +164,7 @@ function commonNameOf(name: string): string | undefined {
 interface TbsFields {
   serialBytes: Buffer;
   identifiers: Identifier[];
+  otherAltNames: string[];
   authorityKeyIdentifier?: Buffer;
   subjectKeyIdentifier?: Buffer;
 }
@@ -169,6 +173,17 @@ const OID_SUBJECT_KEY_IDENTIFIER = '551d0e';
 const OID_SUBJECT_ALT_NAME = '551d11';
 const OID_AUTHORITY_KEY_IDENTIFIER = '551d23';
 
+/** GeneralName (RFC 5280 §4.2.1.6) tags other than dNSName [2] and iPAddress [7]. */
+const OTHER_GENERAL_NAMES: Readonly<Record<number, string>> = {
+  0xa0: 'otherName',
+  0x81: 'rfc822Name',
+  0xa3: 'x400Address',
+  0xa4: 'directoryName',
+  0xa5: 'ediPartyName',
+  0x86: 'uniformResourceIdentifier',
+  0x88: 'registeredID',
+};
+
 /** Certificate → TBSCertificate: serialNumber, and the extensions acmecli reads. */
 function readTbsFields(der: Buffer): TbsFields {
   const certificate = expectTag(readDerElement(der, 0), DER_SEQUENCE);
@@ -176,7 +191,7 @@ function readTbsFields(der: Buffer): TbsFields {
   const fields = derChildren(der, tbs);
   const serialIndex = fields[0]?.tag === 0xa0 ? 1 : 0;
   const serial = expectTag(fields[serialIndex] as DerElement, DER_INTEGER);
-  const result: TbsFields = { serialBytes: derElementContent(der, serial), identifiers: [] };
+  const result: TbsFields = { serialBytes: derElementContent(der, serial), identifiers: [], otherAltNames: [] };
   const extensionsWrapper = fields.find((f) => f.tag === 0xa3);
   if (!extensionsWrapper) return result;
   for (const extension of derChildren(der, expectTag(derFirstChild(der, extensionsWrapper), DER_SEQUENCE))) {
@@ -188,10 +203,14 @@ function readTbsFields(der: Buffer): TbsFields {
     if (oid === OID_SUBJECT_ALT_NAME) {
       for (const name of derChildren(value, expectTag(readDerElement(value, 0), DER_SEQUENCE))) {
         const content = derElementContent(value, name);
-        if (name.tag === 0x82) result.identifiers.push({ type: 'dns', value: content.toString('latin1').toLowerCase() });
-        if (name.tag === 0x87) {
+        if (name.tag === 0x82) {
+          result.identifiers.push({ type: 'dns', value: content.toString('latin1').toLowerCase() });
+        } else if (name.tag === 0x87) {
           const ip = ipFromBytes(content);
           if (ip !== undefined) result.identifiers.push({ type: 'ip', value: ip });
+          else result.otherAltNames.push(`iPAddress of ${content.length} bytes`);
+        } else {
+          result.otherAltNames.push(OTHER_GENERAL_NAMES[name.tag] ?? `GeneralName tag 0x${name.tag.toString(16)}`);
         }
       }
     } else if (oid === OID_AUTHORITY_KEY_IDENTIFIER) {

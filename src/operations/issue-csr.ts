@@ -84,5 +84,5 @@ export async function issueForCsr(context: RunContext, request: CsrIssueRequest)
       files.push(target);
     }
   }
-  return { csrPath: request.csrPath, identifiers: csr.identifiers.map((i) => i.value), notAfter: result.notAfter.toISOString(), files, dryRun: request.dryRun };
+  return { csrPath: request.csrPath, identifiers: result.identifiers.map((i) => i.value), notAfter: result.notAfter.toISOString(), files, dryRun: request.dryRun };
 }

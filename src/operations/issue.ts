@@ -275,7 +275,8 @@ export async function issueCertificate(context: RunContext, request: IssueReques
         ...(request.preferredChain !== undefined ? { preferredChain: request.preferredChain } : {}),
         ...(request.replaces !== undefined ? { replaces: request.replaces } : {}),
       });
-      orderStep.succeed(`Certificate issued for ${request.identifiers.map((i) => i.value).join(', ')} (valid until ${result.notAfter.toISOString()})`);
+      // Named from the certificate itself (the core checked it holds exactly the ordered names).
+      orderStep.succeed(`Certificate issued for ${result.identifiers.map((i) => i.value).join(', ')} (valid until ${result.notAfter.toISOString()})`);
     } catch (error) {
       orderStep.fail(`Could not obtain a certificate for ${request.identifiers.map((i) => i.value).join(', ')}`);
       throw error;
@@ -285,7 +286,7 @@ export async function issueCertificate(context: RunContext, request: IssueReques
 
     const common = {
       certName: request.certName,
-      identifiers: request.identifiers.map((i) => i.value),
+      identifiers: result.identifiers.map((i) => i.value),
       notBefore: result.notBefore.toISOString(),
       notAfter: result.notAfter.toISOString(),
       paths,

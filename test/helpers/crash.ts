@@ -286,6 +286,16 @@ export async function readCurrent(lineageDir: string): Promise<number | undefine
   return text === undefined ? undefined : Number(text.trim());
 }
 
+/** Every file and directory below `dir`, relative path → content as base64 ("<dir>" for directories). */
+export async function snapshotTree(dir: string): Promise<Record<string, string>> {
+  const result: Record<string, string> = {};
+  for (const entry of await readdir(dir, { recursive: true, withFileTypes: true })) {
+    const path = join(entry.parentPath, entry.name);
+    result[path.slice(dir.length + 1)] = entry.isFile() ? (await readFile(path)).toString('base64') : '<dir>';
+  }
+  return result;
+}
+
 /** Paths (relative to `root`) of atomic-write temp files (`.<name>.tmp-<pid>-<hex>`) anywhere below it. */
 export async function tempFilesUnder(root: string): Promise<string[]> {
   let entries;

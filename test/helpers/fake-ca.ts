@@ -8,7 +8,9 @@
  * It checks what a real CA checks, so a client bug shows up as a failed test rather than passing
  * by accident: every nonce is single-use (a replayed body gets badNonce), every JWS signature is
  * verified against the account key, and the JWS `url` must be the request URL. Faults are injected
- * by an interceptor that sees each request (JWS already decoded) before the normal handling.
+ * by an interceptor that sees each request (JWS already decoded) before the normal handling, and
+ * a hostile CA's lies by rewriting what it sends: authorization and order objects, Location
+ * headers, the certificate's names (`issueWithNames`) and its alternate-chain links.
  */
 import { randomBytes, createPublicKey, type KeyObject, type webcrypto } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -78,7 +80,19 @@ export interface FakeCaOptions {
     leafPem: string;
     caPem: string;
     issueFor: (publicKey: webcrypto.CryptoKey) => Promise<string>;
+    /** Signs a leaf for the CSR's key with these subjectAltNames instead of the CSR's. */
+    issueWithNames: (names: X509.JsonGeneralNames) => Promise<string>;
   }) => string | Promise<string>;
+  /** Challenge types each authorization offers (default http-01 only). */
+  challengeTypes?: readonly string[];
+  /** Rewrites each authorization object as sent (newAuthz answers and authorization reads). */
+  rewriteAuthorization?: (authorization: Record<string, unknown>, state: { id: number; status: string }) => Record<string, unknown>;
+  /** Rewrites each order object as sent (newOrder, order reads, finalize). */
+  rewriteOrder?: (order: Record<string, unknown>) => Record<string, unknown>;
+  /** Rewrites the Location header of newAccount, newOrder and newAuthz answers. */
+  rewriteLocation?: (resource: FakeResource, location: string) => string;
+  /** Link header values sent with the certificate chain (e.g. rel="alternate" chains). */
+  certificateLinks?: readonly string[];
   interceptor?: Interceptor;
 }
 
@@ -235,20 +249,30 @@ export async function startFakeCa(initialOptions: FakeCaOptions = {}): Promise<F
     res.writeHead(status, { 'content-type': 'application/json', ...nonceHeader(), ...headers }).end(JSON.stringify(body));
   };
 
-  const authzJson = (a: AuthzState): Record<string, unknown> => ({
-    identifier: a.identifier,
-    status: a.status,
-    expires: new Date(Date.now() + 3_600_000).toISOString(),
-    ...(a.wildcard ? { wildcard: true } : {}),
-    challenges: [{ type: 'http-01', url: `${origin}/chall/${a.id}`, status: a.challengeStatus, token: a.token }],
-  });
+  const challengeUrl = (id: number, type: string): string => (type === 'http-01' ? `${origin}/chall/${id}` : `${origin}/chall/${id}/${type}`);
+  const authzJson = (a: AuthzState): Record<string, unknown> => {
+    const body: Record<string, unknown> = {
+      identifier: a.identifier,
+      status: a.status,
+      expires: new Date(Date.now() + 3_600_000).toISOString(),
+      ...(a.wildcard ? { wildcard: true } : {}),
+      challenges: (fake.options.challengeTypes ?? ['http-01']).map((type) => ({ type, url: challengeUrl(a.id, type), status: a.challengeStatus, token: a.token })),
+    };
+    return fake.options.rewriteAuthorization ? fake.options.rewriteAuthorization(body, { id: a.id, status: a.status }) : body;
+  };
+  const located = (resource: FakeResource, location: string): string =>
+    fake.options.rewriteLocation ? fake.options.rewriteLocation(resource, location) : location;
   const orderStatus = (o: OrderState): string => {
     if (o.certId !== undefined) return 'valid';
     const states = o.authzIds.map((id) => authzs.get(id)?.status);
     if (states.some((s) => s === 'invalid' || s === 'deactivated')) return 'invalid';
     return states.every((s) => s === 'valid') ? 'ready' : 'pending';
   };
-  const orderJson = (o: OrderState): Record<string, unknown> => ({
+  const orderJson = (o: OrderState): Record<string, unknown> => {
+    const body = plainOrderJson(o);
+    return fake.options.rewriteOrder ? fake.options.rewriteOrder(body) : body;
+  };
+  const plainOrderJson = (o: OrderState): Record<string, unknown> => ({
     status: orderStatus(o),
     expires: new Date(Date.now() + 3_600_000).toISOString(),
     identifiers: o.identifiers,
@@ -298,9 +322,15 @@ export async function startFakeCa(initialOptions: FakeCaOptions = {}): Promise<F
     const names = csr
       .getExtensions('2.5.29.17')
       .flatMap((extension) => new x509.SubjectAlternativeNameExtension(extension.rawData).names.toJSON());
-    const leafPem = await signLeaf(await csr.publicKey.export(), names);
+    const csrKey = await csr.publicKey.export();
+    const leafPem = await signLeaf(csrKey, names);
     if (!fake.options.certificateChain) return `${leafPem}${issuer.pem}`;
-    return fake.options.certificateChain({ leafPem, caPem: issuer.pem, issueFor: (publicKey) => signLeaf(publicKey, names) });
+    return fake.options.certificateChain({
+      leafPem,
+      caPem: issuer.pem,
+      issueFor: (publicKey) => signLeaf(publicKey, names),
+      issueWithNames: (otherNames) => signLeaf(csrKey, otherNames),
+    });
   };
 
   /** Signature and nonce checks, as a real CA makes them. */
@@ -362,7 +392,7 @@ export async function startFakeCa(initialOptions: FakeCaOptions = {}): Promise<F
       const existed = accounts.has(url);
       if (!existed && payload.onlyReturnExisting) return problem(res, 400, 'accountDoesNotExist', 'no such account');
       accounts.set(url, jws.protected.jwk);
-      return json(res, existed ? 200 : 201, { status: 'valid', orders: `${url}/orders` }, { location: url });
+      return json(res, existed ? 200 : 201, { status: 'valid', orders: `${url}/orders` }, { location: located('newAccount', url) });
     }
     const account = jws.protected.kid;
     if (account === undefined || !accounts.has(account)) return problem(res, 400, 'accountDoesNotExist', 'unknown kid');
@@ -381,13 +411,13 @@ export async function startFakeCa(initialOptions: FakeCaOptions = {}): Promise<F
       if (typeof payload.replaces === 'string') order.replaces = payload.replaces;
       if (typeof payload.profile === 'string') order.profile = payload.profile;
       orders.set(order.id, order);
-      return json(res, 201, orderJson(order), { location: `${origin}/order/${order.id}` });
+      return json(res, 201, orderJson(order), { location: located('newOrder', `${origin}/order/${order.id}`) });
     }
     if (resource === 'newAuthz') {
       const identifier = payload.identifier as { type: string; value: string } | undefined;
       if (!identifier) return problem(res, 400, 'malformed', 'newAuthz needs an identifier');
       const authz = newAuthz(account, identifier);
-      return json(res, 201, authzJson(authz), { location: `${origin}/authz/${authz.id}` });
+      return json(res, 201, authzJson(authz), { location: located('newAuthz', `${origin}/authz/${authz.id}`) });
     }
     const id = Number(request.path.split('/')[2]);
     if (resource === 'authz') {
@@ -409,8 +439,9 @@ export async function startFakeCa(initialOptions: FakeCaOptions = {}): Promise<F
           authz.challengeStatus = 'processing';
         }
       }
-      const challenge = authzJson(authz).challenges as unknown[];
-      return json(res, 200, challenge[0], { link: `<${origin}/authz/${authz.id}>;rel="up"` });
+      const challenges = authzJson(authz).challenges as Array<{ url?: unknown }>;
+      const challenge = challenges.find((c) => c.url === request.url) ?? challenges[0];
+      return json(res, 200, challenge, { link: `<${origin}/authz/${authz.id}>;rel="up"` });
     }
     if (resource === 'order') {
       const order = orders.get(id);
@@ -430,7 +461,8 @@ export async function startFakeCa(initialOptions: FakeCaOptions = {}): Promise<F
     if (resource === 'cert') {
       const chain = certs.get(id);
       if (chain === undefined) return problem(res, 404, 'malformed', 'no such certificate');
-      res.writeHead(200, { 'content-type': 'application/pem-certificate-chain', ...nonceHeader() }).end(chain);
+      const links = fake.options.certificateLinks;
+      res.writeHead(200, { 'content-type': 'application/pem-certificate-chain', ...nonceHeader(), ...(links ? { link: [...links] } : {}) }).end(chain);
       return;
     }
     return problem(res, 404, 'malformed', `nothing at ${request.path}`);

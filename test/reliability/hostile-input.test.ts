@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { runCli, type CliResult } from '../helpers/cli.js';
 import { describeRun, startE2eCa, type E2eCa } from '../helpers/e2e.js';
 import type { FakeCa, FakeCaOptions } from '../helpers/fake-ca.js';
-import { lockFiles, tempFilesUnder } from '../helpers/crash.js';
+import { lockFiles, snapshotTree as snapshot, tempFilesUnder } from '../helpers/crash.js';
 
 let ca: E2eCa;
 let files: string;
@@ -55,16 +55,6 @@ afterAll(async () => {
 });
 
 const f = (name: string) => join(files, name);
-
-/** Every file and directory under `dir` with its content. */
-async function snapshot(dir: string): Promise<Record<string, string>> {
-  const result: Record<string, string> = {};
-  for (const entry of await readdir(dir, { recursive: true, withFileTypes: true })) {
-    const path = join(entry.parentPath, entry.name);
-    result[path.slice(dir.length + 1)] = entry.isFile() ? (await readFile(path)).toString('base64') : '<dir>';
-  }
-  return result;
-}
 
 function expectRefused(result: CliResult, code: number, message: string | RegExp): void {
   expect(result.exitCode, describeRun(result)).toBe(code);
