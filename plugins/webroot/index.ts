@@ -6,7 +6,22 @@
  * (identifier value → directory; the CLI builds it), and the last `-w` is the directory for every
  * identifier the map does not name (certbot's "unmatched domains" rule).
  */
-import { chmod, lstat, mkdir, rmdir, stat, unlink, writeFile } from '../../src/store/fs.js';
+import {
+  CREATE_NEW,
+  isSameFile,
+  lstat,
+  makeDirectoryIn,
+  open,
+  openDirectory,
+  openDirectoryIn,
+  reasonOf,
+  rmdir,
+  stat,
+  symlinkTarget,
+  unlink,
+  type Directory,
+  type FileIdentity,
+} from '../../src/store/fs.js';
 import path from 'node:path';
 import type { ChallengeTask, Http01Task, SolvePlan, Solver } from '../../src/acme/solver.js';
 import { definePlugin, type JsonObject, type PluginContext } from '../../src/challenges/plugin.js';
@@ -25,7 +40,7 @@ const ACME_CHALLENGE = 'acme-challenge';
 /** RFC 8555 8.3: tokens are base64url; anything else could name a path outside the webroot. */
 const TOKEN_PATTERN = /^[A-Za-z0-9_-]+$/;
 // The web server usually runs as another user than acmecli, so what we create must be readable by
-// everyone; explicit chmod because the process umask (often 077 for root) would mask the mode.
+// everyone; set on the descriptor because the process umask (often 077 for root) would mask it.
 const FILE_MODE = 0o644;
 const DIR_MODE = 0o755;
 
@@ -104,14 +119,32 @@ export function webrootFor(options: WebrootOptions, identifierValue: string): st
   return options.webrootMap[identifierValue.toLowerCase()] ?? options.webrootPath;
 }
 
+/**
+ * The directories of one webroot, held open from the first `present` to the last `cleanUp`.
+ *
+ * The web user usually owns the site's content, `.well-known` included, and can rename or replace
+ * anything below the webroot at any moment. So the webroot (the administrator's -w, which may be
+ * a symlink they made) is opened once; `.well-known` and `acme-challenge` are opened inside it
+ * without following symlinks, and every file operation is done inside those open directories.
+ * Nothing is ever changed by a path the web user could redirect to root's files.
+ */
+interface Site {
+  root: Directory;
+  wellKnown: Directory;
+  challenge: Directory;
+  /** Which of the two this run created: clean-up removes those only. */
+  createdWellKnown: boolean;
+  createdChallenge: boolean;
+  /** Token → the file this run wrote, to remove that file and not whatever has its name by then. */
+  files: Map<string, FileIdentity>;
+}
+
 export function createWebrootSolver(options: WebrootOptions, context: PluginContext): Solver {
   const { log } = context;
-  /** Directories this solver created, so clean-up never removes one the site already had. */
-  const createdDirs = new Set<string>();
-  /** Challenge files this solver wrote (absolute paths). */
-  const writtenFiles = new Set<string>();
+  /** Open sites by webroot; the promise, so tasks presented together open a site once. */
+  const sites = new Map<string, Promise<Site>>();
 
-  function locate(task: Http01Task): { webroot: string; dir: string; file: string } {
+  function locate(task: Http01Task): { webroot: string; file: string } {
     const webroot = webrootFor(options, task.identifier.value);
     if (webroot === undefined) {
       throw new UsageError(`no webroot for ${task.identifier.value}: give --webroot-path (-w) DIR before -d ${task.identifier.value}`);
@@ -120,44 +153,45 @@ export function createWebrootSolver(options: WebrootOptions, context: PluginCont
     if (!TOKEN_PATTERN.test(task.token)) {
       throw new PluginError(`refusing http-01 token for ${task.identifier.value}: not base64url`);
     }
-    const dir = path.join(webroot, WELL_KNOWN, ACME_CHALLENGE);
-    return { webroot, dir, file: path.join(dir, task.token) };
+    return { webroot, file: path.join(webroot, WELL_KNOWN, ACME_CHALLENGE, task.token) };
   }
 
-  async function ensureDir(dir: string): Promise<void> {
-    try {
-      await mkdir(dir, { mode: DIR_MODE });
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'EEXIST') {
-        const info = await stat(dir);
-        if (!info.isDirectory()) throw new PluginError(`${dir} exists and is not a directory`);
-        return;
-      }
-      throw new PluginError(`cannot create ${dir}: ${messageOf(error)}`, { cause: error });
+  function siteFor(webroot: string): Promise<Site> {
+    let site = sites.get(webroot);
+    if (site === undefined) {
+      site = openSite(webroot);
+      sites.set(webroot, site);
+      // A site that failed to open is tried afresh by the next task, not cached as a failure.
+      site.catch(() => sites.delete(webroot));
     }
-    createdDirs.add(dir);
-    await chmod(dir, DIR_MODE);
+    return site;
   }
 
-  /** Removes the directories this solver created under `webroot`, deepest first, when empty. */
-  async function removeCreatedDirs(webroot: string): Promise<void> {
-    const candidates = [path.join(webroot, WELL_KNOWN, ACME_CHALLENGE), path.join(webroot, WELL_KNOWN)];
-    for (const dir of candidates) {
-      if (!createdDirs.has(dir)) continue;
-      try {
-        await rmdir(dir);
-        createdDirs.delete(dir);
-        log.debug(`webroot: removed ${dir}`);
-      } catch (error) {
-        const code = (error as NodeJS.ErrnoException).code;
-        if (code === 'ENOENT') {
-          createdDirs.delete(dir);
-          continue;
-        }
-        // Still holds another task's file (it cleans up later) or something the site put there.
-        if (code === 'ENOTEMPTY' || code === 'EEXIST') return;
-        throw new PluginError(`cannot remove ${dir}: ${messageOf(error)}`, { cause: error });
-      }
+  /** Removes the directories this run created, deepest first and only when empty, and closes the site. */
+  async function closeSite(site: Site): Promise<void> {
+    try {
+      if (site.createdChallenge) await removeDirIfEmpty(site.wellKnown, ACME_CHALLENGE, site.challenge);
+      if (site.createdWellKnown) await removeDirIfEmpty(site.root, WELL_KNOWN, site.wellKnown);
+    } finally {
+      await Promise.all([site.challenge.close(), site.wellKnown.close(), site.root.close()]);
+    }
+  }
+
+  async function removeDirIfEmpty(parent: Directory, name: string, dir: Directory): Promise<void> {
+    const where = path.join(parent.path, name);
+    try {
+      // Only the directory we hold: if the web user renamed it and put another one in its place,
+      // theirs stays (rmdir cannot name a descriptor; a swap after this check removes an empty
+      // directory inside one they can write, which they could remove themselves).
+      const [held, named] = await Promise.all([dir.stat(), lstat(parent.at(name), { bigint: true })]);
+      if (!named.isDirectory() || held.dev !== named.dev || held.ino !== named.ino) return;
+      await rmdir(parent.at(name));
+      log.debug(`webroot: removed ${where}`);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      // Gone already, or it holds something the site put there.
+      if (code === 'ENOENT' || code === 'ENOTEMPTY' || code === 'EEXIST') return;
+      throw new PluginError(`cannot remove ${where}: ${reasonOf(error)}`, { cause: error });
     }
   }
 
@@ -187,6 +221,8 @@ export function createWebrootSolver(options: WebrootOptions, context: PluginCont
           });
         }
         if (!isDirectory) throw new PluginError(`webroot ${webroot} is not a directory`);
+        // Refused before the order is placed; present refuses again, as a link can appear later.
+        await refuseLinksBelow(webroot);
       }
     },
 
@@ -194,12 +230,10 @@ export function createWebrootSolver(options: WebrootOptions, context: PluginCont
       if (task.type !== 'http-01') {
         throw new PluginError(`the webroot plugin solves http-01 only, not ${task.type}`);
       }
-      const { webroot, dir, file } = locate(task);
+      const { webroot, file } = locate(task);
       throwIfAborted(signal);
-      await ensureDir(path.join(webroot, WELL_KNOWN));
-      await ensureDir(dir);
-      await writeChallengeFile(file, task.keyAuthorization);
-      writtenFiles.add(file);
+      const site = await siteFor(webroot);
+      site.files.set(task.token, await writeChallengeFile(site.challenge, task.token, task.keyAuthorization, file));
       log.debug(`webroot: wrote ${file}`);
     },
 
@@ -212,40 +246,178 @@ export function createWebrootSolver(options: WebrootOptions, context: PluginCont
         return; // present refused this task, so nothing was written
       }
       const { webroot, file } = located;
-      if (writtenFiles.has(file)) {
+      const pending = sites.get(webroot);
+      if (pending === undefined) return;
+      let site: Site;
+      try {
+        site = await pending;
+      } catch {
+        return; // the directories could not be opened: nothing was written
+      }
+      const written = site.files.get(task.token);
+      if (written !== undefined) {
+        site.files.delete(task.token);
         try {
-          await unlink(file);
-          log.debug(`webroot: removed ${file}`);
+          // The file we wrote, not whatever the web user renamed to its name since.
+          if (await isSameFile(site.challenge, task.token, written)) {
+            await unlink(site.challenge.at(task.token));
+            log.debug(`webroot: removed ${file}`);
+          } else {
+            log.debug(`webroot: ${file} was replaced by someone else: left alone`);
+          }
         } catch (error) {
           if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
-            throw new PluginError(`cannot remove ${file}: ${messageOf(error)}`, { cause: error });
+            throw new PluginError(`cannot remove ${file}: ${reasonOf(error)}`, { cause: error });
           }
         }
-        writtenFiles.delete(file);
       }
-      await removeCreatedDirs(webroot);
+      if (site.files.size === 0 && sites.get(webroot) === pending) {
+        sites.delete(webroot);
+        await closeSite(site);
+      }
+    },
+
+    async dispose(): Promise<void> {
+      // Normally empty: the last cleanUp of a site closes it.
+      const open = [...sites.values()];
+      sites.clear();
+      for (const pending of open) {
+        const site = await pending.catch(() => undefined);
+        if (site !== undefined) await closeSite(site);
+      }
     },
   };
 }
 
-async function writeChallengeFile(file: string, content: string): Promise<void> {
+/** Opens (creating when missing) `<webroot>/.well-known/acme-challenge`, following no link below the webroot. */
+async function openSite(webroot: string): Promise<Site> {
+  let root: Directory;
   try {
-    // 'wx' never follows a link someone planted at the token's name.
-    await writeFile(file, content, { mode: FILE_MODE, flag: 'wx' });
+    root = await openDirectory(webroot);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') {
-      throw new PluginError(`cannot write ${file}: ${messageOf(error)}`, { cause: error });
+    throw new PluginError(`cannot open webroot ${webroot}: ${reasonOf(error)}`, { cause: error });
+  }
+  let wellKnown: { dir: Directory; created: boolean } | undefined;
+  try {
+    wellKnown = await makeSiteDir(root, WELL_KNOWN, webroot);
+    const challenge = await makeSiteDir(wellKnown.dir, ACME_CHALLENGE, webroot);
+    return {
+      root,
+      wellKnown: wellKnown.dir,
+      challenge: challenge.dir,
+      createdWellKnown: wellKnown.created,
+      createdChallenge: challenge.created,
+      files: new Map(),
+    };
+  } catch (error) {
+    if (wellKnown !== undefined) {
+      await wellKnown.dir.close();
+      if (wellKnown.created) await rmdir(root.at(WELL_KNOWN)).catch(() => undefined);
     }
-    // A CA reuses a pending authorization (same token) after an interrupted run: replace the
-    // leftover, but only a plain file; unlinking a symlink removes the link, not its target.
-    const info = await lstat(file);
-    if (info.isDirectory()) throw new PluginError(`${file} exists and is a directory`);
-    await unlink(file);
+    await root.close();
+    throw error;
+  }
+}
+
+async function makeSiteDir(parent: Directory, name: string, webroot: string): Promise<{ dir: Directory; created: boolean }> {
+  try {
+    return await makeDirectoryIn(parent, name, DIR_MODE);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOTDIR' || code === 'ELOOP') {
+      const target = await symlinkTarget(parent, name).catch(() => undefined);
+      if (target !== undefined) throw symlinkRefused(path.join(parent.path, name), target, webroot);
+      throw new PluginError(`${path.join(parent.path, name)} exists and is not a directory`);
+    }
+    throw new PluginError(`cannot create ${path.join(parent.path, name)}: ${reasonOf(error)}`, { cause: error });
+  }
+}
+
+/** prepare's early check: a symlink at `.well-known` or `.well-known/acme-challenge` is refused. */
+async function refuseLinksBelow(webroot: string): Promise<void> {
+  let dir: Directory;
+  try {
+    dir = await openDirectory(webroot);
+  } catch {
+    return; // present says why
+  }
+  try {
+    const target = await symlinkTarget(dir, WELL_KNOWN);
+    if (target !== undefined) throw symlinkRefused(path.join(webroot, WELL_KNOWN), target, webroot);
+    let wellKnown: Directory;
     try {
-      await writeFile(file, content, { mode: FILE_MODE, flag: 'wx' });
-    } catch (retryError) {
-      throw new PluginError(`cannot write ${file}: ${messageOf(retryError)}`, { cause: retryError });
+      wellKnown = await openDirectoryIn(dir, WELL_KNOWN);
+    } catch {
+      return; // missing (present creates it), or replaced meanwhile (present refuses it)
+    }
+    try {
+      const inner = await symlinkTarget(wellKnown, ACME_CHALLENGE);
+      if (inner !== undefined) throw symlinkRefused(path.join(wellKnown.path, ACME_CHALLENGE), inner, webroot);
+    } finally {
+      await wellKnown.close();
+    }
+  } finally {
+    await dir.close();
+  }
+}
+
+/**
+ * Root must not follow a link the web user can plant: it would create and delete files wherever
+ * the link points. The administrator who made the link on purpose gets the -w that works.
+ */
+function symlinkRefused(link: string, target: string, webroot: string): PluginError {
+  const resolved = path.resolve(path.dirname(link), target);
+  // `.well-known -> /srv/acme/.well-known` serves what -w /srv/acme would.
+  const below = path.relative(webroot, link).split(path.sep);
+  let servedRoot = resolved;
+  for (let i = below.length - 1; i >= 0; i--) {
+    if (path.basename(servedRoot) !== below[i]) {
+      servedRoot = '';
+      break;
+    }
+    servedRoot = path.dirname(servedRoot);
+  }
+  const hint =
+    servedRoot === ''
+      ? `make ${link} a directory, or give -w the directory whose ${below.join('/')} the web server serves`
+      : `give that directory's webroot instead: -w ${servedRoot}`;
+  return new PluginError(`${link} is a symlink to ${target}: acmecli does not follow symlinks below the webroot`, { hint });
+}
+
+/** Writes the challenge file inside `dir` (the open acme-challenge directory); returns its identity. */
+async function writeChallengeFile(dir: Directory, token: string, content: string, file: string): Promise<FileIdentity> {
+  for (let attempt = 0; ; attempt++) {
+    let handle;
+    try {
+      handle = await open(dir.at(token), CREATE_NEW, FILE_MODE);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 0) {
+        throw new PluginError(`cannot write ${file}: ${reasonOf(error)}`, { cause: error });
+      }
+      // A CA reuses a pending authorization (same token) after an interrupted run: replace the
+      // leftover, but never a directory; unlinking a symlink removes the link, not its target.
+      try {
+        if ((await lstat(dir.at(token))).isDirectory()) throw new PluginError(`${file} exists and is a directory`);
+        await unlink(dir.at(token));
+      } catch (leftoverError) {
+        if (leftoverError instanceof PluginError) throw leftoverError;
+        // ENOENT: removed meanwhile, the next attempt creates it.
+        if ((leftoverError as NodeJS.ErrnoException).code !== 'ENOENT') {
+          throw new PluginError(`cannot replace ${file}: ${reasonOf(leftoverError)}`, { cause: leftoverError });
+        }
+      }
+      continue;
+    }
+    try {
+      // On the descriptor: the umask would mask the mode, and a chmod by name would follow
+      // whatever the web user renamed into the name meanwhile.
+      await handle.chmod(FILE_MODE);
+      await handle.writeFile(content);
+      return await handle.identity();
+    } catch (error) {
+      throw new PluginError(`cannot write ${file}: ${reasonOf(error)}`, { cause: error });
+    } finally {
+      await handle.close();
     }
   }
-  await chmod(file, FILE_MODE);
 }

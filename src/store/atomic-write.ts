@@ -4,11 +4,25 @@
  * and a crash leaves at most a hidden temp file that `cleanStaleTempFiles` removes later.
  */
 import { randomBytes } from 'node:crypto';
-import { open, mkdir, chmod, rename, unlink, readdir, stat } from './fs.js';
+import {
+  CREATE_NEW,
+  isSameFile,
+  mkdir,
+  open,
+  openDirectory,
+  openDirectoryIn,
+  readdir,
+  reasonOf,
+  rename,
+  stat,
+  unlink,
+  type Directory,
+  type FileIdentity,
+} from './fs.js';
 import { basename, dirname, join, relative, resolve, sep, win32 } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { userInfo } from 'node:os';
-import { LocalError, messageOf } from '../errors.js';
+import { LocalError } from '../errors.js';
 
 export interface AtomicWriteOptions {
   /** 0o600 for secrets (private keys), 0o644 by default. */
@@ -40,35 +54,81 @@ export async function atomicWrite(
   data: string | Buffer,
   options: AtomicWriteOptions = {},
 ): Promise<void> {
+  let dir: Directory;
+  try {
+    // The directory's own path is the caller's (the config dir, an administrator's --cert-file):
+    // followed once, and everything after is done inside the directory it led to.
+    dir = await openDirectory(dirname(path));
+  } catch (error) {
+    throw localErrorFor('write', path, error);
+  }
+  try {
+    await atomicWriteIn(dir, basename(path), data, options);
+  } finally {
+    await dir.close();
+  }
+}
+
+/**
+ * atomicWrite of `name` inside an open directory, safe when other users can write that directory
+ * (a web server's certificate directory): nothing is done by a name another user could point
+ * elsewhere. The temp file is created O_EXCL|O_NOFOLLOW, its mode set on the descriptor, and after
+ * the rename the name must still be the file written: a symlink or another file renamed into
+ * place in between is an error, never a success.
+ */
+export async function atomicWriteIn(
+  dir: Directory,
+  name: string,
+  data: string | Buffer,
+  options: AtomicWriteOptions = {},
+): Promise<void> {
   const mode = options.mode ?? DEFAULT_FILE_MODE;
   const durable = options.durable ?? true;
-  const dir = dirname(path);
-  const temp = join(dir, tempNameFor(path));
+  const path = join(dir.path, name);
+  const temp = tempNameFor(name);
   let created = false;
   try {
-    const handle = await open(temp, 'wx', mode);
+    const handle = await open(dir.at(temp), CREATE_NEW, mode);
     created = true;
+    let identity: FileIdentity;
     try {
+      // open()'s mode is filtered by the umask and the caller asked for an exact mode. Set on the
+      // descriptor, before any data: a chmod by name lands on whatever the name points at by then.
+      if (!isWindows) await handle.chmod(mode);
       await handle.writeFile(data);
       // Without fsync a crash after the rename can leave the new name pointing at an empty file.
       if (durable) await handle.sync();
+      identity = await handle.identity();
     } finally {
       await handle.close();
     }
-    if (!isWindows) {
-      // open()'s mode is filtered by the umask; the caller asked for an exact mode.
-      await chmod(temp, mode);
-    } else if (isPrivateMode(mode)) {
+    if (isWindows && isPrivateMode(mode)) {
       // Restrict the temp file before it gets the real name, so the target never exists readable.
-      await restrictToOwner(temp);
+      await restrictToOwner(dir.at(temp));
     }
-    await renameWithRetry(temp, path);
+    await renameWithRetry(dir.at(temp), dir.at(name));
     created = false;
-    if (durable) await fsyncDir(dir);
+    // Windows: no symlinks without a privilege, and file identities are not reliable on every
+    // file system there (FAT, some shares), so the check would only add false failures.
+    if (!isWindows && !(await isSameFile(dir, name, identity))) throw await replacedError(dir, path);
+    if (durable) await dir.sync();
   } catch (error) {
-    if (created) await unlink(temp).catch(() => undefined);
+    if (created) await unlink(dir.at(temp)).catch(() => undefined);
     throw localErrorFor('write', path, error);
   }
+}
+
+/** The file just renamed into `path` is not there: someone who can write its directory swapped it. */
+async function replacedError(dir: Directory, path: string): Promise<LocalError> {
+  const info = await dir.stat().catch(() => undefined);
+  const mode = info === undefined ? 0 : Number(info.mode) & 0o7777;
+  const others = info !== undefined && (info.uid !== BigInt(process.geteuid?.() ?? 0) || (mode & 0o022) !== 0);
+  const why = others
+    ? `${dir.path} is writable by another user (owner uid ${info.uid}, mode ${mode.toString(8).padStart(4, '0')})`
+    : `another process replaced it in ${dir.path}`;
+  return new LocalError(`cannot write ${path}: it was replaced while being written; ${why}`, {
+    hint: `let only root write ${dir.path} (chown root: ${dir.path} && chmod go-w ${dir.path}), or write the file elsewhere`,
+  });
 }
 
 /**
@@ -100,13 +160,59 @@ export async function ensureDir(path: string, mode = 0o700): Promise<void> {
     current = join(current, part);
     created.push(current);
   }
-  for (const dir of created) {
-    try {
-      if (!isWindows) await chmod(dir, mode);
-      else if (isPrivateMode(mode)) await restrictToOwner(dir, { directory: true });
-    } catch (error) {
-      throw localErrorFor('set permissions on', dir, error);
+  if (isWindows) {
+    for (const dir of created) {
+      try {
+        if (isPrivateMode(mode)) await restrictToOwner(dir, { directory: true });
+      } catch (error) {
+        throw localErrorFor('set permissions on', dir, error);
+      }
     }
+    return;
+  }
+  await chmodCreatedDirs(created, mode);
+}
+
+/**
+ * Sets `mode` on directories just created, walking down from the parent of the first one through
+ * descriptors without following symlinks. A chmod by path would follow a symlink a user who can
+ * write that parent put in place of the new directory; a directory owned by someone else there
+ * means the same thing.
+ */
+async function chmodCreatedDirs(created: readonly string[], mode: number): Promise<void> {
+  const first = created[0] as string;
+  let parent: Directory;
+  try {
+    parent = await openDirectory(dirname(first));
+  } catch (error) {
+    throw localErrorFor('set permissions on', first, error);
+  }
+  const euid = BigInt(process.geteuid?.() ?? 0);
+  try {
+    for (const path of created) {
+      let child: Directory;
+      try {
+        child = await openDirectoryIn(parent, basename(path));
+      } catch (error) {
+        throw localErrorFor('set permissions on', path, error);
+      }
+      await parent.close();
+      parent = child;
+      const info = await child.stat();
+      if (info.uid !== euid) {
+        // Refused rather than used: a key written into another user's directory is theirs to rename.
+        throw new LocalError(
+          `cannot create directory ${path}: the new directory is owned by uid ${info.uid}, not by this user (another user who can write ${dirname(path)} replaced it, or the file system maps owners)`,
+        );
+      }
+      try {
+        await child.chmod(mode);
+      } catch (error) {
+        throw localErrorFor('set permissions on', path, error);
+      }
+    }
+  } finally {
+    await parent.close();
   }
 }
 
@@ -157,12 +263,9 @@ export function isProcessAlive(pid: number): boolean {
  */
 export async function fsyncDir(dir: string): Promise<void> {
   if (isWindows) return;
-  const handle = await open(dir, 'r');
+  const handle = await openDirectory(dir);
   try {
     await handle.sync();
-  } catch (error) {
-    const code = codeOf(error);
-    if (code !== 'EINVAL' && code !== 'ENOTSUP' && code !== 'EISDIR') throw error;
   } finally {
     await handle.close();
   }
@@ -246,31 +349,10 @@ async function renameWithRetry(from: string, to: string): Promise<void> {
   }
 }
 
-const REASONS: Record<string, string> = {
-  EACCES: 'permission denied',
-  EPERM: 'operation not permitted',
-  EROFS: 'read-only file system',
-  ENOSPC: 'no space left on device',
-  EDQUOT: 'disk quota exceeded',
-  ENOTDIR: 'a parent path is not a directory',
-  ENOENT: 'no such file or directory',
-  EISDIR: 'is a directory',
-  EEXIST: 'already exists and is not a directory',
-  EBUSY: 'file is in use',
-  EMFILE: 'too many open files',
-  ENAMETOOLONG: 'name too long',
-  EIO: 'input/output error',
-};
-
 /** `cannot write /etc/acmecli/x: permission denied (EACCES)` — one line, path and OS reason. */
 export function localErrorFor(action: string, path: string, error: unknown): LocalError {
   if (error instanceof LocalError) return error;
-  const code = codeOf(error);
-  const reason =
-    code === undefined
-      ? messageOf(error)
-      : `${REASONS[code] ?? messageOf(error).replace(/^[A-Z]+: /, '').split(',')[0]} (${code})`;
-  return new LocalError(`cannot ${action} ${path}: ${reason}`, { cause: error });
+  return new LocalError(`cannot ${action} ${path}: ${reasonOf(error)}`, { cause: error });
 }
 
 export function codeOf(error: unknown): string | undefined {

@@ -22,12 +22,30 @@
  * by the last complete version and `current` is rewritten.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { accessSync, existsSync, readFileSync, readdirSync } from 'node:fs';
-import { lstat, mkdir, open, readdir, readlink, rename, rm, rmdir, symlink, unlink } from './fs.js';
+import { accessSync, existsSync, readFileSync, readdirSync, type Dirent } from 'node:fs';
+import {
+  CREATE_OR_TRUNCATE,
+  lstat,
+  makeDirectoryIn,
+  mkdir,
+  open,
+  openDirectory,
+  openDirectoryIn,
+  readdir,
+  readlink,
+  rename,
+  rm,
+  rmdir,
+  symlink,
+  symlinkTarget,
+  unlink,
+  type Directory,
+} from './fs.js';
 import { dirname, join } from 'node:path';
 import { LocalError } from '../errors.js';
 import {
   atomicWrite,
+  atomicWriteIn,
   cleanStaleTempFiles,
   codeOf,
   ensureDir,
@@ -131,7 +149,8 @@ export async function writeLineage(
  */
 async function writeSwapMarker(dir: string, marker: string): Promise<void> {
   try {
-    const handle = await open(marker, 'w', PUBLIC);
+    // Never through a symlink planted at its name: O_TRUNC would empty the link's target.
+    const handle = await open(marker, CREATE_OR_TRUNCATE, PUBLIC);
     try {
       // For a human looking at a stuck lineage: which run was writing.
       await handle.writeFile(`${process.pid}\n`);
@@ -154,28 +173,112 @@ export async function writeArchiveVersion(
   now: () => Date = () => new Date(),
 ): Promise<number> {
   const paths = lineagePaths(configDir, certName);
-  await ensureDir(paths.archive, 0o700);
-  const existing = await numberedDirs(paths.archive);
-  const number = (existing.at(-1) ?? 0) + 1;
-  const dir = join(paths.archive, String(number));
+  const archive = await openArchive(paths, true);
   try {
-    // Not recursive: EEXIST means another writer got here, i.e. the certificate lock was not held.
-    await mkdir(dir, { mode: 0o700 });
+    const number = (versionNumbers(await listArchive(archive)).at(-1) ?? 0) + 1;
+    const name = String(number);
+    const dirPath = join(paths.archive, name);
+    let dir: Directory;
+    try {
+      // Not recursive: EEXIST means another writer got here, i.e. the certificate lock was not held.
+      await mkdir(archive.at(name), { mode: 0o700 });
+      dir = await openDirectoryIn(archive, name);
+    } catch (error) {
+      throw localErrorFor('create directory', dirPath, error);
+    }
+    try {
+      await archive.sync().catch(() => undefined);
+      const hashes: Record<string, string> = {};
+      for (const kind of LIVE_WRITE_ORDER) {
+        const file = FILE_NAMES[kind];
+        await atomicWriteIn(dir, file, files[kind], { mode: kind === 'privkey' ? PRIVATE : PUBLIC });
+        hashes[file] = sha256(files[kind]);
+      }
+      await atomicWriteIn(dir, RENEWAL_FILE, settingsText, { mode: PRIVATE });
+      hashes[RENEWAL_FILE] = sha256(settingsText);
+      const manifest: Manifest = { version: MANIFEST_VERSION, number, createdAt: now().toISOString(), files: hashes };
+      await atomicWriteIn(dir, MANIFEST_FILE, `${JSON.stringify(manifest, null, 2)}\n`, { mode: PUBLIC });
+    } finally {
+      await dir.close();
+    }
+    return number;
+  } finally {
+    await archive.close();
+  }
+}
+
+/**
+ * A lineage's archive/, opened without following a symlink there (created when `create` and
+ * missing; undefined when missing otherwise). The versions hold private keys: a link planted in
+ * its place would have new keys written, and old versions pruned, wherever it points.
+ */
+async function openArchive(paths: LineagePaths, create: true): Promise<Directory>;
+async function openArchive(paths: LineagePaths, create: false): Promise<Directory | undefined>;
+async function openArchive(paths: LineagePaths, create: boolean): Promise<Directory | undefined> {
+  if (create) await ensureDir(paths.dir, 0o700);
+  let lineage: Directory;
+  try {
+    lineage = await openDirectory(paths.dir);
   } catch (error) {
-    throw localErrorFor('create directory', dir, error);
+    if (!create && (codeOf(error) === 'ENOENT' || codeOf(error) === 'ENOTDIR')) return undefined;
+    throw localErrorFor('read directory', paths.dir, error);
   }
-  await fsyncDir(paths.archive).catch(() => undefined);
-  const hashes: Record<string, string> = {};
-  for (const kind of LIVE_WRITE_ORDER) {
-    const name = FILE_NAMES[kind];
-    await atomicWrite(join(dir, name), files[kind], { mode: kind === 'privkey' ? PRIVATE : PUBLIC });
-    hashes[name] = sha256(files[kind]);
+  try {
+    return create ? (await makeDirectoryIn(lineage, ARCHIVE_DIR, 0o700)).dir : await openDirectoryIn(lineage, ARCHIVE_DIR);
+  } catch (error) {
+    const code = codeOf(error);
+    if (!create && code === 'ENOENT') return undefined;
+    if (code === 'ENOTDIR' || code === 'ELOOP') {
+      const target = await symlinkTarget(lineage, ARCHIVE_DIR).catch(() => undefined);
+      if (target !== undefined) {
+        throw new LocalError(`${paths.archive} is a symlink to ${target}: acmecli does not follow symlinks in its configuration directory`, {
+          hint: `if you moved the archive there yourself, move it back: rm ${paths.archive} && mv ${target} ${paths.archive}`,
+        });
+      }
+    }
+    throw localErrorFor(create ? 'create directory' : 'read directory', paths.archive, error);
+  } finally {
+    await lineage.close();
   }
-  await atomicWrite(join(dir, RENEWAL_FILE), settingsText, { mode: PRIVATE });
-  hashes[RENEWAL_FILE] = sha256(settingsText);
-  const manifest: Manifest = { version: MANIFEST_VERSION, number, createdAt: now().toISOString(), files: hashes };
-  await atomicWrite(join(dir, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`, { mode: PUBLIC });
-  return number;
+}
+
+async function listArchive(archive: Directory): Promise<Dirent[]> {
+  try {
+    return await archive.list();
+  } catch (error) {
+    throw localErrorFor('read directory', archive.path, error);
+  }
+}
+
+/**
+ * Removes one archive version inside the open archive: its files, then its directory. Nothing
+ * is reached through a symlink: one in place of the version is left alone (it is not a version),
+ * and unlink and rm remove links inside it without following them.
+ */
+async function removeVersion(archive: Directory, n: number): Promise<void> {
+  const name = String(n);
+  try {
+    let version: Directory;
+    try {
+      version = await openDirectoryIn(archive, name);
+    } catch (error) {
+      const code = codeOf(error);
+      if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'ELOOP') return;
+      throw error;
+    }
+    try {
+      for (const entry of await version.list()) {
+        // A version holds files only; a directory there is removed as a whole, inside the open version.
+        if (entry.isDirectory()) await rm(version.at(entry.name), { recursive: true, force: true });
+        else await unlink(version.at(entry.name));
+      }
+    } finally {
+      await version.close();
+    }
+    await rmdir(archive.at(name));
+  } catch (error) {
+    throw localErrorFor('remove', join(archive.path, name), error);
+  }
 }
 
 /** Step 2 for one file: replace a live file by an atomic rename. */
@@ -262,26 +365,27 @@ async function replaceWithSymlink(path: string, target: string): Promise<void> {
 export async function pruneArchive(configDir: string, certName: string, keep = DEFAULT_ARCHIVE_KEEP): Promise<number[]> {
   const paths = lineagePaths(configDir, certName);
   const current = await readCurrentMarker(paths);
-  const numbers = await numberedDirs(paths.archive);
-  const complete: number[] = [];
-  for (const n of numbers) {
-    if (await isComplete(join(paths.archive, String(n)))) complete.push(n);
-  }
-  const kept = new Set(complete.slice(-Math.max(1, keep)));
-  if (current !== undefined) kept.add(current);
-  const removed: number[] = [];
-  for (const n of numbers) {
-    // With the lock held no other writer exists, so every incomplete version is crash debris.
-    if (kept.has(n)) continue;
-    const dir = join(paths.archive, String(n));
-    try {
-      await rm(dir, { recursive: true, force: true });
-    } catch (error) {
-      throw localErrorFor('remove', dir, error);
+  const archive = await openArchive(paths, false);
+  if (archive === undefined) return [];
+  try {
+    const numbers = versionNumbers(await listArchive(archive));
+    const complete: number[] = [];
+    for (const n of numbers) {
+      if (await isComplete(archive.at(String(n)))) complete.push(n);
     }
-    removed.push(n);
+    const kept = new Set(complete.slice(-Math.max(1, keep)));
+    if (current !== undefined) kept.add(current);
+    const removed: number[] = [];
+    for (const n of numbers) {
+      // With the lock held no other writer exists, so every incomplete version is crash debris.
+      if (kept.has(n)) continue;
+      await removeVersion(archive, n);
+      removed.push(n);
+    }
+    return removed;
+  } finally {
+    await archive.close();
   }
-  return removed;
 }
 
 export interface Lineage {
@@ -502,9 +606,15 @@ async function repairLiveFiles(configDir: string, certName: string, options: Rep
   const paths = lineagePaths(configDir, certName);
   const removed: string[] = [];
   for (const name of await cleanStaleTempFiles(paths.dir)) removed.push(join(paths.dir, name));
-  for (const n of await numberedDirs(paths.archive)) {
-    const dir = join(paths.archive, String(n));
-    for (const name of await cleanStaleTempFiles(dir)) removed.push(join(dir, name));
+  const archive = await openArchive(paths, false);
+  if (archive !== undefined) {
+    try {
+      for (const n of versionNumbers(await listArchive(archive))) {
+        for (const name of await cleanStaleTempFiles(archive.at(String(n)))) removed.push(join(paths.archive, String(n), name));
+      }
+    } finally {
+      await archive.close();
+    }
   }
 
   const complete: ArchiveVersion[] = [];
@@ -578,14 +688,16 @@ async function discardUncommittedLineage(paths: LineagePaths, removed: string[])
   for (const path of live) {
     if (await exists(path)) return;
   }
-  for (const n of await numberedDirs(paths.archive)) {
-    const dir = join(paths.archive, String(n));
+  const archive = await openArchive(paths, false);
+  if (archive !== undefined) {
     try {
-      await rm(dir, { recursive: true, force: true });
-    } catch (error) {
-      throw localErrorFor('remove', dir, error);
+      for (const n of versionNumbers(await listArchive(archive))) {
+        await removeVersion(archive, n);
+        removed.push(join(paths.archive, String(n)));
+      }
+    } finally {
+      await archive.close();
     }
-    removed.push(dir);
   }
   // The interrupted run's marker would keep the directory from being removed.
   await unlink(join(paths.dir, SWAP_MARKER_FILE)).catch((error: unknown) => {
@@ -780,14 +892,19 @@ async function readCurrentMarker(paths: LineagePaths): Promise<number | undefine
 // per certificate; an async read costs ten times a sync one in thread-pool round trips.
 async function numberedDirs(dir: string): Promise<number[]> {
   try {
-    return readdirSync(dir, { withFileTypes: true })
-      .filter((e) => e.isDirectory() && /^[1-9][0-9]*$/.test(e.name))
-      .map((e) => Number(e.name))
-      .sort((a, b) => a - b);
+    return versionNumbers(readdirSync(dir, { withFileTypes: true }));
   } catch (error) {
     if (codeOf(error) === 'ENOENT') return [];
     throw localErrorFor('read directory', dir, error);
   }
+}
+
+/** Version numbers among directory entries, ascending; a symlink is never a version. */
+function versionNumbers(entries: readonly Dirent[]): number[] {
+  return entries
+    .filter((e) => e.isDirectory() && /^[1-9][0-9]*$/.test(e.name))
+    .map((e) => Number(e.name))
+    .sort((a, b) => a - b);
 }
 
 async function readOptional(path: string): Promise<string | undefined> {

@@ -126,21 +126,29 @@ export interface TracedRun {
 export async function traceRun(args: readonly string[], syscalls: readonly string[], traceFile: string): Promise<TracedRun> {
   const { file, prefix } = cliCommand();
   const started = Date.now();
-  const child = spawn('strace', ['-f', '-qq', '-o', traceFile, '-e', `trace=${syscalls.join(',')}`, file, ...prefix, ...args], {
+  // openat with -y (fds decoded as paths) as well: the store writes inside open directories, by
+  // /proc/self/fd/<fd>/<name>, and a rename's target is named by the directory <fd> was opened as.
+  const child = spawn('strace', ['-f', '-qq', '-y', '-o', traceFile, '-e', `trace=${[...syscalls, 'openat'].join(',')}`, file, ...prefix, ...args], {
     cwd: REPO_ROOT,
     env: baseEnv({ UV_THREADPOOL_SIZE: '1' }),
     stdio: ['pipe', 'pipe', 'pipe'],
   });
   const run = await collect(child, started, 60_000);
   const perThread = new Map<string, TracedCall[]>();
+  /** fd → the path it was opened by (fds are per process, and the traced CLI is one process). */
+  const openPaths = new Map<string, string>();
   for (const line of (await readFile(traceFile, 'utf8')).split('\n')) {
     // "<pid> name(args) = ret" or "<pid> name(args <unfinished ...>"; "resumed" lines repeat nothing new.
+    const opened = /^\d+\s+(?:openat\(.*|<\.\.\. openat resumed>.*)\) = (\d+)<(.*)>$/.exec(line);
+    if (opened) openPaths.set(opened[1] as string, opened[2] as string);
     const match = /^(\d+)\s+([a-z0-9_]+)\((.*)$/.exec(line);
     if (!match || !syscalls.includes(match[2] as string)) continue;
     const call: TracedCall = { syscall: match[2] as string };
     if (call.syscall === 'rename') {
       const target = /^"(?:[^"\\]|\\.)*", "((?:[^"\\]|\\.)*)"/.exec(match[3] as string);
-      if (target) call.target = target[1] as string;
+      if (target) {
+        call.target = (target[1] as string).replace(/^\/proc\/self\/fd\/(\d+)(?=\/)/, (whole, fd: string) => openPaths.get(fd) ?? whole);
+      }
     }
     const calls = perThread.get(match[1] as string) ?? [];
     calls.push(call);

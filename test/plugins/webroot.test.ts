@@ -180,6 +180,26 @@ describe('webroot solver', () => {
     expect(await readFile(target, 'utf8')).toBe('original');
   });
 
+  it.runIf(isPosix)('refuses a symlinked acme-challenge in prepare and present, naming the link and the -w that works', async () => {
+    const site = path.join(root, 'site');
+    const served = path.join(root, 'srv-acme');
+    await mkdir(path.join(site, '.well-known'), { recursive: true });
+    await mkdir(path.join(served, '.well-known', 'acme-challenge'), { recursive: true });
+    const link = path.join(site, '.well-known', 'acme-challenge');
+    await symlink(path.join(served, '.well-known', 'acme-challenge'), link);
+    const solver = solverFor({ webrootPath: site });
+    const refused = (error: unknown) =>
+      error instanceof PluginError &&
+      error.message === `${link} is a symlink to ${path.join(served, '.well-known', 'acme-challenge')}: acmecli does not follow symlinks below the webroot` &&
+      error.hint === `give that directory's webroot instead: -w ${served}`;
+    await expect(solver.prepare!({ identifiers: [{ type: 'dns', value: 'a.example' }], types: ['http-01'] }, signal)).rejects.toSatisfy(refused);
+    const task = httpTask('a.example', 'tok');
+    await expect(solver.present(task, signal)).rejects.toSatisfy(refused);
+    await solver.cleanUp(task, signal);
+    expect(await readdir(path.join(served, '.well-known', 'acme-challenge'))).toEqual([]);
+    expect(await readdir(path.join(site, '.well-known'))).toEqual(['acme-challenge']);
+  });
+
   it('refuses challenge types other than http-01', async () => {
     const solver = solverFor({ webrootPath: root });
     const task = {

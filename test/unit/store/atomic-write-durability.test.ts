@@ -19,7 +19,18 @@ vi.mock('../../../src/store/fs.js', async (importOriginal) => {
       },
     };
   };
-  return { ...actual, open };
+  // Directories are synced through their open handle (atomicWrite works inside the open directory).
+  const openDirectory: typeof actual.openDirectory = async (path) => {
+    const dir = await actual.openDirectory(path);
+    return {
+      ...dir,
+      sync: async () => {
+        synced.paths.push(String(path));
+        await dir.sync();
+      },
+    };
+  };
+  return { ...actual, open, openDirectory };
 });
 
 const tempDir = useTempDirs();
