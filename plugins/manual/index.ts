@@ -177,7 +177,7 @@ export function createManualSolver(options: ManualOptions, context: PluginContex
     return result;
   }
 
-  function instructions(task: ChallengeTask, txtName: string | undefined): string {
+  function instructions(task: ChallengeTask, txtName: string | undefined): string[] {
     const lines: string[] = [];
     if (task.type === 'http-01') {
       lines.push(
@@ -209,7 +209,7 @@ export function createManualSolver(options: ManualOptions, context: PluginContex
       lines.push('', 'Keep what you published in the previous steps in place until acmecli is done.');
     }
     lines.push('', 'Press Enter once it is in place.');
-    return lines.join('\n');
+    return lines;
   }
 
   /** The name the CA will read for `recordName`, following --challenge-alias or the CNAME chain. */
@@ -271,9 +271,9 @@ export function createManualSolver(options: ManualOptions, context: PluginContex
         if (context.prompt === undefined) {
           throw new UsageError('--manual needs --manual-auth-hook in non-interactive mode');
         }
-        const message = instructions(task, txtName);
+        const lines = instructions(task, txtName);
         shownInstructions += 1;
-        await context.prompt(message, signal);
+        await context.prompt(lines, signal);
       }
 
       if (task.type === 'dns-01') {

@@ -24,8 +24,11 @@ export interface PluginOption {
 
 export interface PluginContext {
   log: Logger;
-  /** Shows `message` and waits for Enter. Absent in non-interactive mode. */
-  prompt?: (message: string, signal: AbortSignal) => Promise<void>;
+  /**
+   * Shows `lines` and waits for Enter. Absent in non-interactive mode. Lines, not one string: the
+   * output layer escapes each whole, so a value in one (a CNAME target) cannot start another.
+   */
+  prompt?: (lines: readonly string[], signal: AbortSignal) => Promise<void>;
   runCommand: RunCommand;
   /** Settings shared by every dns-01 plugin (propagation check, alias, resolvers). */
   dns01: Dns01Settings;

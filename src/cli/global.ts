@@ -154,9 +154,8 @@ export function buildRunContext(globals: GlobalOptions, runtime: CliRuntime, rep
     ...(globals.clientKey ? { clientKey: globals.clientKey } : {}),
     ...(canAsk
       ? {
-          // The manual plugin's instructions are lines joined by acmecli; each line is escaped whole.
-          prompt: async (message: string, signal: AbortSignal) => {
-            await ask([...message.replace(/\n*$/, '').split('\n'), ''], signal);
+          prompt: async (lines: readonly string[], signal: AbortSignal) => {
+            await ask([...lines, ''], signal);
           },
           confirm: async (question: string, signal: AbortSignal) => /^y(es)?$/i.test((await ask(question, signal)).trim()),
         }

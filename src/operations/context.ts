@@ -21,7 +21,7 @@ export interface RunContext extends ConnectionSettings {
   signal: AbortSignal;
   nonInteractive: boolean;
   /** Shows a message and waits for Enter (manual plugin). Absent when non-interactive. */
-  prompt?: (message: string, signal: AbortSignal) => Promise<void>;
+  prompt?: (lines: readonly string[], signal: AbortSignal) => Promise<void>;
   /** Asks a yes/no question. Absent when non-interactive. */
   confirm?: (question: string, signal: AbortSignal) => Promise<boolean>;
   runCommand: RunCommand;

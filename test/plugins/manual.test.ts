@@ -357,8 +357,8 @@ describe('manual without hooks', () => {
 
   it('shows what to publish and waits for Enter, one task at a time', async () => {
     const messages: string[] = [];
-    const prompt = vi.fn(async (message: string, _signal: AbortSignal) => {
-      messages.push(message);
+    const prompt = vi.fn(async (lines: readonly string[], _signal: AbortSignal) => {
+      messages.push(lines.join('\n'));
     });
     const solver = manualPlugin.createSolver(manualPlugin.parseOptions({}), contextWith({ prompt }));
     await solver.prepare!({ identifiers: [{ type: 'dns', value: 'example.com' }], types: ['http-01', 'dns-01'] }, signal);
@@ -385,6 +385,7 @@ describe('manual without hooks', () => {
         'Press Enter once it is in place.',
       ].join('\n'),
     );
+    expect(prompt.mock.calls[0]?.[0]).toContain('tok_en-1.thumb');
     expect(messages[1]).toContain('  name:  _acme-challenge.example.com.\n  type:  TXT\n  value: apex-value');
     expect(messages[1]).toContain('Keep what you published in the previous steps in place');
     expect(messages[2]).toContain('Publish a DNS TXT record for *.example.com:');
@@ -393,7 +394,7 @@ describe('manual without hooks', () => {
   });
 
   it('puts IPv6 identifiers in brackets in the http-01 URL', async () => {
-    const prompt = vi.fn(async (_message: string, _signal: AbortSignal) => undefined);
+    const prompt = vi.fn(async (_lines: readonly string[], _signal: AbortSignal) => undefined);
     const solver = manualPlugin.createSolver(manualPlugin.parseOptions({}), contextWith({ prompt }));
     await solver.present({ ...httpTask('2001:db8::1'), identifier: { type: 'ip', value: '2001:db8::1' } }, signal);
     expect(prompt.mock.calls[0]?.[0]).toContain('http://[2001:db8::1]/.well-known/acme-challenge/tok_en-1');
