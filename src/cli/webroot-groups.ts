@@ -2,7 +2,7 @@
  * certbot's `-w DIR -d a -d b -w DIR2 -d c`: each -d belongs to the -w before it. commander
  * keeps no order between different options, so the raw arguments are read again here.
  */
-import { parseIdentifiers } from './identifiers.js';
+import { parseIdentifiers } from '../crypto/identifiers.js';
 
 const WEBROOT_FLAGS = ['-w', '--webroot-path'];
 const DOMAIN_FLAGS = ['-d', '--domain', '--domains'];

@@ -1,8 +1,9 @@
 /** `account show | list | update | deactivate | rollover`. */
 import { UsageError } from '../errors.js';
 import { exportPrivateKeyPem, generateKey, keyTypeOf, type KeyType } from '../crypto/keys.js';
-import { listAccounts, loadAccount, saveAccount, type AccountListing } from '../store/account-store.js';
+import { listAccounts, loadAccount, saveAccount, storableContact, type AccountListing } from '../store/account-store.js';
 import { openSession } from './ca-session.js';
+import { contactToStore } from './register.js';
 import type { RunContext } from './context.js';
 
 export interface AccountView {
@@ -34,7 +35,8 @@ export async function showAccount(context: RunContext): Promise<AccountView> {
       server: context.server,
       url: stored.record.url,
       status: remote.status,
-      contact: remote.contact ?? stored.record.contact,
+      // Only a contact list that could be stored is shown as one; anything else the CA sent is not.
+      contact: storableContact(remote.contact) ?? stored.record.contact,
       createdAt: stored.record.createdAt,
       ...(stored.record.eabKeyId ? { eabKeyId: stored.record.eabKeyId } : {}),
       ...(stored.record.keyType ? { keyType: stored.record.keyType } : {}),
@@ -60,7 +62,7 @@ export async function updateAccount(context: RunContext, update: { emails?: read
     );
     const record = {
       ...stored.record,
-      contact: updated.contact ?? contact ?? stored.record.contact,
+      contact: contactToStore(context, updated.contact, contact ?? stored.record.contact),
       ...(update.agreeTos ? { termsOfServiceAgreed: true } : {}),
     };
     await saveAccount(context.configDir, context.server, context.accountName, record, stored.key);

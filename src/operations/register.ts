@@ -8,7 +8,7 @@ import { UsageError } from '../errors.js';
 import type { EabAlgorithm } from '../acme/jws.js';
 import { decodeEabHmacKey } from '../acme/jws.js';
 import { exportPrivateKeyPem, generateKey, keyTypeOf, loadPrivateKeyPem, type KeyType } from '../crypto/keys.js';
-import { loadAccount, saveAccount, type AccountRecord } from '../store/account-store.js';
+import { loadAccount, saveAccount, storableContact, type AccountRecord } from '../store/account-store.js';
 import { openSession, readUserFile } from './ca-session.js';
 import type { RunContext } from './context.js';
 
@@ -34,7 +34,8 @@ export interface RegisterResult {
   termsOfService?: string;
 }
 
-const EMAIL = /^[^@\s,;<>"]+@[^@\s,;<>"]+\.[^@\s,;<>"]+$/;
+// No control characters either: the address is stored (account.json) and shown.
+const EMAIL = /^[^@\s,;<>"\x00-\x1f\x7f]+@[^@\s,;<>"\x00-\x1f\x7f]+\.[^@\s,;<>"\x00-\x1f\x7f]+$/;
 
 export function parseEmails(values: readonly string[]): string[] {
   const emails: string[] = [];
@@ -117,7 +118,7 @@ export async function registerAccount(context: RunContext, input: RegisterInput)
     const record: AccountRecord = {
       url: created.url,
       server,
-      contact: created.account.contact ?? contact,
+      contact: contactToStore(context, created.account.contact, contact),
       createdAt: context.now().toISOString(),
       termsOfServiceAgreed: agreed,
       ...(input.eab ? { eabKeyId: input.eab.keyId } : {}),
@@ -138,3 +139,15 @@ export async function registerAccount(context: RunContext, input: RegisterInput)
   }
 }
 
+/**
+ * The account's contact as the CA echoes it, when it is something account.json may hold
+ * (storableContact); otherwise what acmecli sent, with a warning. A CA's `[1,2]` or an object
+ * must not become a record no later run can read.
+ */
+export function contactToStore(context: RunContext, fromCa: unknown, sent: readonly string[]): string[] {
+  if (fromCa === undefined) return [...sent];
+  const contact = storableContact(fromCa);
+  if (contact !== undefined) return contact;
+  context.reporter.warn('the CA answered with an account contact that is not a list of URLs; keeping the contact acmecli sent');
+  return [...sent];
+}

@@ -16,19 +16,32 @@ import {
   readLineage,
   readLineageSummary,
   sha256,
+  type Lineage,
   type LineageSummary,
 } from '../store/certificate-store.js';
-import { certificatesDir, lineagePaths, lineagePathsIn } from '../store/layout.js';
+import { certificatesDir, lineagePaths, lineagePathsIn, locksDir } from '../store/layout.js';
+import { assertTrustedDirectory } from '../store/trust.js';
 import { openSession, type CaSession } from './ca-session.js';
 import { mapLimit } from '../acme/delay.js';
 import { ariCertificateIdOf, chooseRenewalTime } from '../acme/ari.js';
 import { generateKey } from '../crypto/keys.js';
 import { readAriCache, writeAriCache, type AriCacheEntry } from '../store/ari-cache.js';
 import type { ConnectionSettings, RunContext } from './context.js';
-import { issueCertificate, lockCertificate, pluginSettingsOf, repairIfNeeded, replacesIdFor, type IssueResult } from './issue.js';
+import {
+  issueCertificate,
+  lockCertificate,
+  parsePluginChoices,
+  pluginSettingsOf,
+  repairIfNeeded,
+  replacesIdFor,
+  type IssueResult,
+  type PluginChoice,
+} from './issue.js';
 import { decideRenewal, type RenewalDecision } from './renewal-decision.js';
 import type { RenewalInfo } from '../acme/types.js';
 import type { RenewalSettings } from '../store/settings.js';
+import type { KeyType } from '../crypto/keys.js';
+import type { ChallengeType } from '../acme/solver.js';
 
 export interface RenewInput {
   certNames?: string[];
@@ -171,6 +184,10 @@ export async function renewCertificates(context: RunContext, input: RenewInput):
     const { delay } = await import('../acme/delay.js');
     await delay(ms, signal);
   }
+  // Before the lock file is written or anything read: the directories renew works in, and the
+  // config dir's ancestors, must be ones no other user can change (store/trust.ts).
+  assertTrustedDirectory(locksDir(context.configDir));
+  assertTrustedDirectory(certificatesDir(context.configDir));
   const lock = await acquireLock(context.configDir, 'renew', {
     wait: true,
     timeoutMs: 60 * 60_000,
@@ -244,7 +261,7 @@ async function planRenewals(context: RunContext, input: RenewInput, sessions: Ar
       }
       const lineage = await readLineageSummary(context.configDir, certName, paths);
       if (!lineage) throw new LocalError(`no certificate named "${certName}" in ${context.configDir}`);
-      const cached = await readAriCache(paths.dir);
+      const cached = await readAriCache(paths.dir, (error) => reporter.warn(`${error.message}; asking the CA again`));
       const certificate = await certificateFactsOf(lineage, cached);
       const ari = useAri ? await renewalWindow(context, lineage, certificate, cached, sessions) : undefined;
       const decision = decideRenewal({
@@ -275,13 +292,13 @@ async function renewOne(context: RunContext, certName: string, due: DueRenewal, 
     reporter.info(`${certName}: renewing (${decision.reason})`);
     const s = lineage.settings;
     const replaces = due.ari ? replacesIdFor(lineage) : undefined;
-    const preferredChallenges = parsePreferredChallenges(s.preferredChallenges);
+    const { keyType, plugins, preferredChallenges } = storedChoices(lineage, context.env);
     const result = await issueCertificate(context, {
       certName,
       identifiers: s.identifiers,
-      keyType: parseKeyType(s.keyType, `keyType in ${lineage.paths.renewal}`),
+      keyType,
       reuseKey: s.reuseKey,
-      plugins: pluginSettingsOf(s, context.env),
+      plugins,
       dns01: dns01Of(s),
       connection: connectionOf(s, context),
       accountName: s.account,
@@ -305,4 +322,29 @@ async function renewOne(context: RunContext, certName: string, due: DueRenewal, 
   } catch (error) {
     return failedItem(context, certName, error);
   }
+}
+
+/**
+ * The renewal.json fields the store reads as plain strings and objects (key type, plugins and
+ * their options, challenge types), checked with the command line's own parsers before anything
+ * is renewed. A bad value is a bad file: LocalError naming the file and the field, not a flag.
+ */
+function storedChoices(
+  lineage: Lineage,
+  env: Readonly<Record<string, string | undefined>>,
+): { keyType: KeyType; plugins: PluginChoice[]; preferredChallenges: ChallengeType[] | undefined } {
+  const s = lineage.settings;
+  const field = <T>(name: string, parse: () => T): T => {
+    try {
+      return parse();
+    } catch (error) {
+      if (!(error instanceof UsageError)) throw error;
+      throw new LocalError(`${lineage.paths.renewal}: field "${name}": ${error.message}`, { cause: error });
+    }
+  };
+  const keyType = field('keyType', () => parseKeyType(s.keyType, 'keyType'));
+  const plugins = field('plugin', () => pluginSettingsOf(s, env));
+  for (const choice of plugins) field(`pluginSettings.${choice.name}`, () => parsePluginChoices([choice]));
+  const preferredChallenges = field('preferredChallenges', () => parsePreferredChallenges(s.preferredChallenges));
+  return { keyType, plugins, preferredChallenges };
 }

@@ -3,7 +3,7 @@
  * The key is written before the record and removed after it, so a crash leaves at worst a key
  * without a record (treated as no account), never a record without its key.
  */
-import { readFile, readdir, rm, rmdir, unlink } from './fs.js';
+import { readdir, rm, rmdir, unlink } from './fs.js';
 import { join } from 'node:path';
 import { LocalError } from '../errors.js';
 import { atomicWrite, cleanStaleTempFiles, codeOf, ensureDir, localErrorFor } from './atomic-write.js';
@@ -13,6 +13,13 @@ import {
   accountPaths,
   accountsDir,
 } from './layout.js';
+import { assertTrustedDirectory, readTrustedFile } from './trust.js';
+
+/** account.json's format; files without the field (written before it existed) are version 1 too. */
+export const ACCOUNT_RECORD_VERSION = 1;
+/** More contacts than any CA keeps (RFC 8555 contact URLs: mailto:, tel:). */
+const MAX_CONTACTS = 20;
+const MAX_CONTACT_LENGTH = 512;
 
 export interface AccountRecord {
   /** Account URL (the `kid`). */
@@ -40,6 +47,8 @@ export async function loadAccount(
   name: string,
 ): Promise<StoredAccount | undefined> {
   const paths = accountPaths(configDir, server, name);
+  // Before anything is read or removed there: a directory another user can change is refused.
+  assertTrustedDirectory(paths.dir);
   // A run killed mid-write leaves a temp file here; every run loads the account, so it is the
   // one to clean up. Best effort: a read-only config dir must not stop a read.
   await cleanStaleTempFiles(paths.dir).catch(() => []);
@@ -71,9 +80,13 @@ export async function saveAccount(
     throw new LocalError(`account record for ${record.server} cannot be saved under ${server}`);
   }
   const paths = accountPaths(configDir, server, name);
+  // Checked with the reader's own rules before anything is written: a record no later run could
+  // read must not be stored, nor its key left behind without it. Only the declared fields are
+  // kept: whatever else the caller's object carries (an EAB HMAC key) stays in memory.
+  const text = `${JSON.stringify({ version: ACCOUNT_RECORD_VERSION, ...parseAccountRecord(JSON.stringify(record), paths.record) }, null, 2)}\n`;
   await ensureDir(paths.dir, 0o700);
   await atomicWrite(paths.key, keyPem, { mode: 0o600 });
-  await atomicWrite(paths.record, `${JSON.stringify(pickRecord(record), null, 2)}\n`, { mode: 0o600 });
+  await atomicWrite(paths.record, text, { mode: 0o600 });
 }
 
 export interface AccountListing {
@@ -123,7 +136,10 @@ export async function deleteAccount(configDir: string, server: string, name: str
   return hadRecord || hadKey;
 }
 
-/** Parses account.json; `source` is named in every error. */
+/**
+ * Parses and checks account.json; `source` is named in every error. The URL becomes the `kid` of
+ * every request, so it must be a URL; the contact must be what storableContact accepts.
+ */
 export function parseAccountRecord(text: string, source: string): AccountRecord {
   let value: unknown;
   try {
@@ -142,13 +158,28 @@ export function parseAccountRecord(text: string, source: string): AccountRecord 
     const v = obj[field];
     return typeof v === 'string' ? v : fail(field, v === undefined ? 'is missing' : 'must be a string');
   };
+  const url = (field: string): string => {
+    const v = str(field);
+    return URL.canParse(v) && /^https?:$/.test(new URL(v).protocol) ? v : fail(field, `must be an http(s) URL, not ${JSON.stringify(v)}`);
+  };
+  if (obj.version !== undefined && obj.version !== ACCOUNT_RECORD_VERSION) {
+    throw new LocalError(
+      `${source}: field "version" is ${JSON.stringify(obj.version)}, this acmecli reads version ${ACCOUNT_RECORD_VERSION}`,
+      typeof obj.version === 'number' && obj.version > ACCOUNT_RECORD_VERSION ? { hint: 'it was written by a newer acmecli' } : {},
+    );
+  }
   const contact = obj.contact;
   if (!Array.isArray(contact) || contact.some((c) => typeof c !== 'string')) fail('contact', 'must be a list of strings');
+  if (storableContact(contact) === undefined) {
+    fail('contact', `must hold at most ${MAX_CONTACTS} URLs such as "mailto:admin@example.com", without control characters`);
+  }
+  const createdAt = str('createdAt');
+  if (Number.isNaN(Date.parse(createdAt))) fail('createdAt', `must be a date, not ${JSON.stringify(createdAt)}`);
   const record: AccountRecord = {
-    url: str('url'),
-    server: str('server'),
-    contact: contact as string[],
-    createdAt: str('createdAt'),
+    url: url('url'),
+    server: url('server'),
+    contact: [...(contact as string[])],
+    createdAt,
   };
   if (obj.eabKeyId !== undefined) record.eabKeyId = str('eabKeyId');
   if (obj.keyType !== undefined) record.keyType = str('keyType');
@@ -159,27 +190,23 @@ export function parseAccountRecord(text: string, source: string): AccountRecord 
   return record;
 }
 
-/** Copies only the declared fields: whatever else the caller's object carries (an EAB HMAC key) stays in memory. */
-function pickRecord(record: AccountRecord): AccountRecord {
-  const out: AccountRecord = {
-    url: record.url,
-    server: record.server,
-    contact: [...record.contact],
-    createdAt: record.createdAt,
-  };
-  if (record.eabKeyId !== undefined) out.eabKeyId = record.eabKeyId;
-  if (record.keyType !== undefined) out.keyType = record.keyType;
-  if (record.termsOfServiceAgreed !== undefined) out.termsOfServiceAgreed = record.termsOfServiceAgreed;
-  return out;
+/**
+ * The contact list as account.json may hold it, or undefined: a list of at most 20 URLs
+ * (`mailto:…`, `tel:…`), each one line of printable text. What a CA returns as the account's
+ * contact goes through this before it is stored (register, account update).
+ */
+export function storableContact(value: unknown): string[] | undefined {
+  if (!Array.isArray(value) || value.length > MAX_CONTACTS) return undefined;
+  for (const item of value) {
+    if (typeof item !== 'string' || item.length > MAX_CONTACT_LENGTH) return undefined;
+    if (!/^[a-z][a-z0-9+.-]*:[^\x00-\x20\x7f-\x9f]+$/i.test(item)) return undefined;
+  }
+  return [...(value as string[])];
 }
 
+/** Every read of an account file, with the checks of trust.ts; undefined when it does not exist. */
 async function readOptional(path: string): Promise<string | undefined> {
-  try {
-    return await readFile(path, 'utf8');
-  } catch (error) {
-    if (codeOf(error) === 'ENOENT') return undefined;
-    throw localErrorFor('read', path, error);
-  }
+  return readTrustedFile(path);
 }
 
 async function removeFile(path: string): Promise<boolean> {

@@ -22,7 +22,7 @@
  * by the last complete version and `current` is rewritten.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { accessSync, existsSync, readFileSync, readdirSync, type Dirent } from 'node:fs';
+import { accessSync, existsSync, readdirSync, type Dirent } from 'node:fs';
 import {
   CREATE_OR_TRUNCATE,
   lstat,
@@ -65,6 +65,7 @@ import {
   childPath,
 } from './layout.js';
 import { parseRenewalSettings, serializeRenewalSettings, type RenewalSettings } from './settings.js';
+import { assertTrustedDirectory, readTrustedFile } from './trust.js';
 
 /** PEM texts. `chain` is the issuer chain without the leaf; `fullchain` is cert + chain. */
 export interface CertificateFiles {
@@ -572,13 +573,15 @@ export const SWAP_MARKER_FILE = '.swap-in-progress';
 /**
  * Whether a crash may have left this lineage's live files half-swapped: true while a swap marker
  * exists, or when the directory has no `current` marker yet. A cheap check (two stats), so
- * `renew` over many certificates only runs `repairLineage` where it can matter.
+ * `renew` over many certificates only runs `repairLineage` where it can matter. Throws LocalError
+ * when another user could change the lineage directory: nothing is read from it, nor repaired.
  */
 export function lineageNeedsRepair(
   configDir: string,
   certName: string,
   paths: LineagePaths = lineagePaths(configDir, certName),
 ): boolean {
+  assertTrustedDirectory(paths.dir);
   if (existsSync(childPath(paths.dir, SWAP_MARKER_FILE))) return true;
   // `current` first: it exists in every committed lineage, so that is usually the last stat.
   return !existsSync(paths.current) && existsSync(paths.dir);
@@ -907,13 +910,9 @@ function versionNumbers(entries: readonly Dirent[]): number[] {
     .sort((a, b) => a - b);
 }
 
+/** Every read of a lineage's files: another user's file, or one over the size cap, is refused (trust.ts). */
 async function readOptional(path: string): Promise<string | undefined> {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch (error) {
-    if (codeOf(error) === 'ENOENT') return undefined;
-    throw localErrorFor('read', path, error);
-  }
+  return readTrustedFile(path);
 }
 
 async function exists(path: string): Promise<boolean> {

@@ -3,10 +3,11 @@
  * written by acmecli, versioned) and `config.ini` (defaults written by the user, certbot's
  * `cli.ini` habit). Both fail with a LocalError that names the file and the field or line.
  */
-import { readFile } from './fs.js';
 import type { Identifier } from '../acme/types.js';
-import { LocalError } from '../errors.js';
-import { codeOf, localErrorFor } from './atomic-write.js';
+import { parseIdentifier } from '../crypto/identifiers.js';
+import { LocalError, UsageError } from '../errors.js';
+import { validateAccountName } from './layout.js';
+import { readTrustedFile } from './trust.js';
 
 export const RENEWAL_SETTINGS_VERSION = 1;
 
@@ -52,7 +53,13 @@ export function serializeRenewalSettings(settings: RenewalSettings): string {
   return `${JSON.stringify(settings, null, 2)}\n`;
 }
 
-/** Parses and type-checks `renewal.json`; `source` (the path) is named in every error. */
+/**
+ * Parses and checks `renewal.json`; `source` (the path) is named in every error. What it holds
+ * becomes an order, a CSR, file paths and a command line run as root, so every field gets the
+ * checks its command-line option gets (names as `-d` checks them, the account name as
+ * `--account`), or the type the writer gives it where the value is checked only when used (the
+ * key type, the plugin and its options: renew checks those and names this file and the field).
+ */
 export function parseRenewalSettings(text: string, source: string): RenewalSettings {
   let value: unknown;
   try {
@@ -75,20 +82,24 @@ export function parseRenewalSettings(text: string, source: string): RenewalSetti
     const path = `identifiers[${index}]`;
     const obj = v.object(item, path);
     if (obj.type !== 'dns' && obj.type !== 'ip') v.fail(`${path}.type`, 'must be "dns" or "ip"');
-    return { type: obj.type as Identifier['type'], value: v.string(obj.value, `${path}.value`) };
+    const text = v.string(obj.value, `${path}.value`);
+    const identifier = parseIdentifier(text, (input, why) => v.fail(`${path}.value`, `is not a valid name: ${JSON.stringify(input)}: ${why}`));
+    if (identifier.type !== obj.type) v.fail(`${path}.value`, `is not ${obj.type === 'ip' ? 'an IP address' : 'a DNS name'}: ${JSON.stringify(text)}`);
+    return identifier;
   });
   if (identifiers.length === 0) v.fail('identifiers', 'must list at least one identifier');
   const settings: RenewalSettings = {
     ...root,
     version: RENEWAL_SETTINGS_VERSION,
-    server: v.string(root.server, 'server'),
-    account: v.string(root.account, 'account'),
+    server: v.url(root.server, 'server'),
+    account: v.accountName(root.account, 'account'),
     identifiers,
     keyType: v.string(root.keyType, 'keyType'),
     reuseKey: v.boolean(root.reuseKey, 'reuseKey'),
     plugin: v.string(root.plugin, 'plugin'),
     pluginSettings: v.object(root.pluginSettings, 'pluginSettings'),
   };
+  for (const [name, options] of Object.entries(settings.pluginSettings)) v.object(options, `pluginSettings.${name}`);
   if (root.preferredChallenges !== undefined) {
     settings.preferredChallenges = v
       .array(root.preferredChallenges, 'preferredChallenges')
@@ -105,9 +116,32 @@ export function parseRenewalSettings(text: string, source: string): RenewalSetti
     }
     settings.extraFiles = files;
   }
-  if (root.dns01 !== undefined) settings.dns01 = v.object(root.dns01, 'dns01');
+  if (root.dns01 !== undefined) settings.dns01 = parseDns01(v, v.object(root.dns01, 'dns01'));
   return settings;
 }
+
+/** The dns-01 settings as issue writes them (Dns01Settings): only known keys, each of its type. */
+function parseDns01(v: Validator, stored: Record<string, unknown>): Record<string, unknown> {
+  const dns01: Record<string, unknown> = {};
+  if (stored.challengeAlias !== undefined) {
+    const alias = v.string(stored.challengeAlias, 'dns01.challengeAlias');
+    dns01.challengeAlias = parseIdentifier(alias, (input, why) => v.fail('dns01.challengeAlias', `is not a valid zone: ${JSON.stringify(input)}: ${why}`)).value;
+  }
+  if (stored.resolvers !== undefined) {
+    dns01.resolvers = v.array(stored.resolvers, 'dns01.resolvers').map((item, index) => v.string(item, `dns01.resolvers[${index}]`));
+  }
+  if (stored.propagationTimeoutMs !== undefined) dns01.propagationTimeoutMs = v.milliseconds(stored.propagationTimeoutMs, 'dns01.propagationTimeoutMs');
+  if (stored.propagationWaitMs !== undefined) dns01.propagationWaitMs = v.milliseconds(stored.propagationWaitMs, 'dns01.propagationWaitMs');
+  if (stored.skipPropagationCheck !== undefined) dns01.skipPropagationCheck = v.boolean(stored.skipPropagationCheck, 'dns01.skipPropagationCheck');
+  return dns01;
+}
+
+/**
+ * Values already found valid in this run: a thousand lineages name the same server and account,
+ * and URL parsing is slow in the binaries' interpreter-only V8.
+ */
+const validUrls = new Set<string>();
+const validAccountNames = new Set<string>();
 
 class Validator {
   constructor(private readonly source: string) {}
@@ -135,7 +169,39 @@ class Validator {
     if (typeof value !== 'string') {
       this.fail(field, value === undefined ? 'is missing (must be a string)' : `must be a string, not ${describe(value)}`);
     }
+    // Strings become paths, arguments and command lines: a NUL cannot be any of them.
+    if (value.includes('\0')) this.fail(field, 'contains a NUL character');
     return value;
+  }
+
+  /** An http(s) URL (the transport refuses plain http except on loopback when it is used). */
+  url(value: unknown, field: string): string {
+    const text = this.string(value, field);
+    if (validUrls.has(text)) return text;
+    if (!URL.canParse(text) || !/^https?:$/.test(new URL(text).protocol)) this.fail(field, `must be an http(s) URL, not ${JSON.stringify(text)}`);
+    validUrls.add(text);
+    return text;
+  }
+
+  milliseconds(value: unknown, field: string): number {
+    if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
+      this.fail(field, value === undefined ? 'is missing (must be a number of milliseconds)' : `must be a number of milliseconds, not ${describe(value)}`);
+    }
+    return value;
+  }
+
+  /** Checked as `--account` is (it names a directory). */
+  accountName(value: unknown, field: string): string {
+    const name = this.string(value, field);
+    if (validAccountNames.has(name)) return name;
+    try {
+      validateAccountName(name);
+    } catch (error) {
+      if (!(error instanceof UsageError)) throw error;
+      this.fail(field, error.message);
+    }
+    validAccountNames.add(name);
+    return name;
   }
 
   boolean(value: unknown, field: string): boolean {
@@ -185,17 +251,19 @@ export function parseConfigFile(text: string, source: string): ConfigValues {
   return values;
 }
 
-/** Reads and parses a config file; a missing file is an error unless `missingOk`. */
+/**
+ * Reads and parses a config file, with the checks of trust.ts (another user's file, or one in a
+ * directory another user can write, is refused, as is one over the size cap); a missing file is an
+ * error unless `missingOk`.
+ */
 export async function readConfigFile(
   path: string,
   options: { missingOk?: boolean } = {},
 ): Promise<ConfigValues> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (error) {
-    if (options.missingOk === true && codeOf(error) === 'ENOENT') return Object.create(null) as ConfigValues;
-    throw localErrorFor('read', path, error);
+  const text = readTrustedFile(path);
+  if (text === undefined) {
+    if (options.missingOk === true) return Object.create(null) as ConfigValues;
+    throw new LocalError(`cannot read ${path}: no such file or directory (ENOENT)`);
   }
   return parseConfigFile(text, path);
 }

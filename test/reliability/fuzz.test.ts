@@ -20,7 +20,7 @@ import { parseCsr } from '../../src/crypto/csr.js';
 import { loadPrivateKeyPem } from '../../src/crypto/keys.js';
 import { findPemBlocks, encodePem } from '../../src/crypto/pem.js';
 import { parseConfigFile, parseRenewalSettings, serializeRenewalSettings, type RenewalSettings } from '../../src/store/settings.js';
-import { parseIdentifier } from '../../src/cli/identifiers.js';
+import { parseIdentifier } from '../../src/crypto/identifiers.js';
 import { parseBindKeyFile, parseKeyString } from '../../plugins/nsupdate/bind-keyfile.js';
 import { mulberry32 } from '../helpers/crash.js';
 import { makeTempDir, openssl } from '../unit/crypto/openssl.js';

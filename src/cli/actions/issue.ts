@@ -14,7 +14,7 @@ import { dryRunServer, requiredKeyType } from '../../operations/servers.js';
 import type { RunContext } from '../../operations/context.js';
 import type { EabAlgorithm } from '../../acme/jws.js';
 import type { ActionImplementation, ActionOutcome } from '../action.js';
-import { parseIdentifiers } from '../identifiers.js';
+import { parseIdentifiers } from '../../crypto/identifiers.js';
 import { dns01SettingsFrom } from '../options.js';
 import { webrootGroups } from '../webroot-groups.js';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseIdentifier, parseIdentifiers } from '../../../src/cli/identifiers.js';
+import { parseIdentifier, parseIdentifiers } from '../../../src/crypto/identifiers.js';
 import { dryRunServer, requiredKeyType, resolveServer } from '../../../src/operations/servers.js';
 import { UsageError } from '../../../src/errors.js';
 

@@ -7,6 +7,7 @@ import {
   listAccounts,
   loadAccount,
   saveAccount,
+  storableContact,
   type AccountRecord,
 } from '../../../src/store/account-store.js';
 import { accountPaths } from '../../../src/store/layout.js';
@@ -108,6 +109,39 @@ describe('account store', () => {
     expect(await deleteAccount(config, SERVER, 'default')).toBe(false);
     expect(await deleteAccount(config, SERVER, 'second')).toBe(true);
     expect(await readdir(join(config, 'accounts'))).toEqual([]);
+  });
+
+  it.each([
+    ['numbers', [1, 2]],
+    ['an object', { mailto: 'a@example.com' }],
+    ['a string', 'mailto:a@example.com'],
+    ['a newline in an address', ['mailto:a@example.com\nx']],
+  ])('writes nothing for a contact of %s: no record no later run can read, no key left without one', async (_label, contact) => {
+    const config = await tempDir();
+    await expect(saveAccount(config, SERVER, 'default', { ...record(), contact } as unknown as AccountRecord, KEY)).rejects.toThrow(
+      `${accountPaths(config, SERVER, 'default').record}: field "contact"`,
+    );
+    expect(await readdir(config)).toEqual([]);
+  });
+
+  it('storableContact accepts URL lists only', () => {
+    expect(storableContact(['mailto:a@example.com', 'tel:+33123'])).toEqual(['mailto:a@example.com', 'tel:+33123']);
+    expect(storableContact([])).toEqual([]);
+    for (const bad of [[1], {}, 'mailto:a@example.com', ['a@example.com'], ['mailto:a b@example.com'], ['mailto:\u009b31m'], Array(21).fill('mailto:a@example.com')]) {
+      expect(storableContact(bad)).toBeUndefined();
+    }
+  });
+
+  it('writes a format version and reads records written without one', async () => {
+    const config = await tempDir();
+    await saveAccount(config, SERVER, 'default', record(), KEY);
+    const path = accountPaths(config, SERVER, 'default').record;
+    expect(JSON.parse(await readFile(path, 'utf8')).version).toBe(1);
+    const { version: _version, ...older } = JSON.parse(await readFile(path, 'utf8')) as Record<string, unknown>;
+    await writeFile(path, JSON.stringify(older));
+    expect((await loadAccount(config, SERVER, 'default'))?.record).toEqual(record());
+    await writeFile(path, JSON.stringify({ ...older, version: 2 }));
+    await expect(loadAccount(config, SERVER, 'default')).rejects.toThrow(`${path}: field "version" is 2, this acmecli reads version 1`);
   });
 
   it('refuses a record whose server differs from where it is saved', async () => {

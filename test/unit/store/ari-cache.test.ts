@@ -2,6 +2,7 @@ import { readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ARI_CACHE_FILE, readAriCache, writeAriCache, type AriCacheEntry } from '../../../src/store/ari-cache.js';
+import { LocalError } from '../../../src/errors.js';
 import { useTempDirs } from './temp-dir.js';
 
 const tempDir = useTempDirs();
@@ -44,5 +45,22 @@ describe('ARI cache', () => {
     expect(await readAriCache(dir)).toBeUndefined();
     await writeFile(path, JSON.stringify({ ...ENTRY, certificate: { notBefore: ENTRY.certificate?.notBefore } }));
     expect(await readAriCache(dir)).toBeUndefined();
+  });
+
+  it('names the file and the field of a malformed entry to onInvalid', async () => {
+    const dir = await tempDir();
+    const path = join(dir, ARI_CACHE_FILE);
+    const seen: LocalError[] = [];
+    await writeFile(path, JSON.stringify({ ...ENTRY, window: { start: 1, end: ENTRY.window?.end } }));
+    expect(await readAriCache(dir, (error) => seen.push(error))).toBeUndefined();
+    await writeFile(path, JSON.stringify({ ...ENTRY, renewAt: 'soon' }));
+    expect(await readAriCache(dir, (error) => seen.push(error))).toBeUndefined();
+    expect(seen.map((e) => e.message)).toEqual([`${path}: field "window.start" must be a string`, `${path}: field "renewAt" must be a date, not "soon"`]);
+  });
+
+  it('does not write an entry it would not read back', async () => {
+    const dir = await tempDir();
+    await expect(writeAriCache(dir, { ...ENTRY, nextCheckAt: 'later' })).rejects.toThrow(`${join(dir, ARI_CACHE_FILE)}: field "nextCheckAt" must be a date`);
+    expect(await readdir(dir)).toEqual([]);
   });
 });

@@ -12,7 +12,7 @@ export const SAMPLE_SETTINGS: RenewalSettings = {
   keyType: 'ec-p256',
   reuseKey: false,
   plugin: 'webroot',
-  pluginSettings: { webroot: '/var/www/html' },
+  pluginSettings: { webroot: { webrootPath: '/var/www/html' } },
   preferredChallenges: ['http-01'],
   reloadCommand: 'systemctl reload nginx',
   extraFiles: { fullchainFile: '/etc/nginx/fullchain.pem' },
