@@ -81,6 +81,8 @@ interface Expected {
   stdoutLines?: number;
   /** Whether acmecli passes the text's newlines on (ToS URL, hook output) rather than collapsing them. */
   newlineVisible: boolean;
+  /** Whether stdout or stderr quote the text at all (false: it reaches only --json). */
+  shown?: boolean;
 }
 
 function expectClean(runs: Runs, expected: Expected): void {
@@ -99,7 +101,8 @@ function expectClean(runs: Runs, expected: Expected): void {
   }
   // The user sees that something was there.
   const shown = hostile.stdout + hostile.stderr;
-  for (const form of VISIBLE) expect(shown).toContain(form);
+  if (expected.shown === false) expect(shown).not.toContain(START);
+  else for (const form of VISIBLE) expect(shown).toContain(form);
   if (expected.newlineVisible) expect(shown).toContain(VISIBLE_NEWLINE);
   if (expected.logLines > 0) {
     for (const form of VISIBLE) expect(runs.hostileLog).toContain(form);
@@ -215,8 +218,10 @@ describe('fake CA: CA text reaches stdout, stderr, the log and --json escaped', 
 
   it('fake CA: account fields and the terms-of-service URL in the register result', async () => {
     const runs = await collect(withFake(hostileAccount, ['register', '--agree-tos', '--email', 'admin@example.test']), true);
-    // The CA's contact is in the summary on stdout, on its own line; the ToS URL only in --json.
-    expectClean(runs, { code: 0, logLines: 0, stdoutLines: 1, newlineVisible: true });
+    // The CA's contact carries the text, so it is not a list of URLs: acmecli keeps and shows the
+    // contact it sent (src/store/account-store.ts). The text then reaches only --json's ToS URL.
+    expectClean(runs, { code: 0, logLines: 0, stdoutLines: 0, newlineVisible: false, shown: false });
+    expect(runs.hostile.stdout).toContain('contact:     mailto:admin@example.test');
   });
 
   it('fake CA: on a terminal (pty), the terms-of-service question and the register result show the text escaped', async () => {
@@ -234,9 +239,9 @@ describe('fake CA: CA text reaches stdout, stderr, the log and --json escaped', 
     for (const raw of ['\x1b[2J', '\x1b]52', '\x1b]8;', '\x00', '\u009b', '\x7f', '\u202e', '\u2066', '\u2069', '\u200f', '\u061c', `\n${FORGED}`]) {
       expect(output.includes(raw), `raw ${JSON.stringify(raw)} in:\n${output}`).toBe(false);
     }
-    // Both the question (ToS URL) and the result (contact) show the text escaped.
+    // The question (ToS URL) shows the text escaped; the result shows the contact acmecli sent.
     expect(output).toContain(`https://ca.example/tos<\\x1b[2J`);
-    expect(output).toContain(`mailto:admin<\\x1b[2J`);
+    expect(output).toContain('contact:     mailto:admin@example.test');
     expect(output).toContain(VISIBLE_NEWLINE);
   });
 });
