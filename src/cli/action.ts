@@ -8,6 +8,7 @@ import { AcmecliError, AbortedError, ExitCode, messageOf } from '../errors.js';
 import { stackLines } from '../output/escape.js';
 import type { OutputLine, Reporter } from '../output/reporter.js';
 import type { RunContext } from '../operations/context.js';
+import { SECRET_ENV_VARS } from '../hooks/secret-env.js';
 import { applyConfigFile, buildRunContext, createRunReporter, loadConfigFile, type GlobalOptions } from './global.js';
 import type { CliRuntime, CliState } from './runtime.js';
 export type { CliState };
@@ -79,7 +80,7 @@ export async function runInFrame(runtime: CliRuntime, state: CliState, command: 
       for (const [key, value] of Object.entries(options)) {
         if (SECRET_OPTIONS.has(key) && typeof value === 'string' && value !== '') reporter.addSecret(value);
       }
-      for (const name of ['ACMECLI_NSUPDATE_KEY', 'ACMECLI_EAB_HMAC_KEY']) {
+      for (const name of SECRET_ENV_VARS) {
         const value = runtime.env[name];
         if (value) reporter.addSecret(value);
       }

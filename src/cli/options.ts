@@ -2,6 +2,7 @@
 import { Option, type Command } from 'commander';
 import { UsageError } from '../errors.js';
 import { DEFAULT_DNS01_SETTINGS, type Dns01Settings } from '../challenges/dns01/settings.js';
+import { EAB_HMAC_KEY_ENV } from '../hooks/secret-env.js';
 
 /** For repeatable options: `-d a -d b` → ['a', 'b']. */
 export function collect(value: string, previous: string[] | undefined): string[] {
@@ -50,6 +51,12 @@ export function addAccountCreationOptions(command: Command): void {
     .addOption(new Option('-m, --email <address>', 'contact e-mail for the account (repeatable, or comma-separated)').argParser(collect).env('ACMECLI_EMAIL'))
     .option('--agree-tos', "agree to the CA's terms of service")
     .addOption(new Option('--eab-kid <id>', 'External Account Binding key id from your CA account').env('ACMECLI_EAB_KID'))
-    .addOption(new Option('--eab-hmac-key <key>', 'External Account Binding MAC key (base64url or base64; used once, never stored)').env('ACMECLI_EAB_HMAC_KEY'))
+    .addOption(
+      new Option(
+        '--eab-hmac-key <key>',
+        `External Account Binding MAC key (base64url or base64; used once, never stored); a command line is visible to every local user (ps), so prefer ${EAB_HMAC_KEY_ENV} or --eab-hmac-key-file`,
+      ).env(EAB_HMAC_KEY_ENV),
+    )
+    .addOption(new Option('--eab-hmac-key-file <file>', 'read the EAB MAC key from this file instead (surrounding whitespace ignored; /dev/stdin works)').env('ACMECLI_EAB_HMAC_KEY_FILE'))
     .addOption(new Option('--eab-algorithm <alg>', 'MAC algorithm of the binding').choices(['HS256', 'HS384', 'HS512']).default('HS256'));
 }

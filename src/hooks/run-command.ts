@@ -5,10 +5,14 @@
  */
 import { constants } from 'node:os';
 import { AbortedError, LocalError, messageOf } from '../errors.js';
+import { childEnvironment } from './secret-env.js';
 
 export interface RunCommandRequest {
   command: string;
-  /** Added to the inherited environment for this call only; process.env is never mutated. */
+  /**
+   * Added to the inherited environment (without the variables that hold secrets, see
+   * secret-env.ts) for this call only; process.env is never mutated.
+   */
   env?: Readonly<Record<string, string>>;
   timeoutMs: number;
   signal?: AbortSignal;
@@ -63,8 +67,8 @@ export const runCommand: RunCommand = async (request) => {
   // Loaded here, not at start-up: most runs (renew with nothing due) start no command at all.
   const { execa } = await import('execa');
   const subprocess = execa(file, args, {
-    env: { ...request.env },
-    extendEnv: true,
+    env: childEnvironment(process.env, request.env),
+    extendEnv: false,
     ...(request.cwd === undefined ? {} : { cwd: request.cwd }),
     stdin: 'ignore',
     // Captured here rather than by execa, whose maxBuffer kills the command when it is reached.

@@ -30,6 +30,7 @@ const fsync = promisify(fs.fsync);
 const close = promisify(fs.close);
 const fchmod = promisify(fs.fchmod);
 const fstat = promisify(fs.fstat);
+const read = promisify(fs.read);
 
 /** What identifies a file whatever name it has: compared after a rename into a directory others can write. */
 export interface FileIdentity {
@@ -269,4 +270,34 @@ export function reasonOf(error: unknown): string {
   const message = error instanceof Error ? error.message : String(error);
   if (typeof code !== 'string') return message;
   return `${REASONS[code] ?? message.replace(/^[A-Z]+: /, '').split(',')[0]} (${code})`;
+}
+
+export interface CappedRead {
+  bytes: Buffer;
+  /** The file holds more than the cap: `bytes` is its first cap + 1 bytes. */
+  tooLarge: boolean;
+  /** fstat of the opened file (no second look-up by path). */
+  stats: fs.Stats;
+}
+
+/**
+ * Reads a small file the user names (a key file) without trusting its size: at most `maxBytes` + 1
+ * bytes are read, so a huge file or /dev/zero costs nothing. Works on pipes too (/dev/stdin,
+ * a shell's `<(...)`), whose size stat does not know.
+ */
+export async function readCapped(path: string, maxBytes: number): Promise<CappedRead> {
+  const fd = await openDescriptor(path, 'r');
+  try {
+    const stats = await fstat(fd);
+    const buffer = Buffer.alloc(maxBytes + 1);
+    let length = 0;
+    while (length < buffer.length) {
+      const { bytesRead } = await read(fd, buffer, length, buffer.length - length, null);
+      if (bytesRead === 0) break;
+      length += bytesRead;
+    }
+    return { bytes: buffer.subarray(0, Math.min(length, maxBytes)), tooLarge: length > maxBytes, stats };
+  } finally {
+    await close(fd);
+  }
 }

@@ -4,7 +4,7 @@
  * <configDir>/                          defaultConfigDir(): /etc/acmecli for root on Linux, ...
  * ├── config.ini                        settings file (`key = value`, certbot cli.ini habit)
  * ├── locks/
- * │   └── <name>.lock                   "pid hostname startedAt token" (lock.ts)
+ * │   └── <name>.lock                   "pid hostname startedAt token start bootId" (lock.ts)
  * ├── accounts/                         0700
  * │   └── <serverKey>/                  serverKey(directoryUrl): host[_port]_path[_configurationId-x]
  * │       └── <accountName>/            0700, e.g. "default"

@@ -1,24 +1,33 @@
 /**
  * Cross-process exclusive locks without native modules, on Linux and Windows alike: a lock is a
- * file `<config>/locks/<name>.lock` created with O_EXCL ('wx'), holding
- * "pid hostname startedAt token". O_EXCL creation is atomic on local file systems and NTFS.
+ * file `<config>/locks/<name>.lock` holding "pid hostname startedAt token start bootId".
  *
- * A lock is stale, and taken over, when its holder is on this host and that pid is gone
- * (process.kill(pid, 0) → ESRCH), or when it was taken before this machine last booted (so the
- * pid may now belong to something else). A lock from another host (a shared config directory, or
- * a container recreated with a new hostname) cannot have its pid checked; it is taken over only
- * once it is older than any run could last (24 h). Takeover itself is serialised by `<name>.lock.takeover`, created the same way,
- * so two runs that find the same stale lock cannot both win. A guard left by a run that died
- * taking over names its pid and is removed as soon as that pid is gone (after 30 s when its
- * holder cannot be told: empty, or another host's).
+ * The file appears complete or not at all: it is written under a temp name in the same directory
+ * and then link(2)ed to the lock name, which fails with EEXIST instead of replacing (a hard link on
+ * NTFS alike). So a lock file that is empty or cut short is never a holder between create and
+ * write: it is debris of a crash, and taken over at once. (A file system without hard links falls
+ * back to O_EXCL create-then-write, and such a file gets the old 10 s grace.)
+ *
+ * A holder is identified by more than its pid, which pid reuse hands to other processes and which is
+ * 1 for every run in a container: also by its start time (field 22 of /proc/<pid>/stat, clock
+ * ticks since boot) and the boot id (/proc/sys/kernel/random/boot_id). On this host a lock is
+ * stale when it was taken in another boot, or when its pid is gone, a zombie, or a process that
+ * started at another time. Where /proc is missing (Windows, macOS) or hides the process (mounted
+ * with hidepid), the pid alone is probed (process.kill(pid, 0)), and a lock taken before the
+ * last boot by the wall clock is stale. A lock from another host (a shared config directory,
+ * or a container recreated with a new hostname) cannot have its pid checked; it is taken over only
+ * once it is older than any run could last (24 h). Takeover itself is serialised by
+ * `<name>.lock.takeover`, created the same way, so two runs that find the same stale lock cannot
+ * both win. A guard left by a run that died taking over names its holder and is removed as soon as
+ * that holder is gone (after 30 s when its holder cannot be told: another host's).
  *
  * Locks are not re-entrant: a second acquire of the same name in the same process waits or fails.
  */
 import { randomBytes } from 'node:crypto';
-import { link, open, readFile, rename, stat, unlink } from './fs.js';
+import { link, open, readFile, readdir, rename, stat, unlink, writeFile } from './fs.js';
 import { readFileSync, unlinkSync } from 'node:fs';
 import { hostname as osHostname, uptime } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { AbortedError, LocalError, throwIfAborted } from '../errors.js';
 import { codeOf, ensureDir, isProcessAlive, localErrorFor } from './atomic-write.js';
@@ -50,10 +59,14 @@ export interface LockHolder {
   hostname: string;
   startedAt: string;
   token: string;
+  /** Start time of the holder process, clock ticks since boot (/proc/<pid>/stat); absent without /proc. */
+  start?: string;
+  /** The boot the lock was taken in (/proc/sys/kernel/random/boot_id); absent without /proc. */
+  bootId?: string;
 }
 
 const LOCK_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,240}$/;
-// A holder between open('wx') and its write has an empty file; allow it this long to fill it.
+// Only without hard links: a holder between open('wx') and its write has an empty file; allow it this long.
 const EMPTY_LOCK_GRACE_MS = 10_000;
 // A takeover guard is held for a few file operations; older than this its owner died mid-way.
 const GUARD_STALE_MS = 30_000;
@@ -61,6 +74,11 @@ const GUARD_STALE_MS = 30_000;
 const BOOT_SLACK_MS = 60_000;
 // Longer than any run: renew waits at most an hour for its lock, hooks and polling are bounded.
 const FOREIGN_LOCK_MAX_AGE_MS = 24 * 60 * 60_000;
+// A lock or guard being written, `.new-<host>-<pid>-<start>-<hex>`: the name tells whether its
+// writer still runs (only this host's can be checked).
+const TEMP_NAME = /^\.new-(.+)-(\d+)-(\d+|x)-[0-9a-f]{12}$/;
+// link(2) errors that mean "no hard links on this file system" (FAT, some network shares).
+const NO_LINKS = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS']);
 
 export async function acquireLock(configDir: string, name: string, options: AcquireLockOptions): Promise<Lock> {
   if (!LOCK_NAME.test(name)) throw new Error(`invalid lock name ${JSON.stringify(name)}`);
@@ -73,7 +91,10 @@ export async function acquireLock(configDir: string, name: string, options: Acqu
   for (;;) {
     throwIfAborted(options.signal);
     const lock = await tryCreate(path);
-    if (lock !== undefined) return lock;
+    if (lock !== undefined) {
+      await removeDeadDebris(dir);
+      return lock;
+    }
 
     const holder = await readHolder(path);
     if (holder === 'gone') continue;
@@ -92,7 +113,7 @@ export async function acquireLock(configDir: string, name: string, options: Acqu
     }
     if (!waiting) {
       waiting = true;
-      options.onWait?.(holder === 'unreadable' ? undefined : holder);
+      options.onWait?.(typeof holder === 'string' ? undefined : holder);
     }
     try {
       throwIfAborted(options.signal);
@@ -107,29 +128,132 @@ export async function acquireLock(configDir: string, name: string, options: Acqu
 /** Who holds a lock, for messages like `acmecli renew` listing busy certificates. */
 export async function readLockHolder(configDir: string, name: string): Promise<LockHolder | undefined> {
   const holder = await readHolder(join(locksDir(configDir), `${name}.lock`));
-  return holder === 'gone' || holder === 'unreadable' ? undefined : holder;
+  return typeof holder === 'string' ? undefined : holder;
 }
 
 async function tryCreate(path: string): Promise<Lock | undefined> {
   const token = randomBytes(8).toString('hex');
-  const content = `${process.pid} ${osHostname()} ${new Date().toISOString()} ${token}\n`;
+  if (!(await createComplete(path, await holderRecord(token)))) return undefined;
+  return createLock(path, token);
+}
+
+async function holderRecord(token: string): Promise<string> {
+  const self = await ownIdentity();
+  return `${process.pid} ${osHostname()} ${new Date().toISOString()} ${token} ${self.start ?? '-'} ${self.bootId ?? '-'}\n`;
+}
+
+/** Directories where link(2) worked, or failed for want of hard links, in this process. */
+const linksWork = new Map<string, boolean>();
+
+/**
+ * Creates `path` holding `content`, complete or not at all: written under a temp name, then
+ * linked, which fails with EEXIST where rename would replace. Returns false when `path` exists.
+ * No fsync: a lock outlives no boot (the boot id tells), and an empty file after a power loss
+ * is debris like any other.
+ */
+async function createComplete(path: string, content: string): Promise<boolean> {
+  const dir = dirname(path);
+  if (linksWork.get(dir) === false) return createInPlace(path, content);
+  const temp = join(dir, await tempName());
+  try {
+    await writeFile(temp, content, { flag: 'wx', mode: 0o644 });
+  } catch (error) {
+    await unlink(temp).catch(() => undefined);
+    throw localErrorFor('write lock', path, error);
+  }
+  try {
+    await link(temp, path);
+    linksWork.set(dir, true);
+    return true;
+  } catch (error) {
+    const code = codeOf(error);
+    if (code === 'EEXIST') return false;
+    if (code === undefined || !NO_LINKS.has(code)) throw localErrorFor('create lock', path, error);
+    linksWork.set(dir, false);
+    return createInPlace(path, content);
+  } finally {
+    await unlink(temp).catch(() => undefined);
+  }
+}
+
+/** Where there are no hard links: O_EXCL create, then write (readers may see it empty meanwhile). */
+async function createInPlace(path: string, content: string): Promise<boolean> {
   let handle;
   try {
     handle = await open(path, 'wx', 0o644);
   } catch (error) {
-    if (codeOf(error) === 'EEXIST') return undefined;
+    if (codeOf(error) === 'EEXIST') return false;
     throw localErrorFor('create lock', path, error);
   }
   try {
     await handle.writeFile(content);
-    await handle.sync();
   } catch (error) {
     await handle.close().catch(() => undefined);
     await unlink(path).catch(() => undefined);
     throw localErrorFor('write lock', path, error);
   }
   await handle.close();
-  return createLock(path, token);
+  return true;
+}
+
+/**
+ * Whether every lock file of `dir` was created by link (so one that is empty or cut short is
+ * debris). Known once a link worked here; otherwise tried once with two temp files.
+ */
+async function createdByLink(dir: string): Promise<boolean> {
+  const known = linksWork.get(dir);
+  if (known !== undefined) return known;
+  const first = join(dir, await tempName());
+  const second = join(dir, await tempName());
+  try {
+    await writeFile(first, '', { flag: 'wx', mode: 0o644 });
+    await link(first, second);
+    linksWork.set(dir, true);
+    return true;
+  } catch (error) {
+    const code = codeOf(error);
+    if (code !== undefined && NO_LINKS.has(code)) linksWork.set(dir, false);
+    return false;
+  } finally {
+    await unlink(second).catch(() => undefined);
+    await unlink(first).catch(() => undefined);
+  }
+}
+
+async function tempName(): Promise<string> {
+  return `.new-${tempHost()}-${process.pid}-${(await ownIdentity()).start ?? 'x'}-${randomBytes(6).toString('hex')}`;
+}
+
+function tempHost(): string {
+  return osHostname().replace(/[^A-Za-z0-9.-]/g, '_').slice(0, 64) || '_';
+}
+
+/**
+ * Removes what runs on this host that died while taking a lock left behind: temp files they had
+ * not linked or removed yet (a live writer's is kept: it is about to link it), and takeover
+ * guards (the lock they guarded may be gone already, so no later takeover would meet them).
+ */
+async function removeDeadDebris(dir: string): Promise<void> {
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch {
+    return;
+  }
+  const self = await ownIdentity();
+  const host = tempHost();
+  for (const name of names) {
+    if (name.endsWith('.lock.takeover')) {
+      await removeDeadGuard(join(dir, name), false).catch(() => undefined);
+      continue;
+    }
+    const match = TEMP_NAME.exec(name);
+    if (match === null || match[1] !== host) continue;
+    const pid = Number(match[2]);
+    const start = match[3] === 'x' ? undefined : match[3];
+    if (pid === process.pid && start === self.start) continue;
+    if (await processGone(pid, start)) await unlink(join(dir, name)).catch(() => undefined);
+  }
 }
 
 function createLock(path: string, token: string): Lock {
@@ -150,13 +274,14 @@ function createLock(path: string, token: string): Lock {
       try {
         unlinkSync(path);
       } catch {
-        // Left behind: the next run finds our pid dead and takes it over.
+        // Left behind: the next run finds our process gone and takes it over.
       }
     },
   };
 }
 
-type HolderState = LockHolder | 'unreadable' | 'gone';
+/** `garbled`: read, but not a whole record (empty, cut short); `unreadable`: the read failed. */
+type HolderState = LockHolder | 'garbled' | 'unreadable' | 'gone';
 
 async function readHolder(path: string): Promise<HolderState> {
   let text: string;
@@ -167,34 +292,114 @@ async function readHolder(path: string): Promise<HolderState> {
     if (codeOf(error) === 'EPERM' || codeOf(error) === 'EBUSY') return 'unreadable';
     throw localErrorFor('read lock', path, error);
   }
-  return parseHolder(text) ?? 'unreadable';
+  return parseHolder(text) ?? 'garbled';
 }
 
 function parseHolder(text: string): LockHolder | undefined {
+  // Every writer ends the record with a newline: without it the record was cut short.
+  if (!text.endsWith('\n')) return undefined;
   const parts = text.trim().split(/\s+/);
   if (parts.length < 4) return undefined;
-  const [pidText, hostname, startedAt, token] = parts as [string, string, string, string];
+  const [pidText, hostname, startedAt, token, start, bootId] = parts as [string, string, string, string, string?, string?];
   const pid = Number(pidText);
   if (!Number.isSafeInteger(pid) || pid <= 0) return undefined;
-  return { pid, hostname, startedAt, token };
+  return {
+    pid,
+    hostname,
+    startedAt,
+    token,
+    // Records of older versions, and of hosts without /proc, have no identity beyond the pid.
+    ...(start !== undefined && /^\d+$/.test(start) ? { start } : {}),
+    ...(bootId !== undefined && bootId !== '-' ? { bootId } : {}),
+  };
 }
 
-async function isStale(path: string, holder: LockHolder | 'unreadable'): Promise<boolean> {
-  if (holder === 'unreadable') {
-    // Empty or garbled: either a holder between create and write, or one that died there.
+async function isStale(path: string, holder: LockHolder | 'garbled' | 'unreadable'): Promise<boolean> {
+  if (holder === 'garbled' && (await createdByLink(dirname(path)))) return true;
+  if (typeof holder === 'string') {
+    // Without hard links: either a holder between create and write, or one that died there.
     try {
       return Date.now() - (await stat(path)).mtimeMs > EMPTY_LOCK_GRACE_MS;
     } catch {
       return false;
     }
   }
-  const started = Date.parse(holder.startedAt);
   if (holder.hostname !== osHostname()) {
+    const started = Date.parse(holder.startedAt);
     return Number.isFinite(started) && Date.now() - started > FOREIGN_LOCK_MAX_AGE_MS;
   }
-  if (!isProcessAlive(holder.pid)) return true;
+  return holderGone(holder);
+}
+
+interface Identity {
+  start?: string;
+  bootId?: string;
+}
+
+let ownIdentityPromise: Promise<Identity> | undefined;
+
+/** This process as others will check it; empty where /proc is missing (Windows, macOS). */
+function ownIdentity(): Promise<Identity> {
+  ownIdentityPromise ??= (async () => {
+    const bootId = (await readFile('/proc/sys/kernel/random/boot_id', 'utf8').catch(() => '')).trim();
+    if (!/^[0-9a-f-]{16,64}$/.test(bootId)) return {};
+    // /proc/<our pid> must be this process: not so with a /proc of another pid namespace (the
+    // host's, mounted into a container). Then only the boot id is recorded.
+    const [self, byPid] = await Promise.all([readProcStat('self'), readProcStat(String(process.pid))]);
+    const same = typeof self === 'object' && typeof byPid === 'object' && self.start === byPid.start;
+    return same ? { start: self.start, bootId } : { bootId };
+  })();
+  return ownIdentityPromise;
+}
+
+interface ProcStat {
+  state: string;
+  start: string;
+}
+
+async function readProcStat(pid: string): Promise<ProcStat | 'gone' | 'unknown'> {
+  let text: string;
+  try {
+    text = await readFile(`/proc/${pid}/stat`, 'utf8');
+  } catch (error) {
+    return codeOf(error) === 'ENOENT' || codeOf(error) === 'ESRCH' ? 'gone' : 'unknown';
+  }
+  // Field 2, the command name, is in parentheses and may hold spaces and ')' itself: the
+  // fields after it start after the last ')'. There, field 3 is the state, field 22 the start time.
+  const close = text.lastIndexOf(')');
+  if (close < 0) return 'unknown';
+  const fields = text.slice(close + 2).split(' ');
+  const [state, start] = [fields[0], fields[19]];
+  if (state === undefined || start === undefined || !/^\d+$/.test(start)) return 'unknown';
+  return { state, start };
+}
+
+/** Whether the process that wrote `holder` (a lock of this host) no longer runs. */
+async function holderGone(holder: LockHolder): Promise<boolean> {
+  const { bootId } = await ownIdentity();
+  if (holder.bootId !== undefined && bootId !== undefined) {
+    // Taken in another boot: whatever has that pid now is another process.
+    return holder.bootId !== bootId || (await processGone(holder.pid, holder.start));
+  }
+  if (await processGone(holder.pid, undefined)) return true;
+  // Without boot ids: a lock the wall clock dates before the last boot is from an earlier one.
+  const started = Date.parse(holder.startedAt);
   const bootedAt = Date.now() - uptime() * 1000;
   return Number.isFinite(started) && started < bootedAt - BOOT_SLACK_MS;
+}
+
+/**
+ * Whether process `pid`, started at `start` (clock ticks since boot, when known), is gone: no
+ * such pid, a zombie, or a process that started at another time and only has its pid (pid reuse,
+ * or pid 1 of every run in a container). Where /proc cannot tell (missing, or hidepid hides the
+ * process), the pid alone is probed.
+ */
+async function processGone(pid: number, start: string | undefined): Promise<boolean> {
+  if (start !== undefined && (await ownIdentity()).start !== undefined) {
+    const running = await readProcStat(String(pid));
+    if (typeof running === 'object') return running.state === 'Z' || running.state === 'X' || running.start !== start;
+  }
+  return !isProcessAlive(pid);
 }
 
 /**
@@ -203,27 +408,13 @@ async function isStale(path: string, holder: LockHolder | 'unreadable'): Promise
  * re-read under the guard cannot change before our unlink. Returns false when another run holds
  * the guard (the caller retries shortly).
  */
-async function takeOver(path: string, judged: LockHolder | 'unreadable'): Promise<boolean> {
+async function takeOver(path: string, judged: LockHolder | 'garbled' | 'unreadable'): Promise<boolean> {
   const guard = `${path}.takeover`;
-  let guardHandle;
-  try {
-    guardHandle = await open(guard, 'wx', 0o644);
-  } catch (error) {
-    if (codeOf(error) !== 'EEXIST') throw localErrorFor('create lock', guard, error);
-    return removeDeadGuard(guard);
-  }
-  try {
-    // Who holds the guard: a run that finds it left behind by a dead one need not wait for it to age.
-    await guardHandle.writeFile(`${process.pid} ${osHostname()} ${new Date().toISOString()} ${randomBytes(8).toString('hex')}\n`);
-  } finally {
-    await guardHandle.close();
-  }
+  // Names its holder, so a run that finds it left behind by a dead one need not wait for it to age.
+  if (!(await createComplete(guard, await holderRecord(randomBytes(8).toString('hex'))))) return removeDeadGuard(guard);
   try {
     const now = await readHolder(path);
-    const same =
-      judged === 'unreadable'
-        ? now === 'unreadable'
-        : now !== 'unreadable' && now !== 'gone' && now.token === judged.token;
+    const same = typeof judged === 'string' ? now === judged : typeof now === 'object' && now.token === judged.token;
     if (!same) return true;
     try {
       await unlink(path);
@@ -237,11 +428,12 @@ async function takeOver(path: string, judged: LockHolder | 'unreadable'): Promis
 }
 
 /**
- * A takeover guard left by a run that died taking over: removed at once when its holder's pid is
- * gone (same host), otherwise once it is older than GUARD_STALE_MS (an empty guard, or another
- * host's). Returns true when the caller may retry at once.
+ * A takeover guard left by a run that died taking over: removed at once when its holder is gone
+ * (same host) or it is debris (empty where guards are linked into place), otherwise once it is
+ * older than GUARD_STALE_MS (another host's, or empty without hard links) unless `orOld` is false.
+ * Returns true when the caller may retry at once.
  */
-async function removeDeadGuard(guard: string): Promise<boolean> {
+async function removeDeadGuard(guard: string, orOld = true): Promise<boolean> {
   let text: string;
   let mtimeMs: number;
   try {
@@ -252,8 +444,11 @@ async function removeDeadGuard(guard: string): Promise<boolean> {
     return true;
   }
   const owner = parseHolder(text);
-  const dead = owner !== undefined && owner.hostname === osHostname() && !isProcessAlive(owner.pid);
-  if (!dead && Date.now() - mtimeMs <= GUARD_STALE_MS) return false;
+  const dead =
+    owner === undefined
+      ? await createdByLink(dirname(guard))
+      : owner.hostname === osHostname() && (await holderGone(owner));
+  if (!dead && (!orOld || Date.now() - mtimeMs <= GUARD_STALE_MS)) return false;
   // Moved aside first: of several runs that find the same dead guard only one removes it, and a
   // fresh guard another run created in its place meanwhile is recognised and put back.
   const aside = `${guard}.${randomBytes(6).toString('hex')}`;
@@ -268,15 +463,15 @@ async function removeDeadGuard(guard: string): Promise<boolean> {
   return moved === text;
 }
 
-function heldError(name: string, path: string, holder: LockHolder | 'unreadable'): LocalError {
+function heldError(name: string, path: string, holder: LockHolder | 'garbled' | 'unreadable'): LocalError {
   return new LocalError(`another acmecli run holds ${name}${describeHolder(holder)}`, {
     // No command has a --wait flag (renew waits by itself): say what the user can actually do.
     hint: `run the command again once it has finished, or remove ${path} if no acmecli is running`,
   });
 }
 
-function describeHolder(holder: LockHolder | 'unreadable'): string {
-  if (holder === 'unreadable') return '';
+function describeHolder(holder: LockHolder | 'garbled' | 'unreadable'): string {
+  if (typeof holder === 'string') return '';
   const host = holder.hostname === osHostname() ? '' : ` on ${holder.hostname}`;
   return ` (pid ${holder.pid}${host}, since ${holder.startedAt})`;
 }

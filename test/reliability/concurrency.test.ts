@@ -313,9 +313,10 @@ describe('concurrent runs on one certificate', () => {
     const killed = await runCliKilledAtSyscall(args, { syscall: 'rename', when: 1 });
     expect(killed.killed).toBe(true);
     expect(await lockFiles(dir)).toEqual([`cert-${name}.lock`]);
-    // The next run takes it over: under the takeover guard it removes the stale lock (its first
-    // unlink) and is killed right there, leaving the guard behind.
-    const killedInTakeover = await runCliKilledAtSyscall(args, { syscall: 'unlink', when: 1 });
+    // The next run takes it over: under the takeover guard it removes the stale lock (its third
+    // unlink: the first two remove the temp files its lock attempt and the guard were linked
+    // from) and is killed right there, leaving the guard behind.
+    const killedInTakeover = await runCliKilledAtSyscall(args, { syscall: 'unlink', when: 3 });
     expect(killedInTakeover.killed).toBe(true);
     expect(await lockFiles(dir)).toEqual([`cert-${name}.lock`, `cert-${name}.lock.takeover`]);
     // The guard's owner is dead too: the next run must not wait for the guard to age (30 s).

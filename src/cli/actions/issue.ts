@@ -1,4 +1,4 @@
-import { Option } from 'commander';
+import { Option, type Command } from 'commander';
 import type { Identifier } from '../../acme/types.js';
 import { UsageError } from '../../errors.js';
 import { builtinPlugins } from '../../challenges/registry.js';
@@ -12,9 +12,9 @@ import { issueForCsr, type CsrIssueResult } from '../../operations/issue-csr.js'
 import { parseEmails, registerAccount } from '../../operations/register.js';
 import { dryRunServer, requiredKeyType } from '../../operations/servers.js';
 import type { RunContext } from '../../operations/context.js';
-import type { EabAlgorithm } from '../../acme/jws.js';
 import type { ActionImplementation, ActionOutcome } from '../action.js';
 import { parseIdentifiers } from '../../crypto/identifiers.js';
+import { eabFromOptions } from '../eab.js';
 import { dns01SettingsFrom } from '../options.js';
 import { webrootGroups } from '../webroot-groups.js';
 
@@ -118,15 +118,10 @@ async function buildIssueRequest(context: RunContext, options: Record<string, un
 }
 
 /** Registers on the fly (certbot's habit) when no account exists yet or a binding is given. */
-export async function registerIfNeeded(context: RunContext, options: Record<string, unknown>, dryRun: boolean): Promise<void> {
+export async function registerIfNeeded(context: RunContext, options: Record<string, unknown>, command: Command, dryRun: boolean): Promise<void> {
   const server = dryRun ? dryRunServer(context.server) : context.server;
   const hasAccount = (await loadAccount(context.configDir, server, context.accountName)) !== undefined;
-  const eab = typeof options.eabKid === 'string' && typeof options.eabHmacKey === 'string'
-    ? { keyId: options.eabKid, hmacKey: options.eabHmacKey, algorithm: (options.eabAlgorithm ?? 'HS256') as EabAlgorithm }
-    : undefined;
-  if ((typeof options.eabKid === 'string') !== (typeof options.eabHmacKey === 'string')) {
-    throw new UsageError('--eab-kid and --eab-hmac-key go together');
-  }
+  const eab = await eabFromOptions(options, command, context.reporter);
   if (hasAccount && !eab) return;
   await registerAccount(
     { ...context, server },
@@ -180,7 +175,7 @@ export const issueAction: ActionImplementation = async (context, options, cmd, r
         }
         const request = await buildIssueRequest(context, options, args, runtime.cwd);
         validateIssueRequest(context, request);
-        await registerIfNeeded(context, options, request.dryRun);
+        await registerIfNeeded(context, options, cmd, request.dryRun);
         const value = await issueCertificate(context, request);
         return { value, render: renderIssueResult } as ActionOutcome<unknown>;
       };

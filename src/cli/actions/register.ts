@@ -1,9 +1,8 @@
-import { UsageError } from '../../errors.js';
 import { parseKeyType } from '../../crypto/keys.js';
-import type { EabAlgorithm } from '../../acme/jws.js';
 import { parseEmails, registerAccount, type RegisterResult } from '../../operations/register.js';
 import { requiredKeyType } from '../../operations/servers.js';
 import type { ActionImplementation } from '../action.js';
+import { eabFromOptions } from '../eab.js';
 
 
 
@@ -17,10 +16,8 @@ function renderRegister(result: RegisterResult): string[] {
   return lines;
 }
 
-export const registerAction: ActionImplementation = async (context, options) => {
-        if ((typeof options.eabKid === 'string') !== (typeof options.eabHmacKey === 'string')) {
-          throw new UsageError('--eab-kid and --eab-hmac-key go together');
-        }
+export const registerAction: ActionImplementation = async (context, options, command) => {
+        const eab = await eabFromOptions(options, command, context.reporter);
         const value = await registerAccount(context, {
           emails: parseEmails((options.email as string[] | undefined) ?? []),
           agreeTos: options.agreeTos === true,
@@ -29,9 +26,7 @@ export const registerAction: ActionImplementation = async (context, options) => 
             : requiredKeyType(context.server) ?? 'ec256',
           force: options.force === true,
           ...(typeof options.accountKey === 'string' ? { accountKeyFile: options.accountKey } : {}),
-          ...(typeof options.eabKid === 'string'
-            ? { eab: { keyId: options.eabKid, hmacKey: options.eabHmacKey as string, algorithm: options.eabAlgorithm as EabAlgorithm } }
-            : {}),
+          ...(eab ? { eab } : {}),
         });
         return { value, render: renderRegister };
       };

@@ -10,7 +10,7 @@ Examples:
   acmecli issue -d example.com --standalone --email admin@example.com --agree-tos
   acmecli issue -d '*.example.com' -d example.com --nsupdate --nsupdate-server ns1.example.com --nsupdate-key-file /etc/bind/acme.key
   acmecli issue -d test.example.com --manual --preferred-challenges dns-01 --manual-auth-hook ./createtxt.sh --manual-cleanup-hook ./cleantxt.sh
-  acmecli issue --server certigna-test --eab-kid KID --eab-hmac-key KEY --agree-tos -d test.example.com --standalone
+  acmecli issue --server certigna-test --eab-kid KID --eab-hmac-key-file /root/eab.key --agree-tos -d test.example.com --standalone
 `;
 
 

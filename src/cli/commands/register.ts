@@ -6,7 +6,7 @@ import type { CliRuntime, CliState } from '../runtime.js';
 const EXAMPLES = `
 Examples:
   acmecli register --email admin@example.com --agree-tos
-  acmecli register --server certigna-test --eab-kid 6136f1b5-39c8-4417-b8a7-c4114b092be6 --eab-hmac-key fh2fRV_yZ3NJ... --agree-tos
+  acmecli register --server certigna-test --eab-kid 6136f1b5-39c8-4417-b8a7-c4114b092be6 --eab-hmac-key-file /root/certigna-eab.key --agree-tos
   acmecli register --server https://ca.internal:8443/ejbca/acme/alias1/directory --ca-bundle /etc/pki/internal-ca.pem --client-cert ra.pem --client-key ra.key --agree-tos
 `;
 

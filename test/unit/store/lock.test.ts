@@ -4,12 +4,25 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { AbortedError, LocalError } from '../../../src/errors.js';
 import { acquireLock, readLockHolder } from '../../../src/store/lock.js';
 import { useTempDirs } from './temp-dir.js';
 
 const tempDir = useTempDirs();
+
+// A file system without hard links (FAT, some network shares), switched on per test.
+const noHardLinks = vi.hoisted(() => ({ value: false }));
+vi.mock('../../../src/store/fs.js', async (importOriginal) => {
+  const actual = await importOriginal<typeof import('../../../src/store/fs.js')>();
+  return {
+    ...actual,
+    link: async (from: string, to: string) => {
+      if (noHardLinks.value) throw Object.assign(new Error(`EPERM: operation not permitted, link '${from}' -> '${to}'`), { code: 'EPERM' });
+      return actual.link(from, to);
+    },
+  };
+});
 
 // Children run the real lock module, bundled once, in a separate Node process each.
 const CHILD_SCRIPT = `
@@ -232,10 +245,38 @@ describe('acquireLock in one process', () => {
     lock.release();
   });
 
-  it('treats a freshly created empty lock file as held', async () => {
+  it('where the file system has no hard links, creates the lock in place and treats an empty lock file as held', async () => {
     const config = await tempDir();
-    await plant(config, '');
-    await expect(acquireLock(config, 'renew', { wait: false, timeoutMs: 0 })).rejects.toThrow('another acmecli run holds renew');
+    noHardLinks.value = true;
+    try {
+      const lock = await acquireLock(config, 'renew', { wait: false, timeoutMs: 0 });
+      expect((await readLockHolder(config, 'renew'))?.pid).toBe(process.pid);
+      lock.release();
+      // Without link(2) an empty file may be a holder between create and write: it gets a grace.
+      await plant(config, '');
+      await expect(acquireLock(config, 'renew', { wait: false, timeoutMs: 0 })).rejects.toThrow('another acmecli run holds renew');
+    } finally {
+      noHardLinks.value = false;
+    }
+  });
+
+  it('records the holder\'s start time and boot id, and removes temp files of dead writers only', async () => {
+    const config = await tempDir();
+    const stat = await readFile(`/proc/${process.pid}/stat`, 'utf8');
+    const start = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+    const boot = (await readFile('/proc/sys/kernel/random/boot_id', 'utf8')).trim();
+    const dead = spawnSync(process.execPath, ['-e', '']).pid as number;
+    const host = hostname().replace(/[^A-Za-z0-9.-]/g, '_').slice(0, 64);
+    await mkdir(join(config, 'locks'), { recursive: true });
+    // Left by a writer killed before it linked its temp file (empty: killed before writing), and
+    // one of this live process under another start time (its pid's earlier owner).
+    const debris = [`.new-${host}-${dead}-123-0123456789ab`, `.new-${host}-${process.pid}-1-0123456789ab`, `.new-${host}-${dead}-x-0123456789ab`];
+    const kept = [`.new-${host}-${process.pid}-${start}-0123456789ab`, `.new-other-host-${dead}-123-0123456789ab`];
+    for (const name of [...debris, ...kept]) await writeFile(join(config, 'locks', name), '');
+    const lock = await acquireLock(config, 'renew', { wait: false, timeoutMs: 0 });
+    expect(await readLockHolder(config, 'renew')).toMatchObject({ pid: process.pid, start, bootId: boot });
+    expect((await readdir(join(config, 'locks'))).sort()).toEqual([...kept, 'renew.lock'].sort());
+    lock.release();
   });
 
   it('rejects lock names that are not plain file names', async () => {

@@ -1,0 +1,62 @@
+/**
+ * The External Account Binding of `register` and `issue`: the key id from --eab-kid, the MAC key
+ * from one of --eab-hmac-key, ACMECLI_EAB_HMAC_KEY, --eab-hmac-key-file (ACMECLI_EAB_HMAC_KEY_FILE)
+ * or config.ini. A command line is readable by every local user (`ps`, /proc/<pid>/cmdline), so
+ * the help steers to the environment or a file.
+ */
+import type { Command } from 'commander';
+import { decodeEabHmacKey, type EabAlgorithm, type ExternalAccountBinding } from '../acme/jws.js';
+import { UsageError } from '../errors.js';
+import type { Reporter } from '../output/reporter.js';
+import { localErrorFor } from '../store/atomic-write.js';
+import { readCapped } from '../store/fs.js';
+
+/** A MAC key is 32 to 64 bytes, under 100 characters of base64: a larger file is not one. */
+const MAX_KEY_FILE_BYTES = 4096;
+
+// Where an option's value came from, strongest first (the README's precedence).
+const SOURCE_RANK: Readonly<Record<string, number>> = { cli: 0, env: 1, config: 2 };
+
+/** The binding the options ask for, or undefined without one. Registers the MAC key as a secret. */
+export async function eabFromOptions(options: Record<string, unknown>, command: Command, reporter: Reporter): Promise<ExternalAccountBinding | undefined> {
+  const inline = typeof options.eabHmacKey === 'string' ? options.eabHmacKey : undefined;
+  const file = typeof options.eabHmacKeyFile === 'string' ? options.eabHmacKeyFile : undefined;
+  let useFile = file !== undefined;
+  if (inline !== undefined && file !== undefined) {
+    const rank = (attribute: string) => SOURCE_RANK[command.getOptionValueSource(attribute) ?? ''] ?? 3;
+    if (rank('eabHmacKey') === rank('eabHmacKeyFile')) {
+      throw new UsageError('--eab-hmac-key and --eab-hmac-key-file both give the EAB MAC key: give one');
+    }
+    useFile = rank('eabHmacKeyFile') < rank('eabHmacKey');
+  }
+  const hmacKey = useFile ? await readKeyFile(file as string, reporter) : inline;
+  const keyId = typeof options.eabKid === 'string' ? options.eabKid : undefined;
+  if ((keyId === undefined) !== (hmacKey === undefined)) {
+    throw new UsageError('--eab-kid and --eab-hmac-key go together (the MAC key may also come from ACMECLI_EAB_HMAC_KEY or --eab-hmac-key-file)');
+  }
+  if (keyId === undefined || hmacKey === undefined) return undefined;
+  return { keyId, hmacKey, algorithm: (options.eabAlgorithm ?? 'HS256') as EabAlgorithm };
+}
+
+async function readKeyFile(path: string, reporter: Reporter): Promise<string> {
+  const what = `--eab-hmac-key-file ${path}`;
+  let read;
+  try {
+    read = await readCapped(path, MAX_KEY_FILE_BYTES);
+  } catch (error) {
+    throw localErrorFor('read', what, error);
+  }
+  if (read.tooLarge) throw new UsageError(`${what} holds more than ${MAX_KEY_FILE_BYTES} bytes: not an EAB MAC key`);
+  // `echo KEY > file` and editors add a newline; a MAC key never holds whitespace.
+  const key = read.bytes.toString('utf8').trim();
+  if (key !== '') reporter.addSecret(key);
+  decodeEabHmacKey(key, what);
+  // A warning, not a refusal as OpenSSH's for a private key: the MAC key is used once, to bind a
+  // new account, and refusing would not take back what others could already read. Pipes
+  // (/dev/stdin, `<(...)`) have no meaningful mode.
+  if (process.platform !== 'win32' && read.stats.isFile() && (read.stats.mode & 0o006) !== 0) {
+    const mode = (read.stats.mode & 0o777).toString(8).padStart(4, '0');
+    reporter.warn(`${what} (mode ${mode}) can be read or changed by other users of this host: chmod o-rw ${path}`);
+  }
+  return key;
+}
