@@ -23,6 +23,8 @@ import {
   type FileIdentity,
 } from '../../src/store/fs.js';
 import path from 'node:path';
+import { describeChangers, whoCanChangePathTo } from '../../src/store/trust.js';
+import { ownerSite, primaryGroupOf, SymlinkBelowWebroot, type Owner, type OwnerSite } from './as-owner.js';
 import type { ChallengeTask, Http01Task, SolvePlan, Solver } from '../../src/acme/solver.js';
 import { definePlugin, type JsonObject, type PluginContext } from '../../src/challenges/plugin.js';
 import { PluginError, UsageError, messageOf, throwIfAborted } from '../../src/errors.js';
@@ -142,7 +144,7 @@ interface Site {
 export function createWebrootSolver(options: WebrootOptions, context: PluginContext): Solver {
   const { log } = context;
   /** Open sites by webroot; the promise, so tasks presented together open a site once. */
-  const sites = new Map<string, Promise<Site>>();
+  const sites = new Map<string, Promise<Site | OwnerSite>>();
 
   function locate(task: Http01Task): { webroot: string; file: string } {
     const webroot = webrootFor(options, task.identifier.value);
@@ -156,10 +158,10 @@ export function createWebrootSolver(options: WebrootOptions, context: PluginCont
     return { webroot, file: path.join(webroot, WELL_KNOWN, ACME_CHALLENGE, task.token) };
   }
 
-  function siteFor(webroot: string): Promise<Site> {
+  function siteFor(webroot: string): Promise<Site | OwnerSite> {
     let site = sites.get(webroot);
     if (site === undefined) {
-      site = openSite(webroot);
+      site = openSiteAs(webroot, log);
       sites.set(webroot, site);
       // A site that failed to open is tried afresh by the next task, not cached as a failure.
       site.catch(() => sites.delete(webroot));
@@ -168,7 +170,8 @@ export function createWebrootSolver(options: WebrootOptions, context: PluginCont
   }
 
   /** Removes the directories this run created, deepest first and only when empty, and closes the site. */
-  async function closeSite(site: Site): Promise<void> {
+  async function closeSite(site: Site | OwnerSite): Promise<void> {
+    if ('owner' in site) return site.close();
     try {
       if (site.createdChallenge) await removeDirIfEmpty(site.wellKnown, ACME_CHALLENGE, site.challenge);
       if (site.createdWellKnown) await removeDirIfEmpty(site.root, WELL_KNOWN, site.wellKnown);
@@ -221,8 +224,9 @@ export function createWebrootSolver(options: WebrootOptions, context: PluginCont
           });
         }
         if (!isDirectory) throw new PluginError(`webroot ${webroot} is not a directory`);
-        // Refused before the order is placed; present refuses again, as a link can appear later.
-        await refuseLinksBelow(webroot);
+        // Refused before the order is placed; present decides again, as things can change meanwhile.
+        const owner = await ownerToActAs(webroot);
+        if (owner === undefined) await refuseLinksBelow(webroot);
       }
     },
 
@@ -233,7 +237,15 @@ export function createWebrootSolver(options: WebrootOptions, context: PluginCont
       const { webroot, file } = locate(task);
       throwIfAborted(signal);
       const site = await siteFor(webroot);
-      site.files.set(task.token, await writeChallengeFile(site.challenge, task.token, task.keyAuthorization, file));
+      if ('owner' in site) {
+        try {
+          await site.write(task.token, task.keyAuthorization, file);
+        } catch (error) {
+          if (error instanceof SymlinkBelowWebroot) throw symlinkRefused(error.link, error.target, webroot);
+          throw error;
+        }
+      }
+      else site.files.set(task.token, await writeChallengeFile(site.challenge, task.token, task.keyAuthorization, file));
       log.debug(`webroot: wrote ${file}`);
     },
 
@@ -248,11 +260,19 @@ export function createWebrootSolver(options: WebrootOptions, context: PluginCont
       const { webroot, file } = located;
       const pending = sites.get(webroot);
       if (pending === undefined) return;
-      let site: Site;
+      let site: Site | OwnerSite;
       try {
         site = await pending;
       } catch {
         return; // the directories could not be opened: nothing was written
+      }
+      if ('owner' in site) {
+        await site.remove(task.token, file);
+        if (site.tokens.size === 0 && sites.get(webroot) === pending) {
+          sites.delete(webroot);
+          await site.close();
+        }
+        return;
       }
       const written = site.files.get(task.token);
       if (written !== undefined) {
@@ -287,6 +307,43 @@ export function createWebrootSolver(options: WebrootOptions, context: PluginCont
       }
     },
   };
+}
+
+/**
+ * Who writes in the webroot. Only root (or the user running acmecli) can change the path to it:
+ * acmecli, through the open directories below. Exactly one other user U can (U owns a directory
+ * on the way, or the webroot in a sticky /tmp-like directory): U, through a child running as U
+ * (as-owner.ts says why). A group or everyone can: refused, since no single identity is safe to
+ * act as.
+ */
+async function ownerToActAs(webroot: string): Promise<Owner | undefined> {
+  const changers = whoCanChangePathTo(webroot);
+  const changer = describeChangers(changers);
+  if (changer === undefined) return undefined;
+  const replace = `so ${changers.shared !== undefined ? 'other users' : 'that user'} can replace the path to ${webroot} with a link to any directory`;
+  if (changers.shared !== undefined) {
+    throw new PluginError(`refusing webroot ${webroot}: ${changer.dir} ${changer.why}, ${replace}`, {
+      hint: `${changer.fix}, or give a webroot whose parent directories only root and the site's owner can change`,
+    });
+  }
+  const [first, second] = changers.users;
+  if (second !== undefined) {
+    throw new PluginError(`refusing webroot ${webroot}: both ${first?.[1]} (uid ${first?.[0]}) and ${second[1]} (uid ${second[0]}) can be changed by non-root users, so either can replace the path to it`, {
+      hint: `${changer.fix}, or give a webroot whose parent directories only root and one user can change`,
+    });
+  }
+  const uid = first?.[0] as number;
+  if ((process.geteuid?.() ?? 0) !== 0) {
+    throw new PluginError(`refusing webroot ${webroot}: ${changer.dir} ${changer.why}, ${replace}, and only root can write as that user`, {
+      hint: `run acmecli as root or as uid ${uid}, or ${changer.fix}`,
+    });
+  }
+  return { uid, gid: await primaryGroupOf(uid, changer.dir), dir: changer.dir };
+}
+
+async function openSiteAs(webroot: string, log: PluginContext['log']): Promise<Site | OwnerSite> {
+  const owner = await ownerToActAs(webroot);
+  return owner === undefined ? openSite(webroot) : ownerSite(webroot, owner, log);
 }
 
 /** Opens (creating when missing) `<webroot>/.well-known/acme-challenge`, following no link below the webroot. */

@@ -8,6 +8,7 @@ import type { ChallengeType } from '../acme/solver.js';
 import type { Identifier } from '../acme/types.js';
 import { parseCsr } from '../crypto/csr.js';
 import { atomicWrite } from '../store/atomic-write.js';
+import { checkExtraFileTargets } from '../store/certificate-store.js';
 import type { ExtraFiles } from '../store/settings.js';
 import type { Dns01Settings } from '../challenges/dns01/settings.js';
 import { openSession, readUserFile } from './ca-session.js';
@@ -41,6 +42,7 @@ export async function issueForCsr(context: RunContext, request: CsrIssueRequest)
   if (!request.dryRun && !targets.cert && !targets.fullchain) {
     throw new UsageError('--csr needs --cert-file or --fullchain-file to say where the certificate goes');
   }
+  checkExtraFileTargets({ certFile: targets.cert, chainFile: targets.chain, fullchainFile: targets.fullchain });
   await readUserFile(request.csrPath, '--csr');
   const csr = await parseCsr(await readFile(request.csrPath), request.csrPath);
   if (request.identifiers) {

@@ -18,6 +18,7 @@ import { createSolverChooser, type SelectedSolver } from '../challenges/select.j
 import { acquireLock, type Lock } from '../store/lock.js';
 import { certDirName, lineagePaths, type LineagePaths } from '../store/layout.js';
 import {
+  checkExtraFileTargets,
   copyExtraFiles,
   lineageNeedsRepair,
   readLineage,
@@ -248,6 +249,7 @@ export async function issueCertificate(context: RunContext, request: IssueReques
     // Fail on a name no plugin can validate before a key is generated or an order placed.
     const chooseSolver = buildSolverChooser(context, parsed, request.dns01, request.preferredChallenges);
     planSolvers(request.identifiers, chooseSolver);
+    if (request.extraFiles) checkExtraFileTargets(request.extraFiles);
 
     let certificateKey: KeyObject;
     if (request.reuseKey && lineage) {

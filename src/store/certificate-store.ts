@@ -65,7 +65,7 @@ import {
   childPath,
 } from './layout.js';
 import { parseRenewalSettings, serializeRenewalSettings, type RenewalSettings } from './settings.js';
-import { assertTrustedDirectory, readTrustedFile } from './trust.js';
+import { assertOutputDirectory, assertTrustedDirectory, readTrustedFile } from './trust.js';
 
 /** PEM texts. `chain` is the issuer chain without the leaf; `fullchain` is cert + chain. */
 export interface CertificateFiles {
@@ -825,6 +825,24 @@ export interface ExtraFileTargets {
   keyFile?: string;
   chainFile?: string;
   fullchainFile?: string;
+}
+
+const EXTRA_FILE_OPTIONS = [
+  ['keyFile', '--key-file'],
+  ['certFile', '--cert-file'],
+  ['chainFile', '--chain-file'],
+  ['fullchainFile', '--fullchain-file'],
+] as const;
+
+/**
+ * Run before the order: LocalError when another user can change the path to a copy's directory
+ * (trust.ts, assertOutputDirectory), so no certificate is issued only to be refused there.
+ */
+export function checkExtraFileTargets(targets: ExtraFileTargets): void {
+  for (const [key, option] of EXTRA_FILE_OPTIONS) {
+    const path = targets[key];
+    if (path !== undefined) assertOutputDirectory(path, option);
+  }
 }
 
 /**

@@ -93,15 +93,27 @@ export function readTrustedFile(path: string): string | undefined {
 }
 
 function checkDirectory(dir: string, reading: string): void {
-  if (trustedDirectories.has(dir)) return;
+  walkPath(dir, trustedDirectories, (path, info) => {
+    const problem = problemWith(info, true);
+    if (problem !== undefined) throw refusal(reading, path, problem);
+  });
+}
+
+/**
+ * Calls `visit` with every existing directory on `dir`'s path from `/` down, `dir` included, each
+ * lstat'ed; a symbolic link is not visited but followed, and its target's path walked the same
+ * way. `remember` holds directories already found fine (skipped, and added to once visited).
+ */
+function walkPath(dir: string, remember: Set<string> | undefined, visit: (dir: string, info: fs.Stats) => void): void {
+  if (remember?.has(dir)) return;
   if (!dir.includes('/')) {
     // A relative path's first component (or `.`, `..`): from here up, the absolute path.
-    checkDirectory(resolve(dir), reading);
-    trustedDirectories.add(dir);
+    walkPath(resolve(dir), remember, visit);
+    remember?.add(dir);
     return;
   }
   const parent = parentOf(dir);
-  if (parent !== dir) checkDirectory(parent, reading);
+  if (parent !== dir) walkPath(parent, remember, visit);
   let info: fs.Stats | undefined;
   try {
     info = fs.lstatSync(dir, NO_THROW);
@@ -118,17 +130,94 @@ function checkDirectory(dir: string, reading: string): void {
       if (codeOf(error) === 'ENOENT') return;
       throw localErrorFor('read', dir, error);
     }
-    checkDirectory(real, reading);
+    walkPath(real, remember, visit);
   } else {
-    const problem = problemWith(info, true);
-    if (problem !== undefined) throw refusal(reading, dir, problem);
+    visit(dir, info);
   }
-  trustedDirectories.add(dir);
+  remember?.add(dir);
+}
+
+/**
+ * Who besides root (and the user running acmecli) can change which directory the path `dir` leads
+ * to, by the rule above: the owner of a directory on the way, or of `dir` itself when it sits in
+ * a sticky directory others can write, can rename it and put a link in its place. What `dir`
+ * itself lets others do inside it is not counted: writes in it are anchored to the open directory
+ * (store/fs.ts). Empty on Windows, where the rule is not applied.
+ */
+export interface PathChangers {
+  /** Each such user (uid) with the first directory on the path it can change. */
+  users: Map<number, string>;
+  /** A directory on the way that a group or every user can write, without the sticky bit. */
+  shared?: { dir: string; why: string };
+}
+
+export function whoCanChangePathTo(dir: string): PathChangers {
+  const changers: PathChangers = { users: new Map() };
+  if (!checkPermissions) return changers;
+  const absolute = resolve(dir);
+  let real: string | undefined;
+  try {
+    real = fs.realpathSync(absolute);
+  } catch {
+    // Missing: every directory that exists on the way is an ancestor, checked in full.
+  }
+  try {
+    walkPath(absolute, undefined, (path, info) => {
+      const problem = problemWith(info, true);
+      if (problem === undefined) return;
+      if (path === real) {
+        // Its owner can rename it only where the parent lets others add and rename entries.
+        const parent = fs.statSync(parentOf(path));
+        const openSticky = (parent.mode & 0o1000) !== 0 && (parent.mode & 0o022) !== 0;
+        if (!openSticky || problem.owner === undefined) return;
+      } else if (problem.writable !== undefined && changers.shared === undefined) {
+        changers.shared = { dir: path, why: problem.writable };
+      }
+      if (problem.owner !== undefined && !changers.users.has(problem.owner)) changers.users.set(problem.owner, path);
+    });
+  } catch (error) {
+    throw localErrorFor('read', absolute, error);
+  }
+  return changers;
+}
+
+/**
+ * Refuses (LocalError) an output file acmecli writes by path outside its config dir (`--key-file`
+ * and the other copies) when another user can change the path to its directory: root would then
+ * write (and chmod) wherever that user points it, /etc/ssl/private included. Checked before the
+ * order, so no certificate is issued for nothing. The directory itself may be writable by others:
+ * the write inside it is anchored (atomicWriteIn).
+ */
+export function assertOutputDirectory(file: string, option: string): void {
+  const dir = parentOf(resolve(file));
+  const changer = describeChangers(whoCanChangePathTo(dir));
+  if (changer === undefined) return;
+  throw new LocalError(`refusing ${option} ${file}: ${changer.dir} ${changer.why}, so another user can replace ${dir} with a link to any directory`, {
+    hint: `write it under a directory only ${uid === 0 ? 'root' : 'root or you'} can change, or ${changer.fix}`,
+  });
+}
+
+/**
+ * The first directory on the path that others can change, why, and the command that stops it: the
+ * shared directory first (no single user to blame), else the first user's. Undefined when none.
+ */
+export function describeChangers(changers: PathChangers): { dir: string; why: string; fix: string } | undefined {
+  if (changers.shared !== undefined) {
+    return { ...changers.shared, fix: `chmod go-w ${quote(changers.shared.dir)}` };
+  }
+  for (const [owner, dir] of changers.users) {
+    return { dir, why: `is owned by uid ${owner}`, fix: `chown ${ownerName()} ${quote(dir)}` };
+  }
+  return undefined;
 }
 
 interface Problem {
   why: string;
   fix: string[];
+  /** The owner, when neither root nor the user running acmecli. */
+  owner?: number;
+  /** Why a group or every user can write it, when one can. */
+  writable?: string;
 }
 
 // The user acmecli runs as, read once: a process's identity does not change during a run.
@@ -140,20 +229,26 @@ function problemWith(info: fs.Stats, directory: boolean): Problem | undefined {
   if ((info.uid === 0 || info.uid === uid) && (info.mode & 0o022) === 0) return undefined;
   const fix: string[] = [];
   const reasons: string[] = [];
+  let owner: number | undefined;
+  let writable: string | undefined;
   if (info.uid !== 0 && info.uid !== uid) {
     reasons.push(`is owned by uid ${info.uid}, not ${uid === 0 ? 'root' : `root or uid ${uid}`}`);
     fix.push('chown');
+    owner = info.uid;
   }
   const sticky = directory && (info.mode & 0o1000) !== 0;
   const mode = `mode ${(info.mode & 0o7777).toString(8).padStart(4, '0')}`;
   if (!sticky && (info.mode & 0o002) !== 0) {
-    reasons.push(`is writable by other users (${mode})`);
+    writable = `is writable by other users (${mode})`;
+    reasons.push(writable);
     fix.push('chmod');
   } else if (!sticky && (info.mode & 0o020) !== 0 && info.gid !== 0 && (uid === 0 || info.gid !== gid)) {
-    reasons.push(`is writable by group ${info.gid} (${mode})`);
+    writable = `is writable by group ${info.gid} (${mode})`;
+    reasons.push(writable);
     fix.push('chmod');
   }
-  return reasons.length === 0 ? undefined : { why: reasons.join(', and '), fix };
+  if (reasons.length === 0) return undefined;
+  return { why: reasons.join(', and '), fix, ...(owner !== undefined ? { owner } : {}), ...(writable !== undefined ? { writable } : {}) };
 }
 
 function refusal(reading: string, culprit: string, problem: Problem): LocalError {

@@ -14,6 +14,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createPrivateKey, createPublicKey, X509Certificate } from 'node:crypto';
+import { watch } from 'node:fs';
 import { chmod, chown, lchown, lstat, mkdir, mkdtemp, readFile, readdir, readlink, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -97,7 +98,7 @@ async function startAttacker(loop: string, args: readonly string[]): Promise<voi
       try { step(i); } catch {}
       if (i === 0) process.stdout.write('ready\\n');
     }
-    process.stdout.write('done ' + swaps + '\\n');
+    process.stdout.write('done\\n');
   `;
   const child = spawn(
     'setpriv',
@@ -131,12 +132,19 @@ async function stopAttacker(): Promise<number> {
 // ---- a web server serving a webroot on Pebble's http-01 port ----------------------------------
 
 let server: Server | undefined;
+/** The owner of every file the web server served, as it saw it. */
+let servedOwners: number[] = [];
 
 async function serveWebroot(webroot: string): Promise<void> {
+  servedOwners = [];
   server = createServer((req, res) => {
     // Like a default nginx: symlinks are followed.
-    readFile(join(webroot, decodeURIComponent((req.url ?? '/').split('?')[0] ?? '/'))).then(
-      (body) => res.end(body),
+    const file = join(webroot, decodeURIComponent((req.url ?? '/').split('?')[0] ?? '/'));
+    Promise.all([readFile(file), stat(file)]).then(
+      ([body, info]) => {
+        servedOwners.push(info.uid);
+        res.end(body);
+      },
       () => {
         res.statusCode = 404;
         res.end();
@@ -160,6 +168,33 @@ afterEach(async () => {
   await stopServer();
   if (base !== undefined) await rm(base, { recursive: true, force: true });
 });
+
+// ---- a record of every entry created in a directory, even one removed again ---------------------
+
+/**
+ * inotify through fs.watch: root's clean-up removes what it created, so a before/after listing
+ * alone would miss a file root made in the decoy's directory and removed again. `settle` creates
+ * and removes a marker and waits for its event: inotify reports in order, so every earlier event
+ * has been delivered by then.
+ */
+function recordEntries(dir: string): { settle(): Promise<string[]>; close(): void } {
+  const names: string[] = [];
+  let marker: (() => void) | undefined;
+  const watcher = watch(dir, (_event, name) => {
+    if (name === '.test-marker') marker?.();
+    else if (name !== null) names.push(name);
+  });
+  return {
+    async settle() {
+      const seen = new Promise<void>((resolve) => (marker = resolve));
+      await writeFile(join(dir, '.test-marker'), '');
+      await rm(join(dir, '.test-marker'));
+      await seen;
+      return names;
+    },
+    close: () => watcher.close(),
+  };
+}
 
 // ---- checks on results -------------------------------------------------------------------------
 
@@ -363,6 +398,120 @@ describe('a local user who owns the directories acmecli writes into (real user n
     expect(await snapshot(target)).toEqual(before);
     expect(await readlink(join(lineage, 'archive'))).toBe(target);
   });
+});
+
+describe('a local user who can change the path to a directory acmecli writes into (real user nobody)', () => {
+  it('webroot below a nobody-owned directory: swapping the webroot for a symlink to a root-owned directory never creates anything there', async () => {
+    await freshBase();
+    const decoy = await plantDecoy();
+    // -w /home/alice/public_html, where /home/alice is alice's.
+    const home = join(base, 'home');
+    await ownedByNobody(home);
+    const webroot = join(home, 'www');
+    await ownedByNobody(webroot);
+    await serveWebroot(webroot);
+    const configDir = await ca.newConfigDir();
+    const record = recordEntries(decoy.dir);
+
+    // Half the time the webroot is parked and a symlink to the decoy's directory stands in its place.
+    await startAttacker(
+      `
+      const [home, decoyDir] = args;
+      const dir = path.join(home, 'www');
+      const parked = path.join(home, 'parked');
+      if (i % 16 < 8) {
+        if (!fs.existsSync(parked)) {
+          fs.renameSync(dir, parked);
+          try {
+            fs.symlinkSync(decoyDir, dir);
+            swapped();
+          } catch {
+            fs.renameSync(parked, dir);
+          }
+        }
+      } else if (fs.existsSync(parked)) {
+        if (fs.lstatSync(dir).isSymbolicLink()) fs.unlinkSync(dir);
+        fs.renameSync(parked, dir);
+      }
+      `,
+      [home, decoy.dir],
+    );
+
+    const results: CliResult[] = [];
+    try {
+      for (let n = 0; n < RUNS; n++) {
+        const result = await ca.run(configDir, ['issue', '--agree-tos', '-d', `ancestor-${n}.example.test`, '-w', webroot]);
+        results.push(result);
+        // 4: the webroot was a link to where nobody cannot write (or missing for a moment).
+        expect([0, 4], describeRun(result)).toContain(result.exitCode);
+      }
+      const swaps = await stopAttacker();
+      expect(await record.settle(), 'entries created in the root-owned directory').toEqual([]);
+      await expectDecoyUntouched(decoy);
+      const reasons = results.filter((r) => r.exitCode !== 0).map((r) => r.stderr.trim().split('\n').at(-2) ?? '');
+      console.info(`webroot ancestor race: exit codes ${JSON.stringify(tally(results))}, ${swaps} swaps; first failure: ${reasons[0] ?? 'none'}`);
+    } finally {
+      record.close();
+    }
+  }, 300_000);
+
+  it('webroot below a nobody-owned directory: the challenge files are written as nobody, and nothing is left behind', async () => {
+    await freshBase();
+    const home = join(base, 'home');
+    await ownedByNobody(home);
+    const webroot = join(home, 'www');
+    await ownedByNobody(webroot);
+    await writeFile(join(webroot, 'index.html'), 'hello\n');
+    await serveWebroot(webroot);
+    const configDir = await ca.newConfigDir();
+
+    const result = await ca.run(configDir, ['issue', '--agree-tos', '-d', 'as-owner.example.test', '-w', webroot]);
+    expect(result.exitCode, describeRun(result)).toBe(0);
+    expect(servedOwners.length).toBeGreaterThan(0);
+    expect(new Set(servedOwners)).toEqual(new Set([NOBODY_UID]));
+    expect(await readdir(webroot)).toEqual(['index.html']);
+  }, 120_000);
+
+  it('--key-file below a nobody-owned directory is refused before any order (exit 6, names the directory)', async () => {
+    await freshBase();
+    const home = join(base, 'home');
+    await ownedByNobody(home);
+    const certs = join(home, 'certs');
+    await mkdir(certs, { mode: 0o755 });
+    const configDir = await ca.newConfigDir();
+    const certName = 'keyfile-ancestor.example.test';
+
+    const result = await ca.run(configDir, [
+      'issue', '--agree-tos', '-d', certName, '--standalone', '--http-port', String(ca.pebble.httpPort),
+      '--key-file', join(certs, 'key.pem'),
+    ]);
+    expect(result.exitCode, describeRun(result)).toBe(6);
+    const line = result.stderr.split('\n').find((l) => l.includes('--key-file')) ?? '';
+    expect(line).toContain(home);
+    expect(result.stderr).not.toMatch(/Ordering/);
+    expect(await readdir(certs)).toEqual([]);
+    await expect(stat(join(configDir, 'certificates', certName))).rejects.toThrow(/ENOENT/);
+  }, 120_000);
+
+  it('a group-writable, non-sticky directory above the webroot is refused (exit 4, names it and the chmod)', async () => {
+    await freshBase();
+    const shared = join(base, 'shared');
+    await mkdir(shared);
+    await chown(shared, 0, NOBODY_GID);
+    await chmod(shared, 0o775);
+    const webroot = join(shared, 'www');
+    await mkdir(webroot, { mode: 0o755 });
+    await serveWebroot(webroot);
+    const configDir = await ca.newConfigDir();
+
+    const result = await ca.run(configDir, ['issue', '--agree-tos', '-d', 'shared.example.test', '-w', webroot]);
+    expect(result.exitCode, describeRun(result)).toBe(4);
+    expect(result.stderr).toContain(shared);
+    expect(result.stderr).toContain(`chmod go-w ${shared}`);
+    // Refused in the plugin's prepare, which runs before the order is placed.
+    expect(result.stderr).not.toMatch(/Presenting challenges/);
+    expect(await readdir(webroot)).toEqual([]);
+  }, 120_000);
 });
 
 describe('links planted in a lineage (store level)', () => {
