@@ -20,21 +20,32 @@
  * C0 controls (newline, CR, tab and NUL included), DEL, C1 controls (U+0080–U+009F: U+009B is a
  * CSI on terminals that honour 8-bit controls), bidi marks, embeddings, overrides and isolates
  * (the "Trojan Source" characters: they reorder what is shown, e.g. `gnp.exe` shown as `exe.png`),
- * and the Unicode line and paragraph separators, which editors and log viewers break lines on.
+ * the Unicode line and paragraph separators, which editors and log viewers break lines on, and the
+ * invisible characters that hide text without moving the cursor: zero-width space, (non-)joiner
+ * and no-break space (U+200B-U+200D, U+FEFF), interlinear annotation marks (U+FFF9-U+FFFB) and the
+ * tag characters (U+E0000-U+E007F), so `exa\u200bmple.com` cannot pass for `example.com`.
  */
 // eslint-disable-next-line no-control-regex
-const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029]/g;
+const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u061c\u200b-\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029\ufeff\ufff9-\ufffb\u{e0000}-\u{e007f}]/gu;
 
 /** What JSON.stringify leaves raw inside strings (it escapes every C0 control itself). */
-const UNSAFE_IN_JSON = /[\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029]/g;
+const UNSAFE_IN_JSON = /[\u007f-\u009f\u061c\u200b-\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029\ufeff\ufff9-\ufffb\u{e0000}-\u{e007f}]/gu;
+
+/** `\uXXXX`, or the surrogate pair JSON and JavaScript both read back as one astral character. */
+function unicodeEscape(char: string): string {
+  let escaped = '';
+  for (let index = 0; index < char.length; index++) escaped += `\\u${char.charCodeAt(index).toString(16).padStart(4, '0')}`;
+  return escaped;
+}
 
 const NAMED: Readonly<Record<string, string>> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
 
 function visible(char: string): string {
   const named = NAMED[char];
   if (named !== undefined) return named;
-  const code = char.charCodeAt(0);
-  return code < 0x100 ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`;
+  const code = char.codePointAt(0) as number;
+  if (code < 0x100) return `\\x${code.toString(16).padStart(2, '0')}`;
+  return code > 0xffff ? `\\u{${code.toString(16)}}` : `\\u${code.toString(16).padStart(4, '0')}`;
 }
 
 /** `text` as one line a terminal shows as is: every control, bidi and line-separator character escaped. */
@@ -49,7 +60,7 @@ export function escapeLine(text: string): string {
  * only raw control is the newline of `space` indentation).
  */
 export function stringifyJson(value: unknown, space?: number): string {
-  return (JSON.stringify(value, null, space) ?? 'null').replace(UNSAFE_IN_JSON, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return (JSON.stringify(value, null, space) ?? 'null').replace(UNSAFE_IN_JSON, unicodeEscape);
 }
 
 /**

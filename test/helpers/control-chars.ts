@@ -3,14 +3,20 @@
  * out here independently of src/output/escape.ts so the tests do not check the code against itself.
  */
 
-/** C0 (newline, CR, tab, NUL included), DEL, C1, bidi controls, and the line/paragraph separators. */
+/**
+ * C0 (newline, CR, tab, NUL included), DEL, C1, bidi controls, the line/paragraph separators, and
+ * invisible characters that hide text: zero-width ones, interlinear annotations, tag characters.
+ */
 export function mustEscape(codePoint: number): boolean {
   return (
     codePoint <= 0x1f ||
     (codePoint >= 0x7f && codePoint <= 0x9f) ||
+    (codePoint >= 0x200b && codePoint <= 0x200f) ||
     (codePoint >= 0x202a && codePoint <= 0x202e) ||
     (codePoint >= 0x2066 && codePoint <= 0x2069) ||
-    [0x061c, 0x200e, 0x200f, 0x2028, 0x2029].includes(codePoint)
+    (codePoint >= 0xfff9 && codePoint <= 0xfffb) ||
+    (codePoint >= 0xe0000 && codePoint <= 0xe007f) ||
+    [0x061c, 0x2028, 0x2029, 0xfeff].includes(codePoint)
   );
 }
 
