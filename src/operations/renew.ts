@@ -19,7 +19,7 @@ import {
   type Lineage,
   type LineageSummary,
 } from '../store/certificate-store.js';
-import { certificatesDir, lineagePaths, lineagePathsIn, locksDir } from '../store/layout.js';
+import { certificatesDir, lineagePaths, lineagePathsIn } from '../store/layout.js';
 import { assertTrustedDirectory } from '../store/trust.js';
 import { openSession, type CaSession } from './ca-session.js';
 import { mapLimit } from '../acme/delay.js';
@@ -184,9 +184,8 @@ export async function renewCertificates(context: RunContext, input: RenewInput):
     const { delay } = await import('../acme/delay.js');
     await delay(ms, signal);
   }
-  // Before the lock file is written or anything read: the directories renew works in, and the
-  // config dir's ancestors, must be ones no other user can change (store/trust.ts).
-  assertTrustedDirectory(locksDir(context.configDir));
+  // Before anything is read: the certificates directory, and the config dir's ancestors, must be
+  // ones no other user can change (store/trust.ts). acquireLock checks the locks directory itself.
   assertTrustedDirectory(certificatesDir(context.configDir));
   const lock = await acquireLock(context.configDir, 'renew', {
     wait: true,

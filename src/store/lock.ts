@@ -19,19 +19,26 @@
  * once it is older than any run could last (24 h). Takeover itself is serialised by
  * `<name>.lock.takeover`, created the same way, so two runs that find the same stale lock cannot
  * both win. A guard left by a run that died taking over names its holder and is removed as soon as
- * that holder is gone (after 30 s when its holder cannot be told: another host's).
+ * that holder is gone (after 30 s when its holder cannot be told: another host's). A live
+ * holder's guard on this host is never removed: waiting for it is bounded like waiting for a lock.
+ *
+ * The locks directory is part of the config dir's trust boundary (store/trust.ts): checked before
+ * anything is created, read or removed in it, so a user who can write the config dir cannot make
+ * `locks` a link and have root create, read and unlink files elsewhere. Lock files are read
+ * without following a symlink, without blocking on a FIFO, and only up to a small cap.
  *
  * Locks are not re-entrant: a second acquire of the same name in the same process waits or fails.
  */
 import { randomBytes } from 'node:crypto';
 import { link, open, readFile, readdir, rename, stat, unlink, writeFile } from './fs.js';
-import { readFileSync, unlinkSync } from 'node:fs';
+import fs, { unlinkSync } from 'node:fs';
 import { hostname as osHostname, uptime } from 'node:os';
 import { dirname, join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { AbortedError, LocalError, throwIfAborted } from '../errors.js';
 import { codeOf, ensureDir, isProcessAlive, localErrorFor } from './atomic-write.js';
 import { locksDir } from './layout.js';
+import { assertTrustedDirectory } from './trust.js';
 
 export interface AcquireLockOptions {
   /** Wait for the holder to finish instead of failing at once. */
@@ -79,15 +86,26 @@ const FOREIGN_LOCK_MAX_AGE_MS = 24 * 60 * 60_000;
 const TEMP_NAME = /^\.new-(.+)-(\d+)-(\d+|x)-[0-9a-f]{12}$/;
 // link(2) errors that mean "no hard links on this file system" (FAT, some network shares).
 const NO_LINKS = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS']);
+// A record is under 200 bytes; more than this is garbage, not a holder.
+const MAX_RECORD_BYTES = 512;
+// A host name in the record: `-` when os.hostname() is empty, so the fields after it stay in place.
+const NO_HOSTNAME = '-';
+// Absent on Windows: 0 leaves the flag out (no FIFOs or symlinks acmecli could meet there unasked).
+const READ_RECORD = fs.constants.O_RDONLY | (fs.constants.O_NOFOLLOW ?? 0) | (fs.constants.O_NONBLOCK ?? 0);
 
 export async function acquireLock(configDir: string, name: string, options: AcquireLockOptions): Promise<Lock> {
   if (!LOCK_NAME.test(name)) throw new Error(`invalid lock name ${JSON.stringify(name)}`);
   const dir = locksDir(configDir);
+  // Before ensureDir follows a link at `locks`: every caller (issue, revoke, renew) is covered.
+  assertTrustedDirectory(dir);
   await ensureDir(dir, 0o700);
   const path = join(dir, `${name}.lock`);
   const deadline = Date.now() + Math.max(0, options.timeoutMs);
   let pollMs = options.pollMs ?? 200;
   let waiting = false;
+  // Another run taking over normally holds its guard for a few file operations; one that holds it
+  // longer (stopped, a hung disk) is waited for like a holder, and without --wait for at most this.
+  const takeoverDeadline = options.wait ? deadline : Date.now() + GUARD_STALE_MS;
   for (;;) {
     throwIfAborted(options.signal);
     const lock = await tryCreate(path);
@@ -99,8 +117,14 @@ export async function acquireLock(configDir: string, name: string, options: Acqu
     const holder = await readHolder(path);
     if (holder === 'gone') continue;
     if (await isStale(path, holder)) {
+      if (await takeOver(path, holder)) continue;
+      if (Date.now() >= takeoverDeadline) {
+        throw new LocalError(`timed out waiting for another acmecli run to take over the stale lock ${name}`, {
+          hint: `if no acmecli is running, remove ${path}.takeover`,
+        });
+      }
       // Another run is taking over right now: give it a moment instead of spinning.
-      if (!(await takeOver(path, holder))) await delay(50);
+      await delay(50);
       continue;
     }
     if (!options.wait) throw heldError(name, path, holder);
@@ -139,7 +163,7 @@ async function tryCreate(path: string): Promise<Lock | undefined> {
 
 async function holderRecord(token: string): Promise<string> {
   const self = await ownIdentity();
-  return `${process.pid} ${osHostname()} ${new Date().toISOString()} ${token} ${self.start ?? '-'} ${self.bootId ?? '-'}\n`;
+  return `${process.pid} ${osHostname() || NO_HOSTNAME} ${new Date().toISOString()} ${token} ${self.start ?? '-'} ${self.bootId ?? '-'}\n`;
 }
 
 /** Directories where link(2) worked, or failed for want of hard links, in this process. */
@@ -266,7 +290,7 @@ function createLock(path: string, token: string): Lock {
       // Only remove our own file: after a (wrong) takeover by another run it is theirs.
       let text: string;
       try {
-        text = readFileSync(path, 'utf8');
+        text = readRecord(path);
       } catch {
         return;
       }
@@ -286,7 +310,7 @@ type HolderState = LockHolder | 'garbled' | 'unreadable' | 'gone';
 async function readHolder(path: string): Promise<HolderState> {
   let text: string;
   try {
-    text = await readFile(path, 'utf8');
+    text = readRecord(path);
   } catch (error) {
     if (codeOf(error) === 'ENOENT') return 'gone';
     if (codeOf(error) === 'EPERM' || codeOf(error) === 'EBUSY') return 'unreadable';
@@ -295,17 +319,55 @@ async function readHolder(path: string): Promise<HolderState> {
   return parseHolder(text) ?? 'garbled';
 }
 
+/**
+ * The text of a lock or guard file, read by one synchronous open + fstat + read (release runs from
+ * an 'exit' handler). Only a regular file, at most MAX_RECORD_BYTES + 1 bytes of it: acmecli writes
+ * nothing else there, and a symlink to /dev/zero or a FIFO must neither exhaust memory nor block.
+ * Such a file is a clear error, not debris to remove: only root can have put it in a directory
+ * that passed the trust check, and a lock taken over must be one acmecli could have written.
+ */
+function readRecord(path: string): string {
+  let fd: number;
+  try {
+    fd = fs.openSync(path, READ_RECORD);
+  } catch (error) {
+    // O_NOFOLLOW on a symlink: ELOOP on Linux and macOS, EMLINK on FreeBSD.
+    if (codeOf(error) === 'ELOOP' || codeOf(error) === 'EMLINK') throw notALockFile(path, 'is a symbolic link');
+    throw error;
+  }
+  try {
+    if (!fs.fstatSync(fd).isFile()) throw notALockFile(path, 'is not a regular file');
+    const buffer = Buffer.alloc(MAX_RECORD_BYTES + 1);
+    let length = 0;
+    while (length < buffer.length) {
+      const read = fs.readSync(fd, buffer, length, buffer.length - length, null);
+      if (read === 0) break;
+      length += read;
+    }
+    return buffer.toString('utf8', 0, length);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+function notALockFile(path: string, what: string): LocalError {
+  return new LocalError(`${path} ${what}, not a lock file acmecli wrote`, {
+    hint: `if no acmecli is running, remove ${path}`,
+  });
+}
+
 function parseHolder(text: string): LockHolder | undefined {
   // Every writer ends the record with a newline: without it the record was cut short.
   if (!text.endsWith('\n')) return undefined;
-  const parts = text.trim().split(/\s+/);
+  // Single spaces: an empty host name written by older versions leaves an empty field in place.
+  const parts = text.slice(0, -1).split(' ');
   if (parts.length < 4) return undefined;
   const [pidText, hostname, startedAt, token, start, bootId] = parts as [string, string, string, string, string?, string?];
   const pid = Number(pidText);
-  if (!Number.isSafeInteger(pid) || pid <= 0) return undefined;
+  if (!/^\d+$/.test(pidText) || !Number.isSafeInteger(pid) || pid <= 0) return undefined;
   return {
     pid,
-    hostname,
+    hostname: hostname === NO_HOSTNAME ? '' : hostname,
     startedAt,
     token,
     // Records of older versions, and of hosts without /proc, have no identity beyond the pid.
@@ -437,18 +499,20 @@ async function removeDeadGuard(guard: string, orOld = true): Promise<boolean> {
   let text: string;
   let mtimeMs: number;
   try {
-    text = await readFile(guard, 'utf8');
+    text = readRecord(guard);
     mtimeMs = (await stat(guard)).mtimeMs;
-  } catch {
+  } catch (error) {
+    if (error instanceof LocalError) throw error;
     // Gone already: retry from the top.
     return true;
   }
   const owner = parseHolder(text);
-  const dead =
-    owner === undefined
-      ? await createdByLink(dirname(guard))
-      : owner.hostname === osHostname() && (await holderGone(owner));
-  if (!dead && (!orOld || Date.now() - mtimeMs <= GUARD_STALE_MS)) return false;
+  const local = owner !== undefined && owner.hostname === osHostname();
+  const dead = owner === undefined ? await createdByLink(dirname(guard)) : local && (await holderGone(owner));
+  // The age rule is only for a holder that cannot be checked (another host's, or unnamed where
+  // there are no hard links). A live holder here is mid-takeover: removing its guard would let a
+  // second run take over too and remove the lock the first has just taken.
+  if (!dead && (!orOld || local || Date.now() - mtimeMs <= GUARD_STALE_MS)) return false;
   // Moved aside first: of several runs that find the same dead guard only one removes it, and a
   // fresh guard another run created in its place meanwhile is recognised and put back.
   const aside = `${guard}.${randomBytes(6).toString('hex')}`;
@@ -457,7 +521,12 @@ async function removeDeadGuard(guard: string, orOld = true): Promise<boolean> {
   } catch {
     return true;
   }
-  const moved = await readFile(aside, 'utf8').catch(() => undefined);
+  let moved: string | undefined;
+  try {
+    moved = readRecord(aside);
+  } catch {
+    // Unreadable: not the guard judged dead, so it is put back below.
+  }
   if (moved !== text) await link(aside, guard).catch(() => undefined);
   await unlink(aside).catch(() => undefined);
   return moved === text;

@@ -8,14 +8,16 @@
  * Linux only (the identity comes from /proc); the Windows fallback (pid and boot time) is the
  * behaviour test/unit/store/lock.test.ts already checks.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { chmod, lstat, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { acquireLock, readLockHolder } from '../../src/store/lock.js';
+import { runCli } from '../helpers/cli.js';
+import { describeRun } from '../helpers/e2e.js';
 import { useTempDirs } from '../unit/store/temp-dir.js';
 
 const tempDir = useTempDirs();
@@ -222,3 +224,50 @@ describe('the lock file appears complete or not at all', () => {
     expect(seen.absent).toBeGreaterThan(0);
   }, 120_000);
 });
+
+// ---------------------------------------------------------------------------------------------
+// The locks directory is checked like every other part of the config dir before root writes,
+// reads or removes anything in it: a user who can write the config dir could make `locks` a link
+// to any directory, and root would create, read and unlink lock files there.
+
+describe('a locks directory another user can redirect (real user nobody)', () => {
+  it.each([
+    { command: 'issue', args: ['issue', '--agree-tos', '-d', 'example.com', '--standalone'] },
+    { command: 'revoke --cert-name', args: ['revoke', '--cert-name', 'example.com'] },
+    { command: 'renew', args: ['renew'] },
+  ])('$command in a 0777 config dir where nobody made `locks` a link: exit 6, and the root-owned directory it points to is untouched', async ({ args }) => {
+    const root = await tempDir();
+    await chmod(root, 0o755);
+    const config = join(root, 'config');
+    await mkdir(config);
+    await chmod(config, 0o777);
+    // Root's own directory, holding what acmecli would take for a stale lock of example.com (an
+    // empty file: crash debris) and for a dead writer's temp file.
+    const target = join(root, 'root-only');
+    await mkdir(target, { mode: 0o700 });
+    const decoys = ['cert-example.com.lock', 'renew.lock', `.new-${hostname().replace(/[^A-Za-z0-9.-]/g, '_')}-999999-1-0123456789ab`];
+    for (const name of decoys) await writeFile(join(target, name), '', { mode: 0o600 });
+    const before = await snapshot(target);
+
+    const planted = spawnSync('setpriv', ['--reuid=nobody', '--regid=nogroup', '--clear-groups', 'ln', '-s', target, join(config, 'locks')], { encoding: 'utf8', timeout: 60_000 });
+    expect(planted.status, planted.stderr).toBe(0);
+    expect((await lstat(join(config, 'locks'))).uid).toBe(65534);
+
+    // Refused before anything reaches the network: no CA listens there.
+    const result = await runCli(['--config-dir', config, '--server', 'https://127.0.0.1:9/directory', ...args]);
+    expect(result.exitCode, describeRun(result)).toBe(6);
+    expect(result.stderr).toContain(`chmod go-w ${config}`);
+    expect(await snapshot(target), describeRun(result)).toEqual(before);
+  });
+});
+
+/** Names, bytes, modes and owners of a directory's entries, and the directory's own times. */
+async function snapshot(dir: string): Promise<unknown> {
+  const info = await lstat(dir);
+  const entries: Record<string, string> = {};
+  for (const name of (await readdir(dir)).sort()) {
+    const entry = await lstat(join(dir, name));
+    entries[name] = `${entry.mode.toString(8)} ${entry.uid} ${await readFile(join(dir, name), 'base64')}`;
+  }
+  return { mode: info.mode, mtimeMs: info.mtimeMs, ctimeMs: info.ctimeMs, entries };
+}

@@ -1,10 +1,11 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { closeSync, constants, openSync } from 'node:fs';
+import { lstat, mkdir, readFile, readdir, symlink, utimes, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished, vi } from 'vitest';
 import { AbortedError, LocalError } from '../../../src/errors.js';
 import { acquireLock, readLockHolder } from '../../../src/store/lock.js';
 import { useTempDirs } from './temp-dir.js';
@@ -22,6 +23,14 @@ vi.mock('../../../src/store/fs.js', async (importOriginal) => {
       return actual.link(from, to);
     },
   };
+});
+
+// A host whose os.hostname() is empty (no name set in a minimal container), switched on per test.
+const emptyHostname = vi.hoisted(() => ({ value: false }));
+vi.mock('node:os', async (importOriginal) => {
+  const actual = await importOriginal<typeof import('node:os')>();
+  const hostname = () => (emptyHostname.value ? '' : actual.hostname());
+  return { ...actual, hostname, default: { ...actual, hostname } };
 });
 
 // Children run the real lock module, bundled once, in a separate Node process each.
@@ -282,5 +291,89 @@ describe('acquireLock in one process', () => {
   it('rejects lock names that are not plain file names', async () => {
     const config = await tempDir();
     await expect(acquireLock(config, '../x', { wait: false, timeoutMs: 0 })).rejects.toThrow('invalid lock name');
+  });
+
+  it('with an empty host name, the record keeps its fields in place, so a dead holder\'s lock is taken over', async () => {
+    const config = await tempDir();
+    const dead = spawnSync(process.execPath, ['-e', '']).pid as number;
+    emptyHostname.value = true;
+    try {
+      const lock = await acquireLock(config, 'renew', { wait: false, timeoutMs: 0 });
+      const text = await readFile(lockFile(config), 'utf8');
+      expect(await readLockHolder(config, 'renew')).toMatchObject({ pid: process.pid, hostname: '' });
+      // The same record as a run with that pid would have left when killed.
+      await writeFile(lockFile(config), text.replace(/^\d+ /, `${dead} `));
+      const next = await acquireLock(config, 'renew', { wait: false, timeoutMs: 0 });
+      expect((await readLockHolder(config, 'renew'))?.pid).toBe(process.pid);
+      next.release();
+      lock.release();
+    } finally {
+      emptyHostname.value = false;
+    }
+  });
+
+  it('does not remove the takeover guard of a live run on this host, however old it is', async () => {
+    const config = await tempDir();
+    const sleeper = spawn('sleep', ['600'], { stdio: 'ignore' });
+    onTestFinished(() => {
+      sleeper.kill('SIGKILL');
+    });
+    const pid = sleeper.pid as number;
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    const start = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+    const boot = (await readFile('/proc/sys/kernel/random/boot_id', 'utf8')).trim();
+    const guard = `${lockFile(config)}.takeover`;
+    const longAgo = new Date(Date.now() - 10 * 60_000);
+    // A stale lock (empty: crash debris) that a live run on this host began to take over ten
+    // minutes ago and has not finished (stopped, or on a hung disk).
+    await plant(config, '');
+    const record = `${pid} ${hostname()} ${longAgo.toISOString()} 0123456789abcdef ${start} ${boot}\n`;
+    await writeFile(guard, record);
+    await utimes(guard, longAgo, longAgo);
+    await expect(acquireLock(config, 'renew', { wait: true, timeoutMs: 300, pollMs: 20 })).rejects.toThrow(LocalError);
+    expect(await readFile(guard, 'utf8')).toBe(record);
+    expect(await readFile(lockFile(config), 'utf8')).toBe('');
+  });
+});
+
+describe('a lock file that is not a regular file (put there by root: no other user can write the locks directory)', () => {
+  const lockFile = (config: string): string => join(config, 'locks', 'renew.lock');
+
+  /** A FIFO no one writes to; a reader blocked opening it is released when the test ends. */
+  function fifo(path: string): void {
+    execFileSync('mkfifo', ['-m', '0600', path]);
+    onTestFinished(() => {
+      try {
+        closeSync(openSync(path, constants.O_WRONLY | constants.O_NONBLOCK));
+      } catch {
+        // ENXIO: no reader is blocked on it (the fix), or it is gone already.
+      }
+    });
+  }
+
+  it.each([
+    { label: 'a symlink to a FIFO', make: async (path: string, dir: string) => (fifo(join(dir, 'fifo')), symlink(join(dir, 'fifo'), path)) },
+    { label: 'a FIFO', make: async (path: string) => fifo(path) },
+    { label: 'a symlink to /dev/zero', make: (path: string) => symlink('/dev/zero', path) },
+    { label: 'a symlink to a regular file', make: async (path: string, dir: string) => (await writeFile(join(dir, 'target'), ''), symlink(join(dir, 'target'), path)) },
+  ])('$label: a clear error at once, naming the file, which is left alone', async ({ make }) => {
+    const config = await tempDir();
+    await mkdir(join(config, 'locks'));
+    await make(lockFile(config), config);
+    const before = await lstat(lockFile(config));
+    const error = await acquireLock(config, 'renew', { wait: true, timeoutMs: 60_000, pollMs: 20 }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(LocalError);
+    expect((error as LocalError).message).toContain(lockFile(config));
+    expect((error as LocalError).message).toMatch(/not a regular file|symbolic link/);
+    expect((await lstat(lockFile(config))).ino).toBe(before.ino);
+  }, 15_000);
+
+  it('a lock file far longer than any record is garbage, taken over like other debris', async () => {
+    const config = await tempDir();
+    await mkdir(join(config, 'locks'));
+    await writeFile(lockFile(config), `${'x'.repeat(64 * 1024)}\n`);
+    const lock = await acquireLock(config, 'renew', { wait: false, timeoutMs: 0 });
+    expect((await readLockHolder(config, 'renew'))?.pid).toBe(process.pid);
+    lock.release();
   });
 });
