@@ -5,7 +5,8 @@
  * Messages name the file (or flag) and line, never the secret. A file holding several keys needs
  * `--nsupdate-key-name`; one holding a single key is used as it is.
  */
-import { readFile } from '../../src/store/fs.js';
+import { readCapped } from '../../src/store/fs.js';
+import { formatSize } from '../../src/store/trust.js';
 import { LocalError, UsageError, messageOf } from '../../src/errors.js';
 import { DnsMessageError, normalizeName } from './dns-message.js';
 import {
@@ -19,8 +20,11 @@ import {
 /** nsupdate's `-y` default is HMAC-MD5, which we refuse; a bare `name:secret` means this. */
 export const DEFAULT_KEY_STRING_ALGORITHM: TsigAlgorithm = 'hmac-sha256';
 
-/** Key files are a few hundred bytes; anything huge is the wrong file. */
-const MAX_KEY_FILE_BYTES = 1024 * 1024;
+/**
+ * Key files are a few hundred bytes; a larger one is the wrong file. At most this much is read
+ * (a 700 MB file or /dev/zero costs nothing).
+ */
+const MAX_KEY_FILE_BYTES = 64 * 1024;
 
 type Token =
   | { kind: 'word'; text: string; line: number }
@@ -212,14 +216,15 @@ export async function readBindKeyFile(
 ): Promise<TsigKey> {
   const source = `${options.flag ?? '--nsupdate-key-file'} ${path}`;
   let text: string;
+  // The read itself is at most 64 KiB: the signal is looked at once, before it.
+  options.signal?.throwIfAborted();
   try {
-    const bytes = await readFile(path, { signal: options.signal });
-    if (bytes.length > MAX_KEY_FILE_BYTES) throw new UsageError(`${source}: too large for a TSIG key file`);
-    text = bytes.toString('utf8');
+    const read = await readCapped(path, MAX_KEY_FILE_BYTES);
+    if (read.tooLarge) throw new UsageError(`${source}: more than ${formatSize(MAX_KEY_FILE_BYTES)}, too large for a TSIG key file`);
+    text = read.bytes.toString('utf8');
   } catch (error) {
     if (error instanceof UsageError) throw error;
     const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ABORT_ERR') throw error;
     const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : messageOf(error);
     throw new LocalError(`cannot read the TSIG key file ${path} (${why})`, { cause: error });
   }

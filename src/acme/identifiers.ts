@@ -106,6 +106,42 @@ export class OrderedIdentifiers {
   }
 
   /**
+   * Throws unless an order lists as many distinct authorization URLs as identifiers were ordered:
+   * checked before any is fetched, so a list of a thousand costs nothing.
+   */
+  assertAuthorizationUrls(urls: readonly string[], orderUrl: string): void {
+    const seen = new Set<string>();
+    for (const url of urls) {
+      if (seen.has(url)) throw new OrderMismatchError(`the CA's order ${orderUrl} lists the authorization ${url} twice`);
+      seen.add(url);
+    }
+    if (urls.length !== this.byKey.size) {
+      const count = (n: number, noun: string) => `${n} ${noun}${n === 1 ? '' : 's'}`;
+      throw new OrderMismatchError(
+        `the CA's order ${orderUrl} lists ${count(urls.length, 'authorization')} for ${count(this.byKey.size, 'ordered name')} (${listNames(this.names)}); nothing was presented`,
+      );
+    }
+  }
+
+  /**
+   * Throws unless `bound` (an order's authorizations, each bound to an ordered identifier) holds
+   * exactly one authorization per ordered identifier. Two for one name would present it twice
+   * (two hook runs, two DNS updates for one name); one left out would leave a name the CA never
+   * asked to be proven. `a.example` and `*.a.example` are two: their keys differ by the wildcard.
+   */
+  assertOneEach(bound: ReadonlyArray<{ ordered: OrderedIdentifier }>, orderUrl: string): void {
+    const counts = new Map<OrderedIdentifier, number>();
+    for (const { ordered } of bound) counts.set(ordered, (counts.get(ordered) ?? 0) + 1);
+    const entries = [...this.byKey.values()];
+    const repeated = entries.filter((entry) => (counts.get(entry) ?? 0) > 1);
+    const missing = entries.filter((entry) => !counts.has(entry));
+    if (repeated.length === 0 && missing.length === 0) return;
+    const faults = repeated.map((entry) => `${counts.get(entry)} authorizations for ${entry.name}`);
+    if (missing.length > 0) faults.push(`none for ${listNames(missing.map((entry) => entry.name))}`);
+    throw new OrderMismatchError(`the CA's order ${orderUrl} has ${faults.join(' and ')}; nothing was presented`);
+  }
+
+  /**
    * Throws unless `identifiers` (an order object's, a certificate's) name exactly the ordered
    * identifiers, as a set. `describe` turns the names found into the start of the message;
    * `exact` for a certificate, whose names are used as they are written.
@@ -126,10 +162,8 @@ export class OrderedIdentifiers {
     }
   }
 
-  /** `identifiers` (equal to the ordered ones as a set) in the order they were ordered. */
-  inOrderedSequence(identifiers: readonly Identifier[]): Identifier[] {
-    const position = new Map([...this.byKey.keys()].map((key, index) => [key, index]));
-    const rank = (identifier: Identifier): number => position.get(identifierKey(identifier.type, identifier.value) ?? '') ?? position.size;
-    return [...identifiers].sort((a, b) => rank(a) - rank(b));
+  /** The ordered identifiers, once each, in the order and spelling they were ordered. */
+  get identifiers(): Identifier[] {
+    return [...this.byKey.values()].map((entry) => ({ type: entry.base.type, value: entry.name }));
   }
 }

@@ -74,7 +74,7 @@ export interface ObtainResult {
   notAfter: Date;
   /** Issuer CN of the top certificate of the chosen chain. */
   chainIssuer: string | undefined;
-  /** What the certificate names (its subjectAltNames), in the order the identifiers were given. */
+  /** What the certificate names (exactly the ordered identifiers), once each, in the order given. */
   identifiers: Identifier[];
   /** How many authorizations were already valid and skipped. */
   reusedAuthorizations: number;
@@ -227,13 +227,16 @@ export async function obtainCertificate(client: AcmeClient, options: ObtainOptio
       throw new NetworkError(`the CA created order ${created.url} as invalid: ${describeProblem(created.order.error)}`);
     }
 
+    ordered.assertAuthorizationUrls(created.order.authorizations, created.url);
     const fetched = await mapLimit(created.order.authorizations, concurrency, async (url) => ({
       url,
       authorization: (await client.getAuthorization(url, signal)).data,
     }));
     // Every authorization is held against the order before any of them is solved: one for a
-    // name that was never ordered stops the whole order with nothing presented.
+    // name that was never ordered, or not exactly one per ordered name, stops the whole order
+    // with nothing presented.
     const authorizations = fetched.map((entry) => bindAuthorization(ordered, entry.url, entry.authorization));
+    ordered.assertOneEach(authorizations, created.url);
     const reused = await solveAuthorizations(solveContext, authorizations);
 
     // 4. Finalize once the order is ready.
@@ -303,7 +306,8 @@ export async function obtainCertificate(client: AcmeClient, options: ObtainOptio
       notBefore: leafInfo.notBefore,
       notAfter: leafInfo.notAfter,
       chainIssuer: chosen.issuer,
-      identifiers: ordered.inOrderedSequence(leafInfo.identifiers),
+      // The names are checked equal above; a certificate listing one twice lists it once here.
+      identifiers: ordered.identifiers,
       reusedAuthorizations: reused,
     };
   } finally {

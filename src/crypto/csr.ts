@@ -30,6 +30,7 @@ import {
   readDerString,
   type DerElement,
 } from './der.js';
+import { parseIdentifier } from './identifiers.js';
 import { canonicalIp, ipFromBytes } from './ip-address.js';
 import { encodePem, findPemBlocks } from './pem.js';
 import {
@@ -103,13 +104,14 @@ export async function parseCsr(input: string | Buffer, source: string): Promise<
   };
   for (const commonName of request.commonNames) {
     // A CN holding an IP address or free text is not an identifier; RFC 8738 needs IPs in SANs.
+    // One made of host-name characters is, and meets the rules of -d (no `_`, for one).
     if (canonicalIp(commonName) === undefined && /^(\*\.)?[A-Za-z0-9_.-]+$/.test(commonName)) {
-      add({ type: 'dns', value: commonName.toLowerCase() });
+      add(requestedDnsName(commonName, source, 'its CN'));
     }
   }
   for (const name of request.subjectAltNames) {
     if (name.kind === 'dns') {
-      add({ type: 'dns', value: name.value.toLowerCase() });
+      add(requestedDnsName(name.value, source, 'a subjectAltName'));
       continue;
     }
     if (name.kind === 'ip') {
@@ -124,6 +126,25 @@ export async function parseCsr(input: string | Buffer, source: string): Promise<
     throw new LocalError(`${source} requests no DNS name or IP address`);
   }
   return { identifiers, publicKey: request.publicKey, der };
+}
+
+/**
+ * A name from the CSR, held to the rules `-d` names meet (parseIdentifier), and written as an
+ * order writes it: the names of a --csr are ordered, handed to hooks as CERTBOT_DOMAIN and put in
+ * DNS updates exactly like -d names, so a name with a newline, `_` or a trailing dot is refused
+ * here (UsageError: the user's input) rather than trusted because it came in a file. The only
+ * normalisation is ASCII case, which CAs apply to CSR names too.
+ */
+function requestedDnsName(text: string, source: string, where: string): Identifier {
+  const refuse = (input: string, why: string): never => {
+    throw new UsageError(`${source} requests the name ${JSON.stringify(input)} (${where}), which acmecli cannot order: ${why}`);
+  };
+  const identifier = parseIdentifier(text, refuse);
+  if (identifier.type !== 'dns') refuse(text, 'an IP address belongs in an IP address subjectAltName');
+  if (identifier.value !== text.replace(/[A-Z]/g, (c) => c.toLowerCase())) {
+    refuse(text, `it would be ordered as "${identifier.value}", which is not the name the CSR asks for`);
+  }
+  return identifier;
 }
 
 function csrDer(input: string | Buffer, source: string): Buffer {

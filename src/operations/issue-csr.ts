@@ -11,10 +11,9 @@ import { atomicWrite } from '../store/atomic-write.js';
 import { checkExtraFileTargets } from '../store/certificate-store.js';
 import type { ExtraFiles } from '../store/settings.js';
 import type { Dns01Settings } from '../challenges/dns01/settings.js';
-import { openSession, readUserFile } from './ca-session.js';
+import { MAX_KEY_FILE_BYTES, openSession, readUserFileBytes } from './ca-session.js';
 import type { RunContext } from './context.js';
 import { buildSolverChooser, parsePluginChoices, prepareDryRun, type PluginChoice } from './issue.js';
-import { readFile } from '../store/fs.js';
 
 export interface CsrIssueRequest {
   csrPath: string;
@@ -43,8 +42,7 @@ export async function issueForCsr(context: RunContext, request: CsrIssueRequest)
     throw new UsageError('--csr needs --cert-file or --fullchain-file to say where the certificate goes');
   }
   checkExtraFileTargets({ certFile: targets.cert, chainFile: targets.chain, fullchainFile: targets.fullchain });
-  await readUserFile(request.csrPath, '--csr');
-  const csr = await parseCsr(await readFile(request.csrPath), request.csrPath);
+  const csr = await parseCsr(await readUserFileBytes(request.csrPath, '--csr', MAX_KEY_FILE_BYTES), request.csrPath);
   if (request.identifiers) {
     const key = (list: readonly Identifier[]) => list.map((i) => `${i.type}:${i.value}`).sort().join(',');
     if (key(request.identifiers) !== key(csr.identifiers)) {

@@ -9,7 +9,7 @@ import type { EabAlgorithm } from '../acme/jws.js';
 import { decodeEabHmacKey } from '../acme/jws.js';
 import { exportPrivateKeyPem, generateKey, keyTypeOf, loadPrivateKeyPem, type KeyType } from '../crypto/keys.js';
 import { loadAccount, saveAccount, storableContact, type AccountRecord } from '../store/account-store.js';
-import { openSession, readUserFile } from './ca-session.js';
+import { MAX_KEY_FILE_BYTES, openSession, readUserFile } from './ca-session.js';
 import type { RunContext } from './context.js';
 
 export interface RegisterInput {
@@ -77,7 +77,7 @@ export async function registerAccount(context: RunContext, input: RegisterInput)
 
   let accountKey: KeyObject;
   if (input.accountKeyFile) {
-    accountKey = loadPrivateKeyPem(await readUserFile(input.accountKeyFile, '--account-key'), `--account-key ${input.accountKeyFile}`);
+    accountKey = loadPrivateKeyPem(await readUserFile(input.accountKeyFile, '--account-key', MAX_KEY_FILE_BYTES), `--account-key ${input.accountKeyFile}`);
   } else {
     accountKey = await generateKey(input.accountKeyType);
   }

@@ -8,7 +8,7 @@ import { parseCertificate, splitPemChain } from '../crypto/certificate.js';
 import { certificateMatchesKey } from '../crypto/certificate.js';
 import { generateKey, loadPrivateKeyPem } from '../crypto/keys.js';
 import { deleteLineage, readLineage } from '../store/certificate-store.js';
-import { openSession, readUserFile } from './ca-session.js';
+import { MAX_CERTIFICATES_FILE_BYTES, MAX_KEY_FILE_BYTES, openSession, readUserFile } from './ca-session.js';
 import type { ConnectionSettings, RunContext } from './context.js';
 import { lockCertificate } from './issue.js';
 
@@ -67,13 +67,13 @@ export async function revokeCertificate(context: RunContext, input: RevokeInput)
       };
       accountName = lineage.settings.account;
     } else {
-      const text = await readUserFile(input.certPath as string, '--cert-path');
+      const text = await readUserFile(input.certPath as string, '--cert-path', MAX_CERTIFICATES_FILE_BYTES);
       certPem = splitPemChain(text, input.certPath as string)[0] as string;
     }
     const info = parseCertificate(certPem);
     let certificateKey;
     if (input.keyPath) {
-      certificateKey = loadPrivateKeyPem(await readUserFile(input.keyPath, '--key-path'), `--key-path ${input.keyPath}`);
+      certificateKey = loadPrivateKeyPem(await readUserFile(input.keyPath, '--key-path', MAX_KEY_FILE_BYTES), `--key-path ${input.keyPath}`);
       if (!certificateMatchesKey(certPem, certificateKey)) {
         throw new UsageError(`--key-path ${input.keyPath} is not the key of certificate ${info.serialHex}`);
       }

@@ -282,7 +282,8 @@ function tooLarge(path: string, size: number): LocalError {
   return new LocalError(`${path}: the file is ${formatSize(size)}, more than the ${formatSize(MAX_STORED_FILE_BYTES)} acmecli reads of one of its files`);
 }
 
-function formatSize(bytes: number): string {
+/** `64 KiB`, `1 MiB`, `700 bytes`: sizes and limits in messages. */
+export function formatSize(bytes: number): string {
   if (bytes >= 1024 * 1024) return `${Math.round((bytes / (1024 * 1024)) * 10) / 10} MiB`;
   if (bytes >= 1024) return `${Math.round(bytes / 1024)} KiB`;
   return `${bytes} bytes`;

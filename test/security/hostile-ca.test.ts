@@ -221,6 +221,76 @@ describe('fake CA: authorizations and orders for names that were not ordered sto
   });
 });
 
+/** The order's authorization URLs rewritten (every order object the fake sends). */
+function orderAuthorizations(rewrite: (urls: string[]) => string[]): FakeCaOptions['rewriteOrder'] {
+  return (order) => ({ ...order, authorizations: rewrite(order.authorizations as string[]) });
+}
+
+describe('fake CA: an order whose authorizations are not one per ordered name stops the run before any solver is called', () => {
+  const cases: Array<{ label: string; names: Identifier[]; options: FakeCaOptions; message: RegExp }> = [
+    {
+      label: 'the one authorization URL listed twice',
+      names: [dns('mine.example')],
+      options: { rewriteOrder: orderAuthorizations((urls) => [...urls, ...urls]) },
+      message: /order .* lists the authorization .* twice/,
+    },
+    {
+      label: 'the first of two authorization URLs listed twice, the second left out',
+      names: [dns('a.example'), dns('b.example')],
+      options: { rewriteOrder: orderAuthorizations((urls) => [urls[0] as string, urls[0] as string]) },
+      message: /order .* lists the authorization .* twice/,
+    },
+    {
+      label: 'two authorizations (two URLs) for the same ordered name, none for the other',
+      names: [dns('a.example'), dns('b.example')],
+      options: { rewriteAuthorization: authorizationIdentifier({ type: 'dns', value: 'a.example' }) },
+      message: /order .* has 2 authorizations for a\.example and none for b\.example/,
+    },
+    {
+      label: 'an authorization left out',
+      names: [dns('a.example'), dns('b.example')],
+      options: { rewriteOrder: orderAuthorizations((urls) => urls.slice(0, 1)) },
+      message: /order .* lists 1 authorization for 2 ordered names/,
+    },
+    {
+      label: 'no authorization at all',
+      names: [dns('a.example')],
+      options: { rewriteOrder: orderAuthorizations(() => []) },
+      message: /order .* lists 0 authorizations for 1 ordered name/,
+    },
+  ];
+
+  it.each(cases)('fake CA: $label → exit 3, no solver call', async ({ names, options, message }) => {
+    const run = await obtainFromFake(options, names);
+    expectCaRefusal(run, message);
+    expect(run.solver.tasks).toEqual([]);
+  });
+
+  it('fake CA: a.example and *.a.example are two ordered names whose authorizations share the value a.example', async () => {
+    const run = await obtainFromFake({ challengeTypes: ['http-01', 'dns-01'] }, [dns('a.example'), dns('*.a.example')]);
+    expect(run.error).toBeUndefined();
+    expect(run.solver.tasks.map((t) => [t.identifier.value, t.wildcard])).toEqual([['a.example', false], ['a.example', true]]);
+  });
+
+  it('fake CA: pre-authorized names (newAuthz), already valid and listed in the order, are accepted', async () => {
+    const run = await obtainFromFake({ newAuthz: true }, [dns('a.example'), dns('b.example')], { preAuthorize: true });
+    expect(run.error).toBeUndefined();
+    expect(run.result?.reusedAuthorizations).toBe(2);
+  });
+
+  it('fake CA: a certificate repeating an ordered name → the result lists each ordered name once', async () => {
+    const run = await obtainFromFake(
+      {
+        certificateChain: async ({ issueWithNames, caPem }) =>
+          (await issueWithNames([{ type: 'dns', value: 'b.example' }, { type: 'dns', value: 'a.example' }, { type: 'dns', value: 'A.example' }, { type: 'dns', value: 'b.example' }])) + caPem,
+      },
+      [dns('a.example'), dns('b.example')],
+    );
+    expect(run.error).toBeUndefined();
+    expect(run.result?.identifiers).toEqual([dns('a.example'), dns('b.example')]);
+  });
+});
+
 describe("fake CA: plugins get acmecli's own spelling of the ordered name, never the CA's", () => {
   const cases: Array<{ label: string; names: Identifier[]; caSpelling: Record<string, unknown>; expected: Identifier }> = [
     { label: 'the name in capitals', names: [dns('mine.example')], caSpelling: { type: 'dns', value: 'MINE.Example' }, expected: dns('mine.example') },
@@ -335,6 +405,22 @@ function expectExit(result: CliResult, code: number, message?: RegExp): void {
   if (message) expect(result.stderr).toMatch(message);
   expect(result.stderr).not.toMatch(/\n\s+at /);
 }
+
+describe('fake CA: an order whose authorizations are not one per ordered name (CLI)', () => {
+  it.each([
+    { label: 'its authorization URL listed twice', rewrite: (urls: string[]) => [...urls, ...urls] },
+    { label: 'its authorization left out', rewrite: () => [] },
+  ])('fake CA: an order of mine.example with $label → exit 3 and the manual auth hook never runs', async ({ rewrite }) => {
+    const dir = await registeredConfigDir();
+    const { hook, record } = await recordingHook(dir);
+    fake.options = { rewriteOrder: orderAuthorizations(rewrite) };
+    const result = await cli(dir, ['issue', '-d', 'mine.example', '--manual', '--manual-auth-hook', hook, '--preferred-challenges', 'http-01']);
+    fake.options = {};
+    expectExit(result, 3, /order .* lists (the authorization .* twice|0 authorizations for 1 ordered name)/);
+    expect(existsSync(record)).toBe(false);
+    expect(existsSync(join(dir, 'certificates', 'mine.example'))).toBe(false);
+  });
+});
 
 describe('fake CA: an authorization for victim.example in an order of mine.example (CLI)', () => {
   it('fake CA: exit 3 and the manual auth hook never runs', async () => {
