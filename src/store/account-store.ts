@@ -84,6 +84,9 @@ export async function saveAccount(
   // read must not be stored, nor its key left behind without it. Only the declared fields are
   // kept: whatever else the caller's object carries (an EAB HMAC key) stays in memory.
   const text = `${JSON.stringify({ version: ACCOUNT_RECORD_VERSION, ...parseAccountRecord(JSON.stringify(record), paths.record) }, null, 2)}\n`;
+  // Callers loaded the account first, which checked the same; checked again here so no caller can
+  // have root create directories through a path another user can change.
+  assertTrustedDirectory(paths.dir);
   await ensureDir(paths.dir, 0o700);
   await atomicWrite(paths.key, keyPem, { mode: 0o600 });
   await atomicWrite(paths.record, text, { mode: 0o600 });

@@ -134,6 +134,8 @@ export async function writeLineage(
   // Step 1 is inside, so a run killed while writing the archive leaves the marker, and the next
   // run's repair removes the incomplete version and its temp files even when nothing is due.
   const marker = join(paths.dir, SWAP_MARKER_FILE);
+  // As in saveAccount: the lock and the reads before checked this; a writer checks for itself.
+  assertTrustedDirectory(paths.dir);
   await ensureDir(paths.dir, 0o700);
   await writeSwapMarker(paths.dir, marker);
   const version = await writeArchiveVersion(configDir, certName, files, settingsText, options.now);

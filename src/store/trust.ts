@@ -176,6 +176,10 @@ export function whoCanChangePathTo(dir: string): PathChangers {
       if (problem.owner !== undefined && !changers.users.has(problem.owner)) changers.users.set(problem.owner, path);
     });
   } catch (error) {
+    // A link on the way turned into something else while it was followed (readlink: EINVAL) or
+    // vanished: the path is being changed under us, by one of those already found able to change
+    // it. Their answer stands; acting as that user (or refusing) is safe whatever the path is now.
+    if (changers.users.size > 0 || changers.shared !== undefined) return changers;
     throw localErrorFor('read', absolute, error);
   }
   return changers;
