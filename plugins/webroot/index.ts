@@ -244,8 +244,9 @@ export function createWebrootSolver(options: WebrootOptions, context: PluginCont
           if (error instanceof SymlinkBelowWebroot) throw symlinkRefused(error.link, error.target, webroot);
           throw error;
         }
+      } else {
+        site.files.set(task.token, await writeChallengeFile(site.challenge, task.token, task.keyAuthorization, file));
       }
-      else site.files.set(task.token, await writeChallengeFile(site.challenge, task.token, task.keyAuthorization, file));
       log.debug(`webroot: wrote ${file}`);
     },
 
