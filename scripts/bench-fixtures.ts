@@ -21,7 +21,14 @@ import { mkdir, mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { startPebble, type PebbleHandle } from '../test/helpers/pebble.js';
-import { acmecliClient, certbotClient, legoClient, uacmeClient, type BenchContext, type Client } from './bench/clients.js';
+import {
+  acmecliClient,
+  certbotClient,
+  legoClient,
+  uacmeClient,
+  type BenchContext,
+  type Client,
+} from './bench/clients.js';
 import type { Command } from './bench/measure.js';
 import { BUNDLE, LEGO, NODE, REPO_ROOT } from './bench/paths.js';
 
@@ -42,7 +49,9 @@ const get = (flag: string): string | undefined => {
   return v;
 };
 if (args.includes('-h') || args.includes('--help')) {
-  process.stdout.write('usage: node scripts/run-ts.mjs scripts/bench-fixtures.ts --count N --out DIR [--clients acmecli,certbot,lego,uacme] [--server URL --ca-bundle FILE --http-port P]\n');
+  process.stdout.write(
+    'usage: node scripts/run-ts.mjs scripts/bench-fixtures.ts --count N --out DIR [--clients acmecli,certbot,lego,uacme] [--server URL --ca-bundle FILE --http-port P]\n',
+  );
   process.exit(0);
 }
 const count = Number(get('--count') ?? '1000');
@@ -90,7 +99,9 @@ try {
     await client.setup();
     const started = Date.now();
     await client.prepareRenew(count);
-    process.stderr.write(`bench-fixtures: ${kind}: ${count} certificates written in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
+    process.stderr.write(
+      `bench-fixtures: ${kind}: ${count} certificates written in ${((Date.now() - started) / 1000).toFixed(1)} s\n`,
+    );
     const renew: Command = client.renew(count);
     const wrapper = renew.wrapper ? `${renew.wrapper.join(' ')} ` : '';
     const env = Object.entries(renew.env)

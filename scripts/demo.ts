@@ -21,17 +21,34 @@ const pebble = await startPebble();
 try {
   const configDir = await mkdtemp(join(tmpdir(), 'acmecli-demo-'));
   const common = ['--config-dir', configDir, '--server', pebble.directoryUrl, '--ca-bundle', pebble.caBundlePath];
-  process.stdout.write(`Local test CA: ${pebble.directoryUrl} (Pebble ${pebble.version})\nConfig dir:    ${configDir}\n`);
+  process.stdout.write(
+    `Local test CA: ${pebble.directoryUrl} (Pebble ${pebble.version})\nConfig dir:    ${configDir}\n`,
+  );
 
   show('register', await runCli([...common, 'register', '--email', 'admin@example.test', '--agree-tos']));
-  const issueArgs = ['issue', '-d', 'demo.example.test', '-d', 'www.demo.example.test', '--standalone', '--http-port', String(pebble.httpPort)];
+  const issueArgs = [
+    'issue',
+    '-d',
+    'demo.example.test',
+    '-d',
+    'www.demo.example.test',
+    '--standalone',
+    '--http-port',
+    String(pebble.httpPort),
+  ];
   show(issueArgs.join(' '), await runCli([...common, ...issueArgs]));
 
   const certDir = join(configDir, 'certificates', 'demo.example.test');
   const certPath = join(certDir, 'cert.pem');
   const keyPath = join(certDir, 'privkey.pem');
   process.stdout.write(`\n$ openssl x509 -in ${certPath} -noout -subject -issuer -dates -ext subjectAltName\n`);
-  process.stdout.write(execFileSync('openssl', ['x509', '-in', certPath, '-noout', '-subject', '-issuer', '-dates', '-ext', 'subjectAltName'], { encoding: 'utf8' }));
+  process.stdout.write(
+    execFileSync(
+      'openssl',
+      ['x509', '-in', certPath, '-noout', '-subject', '-issuer', '-dates', '-ext', 'subjectAltName'],
+      { encoding: 'utf8' },
+    ),
+  );
   const certKey = execFileSync('openssl', ['x509', '-in', certPath, '-noout', '-pubkey'], { encoding: 'utf8' });
   const privKey = execFileSync('openssl', ['pkey', '-in', keyPath, '-pubout'], { encoding: 'utf8' });
   if (certKey !== privKey) throw new Error('the private key does not match the certificate');

@@ -177,7 +177,16 @@ export async function runCliMeasured(
     }
     await rm(timeOutput, { force: true });
   }
-  return { exitCode, signal, stdout, stderr, durationMs: Date.now() - started, peakRssKb, peakSource, rssSamplesKb: samples };
+  return {
+    exitCode,
+    signal,
+    stdout,
+    stderr,
+    durationMs: Date.now() - started,
+    peakRssKb,
+    peakSource,
+    rssSamplesKb: samples,
+  };
 }
 
 /** Median of the last fifth of `samples` over the median of the second fifth (the first is start-up). */
@@ -221,14 +230,20 @@ export async function runSoak(options: SoakOptions): Promise<SoakFigures> {
   const workDir = await mkdtemp(join(tmpdir(), 'acmecli-soak-'));
   let proxy: Awaited<ReturnType<typeof startFaultProxy>> | undefined;
   try {
-    proxy = await startFaultProxy({ upstreamOrigin: new URL(pebble.directoryUrl).origin, upstreamCaPem: pebble.caBundlePem });
+    proxy = await startFaultProxy({
+      upstreamOrigin: new URL(pebble.directoryUrl).origin,
+      upstreamCaPem: pebble.caBundlePem,
+    });
     const caBundle = join(workDir, 'proxy-ca.pem');
     await writeFile(caBundle, proxy.caPem);
     const configDir = join(workDir, 'config');
     const common = ['--config-dir', configDir, '--server', proxy.directoryUrl, '--ca-bundle', caBundle];
     const registered = await runCli([...common, 'register', '--agree-tos'], { timeoutMs: RUN_TIMEOUT_MS });
-    if (registered.exitCode !== 0) throw new Error(`register failed (exit ${registered.exitCode}): ${registered.stderr}`);
-    log(`Pebble ${pebble.version} with PEBBLE_WFE_NONCEREJECT=${options.nonceRejectPercent ?? 30}, PEBBLE_AUTHZREUSE=${options.authzReusePercent ?? 50}; config dir ${configDir}`);
+    if (registered.exitCode !== 0)
+      throw new Error(`register failed (exit ${registered.exitCode}): ${registered.stderr}`);
+    log(
+      `Pebble ${pebble.version} with PEBBLE_WFE_NONCEREJECT=${options.nonceRejectPercent ?? 30}, PEBBLE_AUTHZREUSE=${options.authzReusePercent ?? 50}; config dir ${configDir}`,
+    );
 
     // Every certificate also names shared.soak.example.test, so Pebble can hand back its earlier,
     // valid authorization (authorization reuse) in most orders.
@@ -240,26 +255,49 @@ export async function runSoak(options: SoakOptions): Promise<SoakFigures> {
       const certName = `soak-${i}.example.test`;
       certNames.push(certName);
       const result = await runCli(
-        [...common, '--json', 'issue', '-d', certName, '-d', 'shared.soak.example.test', '--standalone', '--http-port', String(pebble.httpPort)],
+        [
+          ...common,
+          '--json',
+          'issue',
+          '-d',
+          certName,
+          '-d',
+          'shared.soak.example.test',
+          '--standalone',
+          '--http-port',
+          String(pebble.httpPort),
+        ],
         { timeoutMs: RUN_TIMEOUT_MS },
       );
       durations.push(result.durationMs);
       if (result.exitCode === 0) {
         try {
-          authorizationsReused += Number((JSON.parse(result.stdout) as { result?: { authorizationsReused?: number } }).result?.authorizationsReused ?? 0);
+          authorizationsReused += Number(
+            (JSON.parse(result.stdout) as { result?: { authorizationsReused?: number } }).result
+              ?.authorizationsReused ?? 0,
+          );
         } catch {
           // Counted as a success all the same: the exit code says it issued.
         }
       } else {
-        failures.push({ certName, exitCode: result.exitCode, stderr: result.stderr.trim().split('\n').slice(-3).join(' | ') });
+        failures.push({
+          certName,
+          exitCode: result.exitCode,
+          stderr: result.stderr.trim().split('\n').slice(-3).join(' | '),
+        });
       }
       if ((i + 1) % 10 === 0 || i + 1 === options.issuances) {
-        log(`issued ${i + 1 - failures.length}/${i + 1} (worst ${Math.max(...durations)} ms, ${failures.length} failed)`);
+        log(
+          `issued ${i + 1 - failures.length}/${i + 1} (worst ${Math.max(...durations)} ms, ${failures.length} failed)`,
+        );
       }
     }
 
     const small = certNames.slice(0, options.smallRenew);
-    const renew = async (names: readonly string[] | 'all', extraEnv: Record<string, string> = {}): Promise<RenewFigures> => {
+    const renew = async (
+      names: readonly string[] | 'all',
+      extraEnv: Record<string, string> = {},
+    ): Promise<RenewFigures> => {
       const selection = names === 'all' ? [] : names.flatMap((name) => ['--cert-name', name]);
       const result = await runCliMeasured([...common, '--json', 'renew', '--force', ...selection], workDir, extraEnv);
       const lineages = names === 'all' ? certNames.length : names.length;
@@ -273,7 +311,9 @@ export async function runSoak(options: SoakOptions): Promise<SoakFigures> {
         rssSamplesKb: result.rssSamplesKb,
       };
       const mode = extraEnv.NODE_OPTIONS ? ' (forced GC)' : '';
-      log(`renew --force over ${lineages}${mode}: exit ${result.exitCode}, ${figures.renewed} renewed in ${result.durationMs} ms, peak RSS ${result.peakRssKb} kB (${result.peakSource})`);
+      log(
+        `renew --force over ${lineages}${mode}: exit ${result.exitCode}, ${figures.renewed} renewed in ${result.durationMs} ms, peak RSS ${result.peakRssKb} kB (${result.peakSource})`,
+      );
       if (result.exitCode !== 0) log(result.stderr.trim().split('\n').slice(-5).join('\n'));
       return figures;
     };
@@ -368,7 +408,13 @@ const MAX_PEAK_RSS_RATIO = 2.5;
 async function main(): Promise<void> {
   const issuances = Number(process.argv[2] ?? 200);
   const smallRenew = Number(process.argv[3] ?? 20);
-  if (!Number.isInteger(issuances) || issuances < 1 || !Number.isInteger(smallRenew) || smallRenew < 1 || smallRenew > issuances) {
+  if (
+    !Number.isInteger(issuances) ||
+    issuances < 1 ||
+    !Number.isInteger(smallRenew) ||
+    smallRenew < 1 ||
+    smallRenew > issuances
+  ) {
     console.error('usage: node scripts/run-ts.mjs scripts/soak.ts [ISSUANCES=200] [SMALL_RENEW=20]');
     process.exit(2);
   }
@@ -384,9 +430,14 @@ async function main(): Promise<void> {
     ['Pebble rejected nonces (the rejection was on)', figures.badNonceAnswers > 0],
     [
       'every renew renewed every lineage',
-      [figures.renewSmall, figures.renewAll, figures.renewAllLive].every((r) => r !== undefined && r.exitCode === 0 && r.renewed === r.lineages),
+      [figures.renewSmall, figures.renewAll, figures.renewAllLive].every(
+        (r) => r !== undefined && r.exitCode === 0 && r.renewed === r.lineages,
+      ),
     ],
-    [`live RSS late/early < ${MAX_LIVE_RSS_GROWTH}`, (figures.liveRssGrowth ?? Number.POSITIVE_INFINITY) < MAX_LIVE_RSS_GROWTH],
+    [
+      `live RSS late/early < ${MAX_LIVE_RSS_GROWTH}`,
+      (figures.liveRssGrowth ?? Number.POSITIVE_INFINITY) < MAX_LIVE_RSS_GROWTH,
+    ],
     [`peak RSS ratio all/small < ${MAX_PEAK_RSS_RATIO}`, figures.peakRssRatio < MAX_PEAK_RSS_RATIO],
   ];
   for (const [what, passed] of checks) console.log(`${passed ? 'ok  ' : 'FAIL'} ${what}`);

@@ -69,8 +69,10 @@ async function makeChildPath() {
 const started = Date.now();
 const buildCode = await run(process.execPath, [
   join(ROOT, 'scripts', 'build-binaries.mjs'),
-  '--targets', 'linux-x64',
-  '--out', OUT,
+  '--targets',
+  'linux-x64',
+  '--out',
+  OUT,
   '--no-archives',
 ]);
 if (buildCode !== 0) {
@@ -78,7 +80,9 @@ if (buildCode !== 0) {
   process.exit(buildCode);
 }
 const childPath = await makeChildPath();
-log(`binary ready in ${((Date.now() - started) / 1000).toFixed(1)} s; children get PATH=${childPath.dir} (${childPath.count} programs, no node)`);
+log(
+  `binary ready in ${((Date.now() - started) / 1000).toFixed(1)} s; children get PATH=${childPath.dir} (${childPath.count} programs, no node)`,
+);
 
 let code = 1;
 try {

@@ -44,7 +44,8 @@ export const manualPlugin = definePlugin<ManualOptions>({
     const settings: JsonObject = { manualHookTimeout: options.hookTimeoutSeconds };
     if (options.authHook !== undefined) settings['manualAuthHook'] = options.authHook;
     if (options.cleanupHook !== undefined) settings['manualCleanupHook'] = options.cleanupHook;
-    if (options.hookWorkingDirectory !== undefined) settings['manualHookWorkingDirectory'] = options.hookWorkingDirectory;
+    if (options.hookWorkingDirectory !== undefined)
+      settings['manualHookWorkingDirectory'] = options.hookWorkingDirectory;
     return settings;
   },
 });
@@ -71,7 +72,12 @@ function parseHook(value: unknown, flag: string): string | undefined {
 
 function parseTimeout(value: unknown): number {
   if (value === undefined || value === null || value === '') return DEFAULT_HOOK_TIMEOUT_SECONDS;
-  const seconds = typeof value === 'number' ? value : typeof value === 'string' && /^\s*\d+(\.\d+)?\s*$/.test(value) ? Number(value) : NaN;
+  const seconds =
+    typeof value === 'number'
+      ? value
+      : typeof value === 'string' && /^\s*\d+(\.\d+)?\s*$/.test(value)
+        ? Number(value)
+        : NaN;
   if (!Number.isFinite(seconds) || seconds <= 0 || seconds > MAX_HOOK_TIMEOUT_SECONDS) {
     throw new UsageError(
       `--manual-hook-timeout must be a positive number of seconds (at most ${MAX_HOOK_TIMEOUT_SECONDS}), got ${JSON.stringify(value)}`,
@@ -202,7 +208,10 @@ export function createManualSolver(options: ManualOptions, context: PluginContex
         `  value: ${task.txtValue}`,
       );
       if (sameName) {
-        lines.push('', 'This name already has a value from a previous step: publish both TXT records (DNS allows several).');
+        lines.push(
+          '',
+          'This name already has a value from a previous step: publish both TXT records (DNS allows several).',
+        );
       }
     }
     if (shownInstructions > 0) {
@@ -297,7 +306,8 @@ export function createManualSolver(options: ManualOptions, context: PluginContex
         recordName = await effectiveName(task.recordName, signal);
         for (const [otherName, otherValues] of txtValues) {
           if (otherName === task.recordName || otherValues.size === 0) continue;
-          if ((await effectiveName(otherName, signal)) === recordName) for (const value of otherValues) values.add(value);
+          if ((await effectiveName(otherName, signal)) === recordName)
+            for (const value of otherValues) values.add(value);
         }
       }
       const sorted = [...values].sort();

@@ -154,7 +154,8 @@ export function parseBindKeyFile(text: string, source: string): TsigKey[] {
       const clause = (t as Token).text.toLowerCase();
       pos++;
       const value = peek();
-      if (value?.kind !== 'word' && value?.kind !== 'string') fail(`expected a value after "${clause}" in key "${name}"`);
+      if (value?.kind !== 'word' && value?.kind !== 'string')
+        fail(`expected a value after "${clause}" in key "${name}"`);
       pos++;
       if (clause === 'algorithm') {
         const text = (value as Token).text;
@@ -220,7 +221,8 @@ export async function readBindKeyFile(
   options.signal?.throwIfAborted();
   try {
     const read = await readCapped(path, MAX_KEY_FILE_BYTES);
-    if (read.tooLarge) throw new UsageError(`${source}: more than ${formatSize(MAX_KEY_FILE_BYTES)}, too large for a TSIG key file`);
+    if (read.tooLarge)
+      throw new UsageError(`${source}: more than ${formatSize(MAX_KEY_FILE_BYTES)}, too large for a TSIG key file`);
     text = read.bytes.toString('utf8');
   } catch (error) {
     if (error instanceof UsageError) throw error;

@@ -101,7 +101,10 @@ function abortError(signal: AbortSignal): AbortedError {
 }
 
 /** The address to send to: IP literals as they are, names through the system resolver. */
-export async function resolveHost(server: ServerAddress, signal: AbortSignal): Promise<{ address: string; family: 4 | 6 }> {
+export async function resolveHost(
+  server: ServerAddress,
+  signal: AbortSignal,
+): Promise<{ address: string; family: 4 | 6 }> {
   const family = isIP(server.host);
   if (family === 4 || family === 6) return { address: server.host, family };
   // getaddrinfo cannot be cancelled; racing it with the signal keeps Ctrl-C prompt.
@@ -117,7 +120,9 @@ export async function resolveHost(server: ServerAddress, signal: AbortSignal): P
     return { address: result.address, family: result.family === 6 ? 6 : 4 };
   } catch (error) {
     if (error instanceof AbortedError) throw error;
-    throw new PluginError(`nsupdate: cannot resolve server name ${server.host} (${messageOf(error)})`, { cause: error });
+    throw new PluginError(`nsupdate: cannot resolve server name ${server.host} (${messageOf(error)})`, {
+      cause: error,
+    });
   } finally {
     if (onAbort) signal.removeEventListener('abort', onAbort);
   }
@@ -141,7 +146,9 @@ function exchangeUdp(
   signal: AbortSignal,
 ): Promise<UdpOutcome> {
   return new Promise<UdpOutcome>((resolve, reject) => {
-    const socket: UdpSocket = process.getBuiltinModule('node:dgram').createSocket(target.family === 6 ? 'udp6' : 'udp4');
+    const socket: UdpSocket = process
+      .getBuiltinModule('node:dgram')
+      .createSocket(target.family === 6 ? 'udp6' : 'udp4');
     let timer: NodeJS.Timeout | undefined;
     let done = false;
     let attempt = 0;
@@ -378,10 +385,14 @@ function checkAnswer(
     } catch (error) {
       if (!(error instanceof TsigError)) throw error;
       if (error.origin === 'server') {
-        throw new UpdateRejectedError(`${what} failed: the server answered ${rcodeName(rcode)}; ${error.message}`, error.code, {
-          cause: error,
-          ...(error.hint ? { hint: error.hint } : {}),
-        });
+        throw new UpdateRejectedError(
+          `${what} failed: the server answered ${rcodeName(rcode)}; ${error.message}`,
+          error.code,
+          {
+            cause: error,
+            ...(error.hint ? { hint: error.hint } : {}),
+          },
+        );
       }
       // An unsigned error answer (e.g. FORMERR from a server without TSIG) still says what failed.
       if (error.code !== 'UNSIGNED' || rcode === RCODE.NOERROR) {

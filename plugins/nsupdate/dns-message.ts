@@ -603,7 +603,8 @@ function decodeRecord(reader: Reader, what: string): DnsRecord {
 /** Decodes a whole message; throws DnsMessageError on anything malformed or left over. */
 export function decodeMessage(input: Uint8Array): DnsMessage {
   const buf = Buffer.isBuffer(input) ? input : Buffer.from(input.buffer, input.byteOffset, input.byteLength);
-  if (buf.length < HEADER_LENGTH) throw new DnsMessageError(`DNS message shorter than its header (${buf.length} bytes)`);
+  if (buf.length < HEADER_LENGTH)
+    throw new DnsMessageError(`DNS message shorter than its header (${buf.length} bytes)`);
   const reader = new Reader(buf);
   const id = reader.u16('header');
   const flags = reader.u16('header');

@@ -106,7 +106,9 @@ function parseZone(text: string): string {
 export function parseNsupdateOptions(raw: Readonly<Record<string, unknown>>): NsupdateOptions {
   const serverText = rawString(raw, 'nsupdateServer', '--nsupdate-server');
   if (serverText === undefined) {
-    throw new UsageError('the nsupdate plugin needs --nsupdate-server <host[:port]> (the DNS server accepting updates)');
+    throw new UsageError(
+      'the nsupdate plugin needs --nsupdate-server <host[:port]> (the DNS server accepting updates)',
+    );
   }
   const parsed = parseServerSpec(serverText, '--nsupdate-server');
   const server: ServerAddress = { host: parsed.host, port: parsed.port ?? 53 };
@@ -134,7 +136,9 @@ export function parseNsupdateOptions(raw: Readonly<Record<string, unknown>>): Ns
     key = keyName === undefined ? { kind: 'file', path } : { kind: 'file', path, name: keyName };
   } else if (inline !== undefined) {
     if (keyName !== undefined) {
-      throw new UsageError('--nsupdate-key-name selects a key inside --nsupdate-key-file; --nsupdate-key names its key itself');
+      throw new UsageError(
+        '--nsupdate-key-name selects a key inside --nsupdate-key-file; --nsupdate-key names its key itself',
+      );
     }
     key = { kind: 'inline', key: parseKeyString(inline, '--nsupdate-key') };
   } else if (keyEnv !== undefined) {
@@ -226,13 +230,16 @@ export function createNsupdateSolver(
   // Without --dns-resolver the update server is asked for the zone first, as certbot's rfc2136
   // plugin does: it is authoritative for what it accepts updates for, also for zones the public
   // DNS does not know (internal names, test set-ups); the system resolver is the fallback.
-  const updateServerLookup = settings.resolvers || deps.lookup ? undefined : lookup.withServers([formatServer(options.server)]);
+  const updateServerLookup =
+    settings.resolvers || deps.lookup ? undefined : lookup.withServers([formatServer(options.server)]);
   const findUpdateZone = async (name: string, signal: AbortSignal): Promise<string> => {
     if (updateServerLookup) {
       try {
         return (await findZone(name, updateServerLookup, signal)).zone;
       } catch (error) {
-        log.debug(`nsupdate: ${serverText} did not say which zone holds ${name} (${messageOf(error)}); asking the system resolver`);
+        log.debug(
+          `nsupdate: ${serverText} did not say which zone holds ${name} (${messageOf(error)}); asking the system resolver`,
+        );
       }
     }
     return (await findZone(name, lookup, signal)).zone;
@@ -270,7 +277,9 @@ export function createNsupdateSolver(
       if (key === undefined) log.info(`nsupdate: no TSIG key given; sending unsigned updates to ${serverText}`);
       else log.debug(`nsupdate: using TSIG key ${key} with ${serverText}`);
       if (options.key.kind === 'inline') {
-        log.info(`nsupdate: the TSIG key is not stored; renewals will read it from ${NSUPDATE_KEY_ENV} (or use --nsupdate-key-file)`);
+        log.info(
+          `nsupdate: the TSIG key is not stored; renewals will read it from ${NSUPDATE_KEY_ENV} (or use --nsupdate-key-file)`,
+        );
       }
     },
 
@@ -289,7 +298,9 @@ export function createNsupdateSolver(
       presented.set(taskKey(dns), entry);
       try {
         const result = await send(zone, { action: 'add', name, value: dns.txtValue, ttl: options.ttl }, signal);
-        log.info(`nsupdate: added TXT ${name} in zone ${zone} (${result.transport.toUpperCase()}, ${result.elapsedMs} ms)`);
+        log.info(
+          `nsupdate: added TXT ${name} in zone ${zone} (${result.transport.toUpperCase()}, ${result.elapsedMs} ms)`,
+        );
       } catch (error) {
         // The server said no: nothing was written, so there is nothing for cleanUp to remove.
         if (error instanceof UpdateRejectedError) presented.delete(taskKey(dns));

@@ -236,12 +236,7 @@ const KEY_HINT = 'check the TSIG key name/secret/algorithm';
  * the message is signed by `key`, the MAC matches, the time is within the fudge and the TSIG error
  * field is 0. Throws TsigError otherwise.
  */
-export function verifyMessage(
-  raw: Buffer,
-  decoded: DnsMessage,
-  key: TsigKey,
-  options: TsigVerifyOptions = {},
-): void {
+export function verifyMessage(raw: Buffer, decoded: DnsMessage, key: TsigKey, options: TsigVerifyOptions = {}): void {
   const tsig = decoded.tsig;
   if (tsig === undefined) {
     throw new TsigError(`the answer is not TSIG-signed (expected key ${key})`, 'UNSIGNED', 'client');
@@ -257,7 +252,11 @@ export function verifyMessage(
     throw new TsigError(`${what}: ${KEY_HINT}`, rcodeName(serverError) as TsigErrorCode, 'server');
   }
   if (normalizeName(record.name) !== key.name) {
-    throw new TsigError(`the answer is signed with TSIG key "${normalizeName(record.name)}", not "${key.name}"`, 'BADKEY', 'client');
+    throw new TsigError(
+      `the answer is signed with TSIG key "${normalizeName(record.name)}", not "${key.name}"`,
+      'BADKEY',
+      'client',
+    );
   }
   if (normalizeName(data.algorithm) !== key.algorithm) {
     throw new TsigError(
@@ -298,12 +297,15 @@ export function verifyMessage(
   const nowSeconds = Math.floor((options.now ?? Date.now()) / 1000);
   if (serverError === RCODE.BADTIME) {
     const serverTime = data.otherData.length === 6 ? data.otherData.readUIntBE(0, 6) : undefined;
-    const skew = serverTime === undefined ? '' : ` (server clock ${new Date(serverTime * 1000).toISOString()}, ours ${new Date(nowSeconds * 1000).toISOString()})`;
+    const skew =
+      serverTime === undefined
+        ? ''
+        : ` (server clock ${new Date(serverTime * 1000).toISOString()}, ours ${new Date(nowSeconds * 1000).toISOString()})`;
     throw new TsigError(
       `the server rejected the request time (BADTIME): clocks differ by more than ${data.fudge} s${skew}`,
       'BADTIME',
       'server',
-      { hint: 'synchronise this machine\'s clock (NTP) with the DNS server' },
+      { hint: "synchronise this machine's clock (NTP) with the DNS server" },
     );
   }
   if (serverError !== 0) {
@@ -314,7 +316,7 @@ export function verifyMessage(
       `the answer's TSIG time is ${Math.abs(nowSeconds - data.timeSigned)} s away from our clock (fudge ${data.fudge} s)`,
       'BADTIME',
       'client',
-      { hint: 'synchronise this machine\'s clock (NTP) with the DNS server' },
+      { hint: "synchronise this machine's clock (NTP) with the DNS server" },
     );
   }
 }

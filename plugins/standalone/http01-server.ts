@@ -22,7 +22,9 @@ export function createHttp01Server(tokens: Http01Registry, log: Logger): http.Se
         respond(response, 404, 'not found\n', request.method === 'HEAD');
         return;
       }
-      log.debug(`standalone: served http-01 key authorization for ${truncate(request.url ?? '')} (Host: ${truncate(request.headers.host ?? '-')})`);
+      log.debug(
+        `standalone: served http-01 key authorization for ${truncate(request.url ?? '')} (Host: ${truncate(request.headers.host ?? '-')})`,
+      );
       respond(response, 200, keyAuthorization, request.method === 'HEAD');
     },
   );

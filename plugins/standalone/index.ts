@@ -24,7 +24,6 @@ export interface StandaloneOptions {
   addresses?: readonly string[];
 }
 
-
 export const standalonePlugin = definePlugin<StandaloneOptions>({
   ...standaloneSpec,
   parseOptions: parseStandaloneOptions,
@@ -245,7 +244,9 @@ class PortListener {
       this.servers.push(server);
     });
     const where = targets.map((t) => (t.host.includes(':') ? `[${t.host}]` : t.host)).join(', ');
-    this.log.info(`standalone: listening for ${this.kind === 'http' ? 'http-01' : 'tls-alpn-01'} on port ${this.port} (${where})`);
+    this.log.info(
+      `standalone: listening for ${this.kind === 'http' ? 'http-01' : 'tls-alpn-01'} on port ${this.port} (${where})`,
+    );
   }
 
   async close(): Promise<void> {
@@ -279,8 +280,20 @@ export function createStandaloneSolver(options: StandaloneOptions, context: Plug
   /** The context registered by each tls-alpn-01 task, so clean-up removes only its own entry. */
   const tlsContextByTask = new Map<string, tls.SecureContext>();
 
-  const httpListener = new PortListener('http', options.httpPort, options.addresses, () => createHttp01Server(httpTokens, log), log);
-  const tlsListener = new PortListener('tls', options.tlsPort, options.addresses, () => createTlsAlpn01Server(tlsContexts, log), log);
+  const httpListener = new PortListener(
+    'http',
+    options.httpPort,
+    options.addresses,
+    () => createHttp01Server(httpTokens, log),
+    log,
+  );
+  const tlsListener = new PortListener(
+    'tls',
+    options.tlsPort,
+    options.addresses,
+    () => createTlsAlpn01Server(tlsContexts, log),
+    log,
+  );
 
   return {
     name: 'standalone',
@@ -309,9 +322,12 @@ export function createStandaloneSolver(options: StandaloneOptions, context: Plug
           try {
             secureContext = tls.createSecureContext({ cert: task.certificatePem, key: task.privateKeyPem });
           } catch (error) {
-            throw new PluginError(`unusable tls-alpn-01 certificate for ${task.identifier.value}: ${messageOf(error)}`, {
-              cause: error,
-            });
+            throw new PluginError(
+              `unusable tls-alpn-01 certificate for ${task.identifier.value}: ${messageOf(error)}`,
+              {
+                cause: error,
+              },
+            );
           }
           const key = taskKey(task);
           tlsContexts.set(key, secureContext);

@@ -16,7 +16,8 @@ export const standaloneSpec: PluginSpec = {
     { flags: '--tls-port <port>', description: `port to answer tls-alpn-01 on (default ${DEFAULT_TLS_PORT})` },
     {
       flags: '--standalone-address <addr>',
-      description: 'IP address to listen on; repeat or comma-separate for several (default: every IPv6 and IPv4 address)',
+      description:
+        'IP address to listen on; repeat or comma-separate for several (default: every IPv6 and IPv4 address)',
       repeatable: true,
     },
   ],

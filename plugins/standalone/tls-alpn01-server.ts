@@ -24,8 +24,7 @@ export function createTlsAlpn01Server(contexts: TlsAlpn01Registry, log: Logger):
     minVersion: 'TLSv1.2',
     // Called only when the client offers ALPN; returning undefined aborts the handshake with a
     // no_application_protocol alert (RFC 8737 section 3 requires acme-tls/1 to be negotiated).
-    ALPNCallback: ({ protocols }) =>
-      protocols.includes(ACME_TLS_ALPN_PROTOCOL) ? ACME_TLS_ALPN_PROTOCOL : undefined,
+    ALPNCallback: ({ protocols }) => (protocols.includes(ACME_TLS_ALPN_PROTOCOL) ? ACME_TLS_ALPN_PROTOCOL : undefined),
     SNICallback: (serverName, callback) => {
       const context = contexts.get(normalizeServerName(serverName));
       if (context === undefined) {

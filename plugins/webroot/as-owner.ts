@@ -106,13 +106,24 @@ export function ownerSite(webroot: string, owner: Owner, log: PluginContext['log
     async close() {
       if (!createdChallenge && !createdWellKnown) return;
       const yes = (created: boolean) => (created ? 'yes' : 'no');
-      await runAs(owner, ['rmdir', webroot, yes(createdChallenge), yes(createdWellKnown)], `cannot clean up ${webroot}`, webroot);
+      await runAs(
+        owner,
+        ['rmdir', webroot, yes(createdChallenge), yes(createdWellKnown)],
+        `cannot clean up ${webroot}`,
+        webroot,
+      );
     },
   };
 }
 
 /** Runs SCRIPT as `owner`; `onOutput` gets its stdout whether it succeeded or not. */
-function runAs(owner: Owner, args: readonly string[], failure: string, webroot: string, onOutput?: (stdout: string) => void): Promise<void> {
+function runAs(
+  owner: Owner,
+  args: readonly string[],
+  failure: string,
+  webroot: string,
+  onOutput?: (stdout: string) => void,
+): Promise<void> {
   // Loaded here: node:child_process costs memory on every run, and only this case needs it.
   const { execFile } = process.getBuiltinModule('node:child_process');
   return new Promise((resolve, reject) => {
@@ -145,9 +156,12 @@ export function primaryGroupOf(uid: number, dir: string): Promise<number> {
       const gid = Number(String(stdout).split(':')[3]);
       if (error === null && Number.isSafeInteger(gid) && gid >= 0) return resolve(gid);
       reject(
-        new PluginError(`${dir} is owned by uid ${uid}, which has no account (getent passwd ${uid}): acmecli cannot write the webroot as that user`, {
-          hint: `chown root ${dir}`,
-        }),
+        new PluginError(
+          `${dir} is owned by uid ${uid}, which has no account (getent passwd ${uid}): acmecli cannot write the webroot as that user`,
+          {
+            hint: `chown root ${dir}`,
+          },
+        ),
       );
     });
   });

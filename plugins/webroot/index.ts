@@ -149,7 +149,9 @@ export function createWebrootSolver(options: WebrootOptions, context: PluginCont
   function locate(task: Http01Task): { webroot: string; file: string } {
     const webroot = webrootFor(options, task.identifier.value);
     if (webroot === undefined) {
-      throw new UsageError(`no webroot for ${task.identifier.value}: give --webroot-path (-w) DIR before -d ${task.identifier.value}`);
+      throw new UsageError(
+        `no webroot for ${task.identifier.value}: give --webroot-path (-w) DIR before -d ${task.identifier.value}`,
+      );
     }
     // Tasks arrive with a checked token; checked again because this string becomes a file name.
     if (!TOKEN_PATTERN.test(task.token)) {
@@ -206,7 +208,9 @@ export function createWebrootSolver(options: WebrootOptions, context: PluginCont
       for (const identifier of plan.identifiers) {
         const webroot = webrootFor(options, identifier.value);
         if (webroot === undefined) {
-          throw new UsageError(`no webroot for ${identifier.value}: give --webroot-path (-w) DIR before -d ${identifier.value}`);
+          throw new UsageError(
+            `no webroot for ${identifier.value}: give --webroot-path (-w) DIR before -d ${identifier.value}`,
+          );
         }
         webroots.add(webroot);
       }
@@ -329,15 +333,21 @@ async function ownerToActAs(webroot: string): Promise<Owner | undefined> {
   }
   const [first, second] = changers.users;
   if (second !== undefined) {
-    throw new PluginError(`refusing webroot ${webroot}: both ${first?.[1]} (uid ${first?.[0]}) and ${second[1]} (uid ${second[0]}) can be changed by non-root users, so either can replace the path to it`, {
-      hint: `${changer.fix}, or give a webroot whose parent directories only root and one user can change`,
-    });
+    throw new PluginError(
+      `refusing webroot ${webroot}: both ${first?.[1]} (uid ${first?.[0]}) and ${second[1]} (uid ${second[0]}) can be changed by non-root users, so either can replace the path to it`,
+      {
+        hint: `${changer.fix}, or give a webroot whose parent directories only root and one user can change`,
+      },
+    );
   }
   const uid = first?.[0] as number;
   if ((process.geteuid?.() ?? 0) !== 0) {
-    throw new PluginError(`refusing webroot ${webroot}: ${changer.dir} ${changer.why}, ${replace}, and only root can write as that user`, {
-      hint: `run acmecli as root or as uid ${uid}, or ${changer.fix}`,
-    });
+    throw new PluginError(
+      `refusing webroot ${webroot}: ${changer.dir} ${changer.why}, ${replace}, and only root can write as that user`,
+      {
+        hint: `run acmecli as root or as uid ${uid}, or ${changer.fix}`,
+      },
+    );
   }
   return { uid, gid: await primaryGroupOf(uid, changer.dir), dir: changer.dir };
 }
@@ -377,7 +387,11 @@ async function openSite(webroot: string): Promise<Site> {
   }
 }
 
-async function makeSiteDir(parent: Directory, name: string, webroot: string): Promise<{ dir: Directory; created: boolean }> {
+async function makeSiteDir(
+  parent: Directory,
+  name: string,
+  webroot: string,
+): Promise<{ dir: Directory; created: boolean }> {
   try {
     return await makeDirectoryIn(parent, name, DIR_MODE);
   } catch (error) {
@@ -439,7 +453,9 @@ function symlinkRefused(link: string, target: string, webroot: string): PluginEr
     servedRoot === ''
       ? `make ${link} a directory, or give -w the directory whose ${below.join('/')} the web server serves`
       : `give that directory's webroot instead: -w ${servedRoot}`;
-  return new PluginError(`${link} is a symlink to ${target}: acmecli does not follow symlinks below the webroot`, { hint });
+  return new PluginError(`${link} is a symlink to ${target}: acmecli does not follow symlinks below the webroot`, {
+    hint,
+  });
 }
 
 /** Writes the challenge file inside `dir` (the open acme-challenge directory); returns its identity. */

@@ -4,7 +4,6 @@
  */
 import type { PluginSpec } from '../../src/challenges/plugin.js';
 
-
 export const webrootSpec: PluginSpec = {
   name: 'webroot',
   summary: 'http-01: write challenge files into the document root of a running web server',

@@ -15,7 +15,11 @@ const OUT = join(ROOT, '.cache', 'binary-test-arm64');
 
 function run(file, args, options = {}) {
   return new Promise((resolvePromise) => {
-    const child = spawn(file, args, { cwd: ROOT, stdio: ['ignore', options.capture ? 'pipe' : 'inherit', 'inherit'], env: options.env ?? process.env });
+    const child = spawn(file, args, {
+      cwd: ROOT,
+      stdio: ['ignore', options.capture ? 'pipe' : 'inherit', 'inherit'],
+      env: options.env ?? process.env,
+    });
     let stdout = '';
     child.stdout?.setEncoding('utf8').on('data', (chunk) => (stdout += chunk));
     child.on('close', (code, signal) => resolvePromise({ code: code ?? (signal ? 128 : 1), stdout }));
@@ -24,7 +28,14 @@ function run(file, args, options = {}) {
 
 const sysroot = await run('bash', [join(ROOT, 'scripts', 'arm64', 'sysroot.sh')], { capture: true });
 if (sysroot.code !== 0) process.exit(sysroot.code);
-const build = await run(process.execPath, [join(ROOT, 'scripts', 'build-binaries.mjs'), '--targets', 'linux-arm64', '--out', OUT, '--no-archives']);
+const build = await run(process.execPath, [
+  join(ROOT, 'scripts', 'build-binaries.mjs'),
+  '--targets',
+  'linux-arm64',
+  '--out',
+  OUT,
+  '--no-archives',
+]);
 if (build.code !== 0) process.exit(build.code);
 const vitest = await run(
   process.execPath,

@@ -98,8 +98,21 @@ export function acmecliClient(
   const dir = join(ctx.workDir, key);
   const configDir = join(dir, 'config');
   const env = baseEnv(dir);
-  const global = (config: string): string[] => ['--config-dir', config, '--server', ctx.directoryUrl, '--ca-bundle', ctx.caBundlePath];
-  const cmd = (args: string[], okCodes = [0]): Command => ({ file: launcher.file, args: [...launcher.prefix, ...args], env, okCodes, cwd: dir });
+  const global = (config: string): string[] => [
+    '--config-dir',
+    config,
+    '--server',
+    ctx.directoryUrl,
+    '--ca-bundle',
+    ctx.caBundlePath,
+  ];
+  const cmd = (args: string[], okCodes = [0]): Command => ({
+    file: launcher.file,
+    args: [...launcher.prefix, ...args],
+    env,
+    okCodes,
+    cwd: dir,
+  });
   const warmupName = `warmup.${kind}.acmecli.bench.test`;
   return {
     key,
@@ -107,17 +120,27 @@ export function acmecliClient(
     ...(version ? { version } : {}),
     async setup() {
       await mkdir(dir, { recursive: true });
-      await runOrThrow(`${label} register`, cmd([...global(configDir), 'register', '--email', EMAIL, '--agree-tos']), ctx);
+      await runOrThrow(
+        `${label} register`,
+        cmd([...global(configDir), 'register', '--email', EMAIL, '--agree-tos']),
+        ctx,
+      );
       await runOrThrow(`${label} warm-up issue`, this.issue([warmupName]), ctx);
     },
     versionCmd: () => cmd(['--version']),
     helpCmd: () => cmd(['--help']),
     issue: (names) =>
       cmd([
-        ...global(configDir), 'issue',
+        ...global(configDir),
+        'issue',
         ...names.flatMap((n) => ['-d', n]),
-        '--standalone', '--http-port', String(ctx.httpPort), '--standalone-address', '127.0.0.1',
-        '--key-type', 'ec256',
+        '--standalone',
+        '--http-port',
+        String(ctx.httpPort),
+        '--standalone-address',
+        '127.0.0.1',
+        '--key-type',
+        'ec256',
       ]),
     async prepareRenew(count) {
       await makeAcmecliLineages(configDir, warmupName, join(dir, `renew-${count}`), fixtureNames(count));
@@ -138,7 +161,12 @@ export function certbotClient(ctx: BenchContext): Client {
   const dir = join(ctx.workDir, 'certbot');
   const env = { ...baseEnv(dir), REQUESTS_CA_BUNDLE: ctx.caBundlePath };
   const dirs = (config: string): string[] => [
-    '--config-dir', config, '--work-dir', join(dir, 'work'), '--logs-dir', join(dir, 'logs'),
+    '--config-dir',
+    config,
+    '--work-dir',
+    join(dir, 'work'),
+    '--logs-dir',
+    join(dir, 'logs'),
   ];
   const configDir = join(dir, 'config');
   const warmupName = 'warmup.certbot.bench.test';
@@ -149,16 +177,41 @@ export function certbotClient(ctx: BenchContext): Client {
     ...(version ? { version } : {}),
     async setup() {
       await mkdir(dir, { recursive: true });
-      await runOrThrow('certbot register', cmd(['register', ...dirs(configDir), '--server', ctx.directoryUrl, '-n', '--agree-tos', '-m', EMAIL, '--no-eff-email']), ctx);
+      await runOrThrow(
+        'certbot register',
+        cmd([
+          'register',
+          ...dirs(configDir),
+          '--server',
+          ctx.directoryUrl,
+          '-n',
+          '--agree-tos',
+          '-m',
+          EMAIL,
+          '--no-eff-email',
+        ]),
+        ctx,
+      );
       await runOrThrow('certbot warm-up issue', this.issue([warmupName]), ctx);
     },
     versionCmd: () => cmd(['--version']),
     helpCmd: () => cmd(['--help']),
     issue: (names) =>
       cmd([
-        'certonly', ...dirs(configDir), '--server', ctx.directoryUrl, '-n',
-        '--standalone', '--http-01-port', String(ctx.httpPort), '--http-01-address', '127.0.0.1',
-        '--key-type', 'ecdsa', '--elliptic-curve', 'secp256r1',
+        'certonly',
+        ...dirs(configDir),
+        '--server',
+        ctx.directoryUrl,
+        '-n',
+        '--standalone',
+        '--http-01-port',
+        String(ctx.httpPort),
+        '--http-01-address',
+        '127.0.0.1',
+        '--key-type',
+        'ecdsa',
+        '--elliptic-curve',
+        'secp256r1',
         ...names.flatMap((n) => ['-d', n]),
       ]),
     async prepareRenew(count) {
@@ -181,11 +234,27 @@ export function legoClient(ctx: BenchContext, legoPath: string): Client {
   const dir = join(ctx.workDir, 'lego');
   const env = { ...baseEnv(dir), LEGO_CA_CERTIFICATES: ctx.caBundlePath };
   const common = (path: string): string[] => [
-    '--server', ctx.directoryUrl, '--accept-tos', '--email', EMAIL, '--path', path, '--key-type', 'ec256',
-    '--http', '--http.port', `127.0.0.1:${ctx.httpPort}`,
+    '--server',
+    ctx.directoryUrl,
+    '--accept-tos',
+    '--email',
+    EMAIL,
+    '--path',
+    path,
+    '--key-type',
+    'ec256',
+    '--http',
+    '--http.port',
+    `127.0.0.1:${ctx.httpPort}`,
   ];
   const warmupName = 'warmup.lego.bench.test';
-  const cmd = (args: string[], extra: Partial<Command> = {}): Command => ({ file: legoPath, args, env, cwd: dir, ...extra });
+  const cmd = (args: string[], extra: Partial<Command> = {}): Command => ({
+    file: legoPath,
+    args,
+    env,
+    cwd: dir,
+    ...extra,
+  });
   return {
     key: 'lego',
     label,
@@ -209,7 +278,8 @@ export function legoClient(ctx: BenchContext, legoPath: string): Client {
       );
     },
     renew: (count) => ({ file: '/bin/sh', args: [join(dir, `renew-${count}`, 'renew-all.sh')], env, cwd: dir }),
-    renewNote: 'lego renews one certificate per invocation (`lego -d NAME renew`): N certificates = a shell loop of N runs',
+    renewNote:
+      'lego renews one certificate per invocation (`lego -d NAME renew`): N certificates = a shell loop of N runs',
     async close() {},
   };
 }
@@ -268,7 +338,11 @@ export function uacmeClient(ctx: BenchContext): Client {
     async setup() {
       await mkdir(challengeDir, { recursive: true });
       holder = await startNamespaceHolder(ctx.caBundlePath, systemBundle);
-      await runOrThrow('uacme new', { file, args: [...base, '-t', 'EC', '-b', '256', '-y', 'new', EMAIL], env, wrapper: wrapper(), cwd: dir }, ctx);
+      await runOrThrow(
+        'uacme new',
+        { file, args: [...base, '-t', 'EC', '-b', '256', '-y', 'new', EMAIL], env, wrapper: wrapper(), cwd: dir },
+        ctx,
+      );
       await runOrThrow('uacme warm-up issue', this.issue([warmupName]), ctx);
     },
     versionCmd: () => ({ file, args: ['-V'], env, okCodes: [2], cwd: dir }), // uacme -V exits 2
@@ -294,7 +368,8 @@ export function uacmeClient(ctx: BenchContext): Client {
       );
     },
     renew: (count) => ({ file: '/bin/sh', args: [join(dir, `renew-${count}`, 'renew-all.sh')], env, cwd: dir }),
-    renewNote: 'uacme renews one certificate per invocation (`uacme issue NAME`, exit 1 = still current): N certificates = a shell loop of N runs',
+    renewNote:
+      'uacme renews one certificate per invocation (`uacme issue NAME`, exit 1 = still current): N certificates = a shell loop of N runs',
     async close() {
       if (holder?.pid) {
         try {
@@ -315,7 +390,16 @@ export function uacmeClient(ctx: BenchContext): Client {
 async function startNamespaceHolder(caBundle: string, systemBundle: string): Promise<ReturnType<typeof spawn>> {
   const child = spawn(
     '/usr/bin/unshare',
-    ['-m', '--propagation', 'private', '/bin/sh', '-c', 'mount --bind "$0" "$1" && exec sleep 86400', caBundle, systemBundle],
+    [
+      '-m',
+      '--propagation',
+      'private',
+      '/bin/sh',
+      '-c',
+      'mount --bind "$0" "$1" && exec sleep 86400',
+      caBundle,
+      systemBundle,
+    ],
     { stdio: ['ignore', 'ignore', 'pipe'], detached: true },
   );
   let stderr = '';
@@ -324,8 +408,11 @@ async function startNamespaceHolder(caBundle: string, systemBundle: string): Pro
   const want = readFileSync(caBundle, 'utf8').trim();
   for (let i = 0; i < 100; i++) {
     await new Promise((r) => setTimeout(r, 50));
-    if (child.exitCode !== null) throw new Error(`uacme: unshare/mount failed: ${stderr.trim() || `exit ${child.exitCode}`}`);
-    const probe = spawnSync('/usr/bin/nsenter', ['-t', String(child.pid), '-m', 'cat', systemBundle], { encoding: 'utf8' });
+    if (child.exitCode !== null)
+      throw new Error(`uacme: unshare/mount failed: ${stderr.trim() || `exit ${child.exitCode}`}`);
+    const probe = spawnSync('/usr/bin/nsenter', ['-t', String(child.pid), '-m', 'cat', systemBundle], {
+      encoding: 'utf8',
+    });
     if (probe.status === 0 && probe.stdout.trim() === want) return child;
   }
   try {

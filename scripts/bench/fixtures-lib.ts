@@ -133,7 +133,10 @@ export async function makeCertbotLineages(
       .replace(new RegExp(`${escaped(join(source, 'archive', sourceName))}\\b`, 'g'), join(target, 'archive', name))
       .replace(new RegExp(`${escaped(join(source, 'live', sourceName))}/`, 'g'), `${join(target, 'live', name)}/`)
       .replace(new RegExp(escaped(source), 'g'), target);
-    await cp(join(source, 'archive', sourceName), join(target, 'archive', name), { recursive: true, preserveTimestamps: true });
+    await cp(join(source, 'archive', sourceName), join(target, 'archive', name), {
+      recursive: true,
+      preserveTimestamps: true,
+    });
     await mkdir(join(target, 'live', name), { mode: 0o755 });
     for (const link of liveLinks) {
       await symlink(join('..', '..', 'archive', name, `${link}1.pem`), join(target, 'live', name, `${link}.pem`));
@@ -166,7 +169,9 @@ export async function makeLegoCertificates(
     await writeFile(join(out, `${name}.crt`), files.crt, { mode: 0o600 });
     await writeFile(join(out, `${name}.key`), files.key, { mode: 0o600 });
     await writeFile(join(out, `${name}.issuer.crt`), files.issuer, { mode: 0o600 });
-    await writeFile(join(out, `${name}.json`), `${JSON.stringify({ ...files.json, domain: name }, null, '\t')}`, { mode: 0o600 });
+    await writeFile(join(out, `${name}.json`), `${JSON.stringify({ ...files.json, domain: name }, null, '\t')}`, {
+      mode: 0o600,
+    });
   });
 }
 
@@ -205,6 +210,8 @@ export async function makeUacmeCertificates(
     await mkdir(join(target, 'private', name), { recursive: true, mode: 0o700 });
     await writeFile(join(target, 'private', name, 'key.pem'), keyPem, { mode: 0o600 });
     await mkdir(join(target, name), { recursive: true, mode: 0o755 });
-    await writeFile(join(target, name, 'cert.pem'), encodePem('CERTIFICATE', new Uint8Array(certificate.rawData)), { mode: 0o644 });
+    await writeFile(join(target, name, 'cert.pem'), encodePem('CERTIFICATE', new Uint8Array(certificate.rawData)), {
+      mode: 0o644,
+    });
   });
 }

@@ -6,7 +6,9 @@ import { cpus, loadavg, release, totalmem } from 'node:os';
 export function describeMachine(input: { nodePath: string; pebble: string; loadAtStart: number[] }): string {
   const cpuList = cpus();
   const model = (cpuList[0]?.model ?? 'unknown CPU').replace(/\s+/g, ' ').trim();
-  const debian = existsSync('/etc/debian_version') ? `Debian ${readFileSync('/etc/debian_version', 'utf8').trim()}` : 'Linux';
+  const debian = existsSync('/etc/debian_version')
+    ? `Debian ${readFileSync('/etc/debian_version', 'utf8').trim()}`
+    : 'Linux';
   const node = spawnSync(input.nodePath, ['--version'], { encoding: 'utf8' }).stdout.trim() || '?';
   const gib = (totalmem() / 1024 ** 3).toFixed(0);
   const load = (values: number[]) => values.map((v) => v.toFixed(1)).join(' ');

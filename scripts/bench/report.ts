@@ -203,7 +203,12 @@ export function evaluateTargets(results: Results, binaryAvailable: boolean): Tar
   const t = (w: WorkloadId, k: ClientKey) => timeStat(results[w]?.[k]);
   const m = (w: WorkloadId, k: ClientKey) => rssStat(results[w]?.[k]);
   const c = (w: WorkloadId, k: ClientKey) => cpuStat(results[w]?.[k])?.median;
-  const check = (label: string, value: number | undefined, limit: number | undefined, show: (v: number, l: number) => string): void => {
+  const check = (
+    label: string,
+    value: number | undefined,
+    limit: number | undefined,
+    show: (v: number, l: number) => string,
+  ): void => {
     if (value === undefined || limit === undefined) {
       out.push({ text: `${label}: not measured`, met: undefined });
       return;
@@ -214,15 +219,40 @@ export function evaluateTargets(results: Results, binaryAvailable: boolean): Tar
     const issue1 = t('issue1', v.key)?.median;
     const certbot1 = t('issue1', 'certbot')?.median;
     const uacme1 = t('issue1', 'uacme')?.median;
-    check(`1 name ≤ ¼ certbot (${v.name})`, issue1, certbot1 === undefined ? undefined : certbot1 / 4, (a, l) => `${fmtSeconds(a)} vs limit ${fmtSeconds(l)} (ratio ${fmtRatio(a / (l * 4))})`);
-    check(`1 name ≤ uacme (${v.name})`, issue1, uacme1, (a, l) => `${fmtSeconds(a)} vs ${fmtSeconds(l)} (ratio ${fmtRatio(a / l)})`);
+    check(
+      `1 name ≤ ¼ certbot (${v.name})`,
+      issue1,
+      certbot1 === undefined ? undefined : certbot1 / 4,
+      (a, l) => `${fmtSeconds(a)} vs limit ${fmtSeconds(l)} (ratio ${fmtRatio(a / (l * 4))})`,
+    );
+    check(
+      `1 name ≤ uacme (${v.name})`,
+      issue1,
+      uacme1,
+      (a, l) => `${fmtSeconds(a)} vs ${fmtSeconds(l)} (ratio ${fmtRatio(a / l)})`,
+    );
     const issue50 = t('issue50', v.key)?.median;
     const certbot50 = t('issue50', 'certbot')?.median;
-    check(`50 names ≤ ¼ certbot (${v.name})`, issue50, certbot50 === undefined ? undefined : certbot50 / 4, (a, l) => `${fmtSeconds(a)} vs limit ${fmtSeconds(l)} (ratio ${fmtRatio(a / (l * 4))})`);
+    check(
+      `50 names ≤ ¼ certbot (${v.name})`,
+      issue50,
+      certbot50 === undefined ? undefined : certbot50 / 4,
+      (a, l) => `${fmtSeconds(a)} vs limit ${fmtSeconds(l)} (ratio ${fmtRatio(a / (l * 4))})`,
+    );
     const renewCpu = c('renew1000', v.key);
-    check(`renew 1,000 nothing due < 0.5 s (${v.name})`, t('renew1000', v.key)?.median, 0.5, (a) => `${fmtSeconds(a)}${renewCpu !== undefined ? ` (CPU ${fmtSeconds(renewCpu)})` : ''}`);
+    check(
+      `renew 1,000 nothing due < 0.5 s (${v.name})`,
+      t('renew1000', v.key)?.median,
+      0.5,
+      (a) => `${fmtSeconds(a)}${renewCpu !== undefined ? ` (CPU ${fmtSeconds(renewCpu)})` : ''}`,
+    );
     for (const w of ['issue1', 'issue50'] as const) {
-      check(`peak RSS ${w === 'issue1' ? '1 name' : '50 names'} < 60 MiB (${v.name})`, m(w, v.key)?.median, 60, (a) => `${fmtMiB(a)} MiB`);
+      check(
+        `peak RSS ${w === 'issue1' ? '1 name' : '50 names'} < 60 MiB (${v.name})`,
+        m(w, v.key)?.median,
+        60,
+        (a) => `${fmtMiB(a)} MiB`,
+      );
     }
   }
   const node0 = t('node0', 'acmecli-node')?.median;
@@ -236,14 +266,17 @@ export function evaluateTargets(results: Results, binaryAvailable: boolean): Tar
       'binary --version within 30 ms of node -e 0',
       binVersion === undefined || node0 === undefined ? undefined : binVersion - node0,
       0.03,
-      (d) => `wall ${fmtDelta(d)} (medians; ${Number.isNaN(best) ? '?' : fmtDelta(best)} between the fastest runs)${cpuDelta}`,
+      (d) =>
+        `wall ${fmtDelta(d)} (medians; ${Number.isNaN(best) ? '?' : fmtDelta(best)} between the fastest runs)${cpuDelta}`,
     );
   } else {
     const nodeVersion = t('version', 'acmecli-node')?.median;
     out.push({
       text:
         'binary --version within 30 ms of node -e 0: not measured (binary not built)' +
-        (nodeVersion !== undefined && node0 !== undefined ? `; node dist --version is ${fmtDelta(nodeVersion - node0)}` : ''),
+        (nodeVersion !== undefined && node0 !== undefined
+          ? `; node dist --version is ${fmtDelta(nodeVersion - node0)}`
+          : ''),
       met: undefined,
     });
   }

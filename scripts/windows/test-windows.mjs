@@ -20,7 +20,11 @@ const log = (message) => process.stderr.write(`test-windows: ${message}\n`);
 
 function run(file, args, options = {}) {
   return new Promise((resolvePromise) => {
-    const child = spawn(file, args, { cwd: ROOT, stdio: ['ignore', options.capture ? 'pipe' : 'inherit', 'inherit'], env: options.env ?? process.env });
+    const child = spawn(file, args, {
+      cwd: ROOT,
+      stdio: ['ignore', options.capture ? 'pipe' : 'inherit', 'inherit'],
+      env: options.env ?? process.env,
+    });
     let stdout = '';
     child.stdout?.setEncoding('utf8').on('data', (chunk) => (stdout += chunk));
     child.on('close', (code, signal) => resolvePromise({ code: code ?? (signal ? 128 : 1), stdout }));
@@ -38,7 +42,14 @@ if (setup.code !== 0) process.exit(setup.code);
 const wineRoot = setup.stdout.trim().split('\n').pop();
 log(`Wine folder ready in ${((Date.now() - started) / 1000).toFixed(1)} s: ${wineRoot}`);
 
-const build = await run(process.execPath, [join(ROOT, 'scripts', 'build-binaries.mjs'), '--targets', 'win-x64', '--out', OUT, '--no-archives']);
+const build = await run(process.execPath, [
+  join(ROOT, 'scripts', 'build-binaries.mjs'),
+  '--targets',
+  'win-x64',
+  '--out',
+  OUT,
+  '--no-archives',
+]);
 if (build.code !== 0) process.exit(build.code);
 await mkdir(join(wineRoot, 'opt', 'acmecli'), { recursive: true });
 await copyFile(join(OUT, 'acmecli-win-x64.exe'), join(wineRoot, 'opt', 'acmecli', 'acmecli.exe'));
@@ -53,12 +64,19 @@ let code = 1;
 try {
   const vitest = await run(
     process.execPath,
-    [join(ROOT, 'node_modules', 'vitest', 'vitest.mjs'), 'run', 'test/binary/windows.test.ts', ...process.argv.slice(2)],
+    [
+      join(ROOT, 'node_modules', 'vitest', 'vitest.mjs'),
+      'run',
+      'test/binary/windows.test.ts',
+      ...process.argv.slice(2),
+    ],
     { env: { ...process.env, ACMECLI_WINE_ROOT: wineRoot } },
   );
   code = vitest.code;
 } finally {
-  spawnSync('chroot', [wineRoot, '/usr/bin/env', '-i', 'HOME=/root', 'PATH=/usr/bin:/bin', 'wineserver', '-k'], { stdio: 'ignore' });
+  spawnSync('chroot', [wineRoot, '/usr/bin/env', '-i', 'HOME=/root', 'PATH=/usr/bin:/bin', 'wineserver', '-k'], {
+    stdio: 'ignore',
+  });
   // wineserver may take a moment to go; a lazy unmount never leaves the mount behind.
   if (!mounted) spawnSync('umount', ['-l', proc], { stdio: 'inherit' });
 }

@@ -6,8 +6,10 @@ const CA_RESULT_CODES: Record<string, string> = {
   DEACTIVATED_ACCOUNT: 'the ACME account is deactivated and cannot be used any more: register a new one',
   DEACTIVATED_EXTERNAL_ACCOUNT: 'the external (EAB) account is deactivated: no ACME account bound to it can be used',
   DOMAIN_NOT_ASSOCIATED: 'the domain is not authorized for this ACME account at the CA',
-  DOMAIN_NOT_FOUND: "the domain is not in the account's domain list at the CA (for RGS certificates every FQDN must be listed)",
-  EXPIRED_ACCOUNT: 'the ACME account has expired: generate a new account key (acmecli account rollover) or register again',
+  DOMAIN_NOT_FOUND:
+    "the domain is not in the account's domain list at the CA (for RGS certificates every FQDN must be listed)",
+  EXPIRED_ACCOUNT:
+    'the ACME account has expired: generate a new account key (acmecli account rollover) or register again',
   EXPIRED_EXTERNAL_ACCOUNT: 'the external account has expired: provide new documents to the CA to extend it',
   EXTERNAL_ACCOUNT_NOT_FOUND: 'the CA does not know the external account: check --eab-kid',
   INVALID_DNSCAA: 'a DNS CAA record blocks this CA: add a CAA record "issue certigna.com" (or remove the blocking one)',
@@ -19,7 +21,8 @@ const CA_RESULT_CODES: Record<string, string> = {
   NOT_SAME_ORGANIZATION: 'the names belong to two different organizations: request them in separate certificates',
   ORGANIZATION_IS_NOT_VALID: 'the organization is not valid at the CA (a document is missing, expired or invalid)',
   OUT_OF_CREDIT: 'the account at the CA has no credit left to issue certificates',
-  PENDING_EXTERNAL_ACCOUNT: 'the external account is still pending at the CA (a document is missing, expired or invalid)',
+  PENDING_EXTERNAL_ACCOUNT:
+    'the external account is still pending at the CA (a document is missing, expired or invalid)',
   RATE_LIMITED: 'the CA rate limit was reached (e.g. a DCV failed 20 times): wait before retrying',
   REVOKED_ACCOUNT: 'the ACME account is revoked: register a new ACME account',
   REVOKED_EXTERNAL_ACCOUNT: 'the external account is revoked: create a new external account and ACME account',
@@ -32,12 +35,14 @@ const CA_RESULT_CODES: Record<string, string> = {
   ACME_CA_ERROR: 'the certificate authority failed to generate the certificate: retry later',
   ACME_OTHER_ERROR: 'the CA had an internal error: retry later',
   ACME_DEACTIVATED: 'the order was deactivated by the client',
-  BAD_SIGNATURE: 'the request was signed with the wrong key: the same account is probably used on several machines; copy the account key or register a new account',
+  BAD_SIGNATURE:
+    'the request was signed with the wrong key: the same account is probably used on several machines; copy the account key or register a new account',
 };
 
 const PROBLEM_HINTS: Record<string, string> = {
   externalAccountRequired: 'this CA requires External Account Binding: pass --eab-kid and --eab-hmac-key',
-  unauthorized: 'the CA could not confirm control of the name: check DNS and that the challenge is reachable from the internet',
+  unauthorized:
+    'the CA could not confirm control of the name: check DNS and that the challenge is reachable from the internet',
   caa: 'a DNS CAA record forbids this CA from issuing for the name',
   userActionRequired: 'the CA needs you to act first (often: agree to new terms of service): see the instance URL',
   badSignatureAlgorithm: 'the CA does not accept this account key type: try --account-key-type rsa3072',

@@ -211,11 +211,21 @@ export class AcmeClient {
    * GET with retries on network errors and 5xx (reads are always safe to repeat). For newNonce
    * (`nonceOnly`) only the Replay-Nonce matters, so a 4xx that carries one is good enough.
    */
-  private async sendUnsigned(url: string, signal?: AbortSignal, options: { nonceOnly?: boolean } = {}): Promise<HttpResponse> {
+  private async sendUnsigned(
+    url: string,
+    signal?: AbortSignal,
+    options: { nonceOnly?: boolean } = {},
+  ): Promise<HttpResponse> {
     for (let attempt = 0; ; attempt++) {
       let response: HttpResponse;
       try {
-        response = await this.transport.request({ method: 'GET', url, signal, headers: { accept: 'application/json' }, userHost: this.userHost });
+        response = await this.transport.request({
+          method: 'GET',
+          url,
+          signal,
+          headers: { accept: 'application/json' },
+          userHost: this.userHost,
+        });
       } catch (error) {
         if (isRetryableNetworkError(error) && attempt < this.retry.transientRetries) {
           await this.backoff(attempt, signal);
@@ -240,13 +250,16 @@ export class AcmeClient {
 
   // ---- signed requests -----------------------------------------------------------------
 
-  async post<T = unknown>(url: string, payload: unknown | undefined, options: PostOptions = {}): Promise<AcmeResponse<T>> {
+  async post<T = unknown>(
+    url: string,
+    payload: unknown | undefined,
+    options: PostOptions = {},
+  ): Promise<AcmeResponse<T>> {
     assertCaUrl(url, 'a URL from the CA');
     const key = options.key ?? this.accountKeyValue;
-    const identity: SignerIdentity =
-      options.identity === 'jwk' ? { jwk: true } : { kid: this.requireAccountUrl() };
+    const identity: SignerIdentity = options.identity === 'jwk' ? { jwk: true } : { kid: this.requireAccountUrl() };
     let badNonces = 0;
-    for (let attempt = 0; ; ) {
+    for (let attempt = 0; ;) {
       const nonce = await this.freshNonce(options.signal);
       const jws = await signRequest({ key, identity, url, nonce, payload });
       let response: HttpResponse;
@@ -323,10 +336,13 @@ export class AcmeClient {
       const target = what === response.url ? response.url : `${what} (${response.url})`;
       // JSON that stops mid-way is a cut-off answer (a proxy or a dropped connection), not a CA
       // that speaks something else: name that fault.
-      const fault = text.trim() !== '' && endsBeforeJsonIsComplete(error, text)
-        ? 'breaks off before the JSON is complete (truncated)'
-        : 'is not JSON';
-      throw new NetworkError(`the CA answered ${target} with HTTP ${response.status} and ${body} that ${fault}: ${snippet(text)}`);
+      const fault =
+        text.trim() !== '' && endsBeforeJsonIsComplete(error, text)
+          ? 'breaks off before the JSON is complete (truncated)'
+          : 'is not JSON';
+      throw new NetworkError(
+        `the CA answered ${target} with HTTP ${response.status} and ${body} that ${fault}: ${snippet(text)}`,
+      );
     }
   }
 
@@ -384,7 +400,10 @@ export class AcmeClient {
   // ---- accounts ------------------------------------------------------------------------
 
   /** newAccount (RFC 8555 §7.3); finds the existing account when the key is already registered. */
-  async newAccount(options: NewAccountOptions, signal?: AbortSignal): Promise<{ url: string; account: Account; created: boolean }> {
+  async newAccount(
+    options: NewAccountOptions,
+    signal?: AbortSignal,
+  ): Promise<{ url: string; account: Account; created: boolean }> {
     const url = await this.resourceUrl('newAccount', signal);
     const payload: Record<string, unknown> = {};
     if (options.contact && options.contact.length > 0) payload.contact = [...options.contact];
@@ -398,9 +417,14 @@ export class AcmeClient {
       });
     }
     const response = await this.post<Account>(url, payload, { identity: 'jwk', signal });
-    if (response.location === undefined) throw new NetworkError(`POST ${url}: the CA returned no account URL (Location header)`);
+    if (response.location === undefined)
+      throw new NetworkError(`POST ${url}: the CA returned no account URL (Location header)`);
     this.accountUrlValue = response.location;
-    return { url: response.location, account: response.data ?? ({ status: 'valid' } as Account), created: response.status === 201 };
+    return {
+      url: response.location,
+      account: response.data ?? ({ status: 'valid' } as Account),
+      created: response.status === 201,
+    };
   }
 
   /** Looks up the account of the current key without creating one. */
@@ -420,7 +444,10 @@ export class AcmeClient {
     }
   }
 
-  async updateAccount(update: { contact?: readonly string[]; termsOfServiceAgreed?: boolean }, signal?: AbortSignal): Promise<Account> {
+  async updateAccount(
+    update: { contact?: readonly string[]; termsOfServiceAgreed?: boolean },
+    signal?: AbortSignal,
+  ): Promise<Account> {
     const payload: Record<string, unknown> = {};
     if (update.contact !== undefined) payload.contact = [...update.contact];
     if (update.termsOfServiceAgreed) payload.termsOfServiceAgreed = true;
@@ -429,14 +456,23 @@ export class AcmeClient {
   }
 
   async deactivateAccount(signal?: AbortSignal): Promise<Account> {
-    const response = await this.post<Account>(this.requireAccountUrl(), { status: 'deactivated' }, { signal, retryable: true });
+    const response = await this.post<Account>(
+      this.requireAccountUrl(),
+      { status: 'deactivated' },
+      { signal, retryable: true },
+    );
     return response.data;
   }
 
   /** Account key rollover (RFC 8555 §7.3.5). Afterwards the client signs with `newKey`. */
   async changeKey(newKey: KeyObject, signal?: AbortSignal): Promise<void> {
     const url = await this.resourceUrl('keyChange', signal);
-    const inner = await signKeyChange({ accountUrl: this.requireAccountUrl(), oldKey: this.accountKeyValue, newKey, url });
+    const inner = await signKeyChange({
+      accountUrl: this.requireAccountUrl(),
+      oldKey: this.accountKeyValue,
+      newKey,
+      url,
+    });
     await this.post(url, inner, { signal });
     this.accountKeyValue = newKey;
   }
@@ -445,13 +481,16 @@ export class AcmeClient {
 
   async newOrder(options: NewOrderOptions, signal?: AbortSignal): Promise<{ url: string; order: Order }> {
     const url = await this.resourceUrl('newOrder', signal);
-    const payload: Record<string, unknown> = { identifiers: options.identifiers.map((i) => ({ type: i.type, value: i.value })) };
+    const payload: Record<string, unknown> = {
+      identifiers: options.identifiers.map((i) => ({ type: i.type, value: i.value })),
+    };
     if (options.notBefore !== undefined) payload.notBefore = toIsoString(options.notBefore);
     if (options.notAfter !== undefined) payload.notAfter = toIsoString(options.notAfter);
     if (options.profile !== undefined) payload.profile = options.profile;
     if (options.replaces !== undefined) payload.replaces = options.replaces;
     const response = await this.post<Order>(url, payload, { signal });
-    if (response.location === undefined) throw new NetworkError(`POST ${url}: the CA returned no order URL (Location header)`);
+    if (response.location === undefined)
+      throw new NetworkError(`POST ${url}: the CA returned no order URL (Location header)`);
     return { url: response.location, order: validateOrder(response.data, response.location) };
   }
 
@@ -489,7 +528,8 @@ export class AcmeClient {
     try {
       return (await this.post<Challenge>(url, {}, { signal, retryable: true })).data;
     } catch (error) {
-      if (!(error instanceof AcmeProblemError) || error.status < 400 || error.status >= 500 || error.status === 429) throw error;
+      if (!(error instanceof AcmeProblemError) || error.status < 400 || error.status >= 500 || error.status === 429)
+        throw error;
       const current = await this.postAsGet<Challenge>(url, { signal }).catch(() => undefined);
       if (current?.data !== undefined && typeof current.data === 'object' && current.data.status !== 'pending') {
         this.log.debug(`POST ${url}: refused, but the challenge is already ${String(current.data.status)}`);
@@ -500,7 +540,11 @@ export class AcmeClient {
   }
 
   async finalize(finalizeUrl: string, csrDer: Uint8Array, signal?: AbortSignal): Promise<AcmeResponse<Order>> {
-    const response = await this.post<Order>(finalizeUrl, { csr: Buffer.from(csrDer).toString('base64url') }, { signal });
+    const response = await this.post<Order>(
+      finalizeUrl,
+      { csr: Buffer.from(csrDer).toString('base64url') },
+      { signal },
+    );
     validateOrder(response.data, finalizeUrl);
     return response;
   }
@@ -509,7 +553,11 @@ export class AcmeClient {
     const response = await this.postAsGet(url, { signal, accept: 'application/pem-certificate-chain', json: false });
     // The certificate is issued by now: an alternate link that cannot be followed is only an
     // alternate less, never a reason to fail (the caller decides whether to mention it).
-    const download: CertificateDownload = { pem: response.body.toString('utf8'), alternates: [], refusedAlternates: [] };
+    const download: CertificateDownload = {
+      pem: response.body.toString('utf8'),
+      alternates: [],
+      refusedAlternates: [],
+    };
     for (const link of response.links.filter((l) => l.rel.includes('alternate'))) {
       try {
         download.alternates.push(assertCaUrl(link.url, 'the alternate chain URL'));
@@ -526,7 +574,10 @@ export class AcmeClient {
    * revokeCert (RFC 8555 §7.6): signed by the account key, or with `certificateKey` by the
    * certificate's own key (jwk), for when the account is gone.
    */
-  async revokeCertificate(certificateDer: Uint8Array, options: { reason?: number; certificateKey?: KeyObject; signal?: AbortSignal } = {}): Promise<void> {
+  async revokeCertificate(
+    certificateDer: Uint8Array,
+    options: { reason?: number; certificateKey?: KeyObject; signal?: AbortSignal } = {},
+  ): Promise<void> {
     const url = await this.resourceUrl('revokeCert', options.signal);
     const payload: Record<string, unknown> = { certificate: Buffer.from(certificateDer).toString('base64url') };
     if (options.reason !== undefined) payload.reason = options.reason;
@@ -538,7 +589,10 @@ export class AcmeClient {
   }
 
   /** RFC 9773 renewalInfo: an unauthenticated GET. Undefined when the CA has no ARI. */
-  async renewalInfo(certificateId: string, signal?: AbortSignal): Promise<{ info: RenewalInfo; retryAfterSeconds: number | undefined } | undefined> {
+  async renewalInfo(
+    certificateId: string,
+    signal?: AbortSignal,
+  ): Promise<{ info: RenewalInfo; retryAfterSeconds: number | undefined } | undefined> {
     const directory = await this.directory(signal);
     if (typeof directory.renewalInfo !== 'string') return undefined;
     const base = directory.renewalInfo.endsWith('/') ? directory.renewalInfo : `${directory.renewalInfo}/`;
@@ -546,11 +600,19 @@ export class AcmeClient {
     const response = await this.sendUnsigned(url, signal);
     const data = this.parseJson(response, 'renewalInfo') as Partial<RenewalInfo>;
     const window = data?.suggestedWindow;
-    if (!window || typeof window.start !== 'string' || typeof window.end !== 'string' ||
-        Number.isNaN(Date.parse(window.start)) || Number.isNaN(Date.parse(window.end))) {
+    if (
+      !window ||
+      typeof window.start !== 'string' ||
+      typeof window.end !== 'string' ||
+      Number.isNaN(Date.parse(window.start)) ||
+      Number.isNaN(Date.parse(window.end))
+    ) {
       throw new NetworkError(`GET ${url}: renewalInfo has no valid suggestedWindow`);
     }
-    return { info: data as RenewalInfo, retryAfterSeconds: parseRetryAfter(headerValue(response.headers, 'retry-after')) };
+    return {
+      info: data as RenewalInfo,
+      retryAfterSeconds: parseRetryAfter(headerValue(response.headers, 'retry-after')),
+    };
   }
 }
 
@@ -581,7 +643,11 @@ export function assertCaUrl(url: unknown, what: string): string {
 
 /** An HTTP error from the CA that carries no problem document (an HTML 502 page...). */
 export class CaHttpError extends NetworkError {
-  constructor(message: string, readonly status: number, readonly retryAfterSeconds: number | undefined) {
+  constructor(
+    message: string,
+    readonly status: number,
+    readonly retryAfterSeconds: number | undefined,
+  ) {
     super(message);
   }
 }
@@ -607,8 +673,13 @@ function snippet(text: string): string {
 }
 
 function validateOrder(order: Order | undefined, url: string): Order {
-  if (!order || typeof order.status !== 'string' || !Array.isArray(order.identifiers) ||
-      !Array.isArray(order.authorizations) || typeof order.finalize !== 'string') {
+  if (
+    !order ||
+    typeof order.status !== 'string' ||
+    !Array.isArray(order.identifiers) ||
+    !Array.isArray(order.authorizations) ||
+    typeof order.finalize !== 'string'
+  ) {
     throw new NetworkError(`the CA returned a malformed order from ${url}`);
   }
   // Every URL is checked on arrival, so a bad one stops the run before anything is presented.
@@ -619,10 +690,14 @@ function validateOrder(order: Order | undefined, url: string): Order {
 }
 
 function validateAuthorization(authorization: Authorization | undefined, url: string): Authorization {
-  if (!authorization || typeof authorization.status !== 'string' || !authorization.identifier ||
-      typeof authorization.identifier.value !== 'string' || !Array.isArray(authorization.challenges)) {
+  if (
+    !authorization ||
+    typeof authorization.status !== 'string' ||
+    !authorization.identifier ||
+    typeof authorization.identifier.value !== 'string' ||
+    !Array.isArray(authorization.challenges)
+  ) {
     throw new NetworkError(`the CA returned a malformed authorization from ${url}`);
   }
   return authorization;
 }
-

@@ -51,7 +51,10 @@ LOOPBACK.addAddress('::1', 'ipv6');
 
 /** A host name as URL.hostname spells it, without IPv6 brackets or a trailing root dot. */
 function bareHost(hostname: string): string {
-  return hostname.replace(/^\[|\]$/g, '').replace(/\.$/, '').toLowerCase();
+  return hostname
+    .replace(/^\[|\]$/g, '')
+    .replace(/\.$/, '')
+    .toLowerCase();
 }
 
 function familyOf(address: string): 'ipv4' | 'ipv6' | undefined {
@@ -99,8 +102,12 @@ export function checkedLookup(
       const addresses = Array.isArray(address) ? (address as LookupAddress[]).map((entry) => entry.address) : [address];
       for (const each of addresses) {
         const reason = rule.loopbackOnly
-          ? isLoopbackAddress(each) ? undefined : 'not a loopback address (plain http:// is for loopback only)'
-          : isUserHost(hostname, rule.userHost) ? undefined : forbiddenDestination(each);
+          ? isLoopbackAddress(each)
+            ? undefined
+            : 'not a loopback address (plain http:// is for loopback only)'
+          : isUserHost(hostname, rule.userHost)
+            ? undefined
+            : forbiddenDestination(each);
         if (reason !== undefined) return callback(refuse(hostname, each, reason), '', 0);
       }
       callback(null, address, family);

@@ -112,7 +112,8 @@ export class OrderedIdentifiers {
   assertAuthorizationUrls(urls: readonly string[], orderUrl: string): void {
     const seen = new Set<string>();
     for (const url of urls) {
-      if (seen.has(url)) throw new OrderMismatchError(`the CA's order ${orderUrl} lists the authorization ${url} twice`);
+      if (seen.has(url))
+        throw new OrderMismatchError(`the CA's order ${orderUrl} lists the authorization ${url} twice`);
       seen.add(url);
     }
     if (urls.length !== this.byKey.size) {
@@ -157,7 +158,9 @@ export class OrderedIdentifiers {
       keys.every((key) => key !== undefined && this.byKey.has(key)) &&
       new Set(keys).size === this.byKey.size;
     if (!same) {
-      const found = list.map((entry) => oneLine(typeof entry === 'object' && entry !== null ? (entry as Partial<Identifier>).value : entry));
+      const found = list.map((entry) =>
+        oneLine(typeof entry === 'object' && entry !== null ? (entry as Partial<Identifier>).value : entry),
+      );
       throw new OrderMismatchError(`${describe(listNames(found))}, not what was ordered (${listNames(this.names)})`);
     }
   }

@@ -1,6 +1,13 @@
 /** The public surface of the protocol core. */
 export { AcmeClient, AcmeFeatureError, CaHttpError, DEFAULT_RETRY_POLICY } from './client.js';
-export type { AcmeClientOptions, AcmeResponse, CertificateDownload, NewAccountOptions, NewOrderOptions, RetryPolicy } from './client.js';
+export type {
+  AcmeClientOptions,
+  AcmeResponse,
+  CertificateDownload,
+  NewAccountOptions,
+  NewOrderOptions,
+  RetryPolicy,
+} from './client.js';
 export { obtainCertificate } from './obtain.js';
 export type { ObtainEvent, ObtainOptions, ObtainResult } from './obtain.js';
 export { ariCertificateId, chooseRenewalTime } from './ari.js';

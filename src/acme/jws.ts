@@ -20,16 +20,31 @@ export interface FlattenedJws {
 
 type AsymmetricAlgorithm = ReturnType<typeof jwsAlgorithmFor>;
 
-const DIGEST = { ES256: 'sha256', ES384: 'sha384', RS256: 'sha256', HS256: 'sha256', HS384: 'sha384', HS512: 'sha512' } as const;
+const DIGEST = {
+  ES256: 'sha256',
+  ES384: 'sha384',
+  RS256: 'sha256',
+  HS256: 'sha256',
+  HS384: 'sha384',
+  HS512: 'sha512',
+} as const;
 
-function flattened(header: Record<string, unknown>, payload: Uint8Array, signInput: (input: Buffer) => Buffer): FlattenedJws {
+function flattened(
+  header: Record<string, unknown>,
+  payload: Uint8Array,
+  signInput: (input: Buffer) => Buffer,
+): FlattenedJws {
   const protectedHeader = Buffer.from(JSON.stringify(header)).toString('base64url');
   const encodedPayload = Buffer.from(payload).toString('base64url');
   const signature = signInput(Buffer.from(`${protectedHeader}.${encodedPayload}`, 'ascii'));
   return { protected: protectedHeader, payload: encodedPayload, signature: signature.toString('base64url') };
 }
 
-function signAsymmetric(header: Record<string, unknown> & { alg: AsymmetricAlgorithm }, payload: Uint8Array, key: KeyObject): FlattenedJws {
+function signAsymmetric(
+  header: Record<string, unknown> & { alg: AsymmetricAlgorithm },
+  payload: Uint8Array,
+  key: KeyObject,
+): FlattenedJws {
   // RFC 7518 §3.4: ECDSA signatures are R || S of fixed width, not DER.
   const signingKey = key.asymmetricKeyType === 'ec' ? { key, dsaEncoding: 'ieee-p1363' as const } : key;
   return flattened(header, payload, (input) => sign(DIGEST[header.alg], input, signingKey));
@@ -82,9 +97,11 @@ export function decodeEabHmacKey(text: string, flag = '--eab-hmac-key'): Uint8Ar
     throw new UsageError(`${flag} is not base64 or base64url (it contains characters outside A-Z a-z 0-9 + / - _ =)`);
   }
   const unpadded = trimmed.replace(/=+$/, '');
-  if (unpadded.length % 4 === 1) throw new UsageError(`${flag} has an impossible base64 length (${trimmed.length} characters): was it cut short?`);
+  if (unpadded.length % 4 === 1)
+    throw new UsageError(`${flag} has an impossible base64 length (${trimmed.length} characters): was it cut short?`);
   const bytes = Buffer.from(unpadded.replace(/\+/g, '-').replace(/\//g, '_'), 'base64url');
-  if (bytes.length < 16) throw new UsageError(`${flag} decodes to only ${bytes.length} bytes; a MAC key has at least 16`);
+  if (bytes.length < 16)
+    throw new UsageError(`${flag} decodes to only ${bytes.length} bytes; a MAC key has at least 16`);
   return new Uint8Array(bytes);
 }
 
@@ -96,8 +113,10 @@ export async function signExternalAccountBinding(options: {
   const macKey = decodeEabHmacKey(options.binding.hmacKey);
   const jwk: PublicJwk = publicJwk(options.accountKey);
   const alg = options.binding.algorithm ?? 'HS256';
-  return flattened({ alg, kid: options.binding.keyId, url: options.url }, encoder.encode(JSON.stringify(jwk)), (input) =>
-    createHmac(DIGEST[alg], macKey).update(input).digest(),
+  return flattened(
+    { alg, kid: options.binding.keyId, url: options.url },
+    encoder.encode(JSON.stringify(jwk)),
+    (input) => createHmac(DIGEST[alg], macKey).update(input).digest(),
   );
 }
 

@@ -151,7 +151,11 @@ export function planSolvers(
   const planned = new Map<Solver, { identifiers: Identifier[]; types: Set<ChallengeType> }>();
   for (const identifier of identifiers) {
     const { base, wildcard } = splitWildcard(identifier);
-    const possible: readonly ChallengeType[] = wildcard ? ['dns-01'] : identifier.type === 'ip' ? ['http-01', 'tls-alpn-01'] : CHALLENGE_TYPES;
+    const possible: readonly ChallengeType[] = wildcard
+      ? ['dns-01']
+      : identifier.type === 'ip'
+        ? ['http-01', 'tls-alpn-01']
+        : CHALLENGE_TYPES;
     const choice = chooseSolver(base, wildcard, possible);
     if (!choice) {
       throw new UsageError(
@@ -214,7 +218,10 @@ export async function obtainCertificate(client: AcmeClient, options: ObtainOptio
       ...(options.profile ? { profile: options.profile } : {}),
     };
     try {
-      created = await client.newOrder({ ...orderRequest, ...(options.replaces ? { replaces: options.replaces } : {}) }, signal);
+      created = await client.newOrder(
+        { ...orderRequest, ...(options.replaces ? { replaces: options.replaces } : {}) },
+        signal,
+      );
     } catch (error) {
       if (!(error instanceof AlreadyReplacedError) || !options.replaces) throw error;
       log.warn('the CA says the old certificate was already replaced; ordering without "replaces"');
@@ -278,7 +285,9 @@ export async function obtainCertificate(client: AcmeClient, options: ObtainOptio
       });
     }
     if (order.status !== 'valid' || typeof order.certificate !== 'string') {
-      throw new NetworkError(`order ${created.url} ended ${order.status} without a certificate: ${describeProblem(order.error)}`);
+      throw new NetworkError(
+        `order ${created.url} ended ${order.status} without a certificate: ${describeProblem(order.error)}`,
+      );
     }
 
     // 5. Download and choose the chain.
@@ -287,7 +296,9 @@ export async function obtainCertificate(client: AcmeClient, options: ObtainOptio
     const expectedKey = csrPublicKey ?? createPublicKey(options.certificateKey as KeyObject);
     const leafInfo = parseCertificate(chosen.pems[0] as string);
     if (!publicKeysEqual(leafInfo.publicKey, expectedKey)) {
-      throw new NetworkError(`the CA returned a certificate (${order.certificate}) whose public key does not match the certificate key`);
+      throw new NetworkError(
+        `the CA returned a certificate (${order.certificate}) whose public key does not match the certificate key`,
+      );
     }
     // A certificate for names that were not ordered (or without some that were) is refused: the
     // files acmecli installs must vouch for exactly what the user asked for, nothing more.
@@ -296,7 +307,9 @@ export async function obtainCertificate(client: AcmeClient, options: ObtainOptio
         `the CA's certificate ${order.certificate} holds a subjectAltName of another type (${leafInfo.otherAltNames.join(', ')}), which was not ordered`,
       );
     }
-    ordered.assertSame(leafInfo.identifiers, (found) => `the CA's certificate ${order.certificate} names ${found}`, { exact: true });
+    ordered.assertSame(leafInfo.identifiers, (found) => `the CA's certificate ${order.certificate} names ${found}`, {
+      exact: true,
+    });
     return {
       orderUrl: created.url,
       certificateUrl: order.certificate,
@@ -333,7 +346,10 @@ interface SolveContext {
 }
 
 /** Solves every pending authorization; returns how many were already valid. */
-async function solveAuthorizations(context: SolveContext, authorizations: readonly BoundAuthorization[]): Promise<number> {
+async function solveAuthorizations(
+  context: SolveContext,
+  authorizations: readonly BoundAuthorization[],
+): Promise<number> {
   const { client, options, log, emit, signal, concurrency } = context;
   let reused = 0;
   const pending: BoundAuthorization[] = [];
@@ -346,7 +362,13 @@ async function solveAuthorizations(context: SolveContext, authorizations: readon
       continue;
     }
     if (authorization.status !== 'pending') {
-      failures.push({ identifier: ordered.base, wildcard: ordered.wildcard, challengeType: undefined, problem: undefined, localReason: `authorization is ${oneLine(authorization.status)}` });
+      failures.push({
+        identifier: ordered.base,
+        wildcard: ordered.wildcard,
+        challengeType: undefined,
+        problem: undefined,
+        localReason: `authorization is ${oneLine(authorization.status)}`,
+      });
       continue;
     }
     pending.push(entry);
@@ -389,9 +411,20 @@ async function solveAuthorizations(context: SolveContext, authorizations: readon
     };
     let task: ChallengeTask;
     if (choice.type === 'http-01') {
-      task = { ...base, type: 'http-01', token: challenge.token, path: `/.well-known/acme-challenge/${challenge.token}` };
+      task = {
+        ...base,
+        type: 'http-01',
+        token: challenge.token,
+        path: `/.well-known/acme-challenge/${challenge.token}`,
+      };
     } else if (choice.type === 'dns-01') {
-      task = { ...base, type: 'dns-01', token: challenge.token, recordName: `_acme-challenge.${identifier.value}`, txtValue: dns01TxtValue(keyAuth) };
+      task = {
+        ...base,
+        type: 'dns-01',
+        token: challenge.token,
+        recordName: `_acme-challenge.${identifier.value}`,
+        txtValue: dns01TxtValue(keyAuth),
+      };
     } else {
       const alpn = await createTlsAlpnCertificate(identifier, keyAuth);
       const serverName = identifier.type === 'ip' ? ipToReverseDnsName(identifier.value) : identifier.value;
@@ -413,7 +446,9 @@ async function solveAuthorizations(context: SolveContext, authorizations: readon
         await item.solver.present(item.task, signal);
       }),
     );
-    const presentFailures = presented.flatMap((r, i) => (r.status === 'rejected' ? [{ item: planned[i] as PlannedTask, error: r.reason as unknown }] : []));
+    const presentFailures = presented.flatMap((r, i) =>
+      r.status === 'rejected' ? [{ item: planned[i] as PlannedTask, error: r.reason as unknown }] : [],
+    );
     if (presentFailures.length > 0) {
       const first = presentFailures[0] as { item: PlannedTask; error: unknown };
       if (first.error instanceof AbortedError) throw first.error;
@@ -445,7 +480,9 @@ async function solveAuthorizations(context: SolveContext, authorizations: readon
           const response = await client.getAuthorization(url, signal);
           // The same authorization may not turn into another name while it is being validated.
           if (scope.bind(response.data, url) !== ordered) {
-            throw new OrderMismatchError(`the CA's authorization ${url} for ${ordered.name} now names another identifier`);
+            throw new OrderMismatchError(
+              `the CA's authorization ${url} for ${ordered.name} now names another identifier`,
+            );
           }
           return { value: response.data, retryAfterSeconds: response.retryAfterSeconds };
         },
@@ -462,7 +499,9 @@ async function solveAuthorizations(context: SolveContext, authorizations: readon
         emit({ type: 'authorization-valid', identifier: ordered.name });
         continue;
       }
-      const failed = final.challenges.find((c) => c.status === 'invalid' || c.error) ?? final.challenges.find((c) => c.type === item.type);
+      const failed =
+        final.challenges.find((c) => c.status === 'invalid' || c.error) ??
+        final.challenges.find((c) => c.type === item.type);
       emit({ type: 'authorization-invalid', identifier: ordered.name, reason: describeProblem(failed?.error) });
       failures.push({
         identifier: ordered.base,
@@ -548,9 +587,7 @@ async function downloadPreferredChain(
   if (preferredChain !== undefined) {
     const wanted = preferredChain.trim().toLowerCase();
     const byTopIssuer = parsed.find((c) => c.issuer?.toLowerCase() === wanted);
-    const byAnyName = parsed.find((c) =>
-      c.all.some((info) => info.issuerCommonName?.toLowerCase() === wanted),
-    );
+    const byAnyName = parsed.find((c) => c.all.some((info) => info.issuerCommonName?.toLowerCase() === wanted));
     const match = byTopIssuer ?? byAnyName;
     if (match) return { pems: match.pems, issuer: match.issuer };
     log.warn(`no chain from the CA is issued by "${preferredChain}"; using the default chain`);

@@ -32,10 +32,16 @@ export interface PollStep<T> {
 }
 
 /** The wait before the next poll, as a pure function so it can be tested as a table. */
-export function nextPollDelayMs(policy: PollPolicy, attempt: number, retryAfterSeconds: number | undefined, remainingMs: number): number {
-  const base = retryAfterSeconds !== undefined
-    ? retryAfterSeconds * 1000
-    : policy.initialDelayMs * policy.backoffFactor ** attempt;
+export function nextPollDelayMs(
+  policy: PollPolicy,
+  attempt: number,
+  retryAfterSeconds: number | undefined,
+  remainingMs: number,
+): number {
+  const base =
+    retryAfterSeconds !== undefined
+      ? retryAfterSeconds * 1000
+      : policy.initialDelayMs * policy.backoffFactor ** attempt;
   return Math.max(0, Math.min(base, policy.maxDelayMs, remainingMs));
 }
 

@@ -318,8 +318,11 @@ export class Transport {
       const fail = (error: unknown): void => settle(() => reject(error));
 
       const secure = url.protocol === 'https:';
-      const lookup = checkedLookup(agents.lookup, { userHost: req.userHost, loopbackOnly: !secure }, (hostname, address, reason) =>
-        refusedDestination(target, `${hostname} resolves to ${address}, ${reason}`, secure),
+      const lookup = checkedLookup(
+        agents.lookup,
+        { userHost: req.userHost, loopbackOnly: !secure },
+        (hostname, address, reason) =>
+          refusedDestination(target, `${hostname} resolves to ${address}, ${reason}`, secure),
       );
       const client: ClientRequest = (secure ? agents.httpsRequest : agents.httpRequest)(url, {
         method: req.method,
@@ -353,7 +356,9 @@ export class Transport {
           progress.connected = true;
           return;
         }
-        const connectTimer = timers.start(this.connectTimeoutMs, () => client.destroy(new TransportFailure(CONNECT_TIMEOUT)));
+        const connectTimer = timers.start(this.connectTimeoutMs, () =>
+          client.destroy(new TransportFailure(CONNECT_TIMEOUT)),
+        );
         socket.once('encrypted' in socket ? 'secureConnect' : 'connect', () => {
           progress.connected = true;
           timers.stop(connectTimer);
@@ -363,7 +368,10 @@ export class Transport {
       client.on('response', (response: IncomingMessage) => {
         timers.stop(headersTimer);
         this.readBody(response, req, client, timers, progress, () => socketError).then(
-          (body) => settle(() => resolve({ status: response.statusCode ?? 0, url: url.href, headers: distinctHeaders(response), body })),
+          (body) =>
+            settle(() =>
+              resolve({ status: response.statusCode ?? 0, url: url.href, headers: distinctHeaders(response), body }),
+            ),
           fail,
         );
       });
@@ -392,7 +400,9 @@ export class Transport {
     if (Number.isFinite(declared) && declared > this.maxResponseBytes) {
       client.destroy();
       return Promise.reject(
-        new PermanentNetworkError(`${req.method} ${req.url}: response of ${declared} bytes exceeds the ${this.maxResponseBytes}-byte limit`),
+        new PermanentNetworkError(
+          `${req.method} ${req.url}: response of ${declared} bytes exceeds the ${this.maxResponseBytes}-byte limit`,
+        ),
       );
     }
     return new Promise<Buffer>((resolve, reject) => {
@@ -415,20 +425,39 @@ export class Transport {
           const cause = socketError() ?? error;
           const code = errorCode(cause);
           if (code === BODY_TIMEOUT) {
-            return reject(new NetworkError(`${req.method} ${req.url}: the server stopped answering after ${bodyReceived(body)} of the response (no data for ${seconds(this.responseTimeoutMs)})`, { cause }));
+            return reject(
+              new NetworkError(
+                `${req.method} ${req.url}: the server stopped answering after ${bodyReceived(body)} of the response (no data for ${seconds(this.responseTimeoutMs)})`,
+                { cause },
+              ),
+            );
           }
           if (code === DEADLINE) return reject(this.tooSlow(req, progress, cause));
           // The headers came and the body broke off: say how far it got, or a cut-off answer reads
           // like a refused connection.
-          const reason = code === undefined || isOrderlyClose(cause) ? describeNetworkCode(SERVER_CLOSED, this.responseTimeoutMs) : describeNetworkCode(code, this.responseTimeoutMs);
-          reject(new NetworkError(`${req.method} ${req.url}: the response was cut off after ${bodyReceived(body)} (truncated body: ${reason})`, { cause }));
+          const reason =
+            code === undefined || isOrderlyClose(cause)
+              ? describeNetworkCode(SERVER_CLOSED, this.responseTimeoutMs)
+              : describeNetworkCode(code, this.responseTimeoutMs);
+          reject(
+            new NetworkError(
+              `${req.method} ${req.url}: the response was cut off after ${bodyReceived(body)} (truncated body: ${reason})`,
+              { cause },
+            ),
+          );
         });
       armIdleTimer();
       response.on('data', (chunk: Buffer) => {
         body.received += chunk.length;
         if (body.received > this.maxResponseBytes) {
           client.destroy();
-          finish(() => reject(new PermanentNetworkError(`${req.method} ${req.url}: response exceeds the ${this.maxResponseBytes}-byte limit`)));
+          finish(() =>
+            reject(
+              new PermanentNetworkError(
+                `${req.method} ${req.url}: response exceeds the ${this.maxResponseBytes}-byte limit`,
+              ),
+            ),
+          );
           return;
         }
         chunks.push(chunk);
@@ -450,8 +479,10 @@ export class Transport {
     const target = `${req.method} ${req.url}`;
     let what: string;
     if (!progress.connected) what = `connection timed out (no connection within ${limit})`;
-    else if (progress.body !== undefined) what = `the server sent its response too slowly (${bodyReceived(progress.body)} in ${limit})`;
-    else if (progress.headBytes > 0) what = `the server sent its response headers too slowly (${progress.headBytes} bytes in ${limit})`;
+    else if (progress.body !== undefined)
+      what = `the server sent its response too slowly (${bodyReceived(progress.body)} in ${limit})`;
+    else if (progress.headBytes > 0)
+      what = `the server sent its response headers too slowly (${progress.headBytes} bytes in ${limit})`;
     else what = describeNetworkCode(HEADERS_TIMEOUT, this.requestTimeoutMs);
     return new NetworkError(`${target}: ${what}`, { cause });
   }
@@ -464,13 +495,15 @@ export class Transport {
     if (code === DEADLINE && progress !== undefined) return this.tooSlow(req, progress, error);
     const target = `${req.method} ${req.url}`;
     if (code !== undefined && TLS_TRUST_CODES.has(code)) {
-      return new PermanentNetworkError(
-        `${target}: the server's TLS certificate is not trusted (${code})`,
-        { cause: error, hint: "pass the CA that signed the ACME server's certificate with --ca-bundle FILE" },
-      );
+      return new PermanentNetworkError(`${target}: the server's TLS certificate is not trusted (${code})`, {
+        cause: error,
+        hint: "pass the CA that signed the ACME server's certificate with --ca-bundle FILE",
+      });
     }
     if (code === 'ERR_TLS_CERT_ALTNAME_INVALID' || code === 'CERT_HAS_EXPIRED') {
-      return new PermanentNetworkError(`${target}: the server's TLS certificate is not valid for this host (${code})`, { cause: error });
+      return new PermanentNetworkError(`${target}: the server's TLS certificate is not valid for this host (${code})`, {
+        cause: error,
+      });
     }
     if (code !== undefined && CLIENT_CERTIFICATE_ALERTS.has(code)) {
       return new PermanentNetworkError(
@@ -505,7 +538,11 @@ function refusedDestination(target: string, why: string, exemptIfUserNamed: bool
 /** Node reports a connection closed without an answer as "socket hang up", with a reset's code. */
 function isOrderlyClose(error: unknown): boolean {
   if (error instanceof TransportFailure) return error.code === SERVER_CLOSED;
-  return error instanceof Error && (error.message === 'socket hang up' || error.message === 'aborted') && (error as NodeJS.ErrnoException).code === 'ECONNRESET';
+  return (
+    error instanceof Error &&
+    (error.message === 'socket hang up' || error.message === 'aborted') &&
+    (error as NodeJS.ErrnoException).code === 'ECONNRESET'
+  );
 }
 
 function errorCode(error: unknown): string | undefined {
@@ -615,7 +652,12 @@ export function parseLinkHeaders(values: readonly string[], base: string): LinkV
       const rels: string[] = [];
       for (const match of params.matchAll(/;\s*rel\s*=\s*(?:"([^"]*)"|([^\s;,]+))/gi)) {
         const relText = match[1] ?? match[2] ?? '';
-        rels.push(...relText.split(/\s+/).filter(Boolean).map((r) => r.toLowerCase()));
+        rels.push(
+          ...relText
+            .split(/\s+/)
+            .filter(Boolean)
+            .map((r) => r.toLowerCase()),
+        );
       }
       try {
         links.push({ url: new URL(target, base).href, rel: rels });

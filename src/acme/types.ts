@@ -57,13 +57,7 @@ export interface Order {
   [extra: string]: unknown;
 }
 
-export type AuthorizationStatus =
-  | 'pending'
-  | 'valid'
-  | 'invalid'
-  | 'deactivated'
-  | 'expired'
-  | 'revoked';
+export type AuthorizationStatus = 'pending' | 'valid' | 'invalid' | 'deactivated' | 'expired' | 'revoked';
 export interface Authorization {
   identifier: Identifier;
   status: AuthorizationStatus;

@@ -26,7 +26,12 @@ export class ValidationError extends AcmecliError {
     const parts = failures.map((f) => `${label(f)}: ${f.localReason ?? describeProblem(f.problem)}`);
     const noun = failures.length === 1 ? 'validation failed for' : `validation failed for ${failures.length} names:`;
     const first = failures.find((f) => f.problem)?.problem;
-    const hint = options.hint ?? hintForProblem(problemCode(first?.type), failures.map((f) => f.problem?.detail));
+    const hint =
+      options.hint ??
+      hintForProblem(
+        problemCode(first?.type),
+        failures.map((f) => f.problem?.detail),
+      );
     super(`${noun} ${parts.join('; ')}`, ExitCode.validation, hint === undefined ? {} : { hint });
     this.failures = failures;
   }

@@ -9,12 +9,19 @@ import { standalonePlugin } from '../../plugins/standalone/index.js';
 import { manualPlugin } from '../../plugins/manual/index.js';
 import { nsupdatePlugin } from '../../plugins/nsupdate/index.js';
 
-export const builtinPlugins: readonly AnyChallengePlugin[] = [webrootPlugin, standalonePlugin, manualPlugin, nsupdatePlugin];
+export const builtinPlugins: readonly AnyChallengePlugin[] = [
+  webrootPlugin,
+  standalonePlugin,
+  manualPlugin,
+  nsupdatePlugin,
+];
 
 export function resolvePlugin(name: string): AnyChallengePlugin {
   const plugin = builtinPlugins.find((p) => p.name === name);
   if (!plugin) {
-    throw new UsageError(`unknown challenge plugin "${name}": known plugins are ${builtinPlugins.map((p) => p.name).join(', ')}`);
+    throw new UsageError(
+      `unknown challenge plugin "${name}": known plugins are ${builtinPlugins.map((p) => p.name).join(', ')}`,
+    );
   }
   return plugin;
 }

@@ -20,16 +20,28 @@ export function parsePreferredChallenges(values: readonly string[] | string | un
   for (const entry of list) {
     const text = entry.trim().toLowerCase();
     if (text === '') continue;
-    const type = text === 'http' ? 'http-01' : text === 'dns' ? 'dns-01' : text === 'tls-alpn' || text === 'tls' ? 'tls-alpn-01' : text;
+    const type =
+      text === 'http'
+        ? 'http-01'
+        : text === 'dns'
+          ? 'dns-01'
+          : text === 'tls-alpn' || text === 'tls'
+            ? 'tls-alpn-01'
+            : text;
     if (!(CHALLENGE_TYPES as readonly string[]).includes(type)) {
-      throw new UsageError(`unknown challenge type "${entry.trim()}" for --preferred-challenges: use http-01, dns-01 or tls-alpn-01`);
+      throw new UsageError(
+        `unknown challenge type "${entry.trim()}" for --preferred-challenges: use http-01, dns-01 or tls-alpn-01`,
+      );
     }
     if (!result.includes(type as ChallengeType)) result.push(type as ChallengeType);
   }
   return result.length > 0 ? result : undefined;
 }
 
-export function createSolverChooser(selected: readonly SelectedSolver[], preferred: readonly ChallengeType[] | undefined): SolverChooser {
+export function createSolverChooser(
+  selected: readonly SelectedSolver[],
+  preferred: readonly ChallengeType[] | undefined,
+): SolverChooser {
   const order = preferred ?? (['http-01', 'dns-01', 'tls-alpn-01'] as const);
   return (identifier, wildcard, offered) => {
     for (const type of order) {

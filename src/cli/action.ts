@@ -55,7 +55,8 @@ export function reportError(reporter: Reporter, error: unknown, verbose: boolean
   reporter.error(doc.message);
   if (doc.hint) reporter.error(`hint: ${doc.hint}`);
   // One debug line per stack line: a message quoting the CA stays one line, escaped (escape.ts).
-  if (verbose && error instanceof Error && !(error instanceof AcmecliError)) for (const line of stackLines(error)) reporter.debug(line);
+  if (verbose && error instanceof Error && !(error instanceof AcmecliError))
+    for (const line of stackLines(error)) reporter.debug(line);
   if (reporter.mode === 'json') {
     reporter.result({ ok: false, error: doc, warnings: reporter.warnings() });
   }
@@ -63,7 +64,12 @@ export function reportError(reporter: Reporter, error: unknown, verbose: boolean
 }
 
 /** Runs one action in the frame: config, reporter, context, result, error, exit code. */
-export async function runInFrame(runtime: CliRuntime, state: CliState, command: Command, run: ActionImplementation): Promise<void> {
+export async function runInFrame(
+  runtime: CliRuntime,
+  state: CliState,
+  command: Command,
+  run: ActionImplementation,
+): Promise<void> {
   {
     const commands = chain(command);
     const early = command.optsWithGlobals<GlobalOptions>();
@@ -73,7 +79,13 @@ export async function runInFrame(runtime: CliRuntime, state: CliState, command: 
       const config = await loadConfigFile(early, runtime);
       const warnings = config ? applyConfigFile(config.values, commands) : [];
       const options = command.optsWithGlobals<Record<string, unknown> & GlobalOptions>();
-      if (config && (options.json !== early.json || options.quiet !== early.quiet || options.verbose !== early.verbose || options.logFile !== early.logFile)) {
+      if (
+        config &&
+        (options.json !== early.json ||
+          options.quiet !== early.quiet ||
+          options.verbose !== early.verbose ||
+          options.logFile !== early.logFile)
+      ) {
         await reporter.close();
         reporter = createRunReporter(options, runtime);
       }

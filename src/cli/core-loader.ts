@@ -23,7 +23,9 @@ function loadBuiltFile(file: string): unknown {
   const sea = process.getBuiltinModule?.('node:sea') as Sea | undefined;
   if (sea?.isSea?.() && sea.getAsset) {
     const source = sea.getAsset(file, 'utf8');
-    const factory = compileFunction(source, ['exports', 'require', 'module', '__filename', '__dirname'], { filename: file });
+    const factory = compileFunction(source, ['exports', 'require', 'module', '__filename', '__dirname'], {
+      filename: file,
+    });
     const module = { exports: {} as unknown };
     factory(module.exports, require, module, process.execPath, '.');
     return module.exports;

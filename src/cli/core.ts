@@ -10,7 +10,13 @@ import { issueAction } from './actions/issue.js';
 import { renewAction } from './actions/renew.js';
 import { revokeAction } from './actions/revoke.js';
 import { certificatesAction } from './actions/certificates.js';
-import { accountDeactivateAction, accountListAction, accountRolloverAction, accountShowAction, accountUpdateAction } from './actions/account.js';
+import {
+  accountDeactivateAction,
+  accountListAction,
+  accountRolloverAction,
+  accountShowAction,
+  accountUpdateAction,
+} from './actions/account.js';
 import { scheduleInstallAction, scheduleRemoveAction, scheduleShowAction } from './actions/schedule.js';
 
 export { runCommand } from '../hooks/run-command.js';

@@ -18,7 +18,11 @@ const MAX_KEY_FILE_BYTES = 4096;
 const SOURCE_RANK: Readonly<Record<string, number>> = { cli: 0, env: 1, config: 2 };
 
 /** The binding the options ask for, or undefined without one. Registers the MAC key as a secret. */
-export async function eabFromOptions(options: Record<string, unknown>, command: Command, reporter: Reporter): Promise<ExternalAccountBinding | undefined> {
+export async function eabFromOptions(
+  options: Record<string, unknown>,
+  command: Command,
+  reporter: Reporter,
+): Promise<ExternalAccountBinding | undefined> {
   const inline = typeof options.eabHmacKey === 'string' ? options.eabHmacKey : undefined;
   const file = typeof options.eabHmacKeyFile === 'string' ? options.eabHmacKeyFile : undefined;
   let useFile = file !== undefined;
@@ -32,7 +36,9 @@ export async function eabFromOptions(options: Record<string, unknown>, command: 
   const hmacKey = useFile ? await readKeyFile(file as string, reporter) : inline;
   const keyId = typeof options.eabKid === 'string' ? options.eabKid : undefined;
   if ((keyId === undefined) !== (hmacKey === undefined)) {
-    throw new UsageError('--eab-kid and --eab-hmac-key go together (the MAC key may also come from ACMECLI_EAB_HMAC_KEY or --eab-hmac-key-file)');
+    throw new UsageError(
+      '--eab-kid and --eab-hmac-key go together (the MAC key may also come from ACMECLI_EAB_HMAC_KEY or --eab-hmac-key-file)',
+    );
   }
   if (keyId === undefined || hmacKey === undefined) return undefined;
   return { keyId, hmacKey, algorithm: (options.eabAlgorithm ?? 'HS256') as EabAlgorithm };

@@ -74,10 +74,16 @@ export function applyConfigFile(values: Record<string, string | true>, commands:
 }
 
 export function resolveConfigDir(globals: GlobalOptions, runtime: CliRuntime): string {
-  return globals.configDir ?? defaultConfigDir({ platform: runtime.platform, env: runtime.env, uid: runtime.uid, homedir: runtime.homedir });
+  return (
+    globals.configDir ??
+    defaultConfigDir({ platform: runtime.platform, env: runtime.env, uid: runtime.uid, homedir: runtime.homedir })
+  );
 }
 
-export async function loadConfigFile(globals: GlobalOptions, runtime: CliRuntime): Promise<{ path: string; values: Record<string, string | true> } | undefined> {
+export async function loadConfigFile(
+  globals: GlobalOptions,
+  runtime: CliRuntime,
+): Promise<{ path: string; values: Record<string, string | true> } | undefined> {
   const path = globals.config ?? join(resolveConfigDir(globals, runtime), 'config.ini');
   if (globals.config === undefined && !existsSync(path)) return undefined;
   return { path, values: await readConfigFile(path) };
@@ -128,9 +134,9 @@ export function buildRunContext(globals: GlobalOptions, runtime: CliRuntime, rep
   };
   const env = runtime.env;
   const proxy = {
-    ...(env.HTTPS_PROXY ?? env.https_proxy ? { httpsProxy: (env.HTTPS_PROXY ?? env.https_proxy) as string } : {}),
-    ...(env.HTTP_PROXY ?? env.http_proxy ? { httpProxy: (env.HTTP_PROXY ?? env.http_proxy) as string } : {}),
-    ...(env.NO_PROXY ?? env.no_proxy ? { noProxy: (env.NO_PROXY ?? env.no_proxy) as string } : {}),
+    ...((env.HTTPS_PROXY ?? env.https_proxy) ? { httpsProxy: (env.HTTPS_PROXY ?? env.https_proxy) as string } : {}),
+    ...((env.HTTP_PROXY ?? env.http_proxy) ? { httpProxy: (env.HTTP_PROXY ?? env.http_proxy) as string } : {}),
+    ...((env.NO_PROXY ?? env.no_proxy) ? { noProxy: (env.NO_PROXY ?? env.no_proxy) as string } : {}),
   };
   const httpTimeout = env.ACMECLI_HTTP_TIMEOUT;
   if (httpTimeout !== undefined && !/^\d+(\.\d+)?$/.test(httpTimeout.trim())) {
@@ -157,7 +163,8 @@ export function buildRunContext(globals: GlobalOptions, runtime: CliRuntime, rep
           prompt: async (lines: readonly string[], signal: AbortSignal) => {
             await ask([...lines, ''], signal);
           },
-          confirm: async (question: string, signal: AbortSignal) => /^y(es)?$/i.test((await ask(question, signal)).trim()),
+          confirm: async (question: string, signal: AbortSignal) =>
+            /^y(es)?$/i.test((await ask(question, signal)).trim()),
         }
       : {}),
   };

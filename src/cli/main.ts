@@ -28,7 +28,8 @@ function isSingleExecutable(): boolean {
  */
 function tuneV8ForAShortRun(): void {
   const v8 = process.getBuiltinModule('node:v8');
-  for (const flag of ['--no-opt', '--no-maglev', '--no-sparkplug', '--semi-space-growth-factor=1']) v8.setFlagsFromString(flag);
+  for (const flag of ['--no-opt', '--no-maglev', '--no-sparkplug', '--semi-space-growth-factor=1'])
+    v8.setFlagsFromString(flag);
 }
 
 async function main(): Promise<void> {

@@ -67,7 +67,12 @@ export async function runCli(runtime: CliRuntime): Promise<number> {
     await program.parseAsync([...runtime.argv], { from: 'user' });
   } catch (error) {
     if (error instanceof CommanderError) {
-      if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help') return 0;
+      if (
+        error.code === 'commander.helpDisplayed' ||
+        error.code === 'commander.version' ||
+        error.code === 'commander.help'
+      )
+        return 0;
       return error.exitCode === 0 ? 0 : 2;
     }
     throw error;

@@ -7,12 +7,17 @@ import { parseIdentifiers } from '../crypto/identifiers.js';
 const WEBROOT_FLAGS = ['-w', '--webroot-path'];
 const DOMAIN_FLAGS = ['-d', '--domain', '--domains'];
 
-function valueOf(args: readonly string[], index: number, flags: readonly string[]): { value: string; consumed: number } | undefined {
+function valueOf(
+  args: readonly string[],
+  index: number,
+  flags: readonly string[],
+): { value: string; consumed: number } | undefined {
   const arg = args[index] as string;
   for (const flag of flags) {
     if (arg === flag && index + 1 < args.length) return { value: args[index + 1] as string, consumed: 2 };
     if (flag.startsWith('--') && arg.startsWith(`${flag}=`)) return { value: arg.slice(flag.length + 1), consumed: 1 };
-    if (!flag.startsWith('--') && arg.startsWith(flag) && arg.length > flag.length) return { value: arg.slice(flag.length), consumed: 1 };
+    if (!flag.startsWith('--') && arg.startsWith(flag) && arg.length > flag.length)
+      return { value: arg.slice(flag.length), consumed: 1 };
   }
   return undefined;
 }
@@ -21,7 +26,7 @@ function valueOf(args: readonly string[], index: number, flags: readonly string[
 export function webrootGroups(args: readonly string[]): Record<string, string> {
   const map: Record<string, string> = {};
   let current: string | undefined;
-  for (let i = 0; i < args.length; ) {
+  for (let i = 0; i < args.length;) {
     if (args[i] === '--') break;
     const webroot = valueOf(args, i, WEBROOT_FLAGS);
     if (webroot) {

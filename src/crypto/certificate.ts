@@ -157,7 +157,10 @@ export function parseCertificate(pem: string): CertificateInfo {
 
 /** The last CN of a node:crypto multi-line distinguished name (the most specific one). */
 function commonNameOf(name: string): string | undefined {
-  const values = name.split('\n').filter((line) => line.startsWith('CN=')).map((line) => line.slice(3));
+  const values = name
+    .split('\n')
+    .filter((line) => line.startsWith('CN='))
+    .map((line) => line.slice(3));
   return values.at(-1);
 }
 
@@ -241,10 +244,7 @@ export function verifyChain(chainPems: readonly string[]): void {
       if (der === undefined) throw new Error('no PEM certificate');
       return new X509Certificate(der);
     } catch {
-      throw new ChainVerificationError(
-        `certificate ${index + 1} of the chain is not a readable certificate`,
-        index,
-      );
+      throw new ChainVerificationError(`certificate ${index + 1} of the chain is not a readable certificate`, index);
     }
   });
   for (let index = 0; index + 1 < certificates.length; index += 1) {

@@ -137,7 +137,9 @@ export async function parseCsr(input: string | Buffer, source: string): Promise<
  */
 function requestedDnsName(text: string, source: string, where: string): Identifier {
   const refuse = (input: string, why: string): never => {
-    throw new UsageError(`${source} requests the name ${JSON.stringify(input)} (${where}), which acmecli cannot order: ${why}`);
+    throw new UsageError(
+      `${source} requests the name ${JSON.stringify(input)} (${where}), which acmecli cannot order: ${why}`,
+    );
   };
   const identifier = parseIdentifier(text, refuse);
   if (identifier.type !== 'dns') refuse(text, 'an IP address belongs in an IP address subjectAltName');
@@ -148,14 +150,12 @@ function requestedDnsName(text: string, source: string, where: string): Identifi
 }
 
 function csrDer(input: string | Buffer, source: string): Buffer {
-  const looksLikeDer =
-    Buffer.isBuffer(input) && input[0] === DER_SEQUENCE && !input.includes('-----BEGIN');
+  const looksLikeDer = Buffer.isBuffer(input) && input[0] === DER_SEQUENCE && !input.includes('-----BEGIN');
   if (looksLikeDer) return input;
   const text = Buffer.isBuffer(input) ? input.toString('latin1') : input;
   const blocks = findPemBlocks(text);
   const block = blocks.find(
-    (candidate) =>
-      candidate.label === 'CERTIFICATE REQUEST' || candidate.label === 'NEW CERTIFICATE REQUEST',
+    (candidate) => candidate.label === 'CERTIFICATE REQUEST' || candidate.label === 'NEW CERTIFICATE REQUEST',
   );
   if (block === undefined) {
     const what = blocks[0]?.label.toLowerCase();
@@ -175,9 +175,7 @@ function csrDer(input: string | Buffer, source: string): Buffer {
 
 /** A subjectAltName entry: the two forms ACME validates, or a description of another form. */
 type RequestedName =
-  | { kind: 'dns'; value: string }
-  | { kind: 'ip'; bytes: Buffer }
-  | { kind: 'other'; description: string };
+  { kind: 'dns'; value: string } | { kind: 'ip'; bytes: Buffer } | { kind: 'other'; description: string };
 
 type SignatureHash = 'sha256' | 'sha384' | 'sha512';
 
@@ -349,7 +347,10 @@ function readSignatureScheme(der: Buffer, algorithm: DerElement): SignatureSchem
   const ecdsa = ECDSA_SCHEMES[oid];
   if (ecdsa !== undefined && parameters === undefined) return { supported: true, keyType: 'ec', ...ecdsa };
   if (oid === OID_RSASSA_PSS && parameters !== undefined) return readPssScheme(der, parameters);
-  return { supported: false, name: UNSUPPORTED_SCHEMES[oid] ?? PKCS1_SCHEMES[oid]?.name ?? ECDSA_SCHEMES[oid]?.name ?? oid };
+  return {
+    supported: false,
+    name: UNSUPPORTED_SCHEMES[oid] ?? PKCS1_SCHEMES[oid]?.name ?? ECDSA_SCHEMES[oid]?.name ?? oid,
+  };
 }
 
 function isDerNull(element: DerElement): boolean {
@@ -441,9 +442,7 @@ function checkSignature(request: CertificationRequest, source: string): void {
     });
   }
   if (!valid) {
-    throw new LocalError(
-      `${source} holds a certificate signing request whose signature does not verify`,
-    );
+    throw new LocalError(`${source} holds a certificate signing request whose signature does not verify`);
   }
 }
 

@@ -91,7 +91,7 @@ export function derFirstChild(der: Uint8Array, parent: DerElement): DerElement {
 export function derChildren(der: Uint8Array, parent: DerElement): DerElement[] {
   if ((parent.tag & CONSTRUCTED) === 0) throw new Error('DER element is not constructed');
   const result: DerElement[] = [];
-  for (let offset = parent.contentStart; offset < parent.end; ) {
+  for (let offset = parent.contentStart; offset < parent.end;) {
     const element = readDerElement(der, offset);
     if (element.end > parent.end) throw new Error('DER element overruns its parent');
     result.push(element);
@@ -219,17 +219,14 @@ export function derOid(dotted: string): Buffer {
   const arcs = dotted.split('.').map(Number);
   const [first = -1, second = -1, ...rest] = arcs;
   const valid =
-    /^\d+(\.\d+)+$/.test(dotted) &&
-    arcs.every(Number.isSafeInteger) &&
-    first <= 2 &&
-    (first === 2 || second < 40);
+    /^\d+(\.\d+)+$/.test(dotted) && arcs.every(Number.isSafeInteger) && first <= 2 && (first === 2 || second < 40);
   if (!valid) throw new RangeError(`"${dotted}" is not an OBJECT IDENTIFIER`);
   const bytes: number[] = [];
   for (const arc of [first * 40 + second, ...rest]) {
     // Base 128, most significant group first, every byte but the last with its top bit set.
     const groups = [arc % 128];
     for (let high = Math.floor(arc / 128); high > 0; high = Math.floor(high / 128)) {
-      groups.unshift(0x80 | high % 128);
+      groups.unshift(0x80 | (high % 128));
     }
     bytes.push(...groups);
   }

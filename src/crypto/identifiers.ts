@@ -16,7 +16,8 @@ const LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
  * below check one by one at 20,000 instructions a name in the binaries' interpreter-only V8,
  * which `renew` pays for every stored name.
  */
-const CANONICAL_NAME = /^(?:\*\.)?(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)*(?!\d+$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+const CANONICAL_NAME =
+  /^(?:\*\.)?(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)*(?!\d+$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 
 /** Refuses a `-d` value: a UsageError naming the value and the flag. */
 function refuseFlagValue(input: string, why: string): never {
@@ -27,8 +28,12 @@ function refuseFlagValue(input: string, why: string): never {
  * One name or address as the user typed it. `refuse` is called with the reason when it is not
  * valid (a file's reader names the file and field instead of `-d`).
  */
-export function parseIdentifier(input: string, refuse: (input: string, why: string) => never = refuseFlagValue): Identifier {
-  if (CANONICAL_NAME.test(input) && input.length <= (input.startsWith('*.') ? 255 : 253)) return { type: 'dns', value: input };
+export function parseIdentifier(
+  input: string,
+  refuse: (input: string, why: string) => never = refuseFlagValue,
+): Identifier {
+  if (CANONICAL_NAME.test(input) && input.length <= (input.startsWith('*.') ? 255 : 253))
+    return { type: 'dns', value: input };
   const raw = input.trim();
   if (raw === '') refuse(input, 'it is empty');
   const unbracketed = raw.startsWith('[') && raw.endsWith(']') ? raw.slice(1, -1) : raw;
@@ -44,7 +49,12 @@ export function parseIdentifier(input: string, refuse: (input: string, why: stri
     name = name.slice(2);
   }
   if (name.includes('*')) {
-    refuse(input, wildcard ? 'only one wildcard label is allowed, and only first ("*.example.com")' : 'a wildcard must be the whole first label ("*.example.com")');
+    refuse(
+      input,
+      wildcard
+        ? 'only one wildcard label is allowed, and only first ("*.example.com")'
+        : 'a wildcard must be the whole first label ("*.example.com")',
+    );
   }
   if (mayBeIp(name) && isIP(name) !== 0) refuse(input, 'a wildcard cannot cover an IP address');
   if (/[^\x00-\x7f]/.test(name) || /[A-Z]/.test(name)) {
@@ -62,7 +72,8 @@ export function parseIdentifier(input: string, refuse: (input: string, why: stri
       refuse(input, `the label "${label}" may only hold letters, digits and inner hyphens`);
     }
   }
-  if (/^\d+$/.test(labels[labels.length - 1] ?? '')) refuse(input, 'the last label is numeric (not a domain name nor a valid IP address)');
+  if (/^\d+$/.test(labels[labels.length - 1] ?? ''))
+    refuse(input, 'the last label is numeric (not a domain name nor a valid IP address)');
   const value = wildcard ? `*.${name}` : name;
   if (name.length > 253) refuse(input, `it is ${name.length} characters long; a domain name has at most 253`);
   return { type: 'dns', value };

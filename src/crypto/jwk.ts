@@ -18,7 +18,8 @@ export function publicJwk(key: KeyObject): PublicJwk {
 /** RFC 7638 SHA-256 thumbprint, base64url: the required members, in lexicographic order, no whitespace. */
 export function jwkThumbprint(key: KeyObject): string {
   const jwk = publicJwk(key);
-  const canonical = jwk.kty === 'EC' ? { crv: jwk.crv, kty: jwk.kty, x: jwk.x, y: jwk.y } : { e: jwk.e, kty: jwk.kty, n: jwk.n };
+  const canonical =
+    jwk.kty === 'EC' ? { crv: jwk.crv, kty: jwk.kty, x: jwk.x, y: jwk.y } : { e: jwk.e, kty: jwk.kty, n: jwk.n };
   return createHash('sha256').update(JSON.stringify(canonical)).digest('base64url');
 }
 

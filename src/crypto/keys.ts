@@ -39,13 +39,9 @@ const KEY_TYPE_ALIASES: Readonly<Record<string, KeyType>> = {
 /** Parses a key type flag value, accepting certbot, lego and acme.sh spellings. */
 export function parseKeyType(text: string, flag: string): KeyType {
   const normalised = text.trim().toLowerCase().replace(/[-_]/g, '');
-  const type = Object.hasOwn(KEY_TYPE_ALIASES, normalised)
-    ? KEY_TYPE_ALIASES[normalised]
-    : undefined;
+  const type = Object.hasOwn(KEY_TYPE_ALIASES, normalised) ? KEY_TYPE_ALIASES[normalised] : undefined;
   if (type === undefined) {
-    throw new UsageError(
-      `invalid key type "${text}" for ${flag}: use ec256, ec384, rsa2048, rsa3072 or rsa4096`,
-    );
+    throw new UsageError(`invalid key type "${text}" for ${flag}: use ec256, ec384, rsa2048, rsa3072 or rsa4096`);
   }
   return type;
 }
@@ -63,8 +59,7 @@ export async function generateKey(type: KeyType): Promise<KeyObject> {
     case 'rsa3072':
     case 'rsa4096': {
       const modulusLength = Number(type.slice(3));
-      return (await generateKeyPairAsync('rsa', { modulusLength, publicExponent: 0x10001 }))
-        .privateKey;
+      return (await generateKeyPairAsync('rsa', { modulusLength, publicExponent: 0x10001 })).privateKey;
     }
   }
 }
@@ -80,11 +75,7 @@ const PRIVATE_KEY_FORMATS: Readonly<Record<string, 'pkcs8' | 'pkcs1' | 'sec1'>> 
   'RSA PRIVATE KEY': 'pkcs1',
   'EC PRIVATE KEY': 'sec1',
 };
-const OTHER_PRIVATE_KEY_LABELS = new Set([
-  'ENCRYPTED PRIVATE KEY',
-  'OPENSSH PRIVATE KEY',
-  'DSA PRIVATE KEY',
-]);
+const OTHER_PRIVATE_KEY_LABELS = new Set(['ENCRYPTED PRIVATE KEY', 'OPENSSH PRIVATE KEY', 'DSA PRIVATE KEY']);
 const NOT_A_KEY: Readonly<Record<string, string>> = {
   CERTIFICATE: 'a certificate',
   'TRUSTED CERTIFICATE': 'a certificate',
@@ -105,8 +96,7 @@ const SUPPORTED_KEYS = 'use an RSA key of at least 2048 bits or an EC key on P-2
 export function loadPrivateKeyPem(pem: string, source: string): KeyObject {
   const blocks = findPemBlocks(pem);
   const keyBlocks = blocks.filter(
-    (block) =>
-      Object.hasOwn(PRIVATE_KEY_FORMATS, block.label) || OTHER_PRIVATE_KEY_LABELS.has(block.label),
+    (block) => Object.hasOwn(PRIVATE_KEY_FORMATS, block.label) || OTHER_PRIVATE_KEY_LABELS.has(block.label),
   );
   const [keyBlock, extra] = keyBlocks;
   if (keyBlock === undefined) {

@@ -90,7 +90,9 @@ export const runCommand: RunCommand = async (request) => {
   if (result.exitCode === undefined && result.signal === undefined) {
     // Node reports a missing cwd as the shell missing, so name both.
     const where = request.cwd === undefined ? '' : ` in ${request.cwd}`;
-    throw new LocalError(`cannot start ${file}${where}: ${result.originalMessage ?? messageOf(result)}`, { cause: result });
+    throw new LocalError(`cannot start ${file}${where}: ${result.originalMessage ?? messageOf(result)}`, {
+      cause: result,
+    });
   }
   return { exitCode: result.exitCode ?? 128 + signalNumber(result.signal), ...output };
 };

@@ -9,7 +9,9 @@ export const EAB_HMAC_KEY_ENV = 'ACMECLI_EAB_HMAC_KEY';
 
 export const SECRET_ENV_VARS: readonly string[] = [
   EAB_HMAC_KEY_ENV,
-  ...builtinPluginSpecs.flatMap((plugin) => plugin.options.flatMap((option) => (option.secret && option.env !== undefined ? [option.env] : []))),
+  ...builtinPluginSpecs.flatMap((plugin) =>
+    plugin.options.flatMap((option) => (option.secret && option.env !== undefined ? [option.env] : [])),
+  ),
 ];
 
 /**

@@ -1,7 +1,13 @@
 /** `account show | list | update | deactivate | rollover`. */
 import { UsageError } from '../errors.js';
 import { exportPrivateKeyPem, generateKey, keyTypeOf, type KeyType } from '../crypto/keys.js';
-import { listAccounts, loadAccount, saveAccount, storableContact, type AccountListing } from '../store/account-store.js';
+import {
+  listAccounts,
+  loadAccount,
+  saveAccount,
+  storableContact,
+  type AccountListing,
+} from '../store/account-store.js';
 import { openSession } from './ca-session.js';
 import { contactToStore } from './register.js';
 import type { RunContext } from './context.js';
@@ -20,7 +26,9 @@ export interface AccountView {
 async function requireAccount(context: RunContext) {
   const stored = await loadAccount(context.configDir, context.server, context.accountName);
   if (!stored) {
-    throw new UsageError(`no ACME account "${context.accountName}" for ${context.server} in ${context.configDir}: run \`acmecli register\` first`);
+    throw new UsageError(
+      `no ACME account "${context.accountName}" for ${context.server} in ${context.configDir}: run \`acmecli register\` first`,
+    );
   }
   return stored;
 }
@@ -51,7 +59,10 @@ export function listLocalAccounts(context: RunContext): Promise<AccountListing[]
 }
 
 /** New contact addresses, and/or agreement to changed terms of service (RFC 8555 §7.3.3). */
-export async function updateAccount(context: RunContext, update: { emails?: readonly string[]; agreeTos: boolean }): Promise<AccountView> {
+export async function updateAccount(
+  context: RunContext,
+  update: { emails?: readonly string[]; agreeTos: boolean },
+): Promise<AccountView> {
   const stored = await requireAccount(context);
   const session = await openSession(context);
   try {
@@ -66,7 +77,14 @@ export async function updateAccount(context: RunContext, update: { emails?: read
       ...(update.agreeTos ? { termsOfServiceAgreed: true } : {}),
     };
     await saveAccount(context.configDir, context.server, context.accountName, record, stored.key);
-    return { accountName: context.accountName, server: context.server, url: record.url, status: updated.status, contact: record.contact, createdAt: record.createdAt };
+    return {
+      accountName: context.accountName,
+      server: context.server,
+      url: record.url,
+      status: updated.status,
+      contact: record.contact,
+      createdAt: record.createdAt,
+    };
   } finally {
     await session.close();
   }
@@ -77,7 +95,14 @@ export async function deactivateAccount(context: RunContext): Promise<AccountVie
   const session = await openSession(context);
   try {
     const result = await session.client.deactivateAccount(context.signal);
-    return { accountName: context.accountName, server: context.server, url: stored.record.url, status: result.status, contact: stored.record.contact, createdAt: stored.record.createdAt };
+    return {
+      accountName: context.accountName,
+      server: context.server,
+      url: stored.record.url,
+      status: result.status,
+      contact: stored.record.contact,
+      createdAt: stored.record.createdAt,
+    };
   } finally {
     await session.close();
   }
@@ -88,7 +113,7 @@ export async function rolloverAccountKey(context: RunContext, keyType: KeyType |
   const stored = await requireAccount(context);
   const session = await openSession(context);
   try {
-    const newKey = await generateKey(keyType ?? ((stored.record.keyType as KeyType | undefined) ?? 'ec256'));
+    const newKey = await generateKey(keyType ?? (stored.record.keyType as KeyType | undefined) ?? 'ec256');
     const step = context.reporter.step('Rolling the account key over');
     try {
       await session.client.changeKey(newKey, context.signal);
@@ -99,7 +124,14 @@ export async function rolloverAccountKey(context: RunContext, keyType: KeyType |
     }
     const record = { ...stored.record, ...(keyTypeOf(newKey) ? { keyType: keyTypeOf(newKey) as string } : {}) };
     await saveAccount(context.configDir, context.server, context.accountName, record, exportPrivateKeyPem(newKey));
-    return { accountName: context.accountName, server: context.server, url: record.url, contact: record.contact, createdAt: record.createdAt, ...(record.keyType ? { keyType: record.keyType } : {}) };
+    return {
+      accountName: context.accountName,
+      server: context.server,
+      url: record.url,
+      contact: record.contact,
+      createdAt: record.createdAt,
+      ...(record.keyType ? { keyType: record.keyType } : {}),
+    };
   } finally {
     await session.close();
   }

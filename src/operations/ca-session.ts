@@ -41,10 +41,18 @@ export async function readUserFileBytes(path: string, what: string, maxBytes: nu
     read = await readCapped(path, maxBytes);
   } catch (error) {
     const code = codeOf(error);
-    const reason = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'it is a directory' : (code ?? 'unreadable');
+    const reason =
+      code === 'ENOENT'
+        ? 'no such file'
+        : code === 'EACCES'
+          ? 'permission denied'
+          : code === 'EISDIR'
+            ? 'it is a directory'
+            : (code ?? 'unreadable');
     throw new LocalError(`cannot read ${what} ${path}: ${reason}`, { cause: error });
   }
-  if (read.tooLarge) throw new UsageError(`${what} ${path}: more than ${formatSize(maxBytes)}, the most acmecli reads of such a file`);
+  if (read.tooLarge)
+    throw new UsageError(`${what} ${path}: more than ${formatSize(maxBytes)}, the most acmecli reads of such a file`);
   return read.bytes;
 }
 
@@ -56,16 +64,24 @@ export async function createTransport(context: RunContext, connection: Connectio
   if ((connection.clientCert === undefined) !== (connection.clientKey === undefined)) {
     throw new UsageError('--client-cert and --client-key go together: give both for client-certificate TLS');
   }
-  const caBundlePem = connection.caBundle ? await readUserFile(connection.caBundle, '--ca-bundle', MAX_CERTIFICATES_FILE_BYTES) : undefined;
+  const caBundlePem = connection.caBundle
+    ? await readUserFile(connection.caBundle, '--ca-bundle', MAX_CERTIFICATES_FILE_BYTES)
+    : undefined;
   if (caBundlePem !== undefined && !caBundlePem.includes('-----BEGIN CERTIFICATE-----')) {
     throw new LocalError(`--ca-bundle ${connection.caBundle} holds no PEM certificate`);
   }
-  const clientCertificatePem = connection.clientCert ? await readUserFile(connection.clientCert, '--client-cert', MAX_CERTIFICATES_FILE_BYTES) : undefined;
-  const clientKeyPem = connection.clientKey ? await readUserFile(connection.clientKey, '--client-key', MAX_KEY_FILE_BYTES) : undefined;
+  const clientCertificatePem = connection.clientCert
+    ? await readUserFile(connection.clientCert, '--client-cert', MAX_CERTIFICATES_FILE_BYTES)
+    : undefined;
+  const clientKeyPem = connection.clientKey
+    ? await readUserFile(connection.clientKey, '--client-key', MAX_KEY_FILE_BYTES)
+    : undefined;
   if (clientKeyPem !== undefined) loadPrivateKeyPem(clientKeyPem, `--client-key ${connection.clientKey}`);
   return new Transport({
     userAgent: context.userAgent,
-    ...(context.httpTimeoutMs !== undefined ? { responseTimeoutMs: context.httpTimeoutMs, connectTimeoutMs: Math.min(10_000, context.httpTimeoutMs) } : {}),
+    ...(context.httpTimeoutMs !== undefined
+      ? { responseTimeoutMs: context.httpTimeoutMs, connectTimeoutMs: Math.min(10_000, context.httpTimeoutMs) }
+      : {}),
     proxy: context.proxy,
     ...(caBundlePem !== undefined ? { caBundlePem } : {}),
     ...(clientCertificatePem !== undefined ? { clientCertificatePem } : {}),
@@ -79,11 +95,18 @@ export async function createTransport(context: RunContext, connection: Connectio
  */
 export async function openSession(
   context: RunContext,
-  options: { connection?: ConnectionSettings; accountName?: string; fallbackKey?: KeyObject; ignoreStoredAccount?: boolean } = {},
+  options: {
+    connection?: ConnectionSettings;
+    accountName?: string;
+    fallbackKey?: KeyObject;
+    ignoreStoredAccount?: boolean;
+  } = {},
 ): Promise<CaSession> {
   const connection = options.connection ?? context;
   const accountName = options.accountName ?? context.accountName;
-  const account = options.ignoreStoredAccount ? undefined : await loadAccount(context.configDir, connection.server, accountName);
+  const account = options.ignoreStoredAccount
+    ? undefined
+    : await loadAccount(context.configDir, connection.server, accountName);
   const transport = await createTransport(context, connection);
   const accountKey = account
     ? loadPrivateKeyPem(account.key, `the key of account "${accountName}"`)

@@ -20,16 +20,29 @@ export interface CertificateView {
   error?: string;
 }
 
-export async function listCertificates(context: RunContext, options: { days?: number } = {}): Promise<CertificateView[]> {
+export async function listCertificates(
+  context: RunContext,
+  options: { days?: number } = {},
+): Promise<CertificateView[]> {
   const now = context.now();
   const listings = await listLineages(context.configDir);
   return listings.map((listing) => {
     if (!listing.lineage) {
-      return { certName: listing.certName, identifiers: [], paths: { dir: listing.dir }, error: listing.error?.message ?? 'unreadable' };
+      return {
+        certName: listing.certName,
+        identifiers: [],
+        paths: { dir: listing.dir },
+        error: listing.error?.message ?? 'unreadable',
+      };
     }
     const { lineage } = listing;
     const info = parseCertificate(lineage.files.cert);
-    const decision = decideRenewal({ notBefore: info.notBefore, notAfter: info.notAfter, now, ...(options.days !== undefined ? { days: options.days } : {}) });
+    const decision = decideRenewal({
+      notBefore: info.notBefore,
+      notAfter: info.notAfter,
+      now,
+      ...(options.days !== undefined ? { days: options.days } : {}),
+    });
     return {
       certName: listing.certName,
       identifiers: info.identifiers.map((i) => i.value),

@@ -36,17 +36,28 @@ export interface CsrIssueResult {
 }
 
 export async function issueForCsr(context: RunContext, request: CsrIssueRequest): Promise<CsrIssueResult> {
-  if (request.extraFiles.keyFile) throw new UsageError('--key-file makes no sense with --csr: acmecli never sees the key');
-  const targets = { cert: request.extraFiles.certFile, chain: request.extraFiles.chainFile, fullchain: request.extraFiles.fullchainFile };
+  if (request.extraFiles.keyFile)
+    throw new UsageError('--key-file makes no sense with --csr: acmecli never sees the key');
+  const targets = {
+    cert: request.extraFiles.certFile,
+    chain: request.extraFiles.chainFile,
+    fullchain: request.extraFiles.fullchainFile,
+  };
   if (!request.dryRun && !targets.cert && !targets.fullchain) {
     throw new UsageError('--csr needs --cert-file or --fullchain-file to say where the certificate goes');
   }
   checkExtraFileTargets({ certFile: targets.cert, chainFile: targets.chain, fullchainFile: targets.fullchain });
   const csr = await parseCsr(await readUserFileBytes(request.csrPath, '--csr', MAX_KEY_FILE_BYTES), request.csrPath);
   if (request.identifiers) {
-    const key = (list: readonly Identifier[]) => list.map((i) => `${i.type}:${i.value}`).sort().join(',');
+    const key = (list: readonly Identifier[]) =>
+      list
+        .map((i) => `${i.type}:${i.value}`)
+        .sort()
+        .join(',');
     if (key(request.identifiers) !== key(csr.identifiers)) {
-      throw new UsageError(`the -d names (${request.identifiers.map((i) => i.value).join(', ')}) differ from the CSR's (${csr.identifiers.map((i) => i.value).join(', ')})`);
+      throw new UsageError(
+        `the -d names (${request.identifiers.map((i) => i.value).join(', ')}) differ from the CSR's (${csr.identifiers.map((i) => i.value).join(', ')})`,
+      );
     }
   }
   const parsed = parsePluginChoices(request.plugins);
@@ -84,5 +95,11 @@ export async function issueForCsr(context: RunContext, request: CsrIssueRequest)
       files.push(target);
     }
   }
-  return { csrPath: request.csrPath, identifiers: result.identifiers.map((i) => i.value), notAfter: result.notAfter.toISOString(), files, dryRun: request.dryRun };
+  return {
+    csrPath: request.csrPath,
+    identifiers: result.identifiers.map((i) => i.value),
+    notAfter: result.notAfter.toISOString(),
+    files,
+    dryRun: request.dryRun,
+  };
 }

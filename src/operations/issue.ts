@@ -83,7 +83,11 @@ export interface IssueResult {
 const RELOAD_TIMEOUT_MS = 5 * 60_000;
 
 function sameIdentifiers(a: readonly Identifier[], b: readonly Identifier[]): boolean {
-  const key = (list: readonly Identifier[]) => list.map((i) => `${i.type}:${i.value}`).sort().join(' ');
+  const key = (list: readonly Identifier[]) =>
+    list
+      .map((i) => `${i.type}:${i.value}`)
+      .sort()
+      .join(' ');
   return key(a) === key(b);
 }
 
@@ -96,7 +100,8 @@ export async function lockCertificate(context: RunContext, certName: string, wai
     wait,
     timeoutMs: 15 * 60_000,
     signal: context.signal,
-    onWait: (holder) => context.reporter.info(`waiting for another acmecli run (pid ${holder?.pid ?? '?'}) working on ${certName}`),
+    onWait: (holder) =>
+      context.reporter.info(`waiting for another acmecli run (pid ${holder?.pid ?? '?'}) working on ${certName}`),
   });
 }
 
@@ -110,10 +115,16 @@ export async function repairIfNeeded(context: RunContext, certName: string): Pro
     matches: (certPem, keyPem) => certificateMatchesKey(certPem, loadPrivateKeyPem(keyPem, 'privkey.pem')),
   });
   if (repair.action !== 'restored' && repair.action !== 'completed') return false;
-  context.reporter.warn(`${certName}: an interrupted run left the files half-written; restored version ${repair.version ?? '?'}`);
+  context.reporter.warn(
+    `${certName}: an interrupted run left the files half-written; restored version ${repair.version ?? '?'}`,
+  );
   const lineage = await readLineage(context.configDir, certName);
   if (lineage?.settings.reloadCommand) {
-    await runReloadCommand(context, { certName, reloadCommand: lineage.settings.reloadCommand, identifiers: lineage.settings.identifiers }, lineage.paths);
+    await runReloadCommand(
+      context,
+      { certName, reloadCommand: lineage.settings.reloadCommand, identifiers: lineage.settings.identifiers },
+      lineage.paths,
+    );
   }
   return true;
 }
@@ -122,11 +133,18 @@ export async function repairIfNeeded(context: RunContext, certName: string): Pro
  * The plugins a lineage was issued with, from its renewal.json, with option values that were
  * deliberately not stored (inline secrets) taken from the environment as on the command line.
  */
-export function pluginSettingsOf(settings: RenewalSettings, env: Readonly<Record<string, string | undefined>>): PluginChoice[] {
-  const names = settings.plugin.split(',').map((n) => n.trim()).filter(Boolean);
+export function pluginSettingsOf(
+  settings: RenewalSettings,
+  env: Readonly<Record<string, string | undefined>>,
+): PluginChoice[] {
+  const names = settings.plugin
+    .split(',')
+    .map((n) => n.trim())
+    .filter(Boolean);
   return names.map((name) => {
     const stored = settings.pluginSettings[name];
-    const raw: Record<string, unknown> = stored && typeof stored === 'object' ? { ...(stored as Record<string, unknown>) } : {};
+    const raw: Record<string, unknown> =
+      stored && typeof stored === 'object' ? { ...(stored as Record<string, unknown>) } : {};
     for (const option of resolvePlugin(name).options) {
       if (!option.env) continue;
       const value = env[option.env];
@@ -150,7 +168,9 @@ export interface ParsedPlugin {
 
 export function parsePluginChoices(choices: readonly PluginChoice[]): ParsedPlugin[] {
   if (choices.length === 0) {
-    throw new UsageError('choose how to prove control of the names: --webroot -w DIR, --standalone, --manual or --nsupdate');
+    throw new UsageError(
+      'choose how to prove control of the names: --webroot -w DIR, --standalone, --manual or --nsupdate',
+    );
   }
   return choices.map((choice) => {
     const plugin = resolvePlugin(choice.name);
@@ -187,7 +207,10 @@ export function buildSolverChooser(
  * Everything about a request that can be checked without the network or the disk: the plugins'
  * options and a solver for every name. The CLI runs it before registering an account on the fly.
  */
-export function validateIssueRequest(context: RunContext, request: Pick<IssueRequest, 'identifiers' | 'plugins' | 'dns01' | 'preferredChallenges'>): void {
+export function validateIssueRequest(
+  context: RunContext,
+  request: Pick<IssueRequest, 'identifiers' | 'plugins' | 'dns01' | 'preferredChallenges'>,
+): void {
   if (request.identifiers.length === 0) throw new UsageError('no domains given: use -d NAME (repeatable)');
   const parsed = parsePluginChoices(request.plugins);
   planSolvers(request.identifiers, buildSolverChooser(context, parsed, request.dns01, request.preferredChallenges));
@@ -200,7 +223,9 @@ export async function issueCertificate(context: RunContext, request: IssueReques
   // Parse every plugin's options before anything else happens (bad flags fail fast).
   const parsed = parsePluginChoices(request.plugins);
 
-  const lock = request.dryRun ? undefined : await lockCertificate(context, request.certName, request.waitForLock ?? false);
+  const lock = request.dryRun
+    ? undefined
+    : await lockCertificate(context, request.certName, request.waitForLock ?? false);
   try {
     let lineage: Lineage | undefined;
     if (!request.dryRun) {
@@ -227,7 +252,12 @@ export async function issueCertificate(context: RunContext, request: IssueReques
       dns01: { ...request.dns01 },
     };
 
-    if (lineage && !request.force && !request.dryRun && sameIdentifiers(lineage.settings.identifiers, request.identifiers)) {
+    if (
+      lineage &&
+      !request.force &&
+      !request.dryRun &&
+      sameIdentifiers(lineage.settings.identifiers, request.identifiers)
+    ) {
       const info = parseCertificate(lineage.files.cert);
       const decision = decideRenewal({ notBefore: info.notBefore, notAfter: info.notAfter, now: context.now() });
       if (!decision.due) {
@@ -265,7 +295,11 @@ export async function issueCertificate(context: RunContext, request: IssueReques
     let result;
     const orderStep = reporter.step(`Ordering a certificate for ${request.identifiers.map((i) => i.value).join(', ')}`);
     try {
-      const progress = progressReporter(request.identifiers.length, (text) => orderStep.update(text), reporter.debug.bind(reporter));
+      const progress = progressReporter(
+        request.identifiers.length,
+        (text) => orderStep.update(text),
+        reporter.debug.bind(reporter),
+      );
       result = await obtainCertificate(session.client, {
         identifiers: request.identifiers,
         certificateKey,
@@ -278,7 +312,9 @@ export async function issueCertificate(context: RunContext, request: IssueReques
         ...(request.replaces !== undefined ? { replaces: request.replaces } : {}),
       });
       // Named from the certificate itself (the core checked it holds exactly the ordered names).
-      orderStep.succeed(`Certificate issued for ${result.identifiers.map((i) => i.value).join(', ')} (valid until ${result.notAfter.toISOString()})`);
+      orderStep.succeed(
+        `Certificate issued for ${result.identifiers.map((i) => i.value).join(', ')} (valid until ${result.notAfter.toISOString()})`,
+      );
     } catch (error) {
       orderStep.fail(`Could not obtain a certificate for ${request.identifiers.map((i) => i.value).join(', ')}`);
       throw error;
@@ -318,7 +354,10 @@ export async function issueCertificate(context: RunContext, request: IssueReques
  * A dry run talks to the staging twin of a known production CA (or the given server), with an
  * account registered there on the fly from the production account's contact and ToS agreement.
  */
-export async function prepareDryRun(context: RunContext, request: Pick<IssueRequest, 'connection' | 'accountName'>): Promise<ConnectionSettings> {
+export async function prepareDryRun(
+  context: RunContext,
+  request: Pick<IssueRequest, 'connection' | 'accountName'>,
+): Promise<ConnectionSettings> {
   const server = dryRunServer(request.connection.server);
   const connection = { ...request.connection, server };
   if (server === request.connection.server) return connection;
@@ -338,7 +377,11 @@ export async function prepareDryRun(context: RunContext, request: Pick<IssueRequ
 }
 
 /** Turns core events into spinner text (TTY) and debug lines. */
-function progressReporter(total: number, updateStep: (text: string) => void, debug: (text: string) => void): (event: ObtainEvent) => void {
+function progressReporter(
+  total: number,
+  updateStep: (text: string) => void,
+  debug: (text: string) => void,
+): (event: ObtainEvent) => void {
   let valid = 0;
   let last = '';
   const update = (text: string) => {
@@ -382,7 +425,11 @@ function progressReporter(total: number, updateStep: (text: string) => void, deb
 }
 
 /** The reload command runs once, after all files are in place; its failure keeps the new files. */
-export async function runReloadCommand(context: RunContext, request: Pick<IssueRequest, 'reloadCommand' | 'certName' | 'identifiers'>, paths: LineagePaths): Promise<boolean> {
+export async function runReloadCommand(
+  context: RunContext,
+  request: Pick<IssueRequest, 'reloadCommand' | 'certName' | 'identifiers'>,
+  paths: LineagePaths,
+): Promise<boolean> {
   if (!request.reloadCommand) return false;
   const step = context.reporter.step(`Running the reload command: ${request.reloadCommand}`);
   const domains = request.identifiers.map((i) => i.value).join(' ');
@@ -407,7 +454,9 @@ export async function runReloadCommand(context: RunContext, request: Pick<IssueR
   } catch (error) {
     step.fail();
     if (error instanceof AcmecliError && !(error instanceof ReloadError)) throw error;
-    throw new ReloadError(`the reload command failed: ${messageOf(error)}; the new certificate is in place`, { cause: error });
+    throw new ReloadError(`the reload command failed: ${messageOf(error)}; the new certificate is in place`, {
+      cause: error,
+    });
   }
   if (outcome.exitCode !== 0) {
     step.fail();

@@ -77,7 +77,10 @@ export async function registerAccount(context: RunContext, input: RegisterInput)
 
   let accountKey: KeyObject;
   if (input.accountKeyFile) {
-    accountKey = loadPrivateKeyPem(await readUserFile(input.accountKeyFile, '--account-key', MAX_KEY_FILE_BYTES), `--account-key ${input.accountKeyFile}`);
+    accountKey = loadPrivateKeyPem(
+      await readUserFile(input.accountKeyFile, '--account-key', MAX_KEY_FILE_BYTES),
+      `--account-key ${input.accountKeyFile}`,
+    );
   } else {
     accountKey = await generateKey(input.accountKeyType);
   }
@@ -92,11 +95,15 @@ export async function registerAccount(context: RunContext, input: RegisterInput)
         agreed = await context.confirm(`Do you agree to the terms of service of ${server}? (${terms}) [y/N] `, signal);
       }
       if (!agreed) {
-        throw new UsageError(`the CA asks you to agree to its terms of service (${terms}): read them and pass --agree-tos`);
+        throw new UsageError(
+          `the CA asks you to agree to its terms of service (${terms}): read them and pass --agree-tos`,
+        );
       }
     }
     if (directory.meta?.externalAccountRequired && !input.eab) {
-      throw new UsageError(`${server} requires External Account Binding: pass --eab-kid and --eab-hmac-key from your CA account`);
+      throw new UsageError(
+        `${server} requires External Account Binding: pass --eab-kid and --eab-hmac-key from your CA account`,
+      );
     }
     const contact = input.emails.map((e) => `mailto:${e}`);
     const step = reporter.step(`Registering an ACME account with ${server}`);
@@ -110,7 +117,11 @@ export async function registerAccount(context: RunContext, input: RegisterInput)
         },
         signal,
       );
-      step.succeed(created.created ? `Registered account ${created.url}` : `Found the existing account ${created.url} for this key`);
+      step.succeed(
+        created.created
+          ? `Registered account ${created.url}`
+          : `Found the existing account ${created.url} for this key`,
+      );
     } catch (error) {
       step.fail('Registration failed');
       throw error;
@@ -148,6 +159,8 @@ export function contactToStore(context: RunContext, fromCa: unknown, sent: reado
   if (fromCa === undefined) return [...sent];
   const contact = storableContact(fromCa);
   if (contact !== undefined) return contact;
-  context.reporter.warn('the CA answered with an account contact that is not a list of URLs; keeping the contact acmecli sent');
+  context.reporter.warn(
+    'the CA answered with an account contact that is not a list of URLs; keeping the contact acmecli sent',
+  );
   return [...sent];
 }

@@ -81,11 +81,19 @@ class AriSessions {
   constructor(private readonly context: RunContext) {}
 
   get(connection: ConnectionSettings, accountName: string): Promise<CaSession> {
-    const key = JSON.stringify([connection.server, connection.caBundle, connection.clientCert, connection.clientKey, accountName]);
+    const key = JSON.stringify([
+      connection.server,
+      connection.caBundle,
+      connection.clientCert,
+      connection.clientKey,
+      accountName,
+    ]);
     let session = this.sessions.get(key);
     if (!session) {
       // renewalInfo is an unauthenticated GET: any key will do when the account is gone.
-      session = generateKey('ec256').then((fallbackKey) => openSession(this.context, { connection, accountName, fallbackKey }));
+      session = generateKey('ec256').then((fallbackKey) =>
+        openSession(this.context, { connection, accountName, fallbackKey }),
+      );
       session.catch(() => this.sessions.delete(key));
       this.sessions.set(key, session);
     }
@@ -109,14 +117,27 @@ interface CertificateFacts {
 }
 
 /** From ari.json when it was written for this very certificate, else by parsing it. */
-async function certificateFactsOf(lineage: LineageSummary, cached: AriCacheEntry | undefined): Promise<CertificateFacts> {
+async function certificateFactsOf(
+  lineage: LineageSummary,
+  cached: AriCacheEntry | undefined,
+): Promise<CertificateFacts> {
   const known = cached?.certificate;
   if (cached && known && known.sha256 === lineage.certificateSha256) {
-    return { sha256: known.sha256, notBefore: new Date(known.notBefore), notAfter: new Date(known.notAfter), ariCertificateId: cached.certificateId };
+    return {
+      sha256: known.sha256,
+      notBefore: new Date(known.notBefore),
+      notAfter: new Date(known.notAfter),
+      ariCertificateId: cached.certificateId,
+    };
   }
   const pem = await lineage.readCertificate();
   const info = parseCertificate(pem);
-  return { sha256: sha256(pem), notBefore: info.notBefore, notAfter: info.notAfter, ariCertificateId: ariCertificateIdOf(info) };
+  return {
+    sha256: sha256(pem),
+    notBefore: info.notBefore,
+    notAfter: info.notAfter,
+    ariCertificateId: ariCertificateIdOf(info),
+  };
 }
 
 /**
@@ -134,15 +155,29 @@ async function renewalWindow(
   if (!certificateId) return undefined;
   const server = lineage.settings.server;
   const now = context.now();
-  if (cached && cached.certificateId === certificateId && cached.server === server && Date.parse(cached.nextCheckAt) > now.getTime()) {
+  if (
+    cached &&
+    cached.certificateId === certificateId &&
+    cached.server === server &&
+    Date.parse(cached.nextCheckAt) > now.getTime()
+  ) {
     if (!cached.window) return undefined;
-    const info: RenewalInfo = { suggestedWindow: cached.window, ...(cached.explanationURL ? { explanationURL: cached.explanationURL } : {}) };
+    const info: RenewalInfo = {
+      suggestedWindow: cached.window,
+      ...(cached.explanationURL ? { explanationURL: cached.explanationURL } : {}),
+    };
     return { info, renewAt: cached.renewAt ? new Date(cached.renewAt) : chooseRenewalTime(info) };
   }
   try {
     const session = await sessions.get(connectionOf(lineage.settings, context), lineage.settings.account);
     const answer = await session.client.renewalInfo(certificateId, context.signal);
-    const recheckMs = Math.min(MAX_ARI_RECHECK_MS, Math.max(MIN_ARI_RECHECK_MS, answer?.retryAfterSeconds !== undefined ? answer.retryAfterSeconds * 1000 : DEFAULT_ARI_RECHECK_MS));
+    const recheckMs = Math.min(
+      MAX_ARI_RECHECK_MS,
+      Math.max(
+        MIN_ARI_RECHECK_MS,
+        answer?.retryAfterSeconds !== undefined ? answer.retryAfterSeconds * 1000 : DEFAULT_ARI_RECHECK_MS,
+      ),
+    );
     const renewAt = answer ? chooseRenewalTime(answer.info) : undefined;
     await writeAriCache(lineage.paths.dir, {
       certificateId,
@@ -151,12 +186,20 @@ async function renewalWindow(
       nextCheckAt: new Date(now.getTime() + recheckMs).toISOString(),
       ...(answer ? { window: answer.info.suggestedWindow, renewAt: (renewAt as Date).toISOString() } : {}),
       ...(answer?.info.explanationURL ? { explanationURL: answer.info.explanationURL } : {}),
-      certificate: { sha256: certificate.sha256, notBefore: certificate.notBefore.toISOString(), notAfter: certificate.notAfter.toISOString() },
-    }).catch((error: unknown) => context.reporter.debug(`${lineage.certName}: could not cache the renewal window: ${messageOf(error)}`));
+      certificate: {
+        sha256: certificate.sha256,
+        notBefore: certificate.notBefore.toISOString(),
+        notAfter: certificate.notAfter.toISOString(),
+      },
+    }).catch((error: unknown) =>
+      context.reporter.debug(`${lineage.certName}: could not cache the renewal window: ${messageOf(error)}`),
+    );
     return answer ? { info: answer.info, renewAt: renewAt as Date } : undefined;
   } catch (error) {
     if (error instanceof AcmecliError && error.exitCode === ExitCode.usage) throw error;
-    context.reporter.warn(`${lineage.certName}: no renewal information from the CA (${messageOf(error)}); using the certificate's lifetime`);
+    context.reporter.warn(
+      `${lineage.certName}: no renewal information from the CA (${messageOf(error)}); using the certificate's lifetime`,
+    );
     return undefined;
   }
 }
@@ -240,9 +283,10 @@ function failedItem(context: RunContext, certName: string, error: unknown): Rene
  */
 async function planRenewals(context: RunContext, input: RenewInput, sessions: AriSessions): Promise<RenewalPlan[]> {
   const { reporter } = context;
-  const lineages: Array<{ certName: string; dir?: string }> = input.certNames && input.certNames.length > 0
-    ? input.certNames.map((certName) => ({ certName }))
-    : await listCertificateNames(context.configDir);
+  const lineages: Array<{ certName: string; dir?: string }> =
+    input.certNames && input.certNames.length > 0
+      ? input.certNames.map((certName) => ({ certName }))
+      : await listCertificateNames(context.configDir);
   const useAri = !input.force && !input.dryRun && input.days === undefined;
   return mapLimit(lineages, ARI_CONCURRENCY, async ({ certName, dir }): Promise<RenewalPlan> => {
     try {
@@ -273,7 +317,10 @@ async function planRenewals(context: RunContext, input: RenewInput, sessions: Ar
       });
       if (decision.due) return { certName, due: { decision, ...(ari ? { ari } : {}) } };
       reporter.info(`${certName}: not due (${decision.reason}); next renewal after ${decision.renewAt.toISOString()}`);
-      return { certName, item: { certName, outcome: 'not-due', decision, notAfter: certificate.notAfter.toISOString() } };
+      return {
+        certName,
+        item: { certName, outcome: 'not-due', decision, notAfter: certificate.notAfter.toISOString() },
+      };
     } catch (error) {
       return { certName, item: failedItem(context, certName, error) };
     }

@@ -47,5 +47,10 @@ export function decideRenewal(input: {
   const lifetime = notAfter.getTime() - notBefore.getTime();
   const renewAt = new Date(notAfter.getTime() - lifetime / 3);
   const due = now.getTime() >= renewAt.getTime();
-  return { due, renewAt, reason: `${daysLeft} days left of ${Math.round(lifetime / DAY_MS)}; renews when a third is left`, basis: 'lifetime' };
+  return {
+    due,
+    renewAt,
+    reason: `${daysLeft} days left of ${Math.round(lifetime / DAY_MS)}; renews when a third is left`,
+    basis: 'lifetime',
+  };
 }

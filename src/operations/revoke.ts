@@ -37,10 +37,14 @@ export function parseRevocationReason(text: string): number {
     if ((Object.values(REVOCATION_REASONS) as number[]).includes(value)) return value;
   }
   const normalized = trimmed.replace(/[\s_-]/g, '').toLowerCase();
-  const match = (Object.keys(REVOCATION_REASONS) as RevocationReasonName[]).find((name) => name.toLowerCase() === normalized);
+  const match = (Object.keys(REVOCATION_REASONS) as RevocationReasonName[]).find(
+    (name) => name.toLowerCase() === normalized,
+  );
   if (match) return REVOCATION_REASONS[match];
   throw new UsageError(
-    `invalid revocation reason "${trimmed}" for --reason: use one of ${Object.entries(REVOCATION_REASONS).map(([n, v]) => `${n} (${v})`).join(', ')}`,
+    `invalid revocation reason "${trimmed}" for --reason: use one of ${Object.entries(REVOCATION_REASONS)
+      .map(([n, v]) => `${n} (${v})`)
+      .join(', ')}`,
   );
 }
 
@@ -48,7 +52,8 @@ export async function revokeCertificate(context: RunContext, input: RevokeInput)
   if ((input.certName === undefined) === (input.certPath === undefined)) {
     throw new UsageError('give either --cert-name NAME or --cert-path FILE');
   }
-  if (input.deleteAfter && !input.certName) throw new UsageError('--delete needs --cert-name (a file given with --cert-path is not acmecli\'s to delete)');
+  if (input.deleteAfter && !input.certName)
+    throw new UsageError("--delete needs --cert-name (a file given with --cert-path is not acmecli's to delete)");
   const reason = input.reason ?? REVOCATION_REASONS.unspecified;
   const lock = input.certName ? await lockCertificate(context, input.certName, false) : undefined;
   try {
@@ -61,7 +66,11 @@ export async function revokeCertificate(context: RunContext, input: RevokeInput)
       certPem = lineage.files.cert;
       connection = {
         server: lineage.settings.server,
-        ...(lineage.settings.caBundle ? { caBundle: lineage.settings.caBundle } : context.caBundle ? { caBundle: context.caBundle } : {}),
+        ...(lineage.settings.caBundle
+          ? { caBundle: lineage.settings.caBundle }
+          : context.caBundle
+            ? { caBundle: context.caBundle }
+            : {}),
         ...(lineage.settings.clientCert ? { clientCert: lineage.settings.clientCert } : {}),
         ...(lineage.settings.clientKey ? { clientKey: lineage.settings.clientKey } : {}),
       };
@@ -73,7 +82,10 @@ export async function revokeCertificate(context: RunContext, input: RevokeInput)
     const info = parseCertificate(certPem);
     let certificateKey;
     if (input.keyPath) {
-      certificateKey = loadPrivateKeyPem(await readUserFile(input.keyPath, '--key-path', MAX_KEY_FILE_BYTES), `--key-path ${input.keyPath}`);
+      certificateKey = loadPrivateKeyPem(
+        await readUserFile(input.keyPath, '--key-path', MAX_KEY_FILE_BYTES),
+        `--key-path ${input.keyPath}`,
+      );
       if (!certificateMatchesKey(certPem, certificateKey)) {
         throw new UsageError(`--key-path ${input.keyPath} is not the key of certificate ${info.serialHex}`);
       }
@@ -85,9 +97,15 @@ export async function revokeCertificate(context: RunContext, input: RevokeInput)
       ...(certificateKey ? { fallbackKey: await generateKey('ec256') } : {}),
     });
     try {
-      const step = context.reporter.step(`Revoking certificate ${info.serialHex} (${info.identifiers.map((i) => i.value).join(', ')})`);
+      const step = context.reporter.step(
+        `Revoking certificate ${info.serialHex} (${info.identifiers.map((i) => i.value).join(', ')})`,
+      );
       try {
-        await session.client.revokeCertificate(info.der, { reason, signal: context.signal, ...(certificateKey ? { certificateKey } : {}) });
+        await session.client.revokeCertificate(info.der, {
+          reason,
+          signal: context.signal,
+          ...(certificateKey ? { certificateKey } : {}),
+        });
         step.succeed(`Revoked certificate ${info.serialHex}`);
       } catch (error) {
         step.fail();
@@ -96,7 +114,8 @@ export async function revokeCertificate(context: RunContext, input: RevokeInput)
     } finally {
       await session.close();
     }
-    const deleted = input.deleteAfter && input.certName ? await deleteLineage(context.configDir, input.certName) : false;
+    const deleted =
+      input.deleteAfter && input.certName ? await deleteLineage(context.configDir, input.certName) : false;
     return {
       ...(input.certName ? { certName: input.certName } : {}),
       serial: info.serialHex,

@@ -246,10 +246,7 @@ async function statusOf(env: ScheduleEnvironment, kind: ScheduleKind): Promise<S
   }
 }
 
-async function removeKind(
-  env: ScheduleEnvironment,
-  kind: ScheduleKind,
-): Promise<KindRemoval | undefined> {
+async function removeKind(env: ScheduleEnvironment, kind: ScheduleKind): Promise<KindRemoval | undefined> {
   switch (kind) {
     case 'systemd':
     case 'systemd-user':

@@ -16,18 +16,56 @@ export interface KnownServer {
 }
 
 export const KNOWN_SERVERS: readonly KnownServer[] = [
-  { name: 'letsencrypt', url: 'https://acme-v02.api.letsencrypt.org/directory', description: "Let's Encrypt", staging: 'letsencrypt-staging' },
-  { name: 'letsencrypt-staging', url: 'https://acme-staging-v02.api.letsencrypt.org/directory', description: "Let's Encrypt staging" },
+  {
+    name: 'letsencrypt',
+    url: 'https://acme-v02.api.letsencrypt.org/directory',
+    description: "Let's Encrypt",
+    staging: 'letsencrypt-staging',
+  },
+  {
+    name: 'letsencrypt-staging',
+    url: 'https://acme-staging-v02.api.letsencrypt.org/directory',
+    description: "Let's Encrypt staging",
+  },
   { name: 'zerossl', url: 'https://acme.zerossl.com/v2/DV90', description: 'ZeroSSL (needs EAB)' },
-  { name: 'google', url: 'https://dv.acme-v02.api.pki.goog/directory', description: 'Google Trust Services (needs EAB)', staging: 'google-staging' },
-  { name: 'google-staging', url: 'https://dv.acme-v02.test-api.pki.goog/directory', description: 'Google Trust Services staging (needs EAB)' },
-  { name: 'buypass', url: 'https://api.buypass.com/acme/directory', description: 'Buypass Go SSL', staging: 'buypass-test' },
+  {
+    name: 'google',
+    url: 'https://dv.acme-v02.api.pki.goog/directory',
+    description: 'Google Trust Services (needs EAB)',
+    staging: 'google-staging',
+  },
+  {
+    name: 'google-staging',
+    url: 'https://dv.acme-v02.test-api.pki.goog/directory',
+    description: 'Google Trust Services staging (needs EAB)',
+  },
+  {
+    name: 'buypass',
+    url: 'https://api.buypass.com/acme/directory',
+    description: 'Buypass Go SSL',
+    staging: 'buypass-test',
+  },
   { name: 'buypass-test', url: 'https://api.test4.buypass.no/acme/directory', description: 'Buypass test' },
   { name: 'sslcom', url: 'https://acme.ssl.com/sslcom-dv-ecc', description: 'SSL.com ECC (needs EAB)' },
   { name: 'sslcom-rsa', url: 'https://acme.ssl.com/sslcom-dv-rsa', description: 'SSL.com RSA (needs EAB)' },
-  { name: 'globalsign', url: 'https://emea.acme.atlas.globalsign.com/directory', description: 'GlobalSign Atlas (needs EAB)' },
-  { name: 'certigna', url: 'https://acme-ov.certigna.com/directory', description: 'Certigna (needs EAB, RSA 3072 keys)', staging: 'certigna-test', keyType: 'rsa3072' },
-  { name: 'certigna-test', url: 'https://acme-ov-test.certigna.com/directory', description: 'Certigna test (needs EAB, RSA 3072 keys)', keyType: 'rsa3072' },
+  {
+    name: 'globalsign',
+    url: 'https://emea.acme.atlas.globalsign.com/directory',
+    description: 'GlobalSign Atlas (needs EAB)',
+  },
+  {
+    name: 'certigna',
+    url: 'https://acme-ov.certigna.com/directory',
+    description: 'Certigna (needs EAB, RSA 3072 keys)',
+    staging: 'certigna-test',
+    keyType: 'rsa3072',
+  },
+  {
+    name: 'certigna-test',
+    url: 'https://acme-ov-test.certigna.com/directory',
+    description: 'Certigna test (needs EAB, RSA 3072 keys)',
+    keyType: 'rsa3072',
+  },
 ];
 
 export const DEFAULT_SERVER = 'letsencrypt';

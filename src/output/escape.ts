@@ -26,15 +26,18 @@
  * tag characters (U+E0000-U+E007F), so `exa\u200bmple.com` cannot pass for `example.com`.
  */
 // eslint-disable-next-line no-control-regex
-const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u061c\u200b-\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029\ufeff\ufff9-\ufffb\u{e0000}-\u{e007f}]/gu;
+const UNSAFE =
+  /[\u0000-\u001f\u007f-\u009f\u061c\u200b-\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029\ufeff\ufff9-\ufffb\u{e0000}-\u{e007f}]/gu;
 
 /** What JSON.stringify leaves raw inside strings (it escapes every C0 control itself). */
-const UNSAFE_IN_JSON = /[\u007f-\u009f\u061c\u200b-\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029\ufeff\ufff9-\ufffb\u{e0000}-\u{e007f}]/gu;
+const UNSAFE_IN_JSON =
+  /[\u007f-\u009f\u061c\u200b-\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029\ufeff\ufff9-\ufffb\u{e0000}-\u{e007f}]/gu;
 
 /** `\uXXXX`, or the surrogate pair JSON and JavaScript both read back as one astral character. */
 function unicodeEscape(char: string): string {
   let escaped = '';
-  for (let index = 0; index < char.length; index++) escaped += `\\u${char.charCodeAt(index).toString(16).padStart(4, '0')}`;
+  for (let index = 0; index < char.length; index++)
+    escaped += `\\u${char.charCodeAt(index).toString(16).padStart(4, '0')}`;
   return escaped;
 }
 
@@ -72,5 +75,11 @@ export function stackLines(error: Error): string[] {
   const stack = error.stack ?? head;
   // A stack that does not start with the message cannot be split safely: one line, escaped whole.
   if (!stack.startsWith(head)) return [stack];
-  return [head, ...stack.slice(head.length).split('\n').filter((line) => line.trim() !== '')];
+  return [
+    head,
+    ...stack
+      .slice(head.length)
+      .split('\n')
+      .filter((line) => line.trim() !== ''),
+  ];
 }

@@ -174,7 +174,9 @@ export function createReporter(options: ReporterOptions): Reporter {
         lines = typeof value === 'string' ? [value] : stringifyJson(value, 2).split('\n');
       }
       if (lines.length === 0) return;
-      options.stdout.write(lines.map((line) => `${typeof line === 'string' ? clean(line) : line.map(clean).join('\t')}\n`).join(''));
+      options.stdout.write(
+        lines.map((line) => `${typeof line === 'string' ? clean(line) : line.map(clean).join('\t')}\n`).join(''),
+      );
     },
     promptText(message) {
       return typeof message === 'string' ? clean(message) : message.map(clean).join('\n');
@@ -315,7 +317,9 @@ class SpinnerLine {
   private load(): void {
     this.loading ??= import('ora').then(
       ({ default: ora }) => {
-        const stream = this.stream as Writable & { columns?: unknown } & Partial<Record<'cursorTo' | 'clearLine' | 'moveCursor', unknown>>;
+        const stream = this.stream as Writable & { columns?: unknown } & Partial<
+            Record<'cursorTo' | 'clearLine' | 'moveCursor', unknown>
+          >;
         // ora drives the cursor; a stream that cannot (a test double) gets its plain text output.
         // A terminal reporting 0 columns (a pty nobody sized, e.g. `docker exec -t` in CI) would
         // make ora compute an infinite number of lines to clear.

@@ -171,4 +171,3 @@ export async function crontabStatus(env: ScheduleEnvironment, preview: string): 
     details: `in the crontab of ${userName(env)} (crontab -l)`,
   };
 }
-

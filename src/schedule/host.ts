@@ -156,4 +156,3 @@ export function details(notes: readonly (string | undefined)[]): { details?: str
 export function userName(env: ScheduleEnvironment): string {
   return env.env['USER'] ?? env.env['LOGNAME'] ?? (isRoot(env) ? 'root' : 'the current user');
 }
-

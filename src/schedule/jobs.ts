@@ -216,7 +216,10 @@ export function findCronEntry(text: string): string | undefined {
 /** The command part of one of our cron lines: without the 5 time fields, user field and marker. */
 export function cronEntryCommand(line: string, hasUserField: boolean): string {
   const leading = hasUserField ? /^\s*(?:\S+\s+){6}/ : /^\s*(?:\S+\s+){5}/;
-  return line.replace(leading, '').replace(/\s#\s*acmecli renew\s*$/, '').trimEnd();
+  return line
+    .replace(leading, '')
+    .replace(/\s#\s*acmecli renew\s*$/, '')
+    .trimEnd();
 }
 
 /**
@@ -285,9 +288,12 @@ export function schtasksCreateArgs(options: SchtasksCreateOptions): string[] {
   const taskRun = schtasksTaskRun(options.command);
   if (taskRun.length > SCHTASKS_TASK_RUN_MAX) {
     const limit = SCHTASKS_TASK_RUN_MAX;
-    throw new LocalError(`the task command line is ${taskRun.length} characters; schtasks accepts ${limit}: ${taskRun}`, {
-      hint: 'install acmecli in a shorter path, or move renew options into config.ini',
-    });
+    throw new LocalError(
+      `the task command line is ${taskRun.length} characters; schtasks accepts ${limit}: ${taskRun}`,
+      {
+        hint: 'install acmecli in a shorter path, or move renew options into config.ini',
+      },
+    );
   }
   return [
     '/Create',

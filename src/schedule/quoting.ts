@@ -55,10 +55,7 @@ export function shQuote(word: string): string {
  * the shell then sees a plain `%`.
  */
 export function cronCommandLine(argv: readonly string[]): string {
-  return argv
-    .map(shQuote)
-    .join(' ')
-    .replace(/%/g, '\\%');
+  return argv.map(shQuote).join(' ').replace(/%/g, '\\%');
 }
 
 /**

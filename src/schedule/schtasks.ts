@@ -107,4 +107,3 @@ export async function schtasksStatus(env: ScheduleEnvironment, preview: string):
     ...details([`task "${SCHTASKS_TASK_NAME}"`, listText.trim()]),
   };
 }
-

@@ -197,4 +197,3 @@ async function systemctl(
   }
   throw new LocalError(`${command} failed: ${line}`, { hint });
 }
-

@@ -7,12 +7,7 @@ import { readdir, rm, rmdir, unlink } from './fs.js';
 import { join } from 'node:path';
 import { LocalError } from '../errors.js';
 import { atomicWrite, cleanStaleTempFiles, codeOf, ensureDir, localErrorFor } from './atomic-write.js';
-import {
-  ACCOUNT_RECORD_FILE,
-  accountNameFromDirName,
-  accountPaths,
-  accountsDir,
-} from './layout.js';
+import { ACCOUNT_RECORD_FILE, accountNameFromDirName, accountPaths, accountsDir } from './layout.js';
 import { assertTrustedDirectory, readTrustedFile } from './trust.js';
 
 /** account.json's format; files without the field (written before it existed) are version 1 too. */
@@ -41,11 +36,7 @@ export interface StoredAccount {
   key: string;
 }
 
-export async function loadAccount(
-  configDir: string,
-  server: string,
-  name: string,
-): Promise<StoredAccount | undefined> {
+export async function loadAccount(configDir: string, server: string, name: string): Promise<StoredAccount | undefined> {
   const paths = accountPaths(configDir, server, name);
   // Before anything is read or removed there: a directory another user can change is refused.
   assertTrustedDirectory(paths.dir);
@@ -56,9 +47,7 @@ export async function loadAccount(
   if (recordText === undefined) return undefined;
   const record = parseAccountRecord(recordText, paths.record);
   if (record.server !== server) {
-    throw new LocalError(
-      `${paths.record}: account "${name}" belongs to ${record.server}, not ${server}`,
-    );
+    throw new LocalError(`${paths.record}: account "${name}" belongs to ${record.server}, not ${server}`);
   }
   const key = await readOptional(paths.key);
   if (key === undefined) {
@@ -163,18 +152,26 @@ export function parseAccountRecord(text: string, source: string): AccountRecord 
   };
   const url = (field: string): string => {
     const v = str(field);
-    return URL.canParse(v) && /^https?:$/.test(new URL(v).protocol) ? v : fail(field, `must be an http(s) URL, not ${JSON.stringify(v)}`);
+    return URL.canParse(v) && /^https?:$/.test(new URL(v).protocol)
+      ? v
+      : fail(field, `must be an http(s) URL, not ${JSON.stringify(v)}`);
   };
   if (obj.version !== undefined && obj.version !== ACCOUNT_RECORD_VERSION) {
     throw new LocalError(
       `${source}: field "version" is ${JSON.stringify(obj.version)}, this acmecli reads version ${ACCOUNT_RECORD_VERSION}`,
-      typeof obj.version === 'number' && obj.version > ACCOUNT_RECORD_VERSION ? { hint: 'it was written by a newer acmecli' } : {},
+      typeof obj.version === 'number' && obj.version > ACCOUNT_RECORD_VERSION
+        ? { hint: 'it was written by a newer acmecli' }
+        : {},
     );
   }
   const contact = obj.contact;
-  if (!Array.isArray(contact) || contact.some((c) => typeof c !== 'string')) fail('contact', 'must be a list of strings');
+  if (!Array.isArray(contact) || contact.some((c) => typeof c !== 'string'))
+    fail('contact', 'must be a list of strings');
   if (storableContact(contact) === undefined) {
-    fail('contact', `must hold at most ${MAX_CONTACTS} URLs such as "mailto:admin@example.com", without control characters`);
+    fail(
+      'contact',
+      `must hold at most ${MAX_CONTACTS} URLs such as "mailto:admin@example.com", without control characters`,
+    );
   }
   const createdAt = str('createdAt');
   if (Number.isNaN(Date.parse(createdAt))) fail('createdAt', `must be a date, not ${JSON.stringify(createdAt)}`);
@@ -225,7 +222,10 @@ async function removeFile(path: string): Promise<boolean> {
 async function readDirNames(dir: string): Promise<string[]> {
   try {
     const entries = await readdir(dir, { withFileTypes: true });
-    return entries.filter((e) => e.isDirectory() && !e.name.startsWith('.')).map((e) => e.name).sort();
+    return entries
+      .filter((e) => e.isDirectory() && !e.name.startsWith('.'))
+      .map((e) => e.name)
+      .sort();
   } catch (error) {
     if (codeOf(error) === 'ENOENT') return [];
     throw localErrorFor('read directory', dir, error);

@@ -100,7 +100,10 @@ function date(value: unknown, source: string, field: string): string {
  * `onInvalid` and treated as absent, so the CA is asked again. Refused like every file of the
  * config dir when another user could have written it (trust.ts).
  */
-export async function readAriCache(lineageDir: string, onInvalid?: (error: LocalError) => void): Promise<AriCacheEntry | undefined> {
+export async function readAriCache(
+  lineageDir: string,
+  onInvalid?: (error: LocalError) => void,
+): Promise<AriCacheEntry | undefined> {
   const path = childPath(lineageDir, ARI_CACHE_FILE);
   // Sync underneath: one small file per certificate, and renew reads a thousand of them in a row.
   const text = readTrustedFile(path);

@@ -276,10 +276,7 @@ export async function fsyncDir(dir: string): Promise<void> {
  * access as certbot does, because renewal often runs as a scheduled task under SYSTEM while the
  * files were created interactively by an administrator. No-op on other platforms.
  */
-export async function restrictToOwner(
-  path: string,
-  options: { directory?: boolean } = {},
-): Promise<void> {
+export async function restrictToOwner(path: string, options: { directory?: boolean } = {}): Promise<void> {
   if (!isWindows) return;
   const args = icaclsArgs(path, currentUserName(), options.directory === true);
   // Loaded here: node:child_process costs memory on every run, and only Windows needs it.

@@ -227,16 +227,21 @@ async function openArchive(paths: LineagePaths, create: boolean): Promise<Direct
     throw localErrorFor('read directory', paths.dir, error);
   }
   try {
-    return create ? (await makeDirectoryIn(lineage, ARCHIVE_DIR, 0o700)).dir : await openDirectoryIn(lineage, ARCHIVE_DIR);
+    return create
+      ? (await makeDirectoryIn(lineage, ARCHIVE_DIR, 0o700)).dir
+      : await openDirectoryIn(lineage, ARCHIVE_DIR);
   } catch (error) {
     const code = codeOf(error);
     if (!create && code === 'ENOENT') return undefined;
     if (code === 'ENOTDIR' || code === 'ELOOP') {
       const target = await symlinkTarget(lineage, ARCHIVE_DIR).catch(() => undefined);
       if (target !== undefined) {
-        throw new LocalError(`${paths.archive} is a symlink to ${target}: acmecli does not follow symlinks in its configuration directory`, {
-          hint: `if you moved the archive there yourself, move it back: rm ${paths.archive} && mv ${target} ${paths.archive}`,
-        });
+        throw new LocalError(
+          `${paths.archive} is a symlink to ${target}: acmecli does not follow symlinks in its configuration directory`,
+          {
+            hint: `if you moved the archive there yourself, move it back: rm ${paths.archive} && mv ${target} ${paths.archive}`,
+          },
+        );
       }
     }
     throw localErrorFor(create ? 'create directory' : 'read directory', paths.archive, error);
@@ -365,7 +370,11 @@ async function replaceWithSymlink(path: string, target: string): Promise<void> {
  * Step 4: keep the `keep` newest complete versions and the current one; remove older ones and
  * incomplete leftovers of crashed writes. Call only with the certificate lock held.
  */
-export async function pruneArchive(configDir: string, certName: string, keep = DEFAULT_ARCHIVE_KEEP): Promise<number[]> {
+export async function pruneArchive(
+  configDir: string,
+  certName: string,
+  keep = DEFAULT_ARCHIVE_KEEP,
+): Promise<number[]> {
   const paths = lineagePaths(configDir, certName);
   const current = await readCurrentMarker(paths);
   const archive = await openArchive(paths, false);
@@ -518,7 +527,8 @@ export async function readLineageSummary(
         if (cert === undefined) {
           // Pruned since (a concurrent `issue` committed a newer version): the committed one it is.
           const lineage = await readLineage(configDir, certName);
-          if (lineage === undefined) throw new LocalError(`${paths.dir}: certificate "${certName}" vanished while being read`);
+          if (lineage === undefined)
+            throw new LocalError(`${paths.dir}: certificate "${certName}" vanished while being read`);
           return lineage.files.cert;
         }
         checkAgainstManifest(dir, manifest, FILE_NAMES.cert, cert);
@@ -615,7 +625,8 @@ async function repairLiveFiles(configDir: string, certName: string, options: Rep
   if (archive !== undefined) {
     try {
       for (const n of versionNumbers(await listArchive(archive))) {
-        for (const name of await cleanStaleTempFiles(archive.at(String(n)))) removed.push(join(paths.archive, String(n), name));
+        for (const name of await cleanStaleTempFiles(archive.at(String(n))))
+          removed.push(join(paths.archive, String(n), name));
       }
     } finally {
       await archive.close();
@@ -906,7 +917,9 @@ async function readCurrentMarker(paths: LineagePaths): Promise<number | undefine
   if (text === undefined) return undefined;
   const value = Number(text.trim());
   if (!Number.isSafeInteger(value) || value < 1) {
-    throw new LocalError(`${paths.current}: expected a version number, found ${JSON.stringify(text.trim().slice(0, 20))}`);
+    throw new LocalError(
+      `${paths.current}: expected a version number, found ${JSON.stringify(text.trim().slice(0, 20))}`,
+    );
   }
   return value;
 }

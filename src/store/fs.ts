@@ -183,12 +183,15 @@ async function syncDirectory(fd: number): Promise<void> {
 }
 
 function checkedName(name: string): string {
-  if (name === '' || name === '..' || /[/\\\0]/.test(name)) throw new Error(`not a single path component: ${JSON.stringify(name)}`);
+  if (name === '' || name === '..' || /[/\\\0]/.test(name))
+    throw new Error(`not a single path component: ${JSON.stringify(name)}`);
   return name;
 }
 
 function childName(dir: string, name: string): string {
-  return dir.endsWith('/') || dir.endsWith('\\') ? `${dir}${name}` : `${dir}${process.platform === 'win32' ? '\\' : '/'}${name}`;
+  return dir.endsWith('/') || dir.endsWith('\\')
+    ? `${dir}${name}`
+    : `${dir}${process.platform === 'win32' ? '\\' : '/'}${name}`;
 }
 
 /**

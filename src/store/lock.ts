@@ -249,7 +249,11 @@ async function tempName(): Promise<string> {
 }
 
 function tempHost(): string {
-  return osHostname().replace(/[^A-Za-z0-9.-]/g, '_').slice(0, 64) || '_';
+  return (
+    osHostname()
+      .replace(/[^A-Za-z0-9.-]/g, '_')
+      .slice(0, 64) || '_'
+  );
 }
 
 /**
@@ -362,7 +366,14 @@ function parseHolder(text: string): LockHolder | undefined {
   // Single spaces: an empty host name written by older versions leaves an empty field in place.
   const parts = text.slice(0, -1).split(' ');
   if (parts.length < 4) return undefined;
-  const [pidText, hostname, startedAt, token, start, bootId] = parts as [string, string, string, string, string?, string?];
+  const [pidText, hostname, startedAt, token, start, bootId] = parts as [
+    string,
+    string,
+    string,
+    string,
+    string?,
+    string?,
+  ];
   const pid = Number(pidText);
   if (!/^\d+$/.test(pidText) || !Number.isSafeInteger(pid) || pid <= 0) return undefined;
   return {

@@ -83,8 +83,11 @@ export function parseRenewalSettings(text: string, source: string): RenewalSetti
     const obj = v.object(item, path);
     if (obj.type !== 'dns' && obj.type !== 'ip') v.fail(`${path}.type`, 'must be "dns" or "ip"');
     const text = v.string(obj.value, `${path}.value`);
-    const identifier = parseIdentifier(text, (input, why) => v.fail(`${path}.value`, `is not a valid name: ${JSON.stringify(input)}: ${why}`));
-    if (identifier.type !== obj.type) v.fail(`${path}.value`, `is not ${obj.type === 'ip' ? 'an IP address' : 'a DNS name'}: ${JSON.stringify(text)}`);
+    const identifier = parseIdentifier(text, (input, why) =>
+      v.fail(`${path}.value`, `is not a valid name: ${JSON.stringify(input)}: ${why}`),
+    );
+    if (identifier.type !== obj.type)
+      v.fail(`${path}.value`, `is not ${obj.type === 'ip' ? 'an IP address' : 'a DNS name'}: ${JSON.stringify(text)}`);
     return identifier;
   });
   if (identifiers.length === 0) v.fail('identifiers', 'must list at least one identifier');
@@ -105,7 +108,15 @@ export function parseRenewalSettings(text: string, source: string): RenewalSetti
       .array(root.preferredChallenges, 'preferredChallenges')
       .map((item, index) => v.string(item, `preferredChallenges[${index}]`));
   }
-  for (const key of ['preferredChain', 'profile', 'reloadCommand', 'csrPath', 'caBundle', 'clientCert', 'clientKey'] as const) {
+  for (const key of [
+    'preferredChain',
+    'profile',
+    'reloadCommand',
+    'csrPath',
+    'caBundle',
+    'clientCert',
+    'clientKey',
+  ] as const) {
     if (root[key] !== undefined) settings[key] = v.string(root[key], key);
   }
   if (root.extraFiles !== undefined) {
@@ -125,14 +136,21 @@ function parseDns01(v: Validator, stored: Record<string, unknown>): Record<strin
   const dns01: Record<string, unknown> = {};
   if (stored.challengeAlias !== undefined) {
     const alias = v.string(stored.challengeAlias, 'dns01.challengeAlias');
-    dns01.challengeAlias = parseIdentifier(alias, (input, why) => v.fail('dns01.challengeAlias', `is not a valid zone: ${JSON.stringify(input)}: ${why}`)).value;
+    dns01.challengeAlias = parseIdentifier(alias, (input, why) =>
+      v.fail('dns01.challengeAlias', `is not a valid zone: ${JSON.stringify(input)}: ${why}`),
+    ).value;
   }
   if (stored.resolvers !== undefined) {
-    dns01.resolvers = v.array(stored.resolvers, 'dns01.resolvers').map((item, index) => v.string(item, `dns01.resolvers[${index}]`));
+    dns01.resolvers = v
+      .array(stored.resolvers, 'dns01.resolvers')
+      .map((item, index) => v.string(item, `dns01.resolvers[${index}]`));
   }
-  if (stored.propagationTimeoutMs !== undefined) dns01.propagationTimeoutMs = v.milliseconds(stored.propagationTimeoutMs, 'dns01.propagationTimeoutMs');
-  if (stored.propagationWaitMs !== undefined) dns01.propagationWaitMs = v.milliseconds(stored.propagationWaitMs, 'dns01.propagationWaitMs');
-  if (stored.skipPropagationCheck !== undefined) dns01.skipPropagationCheck = v.boolean(stored.skipPropagationCheck, 'dns01.skipPropagationCheck');
+  if (stored.propagationTimeoutMs !== undefined)
+    dns01.propagationTimeoutMs = v.milliseconds(stored.propagationTimeoutMs, 'dns01.propagationTimeoutMs');
+  if (stored.propagationWaitMs !== undefined)
+    dns01.propagationWaitMs = v.milliseconds(stored.propagationWaitMs, 'dns01.propagationWaitMs');
+  if (stored.skipPropagationCheck !== undefined)
+    dns01.skipPropagationCheck = v.boolean(stored.skipPropagationCheck, 'dns01.skipPropagationCheck');
   return dns01;
 }
 
@@ -153,7 +171,10 @@ class Validator {
 
   object(value: unknown, field: string): Record<string, unknown> {
     if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-      this.fail(field, value === undefined ? 'is missing (must be an object)' : `must be an object, not ${describe(value)}`);
+      this.fail(
+        field,
+        value === undefined ? 'is missing (must be an object)' : `must be an object, not ${describe(value)}`,
+      );
     }
     return value as Record<string, unknown>;
   }
@@ -167,7 +188,10 @@ class Validator {
 
   string(value: unknown, field: string): string {
     if (typeof value !== 'string') {
-      this.fail(field, value === undefined ? 'is missing (must be a string)' : `must be a string, not ${describe(value)}`);
+      this.fail(
+        field,
+        value === undefined ? 'is missing (must be a string)' : `must be a string, not ${describe(value)}`,
+      );
     }
     // Strings become paths, arguments and command lines: a NUL cannot be any of them.
     if (value.includes('\0')) this.fail(field, 'contains a NUL character');
@@ -178,14 +202,20 @@ class Validator {
   url(value: unknown, field: string): string {
     const text = this.string(value, field);
     if (validUrls.has(text)) return text;
-    if (!URL.canParse(text) || !/^https?:$/.test(new URL(text).protocol)) this.fail(field, `must be an http(s) URL, not ${JSON.stringify(text)}`);
+    if (!URL.canParse(text) || !/^https?:$/.test(new URL(text).protocol))
+      this.fail(field, `must be an http(s) URL, not ${JSON.stringify(text)}`);
     validUrls.add(text);
     return text;
   }
 
   milliseconds(value: unknown, field: string): number {
     if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
-      this.fail(field, value === undefined ? 'is missing (must be a number of milliseconds)' : `must be a number of milliseconds, not ${describe(value)}`);
+      this.fail(
+        field,
+        value === undefined
+          ? 'is missing (must be a number of milliseconds)'
+          : `must be a number of milliseconds, not ${describe(value)}`,
+      );
     }
     return value;
   }
@@ -206,7 +236,10 @@ class Validator {
 
   boolean(value: unknown, field: string): boolean {
     if (typeof value !== 'boolean') {
-      this.fail(field, value === undefined ? 'is missing (must be true or false)' : `must be true or false, not ${describe(value)}`);
+      this.fail(
+        field,
+        value === undefined ? 'is missing (must be true or false)' : `must be true or false, not ${describe(value)}`,
+      );
     }
     return value;
   }
@@ -256,10 +289,7 @@ export function parseConfigFile(text: string, source: string): ConfigValues {
  * directory another user can write, is refused, as is one over the size cap); a missing file is an
  * error unless `missingOk`.
  */
-export async function readConfigFile(
-  path: string,
-  options: { missingOk?: boolean } = {},
-): Promise<ConfigValues> {
+export async function readConfigFile(path: string, options: { missingOk?: boolean } = {}): Promise<ConfigValues> {
   const text = readTrustedFile(path);
   if (text === undefined) {
     if (options.missingOk === true) return Object.create(null) as ConfigValues;

@@ -83,7 +83,8 @@ export function readTrustedFile(path: string): string | undefined {
       if (problem !== undefined) throw refusal(path, path, problem);
     }
     // A directory fails in the read below, with the system's own reason.
-    if (type !== fs.constants.S_IFREG && type !== fs.constants.S_IFDIR) throw new LocalError(`${path}: not a regular file`);
+    if (type !== fs.constants.S_IFREG && type !== fs.constants.S_IFDIR)
+      throw new LocalError(`${path}: not a regular file`);
     if (info.size > MAX_STORED_FILE_BYTES) throw tooLarge(path, info.size);
     return fs.readFileSync(target, 'utf8');
   } catch (error) {
@@ -196,9 +197,12 @@ export function assertOutputDirectory(file: string, option: string): void {
   const dir = parentOf(resolve(file));
   const changer = describeChangers(whoCanChangePathTo(dir));
   if (changer === undefined) return;
-  throw new LocalError(`refusing ${option} ${file}: ${changer.dir} ${changer.why}, so another user can replace ${dir} with a link to any directory`, {
-    hint: `write it under a directory only ${uid === 0 ? 'root' : 'root or you'} can change, or ${changer.fix}`,
-  });
+  throw new LocalError(
+    `refusing ${option} ${file}: ${changer.dir} ${changer.why}, so another user can replace ${dir} with a link to any directory`,
+    {
+      hint: `write it under a directory only ${uid === 0 ? 'root' : 'root or you'} can change, or ${changer.fix}`,
+    },
+  );
 }
 
 /**
@@ -252,12 +256,19 @@ function problemWith(info: fs.Stats, directory: boolean): Problem | undefined {
     fix.push('chmod');
   }
   if (reasons.length === 0) return undefined;
-  return { why: reasons.join(', and '), fix, ...(owner !== undefined ? { owner } : {}), ...(writable !== undefined ? { writable } : {}) };
+  return {
+    why: reasons.join(', and '),
+    fix,
+    ...(owner !== undefined ? { owner } : {}),
+    ...(writable !== undefined ? { writable } : {}),
+  };
 }
 
 function refusal(reading: string, culprit: string, problem: Problem): LocalError {
   const quoted = quote(culprit);
-  const commands = problem.fix.map((fix) => (fix === 'chmod' ? `chmod go-w ${quoted}` : `chown ${ownerName()} ${quoted}`));
+  const commands = problem.fix.map((fix) =>
+    fix === 'chmod' ? `chmod go-w ${quoted}` : `chown ${ownerName()} ${quoted}`,
+  );
   const subject = culprit === reading ? `${reading}: it` : `${reading}: ${culprit}`;
   return new LocalError(`refusing to read ${subject} ${problem.why}`, {
     hint: `${commands.join(' && ')} (acmecli${uid === 0 ? ' run as root' : ''} reads only files and directories no other user can change)`,
@@ -283,7 +294,9 @@ function quote(path: string): string {
 }
 
 function tooLarge(path: string, size: number): LocalError {
-  return new LocalError(`${path}: the file is ${formatSize(size)}, more than the ${formatSize(MAX_STORED_FILE_BYTES)} acmecli reads of one of its files`);
+  return new LocalError(
+    `${path}: the file is ${formatSize(size)}, more than the ${formatSize(MAX_STORED_FILE_BYTES)} acmecli reads of one of its files`,
+  );
 }
 
 /** `64 KiB`, `1 MiB`, `700 bytes`: sizes and limits in messages. */

@@ -42,17 +42,28 @@ function qemu(args: readonly string[], home: string): Promise<Result> {
   });
 }
 
-const show = (r: Result) => `exit ${r.exitCode} after ${r.durationMs} ms\n--- stdout ---\n${r.stdout}\n--- stderr ---\n${r.stderr}`;
+const show = (r: Result) =>
+  `exit ${r.exitCode} after ${r.durationMs} ms\n--- stdout ---\n${r.stdout}\n--- stderr ---\n${r.stderr}`;
 
 describe('acmecli-linux-arm64 under qemu-aarch64-static', () => {
-  if (!BIN || !SYSROOT) throw new Error('this suite needs its binary: run it with npm run test:arm64 (ACMECLI_ARM64_BIN and ACMECLI_ARM64_SYSROOT)');
+  if (!BIN || !SYSROOT)
+    throw new Error(
+      'this suite needs its binary: run it with npm run test:arm64 (ACMECLI_ARM64_BIN and ACMECLI_ARM64_SYSROOT)',
+    );
   let pebble: PebbleHandle;
   let dir: string;
   let serverArgs: string[];
   beforeAll(async () => {
     pebble = await startPebble();
     dir = await mkdtemp(join(tmpdir(), 'acmecli-arm64-'));
-    serverArgs = ['--config-dir', join(dir, 'config'), '--server', pebble.directoryUrl, '--ca-bundle', pebble.caBundlePath];
+    serverArgs = [
+      '--config-dir',
+      join(dir, 'config'),
+      '--server',
+      pebble.directoryUrl,
+      '--ca-bundle',
+      pebble.caBundlePath,
+    ];
   }, 120_000);
   afterAll(async () => {
     await pebble?.stop();
@@ -83,7 +94,17 @@ describe('acmecli-linux-arm64 under qemu-aarch64-static', () => {
   ])('issue --standalone --key-type %s: certificate key and CSR generated on arm64', async (keyType, algorithm) => {
     const name = `${keyType}.arm64.example.test`;
     const result = await qemu(
-      [...serverArgs, 'issue', '-d', name, '--key-type', keyType, '--standalone', '--http-port', String(pebble.httpPort)],
+      [
+        ...serverArgs,
+        'issue',
+        '-d',
+        name,
+        '--key-type',
+        keyType,
+        '--standalone',
+        '--http-port',
+        String(pebble.httpPort),
+      ],
       dir,
     );
     console.info(`issue --key-type ${keyType} under qemu: ${result.durationMs} ms`);
@@ -93,6 +114,8 @@ describe('acmecli-linux-arm64 under qemu-aarch64-static', () => {
     const key = createPublicKey(await readFile(join(live, 'privkey.pem'), 'utf8'));
     expect(cert.subjectAltName).toBe(`DNS:${name}`);
     expect(key.asymmetricKeyType).toBe(algorithm);
-    expect(cert.publicKey.export({ type: 'spki', format: 'der' }).equals(key.export({ type: 'spki', format: 'der' }))).toBe(true);
+    expect(
+      cert.publicKey.export({ type: 'spki', format: 'der' }).equals(key.export({ type: 'spki', format: 'der' })),
+    ).toBe(true);
   });
 });

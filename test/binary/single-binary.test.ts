@@ -18,7 +18,8 @@ const BIN = process.env.ACMECLI_BIN;
 const CHILD_PATH = process.env.ACMECLI_CHILD_PATH;
 
 describe('the single binary (ACMECLI_BIN)', () => {
-  if (BIN === undefined || BIN === '') throw new Error('this suite needs its binary: run it through npm test (scripts/test-binary.mjs sets ACMECLI_BIN)');
+  if (BIN === undefined || BIN === '')
+    throw new Error('this suite needs its binary: run it through npm test (scripts/test-binary.mjs sets ACMECLI_BIN)');
   const version = (JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
   let scratch: string;
   beforeAll(async () => {
@@ -37,7 +38,10 @@ describe('the single binary (ACMECLI_BIN)', () => {
     expect(probe.status).not.toBe(0);
     expect(probe.stdout).toBe('');
     // ...while the tools the e2e hooks use are there.
-    const tools = spawnSync('/bin/sh', ['-c', 'command -v sh cat echo mkdir rm openssl nsupdate'], { env: { PATH: CHILD_PATH }, encoding: 'utf8' });
+    const tools = spawnSync('/bin/sh', ['-c', 'command -v sh cat echo mkdir rm openssl nsupdate'], {
+      env: { PATH: CHILD_PATH },
+      encoding: 'utf8',
+    });
     expect(tools.status, tools.stdout + tools.stderr).toBe(0);
     const result = await runCli(['--version']);
     expect(result.exitCode, describeRun(result)).toBe(0);
@@ -47,7 +51,9 @@ describe('the single binary (ACMECLI_BIN)', () => {
   it('is a Node single executable with the SEA fuse set, not a script', async () => {
     const head = (await readFile(BIN as string)).subarray(0, 4);
     expect(head.toString('latin1')).toBe('\x7fELF');
-    const fuse = spawnSync('grep', ['-c', 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2:1', BIN as string], { encoding: 'utf8' });
+    const fuse = spawnSync('grep', ['-c', 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2:1', BIN as string], {
+      encoding: 'utf8',
+    });
     expect(fuse.stdout.trim()).not.toBe('0');
   });
 

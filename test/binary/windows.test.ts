@@ -46,13 +46,19 @@ function host(path: string): string {
 let runs = 0;
 
 /** Runs acmecli.exe under Wine with `args`; `cwd` is a Windows path on C:. */
-async function wine(args: readonly string[], options: { env?: Record<string, string>; cwd?: string } = {}): Promise<WineResult> {
+async function wine(
+  args: readonly string[],
+  options: { env?: Record<string, string>; cwd?: string } = {},
+): Promise<WineResult> {
   const n = ++runs;
   const out = `/tmp/acmecli-wine/out-${n}.txt`;
   const err = `/tmp/acmecli-wine/err-${n}.txt`;
   await mkdir(host('/tmp/acmecli-wine'), { recursive: true });
   const cwd = options.cwd ?? TEST_DIR_WIN;
-  const unixCwd = `${DRIVE_C}/${cwd.replace(/^[Cc]:\\/, '').split('\\').join('/')}`;
+  const unixCwd = `${DRIVE_C}/${cwd
+    .replace(/^[Cc]:\\/, '')
+    .split('\\')
+    .join('/')}`;
   const env = Object.entries(options.env ?? {}).map(([key, value]) => `${key}=${value}`);
   const started = Date.now();
   const exitCode = await new Promise<number | null>((resolve, reject) => {
@@ -60,9 +66,23 @@ async function wine(args: readonly string[], options: { env?: Record<string, str
       'chroot',
       [
         WINE_ROOT as string,
-        '/usr/bin/env', '-i', 'HOME=/root', 'PATH=/usr/bin:/bin', 'LANG=C.UTF-8', 'WINEDEBUG=-all', 'XDG_RUNTIME_DIR=/tmp',
-        `OUT=${out}`, `ERR=${err}`, ...env,
-        '/bin/sh', '-c', 'cd "$1" && shift && exec wine "$@" </dev/null >"$OUT" 2>"$ERR"', 'sh', unixCwd, EXE, ...args,
+        '/usr/bin/env',
+        '-i',
+        'HOME=/root',
+        'PATH=/usr/bin:/bin',
+        'LANG=C.UTF-8',
+        'WINEDEBUG=-all',
+        'XDG_RUNTIME_DIR=/tmp',
+        `OUT=${out}`,
+        `ERR=${err}`,
+        ...env,
+        '/bin/sh',
+        '-c',
+        'cd "$1" && shift && exec wine "$@" </dev/null >"$OUT" 2>"$ERR"',
+        'sh',
+        unixCwd,
+        EXE,
+        ...args,
       ],
       { stdio: ['ignore', 'inherit', 'inherit'] },
     );
@@ -83,7 +103,10 @@ function show(result: WineResult): string {
 
 function sanNames(pem: string): string[] {
   const san = new X509Certificate(pem).subjectAltName ?? '';
-  return san.split(', ').map((entry) => entry.replace(/^DNS:/, '')).sort();
+  return san
+    .split(', ')
+    .map((entry) => entry.replace(/^DNS:/, ''))
+    .sort();
 }
 
 function samePublicKey(certPem: string, keyOrCsrPem: string): boolean {
@@ -122,7 +145,8 @@ describe('acmecli-win-x64.exe under Wine', () => {
   if (!WINE_ROOT) throw new Error('this suite needs its binary: run it with npm run test:windows (ACMECLI_WINE_ROOT)');
   let pebble: PebbleHandle;
   let serverArgs: string[];
-  const version = () => (JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+  const version = () =>
+    (JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 
   beforeAll(async () => {
     pebble = await startPebble();
@@ -150,7 +174,8 @@ describe('acmecli-win-x64.exe under Wine', () => {
   it('--help and issue --help', async () => {
     const help = await wine(['--help']);
     expect(help.exitCode, show(help)).toBe(0);
-    for (const command of ['register', 'issue', 'renew', 'revoke', 'certificates', 'schedule']) expect(help.stdout).toContain(command);
+    for (const command of ['register', 'issue', 'renew', 'revoke', 'certificates', 'schedule'])
+      expect(help.stdout).toContain(command);
     const issueHelp = await wine(['issue', '--help']);
     expect(issueHelp.exitCode, show(issueHelp)).toBe(0);
     expect(issueHelp.stdout).toContain('--standalone');
@@ -172,9 +197,19 @@ describe('acmecli-win-x64.exe under Wine', () => {
     // Extra copies go into an existing folder (acmecli creates only its own directories).
     await mkdir(host(`${TEST_DIR_WIN}\\out`), { recursive: true });
     const result = await wine([
-      ...serverArgs, 'issue', '-d', 'wine.example.test,www.wine.example.test', '--standalone', '--http-port', String(pebble.httpPort),
-      '--cert-file', `${TEST_DIR_WIN}\\out\\cert.pem`, '--key-file', `${TEST_DIR_WIN}\\out\\key.pem`,
-      '--reload-cmd', `echo reloaded> ${TEST_DIR_WIN}\\reloaded.txt`,
+      ...serverArgs,
+      'issue',
+      '-d',
+      'wine.example.test,www.wine.example.test',
+      '--standalone',
+      '--http-port',
+      String(pebble.httpPort),
+      '--cert-file',
+      `${TEST_DIR_WIN}\\out\\cert.pem`,
+      '--key-file',
+      `${TEST_DIR_WIN}\\out\\key.pem`,
+      '--reload-cmd',
+      `echo reloaded> ${TEST_DIR_WIN}\\reloaded.txt`,
     ]);
     console.info(`issue --standalone: ${result.durationMs} ms\n${result.stdout}${result.stderr}`);
     expect(result.exitCode, show(result)).toBe(0);
@@ -194,14 +229,29 @@ describe('acmecli-win-x64.exe under Wine', () => {
   it('issue --json with --config-dir C:\\... and an RSA key, registering on the fly', async () => {
     const configDir = `${TEST_DIR_WIN}\\config two`;
     const result = await wine([
-      '--config-dir', configDir, ...serverArgs, '--json', 'issue', '-d', 'rsa.wine.example.test', '--standalone',
-      '--http-port', String(pebble.httpPort), '--key-type', 'rsa2048', '--agree-tos', '--email', 'rsa@example.test',
+      '--config-dir',
+      configDir,
+      ...serverArgs,
+      '--json',
+      'issue',
+      '-d',
+      'rsa.wine.example.test',
+      '--standalone',
+      '--http-port',
+      String(pebble.httpPort),
+      '--key-type',
+      'rsa2048',
+      '--agree-tos',
+      '--email',
+      'rsa@example.test',
     ]);
     expect(result.exitCode, show(result)).toBe(0);
     const document = JSON.parse(result.stdout);
     expect(document.ok, show(result)).toBe(true);
     console.info(`issue --json (RSA, --config-dir "${configDir}"): ${JSON.stringify(document.result).slice(0, 600)}`);
-    expect(JSON.stringify(document.result)).toContain('C:\\\\acmecli-test\\\\config two\\\\certificates\\\\rsa.wine.example.test');
+    expect(JSON.stringify(document.result)).toContain(
+      'C:\\\\acmecli-test\\\\config two\\\\certificates\\\\rsa.wine.example.test',
+    );
     const live = host(`${configDir}\\certificates\\rsa.wine.example.test`);
     const key = await readFile(join(live, 'privkey.pem'), 'utf8');
     expect(createPublicKey(key).asymmetricKeyType).toBe('rsa');
@@ -212,14 +262,38 @@ describe('acmecli-win-x64.exe under Wine', () => {
   it('issue --csr with a CRLF CSR file', async () => {
     const dir = host(`${TEST_DIR_WIN}\\csr`);
     await mkdir(dir, { recursive: true });
-    const csr = execFileSync('openssl', [
-      'req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', join(dir, 'key.pem'),
-      '-subj', '/CN=csr.wine.example.test', '-addext', 'subjectAltName=DNS:csr.wine.example.test',
-    ], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    const csr = execFileSync(
+      'openssl',
+      [
+        'req',
+        '-new',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:P-256',
+        '-nodes',
+        '-keyout',
+        join(dir, 'key.pem'),
+        '-subj',
+        '/CN=csr.wine.example.test',
+        '-addext',
+        'subjectAltName=DNS:csr.wine.example.test',
+      ],
+      { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] },
+    );
     await writeFile(join(dir, 'req.csr'), csr.replace(/\r?\n/g, '\r\n'));
     const result = await wine([
-      ...serverArgs, 'issue', '--csr', `${TEST_DIR_WIN}\\csr\\req.csr`, '--standalone', '--http-port', String(pebble.httpPort),
-      '--cert-file', `${TEST_DIR_WIN}\\csr\\cert.pem`, '--fullchain-file', `${TEST_DIR_WIN}\\csr\\fullchain.pem`,
+      ...serverArgs,
+      'issue',
+      '--csr',
+      `${TEST_DIR_WIN}\\csr\\req.csr`,
+      '--standalone',
+      '--http-port',
+      String(pebble.httpPort),
+      '--cert-file',
+      `${TEST_DIR_WIN}\\csr\\cert.pem`,
+      '--fullchain-file',
+      `${TEST_DIR_WIN}\\csr\\fullchain.pem`,
     ]);
     expect(result.exitCode, show(result)).toBe(0);
     const cert = await readFile(join(dir, 'cert.pem'), 'utf8');
@@ -248,23 +322,41 @@ describe('acmecli-win-x64.exe under Wine', () => {
     const server = await serveDirectory(pebble.httpPort, host(www));
     try {
       const result = await wine([
-        ...serverArgs, 'issue', '-d', 'hook.wine.example.test', '--manual', '--preferred-challenges', 'http-01',
+        ...serverArgs,
+        'issue',
+        '-d',
+        'hook.wine.example.test',
+        '--manual',
+        '--preferred-challenges',
+        'http-01',
         // `echo X>file` writes "X\r\n"; Pebble trims the body, as Let's Encrypt does.
-        '--manual-auth-hook', `echo %CERTBOT_VALIDATION%> ${challengeDir}\\%CERTBOT_TOKEN%& echo published %CERTBOT_DOMAIN%`,
-        '--manual-cleanup-hook', `echo [%CERTBOT_AUTH_OUTPUT%]> ${TEST_DIR_WIN}\\auth-output.txt`,
+        '--manual-auth-hook',
+        `echo %CERTBOT_VALIDATION%> ${challengeDir}\\%CERTBOT_TOKEN%& echo published %CERTBOT_DOMAIN%`,
+        '--manual-cleanup-hook',
+        `echo [%CERTBOT_AUTH_OUTPUT%]> ${TEST_DIR_WIN}\\auth-output.txt`,
       ]);
       expect(result.exitCode, show(result)).toBe(0);
     } finally {
       await closeServer(server);
     }
-    expect(await readFile(host(`${TEST_DIR_WIN}\\auth-output.txt`), 'utf8')).toBe('[published hook.wine.example.test]\r\n');
+    expect(await readFile(host(`${TEST_DIR_WIN}\\auth-output.txt`), 'utf8')).toBe(
+      '[published hook.wine.example.test]\r\n',
+    );
   });
 
   it('a failing cmd.exe hook: its stderr in the message without a CR, and exit 4', async () => {
     const result = await wine([
-      ...serverArgs, 'issue', '-d', 'failhook.wine.example.test', '--manual', '--preferred-challenges', 'http-01',
-      '--manual-auth-hook', 'echo hook says no 1>&2& exit /b 3',
-      '--manual-cleanup-hook', `echo cleaned> ${TEST_DIR_WIN}\\cleaned.txt`,
+      ...serverArgs,
+      'issue',
+      '-d',
+      'failhook.wine.example.test',
+      '--manual',
+      '--preferred-challenges',
+      'http-01',
+      '--manual-auth-hook',
+      'echo hook says no 1>&2& exit /b 3',
+      '--manual-cleanup-hook',
+      `echo cleaned> ${TEST_DIR_WIN}\\cleaned.txt`,
     ]);
     expect(result.exitCode, show(result)).toBe(4);
     expect(result.stderr).toContain('manual auth hook exited 3 for failhook.wine.example.test: hook says no');

@@ -14,7 +14,10 @@ let eabCa: E2eCa;
 beforeAll(async () => {
   [ca, eabCa] = await Promise.all([
     startE2eCa(),
-    startE2eCa({ externalAccountBindingRequired: true, externalAccountMACKeys: { [KID]: MAC_KEY, 'second-kid': Buffer.alloc(32, 9).toString('base64url') } }),
+    startE2eCa({
+      externalAccountBindingRequired: true,
+      externalAccountMACKeys: { [KID]: MAC_KEY, 'second-kid': Buffer.alloc(32, 9).toString('base64url') },
+    }),
   ]);
 });
 afterAll(async () => {
@@ -23,7 +26,9 @@ afterAll(async () => {
 
 async function filesUnder(dir: string): Promise<string[]> {
   try {
-    return (await readdir(dir, { recursive: true, withFileTypes: true })).filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name));
+    return (await readdir(dir, { recursive: true, withFileTypes: true }))
+      .filter((e) => e.isFile())
+      .map((e) => join(e.parentPath, e.name));
   } catch {
     return [];
   }
@@ -36,7 +41,17 @@ describe('register with External Account Binding', () => {
     ['standard base64', Buffer.from(MAC_KEY, 'base64url').toString('base64')],
   ])('registers with a %s MAC key, stores the key id and never the MAC key', async (_label, key) => {
     const dir = await eabCa.newConfigDir();
-    const result = await eabCa.run(dir, ['--verbose', 'register', '--eab-kid', KID, '--eab-hmac-key', key, '--agree-tos', '--email', 'a@example.test']);
+    const result = await eabCa.run(dir, [
+      '--verbose',
+      'register',
+      '--eab-kid',
+      KID,
+      '--eab-hmac-key',
+      key,
+      '--agree-tos',
+      '--email',
+      'a@example.test',
+    ]);
     expect(result.exitCode, describeRun(result)).toBe(0);
     expect(result.stdout).toContain(`EAB key id:  ${KID}`);
     expect(result.stdout + result.stderr).not.toContain(MAC_KEY);
@@ -71,20 +86,53 @@ describe('register with External Account Binding', () => {
     const dir = await eabCa.newConfigDir();
     const first = await eabCa.run(dir, ['register', '--eab-kid', KID, '--eab-hmac-key', MAC_KEY, '--agree-tos']);
     expect(first.exitCode, describeRun(first)).toBe(0);
-    const second = await eabCa.run(dir, ['register', '--eab-kid', 'second-kid', '--eab-hmac-key', Buffer.alloc(32, 9).toString('base64url'), '--agree-tos']);
+    const second = await eabCa.run(dir, [
+      'register',
+      '--eab-kid',
+      'second-kid',
+      '--eab-hmac-key',
+      Buffer.alloc(32, 9).toString('base64url'),
+      '--agree-tos',
+    ]);
     expect(second.exitCode, describeRun(second)).toBe(2);
     expect(second.stderr).toContain(`is bound to EAB key id ${KID}, not second-kid`);
-    const named = await eabCa.run(dir, ['--account', 'second', 'register', '--eab-kid', 'second-kid', '--eab-hmac-key', Buffer.alloc(32, 9).toString('base64url'), '--agree-tos']);
+    const named = await eabCa.run(dir, [
+      '--account',
+      'second',
+      'register',
+      '--eab-kid',
+      'second-kid',
+      '--eab-hmac-key',
+      Buffer.alloc(32, 9).toString('base64url'),
+      '--agree-tos',
+    ]);
     expect(named.exitCode, describeRun(named)).toBe(0);
     const list = await eabCa.run(dir, ['--json', 'account', 'list']);
-    expect(JSON.parse(list.stdout).result.map((a: { name: string }) => a.name).sort()).toEqual(['default', 'second']);
+    expect(
+      JSON.parse(list.stdout)
+        .result.map((a: { name: string }) => a.name)
+        .sort(),
+    ).toEqual(['default', 'second']);
   });
 
   it('issues on the fly with EAB flags, as the Certigna guide does with certbot', async () => {
     const dir = await eabCa.newConfigDir();
     const result = await eabCa.run(dir, [
-      'issue', '--eab-kid', KID, '--eab-hmac-key', MAC_KEY, '--email', 'certificate@example.test', '--agree-tos',
-      '--standalone', '--http-port', String(eabCa.pebble.httpPort), '--key-type', 'rsa3072', '-d', 'test.certigna.example.test',
+      'issue',
+      '--eab-kid',
+      KID,
+      '--eab-hmac-key',
+      MAC_KEY,
+      '--email',
+      'certificate@example.test',
+      '--agree-tos',
+      '--standalone',
+      '--http-port',
+      String(eabCa.pebble.httpPort),
+      '--key-type',
+      'rsa3072',
+      '-d',
+      'test.certigna.example.test',
     ]);
     expect(result.exitCode, describeRun(result)).toBe(0);
   });
@@ -106,7 +154,14 @@ describe('accounts', () => {
     expect(rolled.exitCode, describeRun(rolled)).toBe(0);
     expect(await readFile(keyFile, 'utf8')).not.toBe(oldKey);
     // The new key works: issue with it.
-    const issued = await ca.run(dir, ['issue', '-d', 'rolled.example.test', '--standalone', '--http-port', String(ca.pebble.httpPort)]);
+    const issued = await ca.run(dir, [
+      'issue',
+      '-d',
+      'rolled.example.test',
+      '--standalone',
+      '--http-port',
+      String(ca.pebble.httpPort),
+    ]);
     expect(issued.exitCode, describeRun(issued)).toBe(0);
     const refused = await ca.run(dir, ['-n', 'account', 'deactivate']);
     expect(refused.exitCode).toBe(2);
@@ -121,7 +176,14 @@ describe('revoke and certificates', () => {
     const dir = await ca.newConfigDir();
     expect((await ca.run(dir, ['register', '--agree-tos'])).exitCode).toBe(0);
     for (const name of ['r1.example.test', 'r2.example.test']) {
-      const issued = await ca.run(dir, ['issue', '-d', name, '--standalone', '--http-port', String(ca.pebble.httpPort)]);
+      const issued = await ca.run(dir, [
+        'issue',
+        '-d',
+        name,
+        '--standalone',
+        '--http-port',
+        String(ca.pebble.httpPort),
+      ]);
       expect(issued.exitCode, describeRun(issued)).toBe(0);
     }
     const listed = await ca.run(dir, ['--json', 'certificates']);
@@ -131,7 +193,8 @@ describe('revoke and certificates', () => {
     expect(certs[0]).toMatchObject({ identifiers: ['r1.example.test'], renewal: { due: false } });
     expect(certs[0].daysLeft).toBeGreaterThan(0);
 
-    const serialOf = async (name: string) => new X509Certificate(await readFile(join(dir, 'certificates', name, 'cert.pem'))).serialNumber.toLowerCase();
+    const serialOf = async (name: string) =>
+      new X509Certificate(await readFile(join(dir, 'certificates', name, 'cert.pem'))).serialNumber.toLowerCase();
     const serial1 = await serialOf('r1.example.test');
     const byName = await ca.run(dir, ['revoke', '--cert-name', 'r1.example.test', '--reason', 'superseded']);
     expect(byName.exitCode, describeRun(byName)).toBe(0);
@@ -140,8 +203,13 @@ describe('revoke and certificates', () => {
     const serial2 = await serialOf('r2.example.test');
     const other = await ca.newConfigDir();
     const byPath = await ca.run(other, [
-      'revoke', '--cert-path', join(dir, 'certificates', 'r2.example.test', 'fullchain.pem'),
-      '--key-path', join(dir, 'certificates', 'r2.example.test', 'privkey.pem'), '--reason', '1',
+      'revoke',
+      '--cert-path',
+      join(dir, 'certificates', 'r2.example.test', 'fullchain.pem'),
+      '--key-path',
+      join(dir, 'certificates', 'r2.example.test', 'privkey.pem'),
+      '--reason',
+      '1',
     ]);
     expect(byPath.exitCode, describeRun(byPath)).toBe(0);
     expect(byPath.stdout).toContain('signed with the certificate key');

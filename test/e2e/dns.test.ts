@@ -70,7 +70,14 @@ function resolverArgs(): string[] {
 }
 
 function nsupdateArgs(key: TsigKey = KEY256): string[] {
-  return ['--nsupdate', '--nsupdate-server', bind.dnsServer, '--nsupdate-key-file', bind.keyFilePath(key.name), ...resolverArgs()];
+  return [
+    '--nsupdate',
+    '--nsupdate-server',
+    bind.dnsServer,
+    '--nsupdate-key-file',
+    bind.keyFilePath(key.name),
+    ...resolverArgs(),
+  ];
 }
 
 function sanNames(certPem: string): string[] {
@@ -151,7 +158,9 @@ async function startForwardingResolver(upstream: BindHandle): Promise<Resolver> 
     try {
       return await startForwardingResolverOnce(upstream);
     } catch (error) {
-      const portTaken = error instanceof Error && /unable to listen on any configured interfaces|address (already )?in use/i.test(error.message);
+      const portTaken =
+        error instanceof Error &&
+        /unable to listen on any configured interfaces|address (already )?in use/i.test(error.message);
       if (attempt >= 3 || !portTaken) throw error;
     }
   }
@@ -195,7 +204,16 @@ controls { };
     const named = daemon;
     await waitUntil(
       async () => {
-        const { stdout } = await runCommand('dig', ['-p', String(port), '@127.0.0.1', '+short', '+time=1', '+tries=1', 'example.test', 'SOA']);
+        const { stdout } = await runCommand('dig', [
+          '-p',
+          String(port),
+          '@127.0.0.1',
+          '+short',
+          '+time=1',
+          '+tries=1',
+          'example.test',
+          'SOA',
+        ]);
         return stdout.trim() !== '';
       },
       { timeoutMs: 15_000, what: `the forwarding resolver on 127.0.0.1:${port}`, daemons: [named] },
@@ -234,7 +252,16 @@ describe('the test bed itself', () => {
       // Across zones only the CNAME comes back: hence the resolver for the --challenge-alias test.
       expect(await bind.query('_acme-challenge.viaalias.example.test', 'TXT')).toEqual(['_acme-challenge.alias.test.']);
       const [host, port] = resolver.dnsServer.split(':') as [string, string];
-      const { stdout } = await runCommand('dig', ['-p', port, `@${host}`, '+short', '+time=2', '+tries=1', '_acme-challenge.viaalias.example.test', 'TXT']);
+      const { stdout } = await runCommand('dig', [
+        '-p',
+        port,
+        `@${host}`,
+        '+short',
+        '+time=2',
+        '+tries=1',
+        '_acme-challenge.viaalias.example.test',
+        'TXT',
+      ]);
       expect(stdout.trim().split('\n')).toEqual(['_acme-challenge.alias.test.', '"probe-cross-zone"']);
     } finally {
       await resolver.stop();
@@ -260,7 +287,9 @@ describe('--nsupdate through the CLI', () => {
     expect(await bind.query('_acme-challenge.example.test', 'TXT')).toEqual([]);
     // The key is stored by path, never its secret.
     const renewal = await readFile(join(dir, 'certificates', 'example.test', 'renewal.json'), 'utf8');
-    expect(JSON.parse(renewal).pluginSettings.nsupdate).toMatchObject({ nsupdateKeyFile: bind.keyFilePath(KEY512.name) });
+    expect(JSON.parse(renewal).pluginSettings.nsupdate).toMatchObject({
+      nsupdateKeyFile: bind.keyFilePath(KEY512.name),
+    });
     expect(renewal).not.toContain(KEY512.secret);
     expectNoSecret(result);
   });
@@ -270,8 +299,17 @@ describe('--nsupdate through the CLI', () => {
     // The system resolver knows nothing of example.test; only the update server does. The
     // propagation check would ask the zone's NS on port 53, so it is replaced by a plain wait.
     const result = await ca.run(dir, [
-      'issue', '--nsupdate', '--nsupdate-server', bind.dnsServer, '--nsupdate-key-file', bind.keyFilePath(KEY256.name),
-      '--dns-propagation-wait', '0', '-v', '-d', 'noresolver.example.test',
+      'issue',
+      '--nsupdate',
+      '--nsupdate-server',
+      bind.dnsServer,
+      '--nsupdate-key-file',
+      bind.keyFilePath(KEY256.name),
+      '--dns-propagation-wait',
+      '0',
+      '-v',
+      '-d',
+      'noresolver.example.test',
     ]);
     expect(result.exitCode, describeRun(result)).toBe(0);
     expect(result.stderr).toContain('added TXT _acme-challenge.noresolver.example.test in zone example.test');
@@ -286,7 +324,9 @@ describe('--nsupdate through the CLI', () => {
     expect(result.exitCode, describeRun(result)).toBe(0);
     expect(sanNames(await certPem(dir, 'deleg.example.test'))).toEqual(['deleg.example.test']);
     // acmecli says where it wrote...
-    expect(result.stderr).toContain('_acme-challenge.deleg.example.test is delegated to _acme-challenge.target.example.test');
+    expect(result.stderr).toContain(
+      '_acme-challenge.deleg.example.test is delegated to _acme-challenge.target.example.test',
+    );
     expect(result.stderr).toContain('added TXT _acme-challenge.target.example.test in zone example.test');
     // ...and BIND confirms it: the add and the delete hit the target, never the CNAME's own name.
     const updates = await bindUpdatesSince(logFrom);
@@ -295,7 +335,9 @@ describe('--nsupdate through the CLI', () => {
     expect(updates).not.toContain("'_acme-challenge.deleg.example.test'");
     expect(await bind.queryTxt('_acme-challenge.target.example.test')).toEqual([]);
     // The CNAME itself is untouched.
-    expect(await bind.query('_acme-challenge.deleg.example.test', 'CNAME')).toEqual(['_acme-challenge.target.example.test.']);
+    expect(await bind.query('_acme-challenge.deleg.example.test', 'CNAME')).toEqual([
+      '_acme-challenge.target.example.test.',
+    ]);
     expectNoSecret(result);
   });
 
@@ -317,8 +359,21 @@ describe('--nsupdate through the CLI', () => {
     const logFrom = await bindLogSize();
     const inlineKey = `${KEY512.algorithm}:${KEY512.name}:${KEY512.secret}`;
     const result = await aliasCa.run(dir, [
-      '-v', 'issue', '--agree-tos', '--email', 'alias@example.test', '--nsupdate', '--nsupdate-server', bind.dnsServer, '--nsupdate-key', inlineKey, ...resolverArgs(),
-      '--challenge-alias', 'alias.test', '-d', 'viaalias.example.test',
+      '-v',
+      'issue',
+      '--agree-tos',
+      '--email',
+      'alias@example.test',
+      '--nsupdate',
+      '--nsupdate-server',
+      bind.dnsServer,
+      '--nsupdate-key',
+      inlineKey,
+      ...resolverArgs(),
+      '--challenge-alias',
+      'alias.test',
+      '-d',
+      'viaalias.example.test',
     ]);
     console.info(`dns-01 via --nsupdate --challenge-alias, viaalias.example.test: ${result.durationMs} ms`);
     expect(result.exitCode, describeRun(result)).toBe(0);
@@ -329,7 +384,9 @@ describe('--nsupdate through the CLI', () => {
     expect(updates).not.toContain("zone 'example.test/IN'");
     expect(await bind.queryTxt('_acme-challenge.alias.test')).toEqual([]);
     expectNoSecret(result);
-    const renewal = JSON.parse(await readFile(join(dir, 'certificates', 'viaalias.example.test', 'renewal.json'), 'utf8'));
+    const renewal = JSON.parse(
+      await readFile(join(dir, 'certificates', 'viaalias.example.test', 'renewal.json'), 'utf8'),
+    );
     expect(renewal.dns01).toMatchObject({ challengeAlias: 'alias.test' });
     expect(JSON.stringify(renewal)).not.toContain(KEY512.secret);
     expect(renewal.pluginSettings.nsupdate).toMatchObject({ nsupdateKeyEnv: 'ACMECLI_NSUPDATE_KEY' });
@@ -408,9 +465,17 @@ exit $status
     const issued = await ca.run(
       dir,
       [
-        'issue', '--manual', '--preferred-challenges', 'dns-01',
-        '--manual-auth-hook', './createtxt.sh', '--manual-cleanup-hook', './cleantxt.sh',
-        '-d', 'hook.example.test', ...resolverArgs(),
+        'issue',
+        '--manual',
+        '--preferred-challenges',
+        'dns-01',
+        '--manual-auth-hook',
+        './createtxt.sh',
+        '--manual-cleanup-hook',
+        './cleantxt.sh',
+        '-d',
+        'hook.example.test',
+        ...resolverArgs(),
       ],
       { cwd: scripts },
     );
@@ -420,7 +485,9 @@ exit $status
     expect(issued.stdout).toMatch(/^Certificate "hook\.example\.test" issued for hook\.example\.test\n/);
     expect(issued.stdout).not.toContain('Create dns TXT');
     expect(sanNames(await certPem(dir, 'hook.example.test'))).toEqual(['hook.example.test']);
-    expect(await readFile(calls, 'utf8')).toBe(`create hook.example.test ${scripts}\nclean hook.example.test ${scripts}\n`);
+    expect(await readFile(calls, 'utf8')).toBe(
+      `create hook.example.test ${scripts}\nclean hook.example.test ${scripts}\n`,
+    );
     const updates = await bindUpdatesSince(logFrom);
     expect(updates).toMatch(/adding an RR at '_acme-challenge\.hook\.example\.test' TXT/);
     expect(updates).toMatch(/deleting an RR at _acme-challenge\.hook\.example\.test TXT/);
@@ -442,7 +509,9 @@ exit $status
       expect(renewed.exitCode, describeRun(renewed)).toBe(0);
       const doc = JSON.parse(renewed.stdout);
       expect(doc.ok).toBe(true);
-      expect(doc.result.items).toEqual([expect.objectContaining({ certName: 'hook.example.test', outcome: 'renewed' })]);
+      expect(doc.result.items).toEqual([
+        expect.objectContaining({ certName: 'hook.example.test', outcome: 'renewed' }),
+      ]);
       if ((await callCount()) > before) break;
     }
     console.info(`dns-01 renewal via the Certigna hook scripts: ${renewed?.durationMs} ms (${runs} run(s))`);
@@ -462,15 +531,24 @@ describe('dns-01 failures: exit 4, one clear line, clean-up done', () => {
     const work = await scratchDir();
     const cleaned = join(work, 'cleaned');
     const result = await ca.run(dir, [
-      'issue', '--manual', '--preferred-challenges', 'dns-01',
-      '--manual-auth-hook', 'echo "; TSIG error with server: tsig verify failure" >&2; exit 1',
-      '--manual-cleanup-hook', `echo "cleanup $CERTBOT_DOMAIN" >> '${cleaned}'`,
-      '-d', 'failhook.example.test', ...resolverArgs(),
+      'issue',
+      '--manual',
+      '--preferred-challenges',
+      'dns-01',
+      '--manual-auth-hook',
+      'echo "; TSIG error with server: tsig verify failure" >&2; exit 1',
+      '--manual-cleanup-hook',
+      `echo "cleanup $CERTBOT_DOMAIN" >> '${cleaned}'`,
+      '-d',
+      'failhook.example.test',
+      ...resolverArgs(),
     ]);
     expect(result.exitCode, describeRun(result)).toBe(4);
     const errors = errorLines(result);
     expect(errors, describeRun(result)).toHaveLength(1);
-    expect(errors[0]).toContain('manual auth hook exited 1 for failhook.example.test: ; TSIG error with server: tsig verify failure');
+    expect(errors[0]).toContain(
+      'manual auth hook exited 1 for failhook.example.test: ; TSIG error with server: tsig verify failure',
+    );
     expect(await readFile(cleaned, 'utf8')).toBe('cleanup failhook.example.test\n');
     expect(await exists(join(dir, 'certificates', 'failhook.example.test'))).toBe(false);
   });
@@ -479,11 +557,23 @@ describe('dns-01 failures: exit 4, one clear line, clean-up done', () => {
     const dir = await registered();
     const wrongSecret = randomBytes(32).toString('base64');
     const wrongKeyFile = join(await scratchDir(), 'wrong.key');
-    await writeFile(wrongKeyFile, `key "${KEY256.name}" {\n  algorithm hmac-sha256;\n  secret "${wrongSecret}";\n};\n`, { mode: 0o600 });
+    await writeFile(
+      wrongKeyFile,
+      `key "${KEY256.name}" {\n  algorithm hmac-sha256;\n  secret "${wrongSecret}";\n};\n`,
+      { mode: 0o600 },
+    );
     const logFrom = await bindLogSize();
     const result = await ca.run(dir, [
-      '-v', 'issue', '--nsupdate', '--nsupdate-server', bind.dnsServer, '--nsupdate-key-file', wrongKeyFile, ...resolverArgs(),
-      '-d', 'badkey.example.test',
+      '-v',
+      'issue',
+      '--nsupdate',
+      '--nsupdate-server',
+      bind.dnsServer,
+      '--nsupdate-key-file',
+      wrongKeyFile,
+      ...resolverArgs(),
+      '-d',
+      'badkey.example.test',
     ]);
     expect(result.exitCode, describeRun(result)).toBe(4);
     const errors = errorLines(result);
@@ -503,11 +593,19 @@ describe('dns-01 failures: exit 4, one clear line, clean-up done', () => {
     const work = await scratchDir();
     const cleaned = join(work, 'cleaned');
     const result = await ca.run(dir, [
-      'issue', '--manual', '--preferred-challenges', 'dns-01',
-      '--manual-auth-hook', 'echo "pretending to publish $CERTBOT_VALIDATION"',
-      '--manual-cleanup-hook', `echo "cleanup $CERTBOT_DOMAIN" >> '${cleaned}'`,
-      '--dns-propagation-timeout', '3', ...resolverArgs(),
-      '-d', 'never.example.test',
+      'issue',
+      '--manual',
+      '--preferred-challenges',
+      'dns-01',
+      '--manual-auth-hook',
+      'echo "pretending to publish $CERTBOT_VALIDATION"',
+      '--manual-cleanup-hook',
+      `echo "cleanup $CERTBOT_DOMAIN" >> '${cleaned}'`,
+      '--dns-propagation-timeout',
+      '3',
+      ...resolverArgs(),
+      '-d',
+      'never.example.test',
     ]);
     console.info(`propagation give-up with --dns-propagation-timeout 3: ${result.durationMs} ms`);
     expect(result.exitCode, describeRun(result)).toBe(4);

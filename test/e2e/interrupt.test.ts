@@ -32,8 +32,22 @@ describe.each(['SIGINT', 'SIGTERM'] as const)('%s during the auth hook', (signal
     await writeFile(cleanup, `#!/bin/sh\necho "$CERTBOT_DOMAIN $CERTBOT_VALIDATION" > '${cleaned}'\n`);
     await chmod(auth, 0o755);
     await chmod(cleanup, 0o755);
-    const child = spawnCli(['--config-dir', dir, ...ca.serverArgs, 'issue', '-d', 'interrupted.example.test', '--manual',
-      '--preferred-challenges', 'dns-01', '--manual-auth-hook', auth, '--manual-cleanup-hook', cleanup, '--skip-dns-propagation-check']);
+    const child = spawnCli([
+      '--config-dir',
+      dir,
+      ...ca.serverArgs,
+      'issue',
+      '-d',
+      'interrupted.example.test',
+      '--manual',
+      '--preferred-challenges',
+      'dns-01',
+      '--manual-auth-hook',
+      auth,
+      '--manual-cleanup-hook',
+      cleanup,
+      '--skip-dns-propagation-check',
+    ]);
     let stderr = '';
     child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
     child.stdout.resume();

@@ -32,7 +32,13 @@ async function liveFiles(dir: string, certName: string) {
   const [cert, chain, fullchain, privkey] = await Promise.all(
     ['cert.pem', 'chain.pem', 'fullchain.pem', 'privkey.pem'].map((f) => readFile(join(base, f), 'utf8')),
   );
-  return { base, cert: cert as string, chain: chain as string, fullchain: fullchain as string, privkey: privkey as string };
+  return {
+    base,
+    cert: cert as string,
+    chain: chain as string,
+    fullchain: fullchain as string,
+    privkey: privkey as string,
+  };
 }
 
 function sha256(text: string): string {
@@ -57,16 +63,35 @@ describe('issue', () => {
     expect((await stat(join(files.base, 'privkey.pem'))).mode & 0o777).toBe(0o600);
     expect((await stat(files.base)).mode & 0o777).toBe(0o700);
     const settings = JSON.parse(await readFile(join(files.base, 'renewal.json'), 'utf8'));
-    expect(settings).toMatchObject({ plugin: 'standalone', keyType: 'ec256', identifiers: [{ type: 'dns', value: 'one.example.test' }, { type: 'dns', value: 'www.one.example.test' }] });
+    expect(settings).toMatchObject({
+      plugin: 'standalone',
+      keyType: 'ec256',
+      identifiers: [
+        { type: 'dns', value: 'one.example.test' },
+        { type: 'dns', value: 'www.one.example.test' },
+      ],
+    });
   });
 
   it('prints one JSON document with --json and nothing else on stdout', async () => {
     const dir = await registered();
-    const result = await ca.run(dir, ['--json', 'issue', '-d', 'json.example.test', ...standalone(), '--key-type', 'rsa3072']);
+    const result = await ca.run(dir, [
+      '--json',
+      'issue',
+      '-d',
+      'json.example.test',
+      ...standalone(),
+      '--key-type',
+      'rsa3072',
+    ]);
     expect(result.exitCode, describeRun(result)).toBe(0);
     const doc = JSON.parse(result.stdout);
     expect(doc.ok).toBe(true);
-    expect(doc.result).toMatchObject({ certName: 'json.example.test', status: 'issued', identifiers: ['json.example.test'] });
+    expect(doc.result).toMatchObject({
+      certName: 'json.example.test',
+      status: 'issued',
+      identifiers: ['json.example.test'],
+    });
     expect(new Date(doc.result.notAfter).getTime()).toBeGreaterThan(Date.now());
     const files = await liveFiles(dir, 'json.example.test');
     expect(createPrivateKey(files.privkey).asymmetricKeyDetails?.modulusLength).toBe(3072);
@@ -86,9 +111,20 @@ describe('issue', () => {
     await mkdir(out);
     const marker = join(dir, 'reloads.txt');
     const result = await ca.run(dir, [
-      'issue', '-d', 'copies.example.test', ...standalone(),
-      '--cert-file', join(out, 'cert.pem'), '--key-file', join(out, 'key.pem'), '--fullchain-file', join(out, 'full.pem'), '--chain-file', join(out, 'chain.pem'),
-      '--reload-cmd', `echo "$RENEWED_DOMAINS" >> ${marker}`,
+      'issue',
+      '-d',
+      'copies.example.test',
+      ...standalone(),
+      '--cert-file',
+      join(out, 'cert.pem'),
+      '--key-file',
+      join(out, 'key.pem'),
+      '--fullchain-file',
+      join(out, 'full.pem'),
+      '--chain-file',
+      join(out, 'chain.pem'),
+      '--reload-cmd',
+      `echo "$RENEWED_DOMAINS" >> ${marker}`,
     ]);
     expect(result.exitCode, describeRun(result)).toBe(0);
     const live = await liveFiles(dir, 'copies.example.test');
@@ -101,7 +137,14 @@ describe('issue', () => {
 
   it('keeps the new files and exits 8 when the reload command fails', async () => {
     const dir = await registered();
-    const result = await ca.run(dir, ['issue', '-d', 'reloadfail.example.test', ...standalone(), '--reload-cmd', 'echo nginx: bad config >&2; exit 3']);
+    const result = await ca.run(dir, [
+      'issue',
+      '-d',
+      'reloadfail.example.test',
+      ...standalone(),
+      '--reload-cmd',
+      'echo nginx: bad config >&2; exit 3',
+    ]);
     expect(result.exitCode, describeRun(result)).toBe(8);
     expect(result.stderr).toContain('the reload command exited 3: nginx: bad config; the new certificate is in place');
     const files = await liveFiles(dir, 'reloadfail.example.test');
@@ -151,7 +194,19 @@ describe('issue', () => {
     });
     await new Promise<void>((resolve) => server.listen(ca.pebble.httpPort, '127.0.0.1', resolve));
     try {
-      const result = await ca.run(dir, ['issue', '--cert-name', 'ab', '-w', rootA, '-d', 'a.example.test', '-w', rootB, '-d', 'b.example.test']);
+      const result = await ca.run(dir, [
+        'issue',
+        '--cert-name',
+        'ab',
+        '-w',
+        rootA,
+        '-d',
+        'a.example.test',
+        '-w',
+        rootB,
+        '-d',
+        'b.example.test',
+      ]);
       expect(result.exitCode, describeRun(result)).toBe(0);
     } finally {
       server.closeAllConnections();
@@ -168,10 +223,18 @@ describe('issue', () => {
 
   it('reads defaults from config.ini, the command line winning', async () => {
     const dir = await ca.newConfigDir();
-    await writeFile(join(dir, 'config.ini'), `# certbot cli.ini habit\nserver = ${ca.pebble.directoryUrl}\nemail = ini@example.test\nagree-tos\nkey-type = ec384\n`);
+    await writeFile(
+      join(dir, 'config.ini'),
+      `# certbot cli.ini habit\nserver = ${ca.pebble.directoryUrl}\nemail = ini@example.test\nagree-tos\nkey-type = ec384\n`,
+    );
     const result = await ca.run(dir, ['issue', '-d', 'ini.example.test', ...standalone(), '--key-type', 'rsa2048']);
     expect(result.exitCode, describeRun(result)).toBe(0);
-    const account = JSON.parse(await readFile(join(dir, 'accounts', (await readdir(join(dir, 'accounts')))[0] as string, 'default', 'account.json'), 'utf8'));
+    const account = JSON.parse(
+      await readFile(
+        join(dir, 'accounts', (await readdir(join(dir, 'accounts')))[0] as string, 'default', 'account.json'),
+        'utf8',
+      ),
+    );
     expect(account.contact).toEqual(['mailto:ini@example.test']);
     const files = await liveFiles(dir, 'ini.example.test');
     expect(createPrivateKey(files.privkey).asymmetricKeyType).toBe('rsa');
@@ -182,7 +245,14 @@ describe('renew', () => {
   it('renews nothing when nothing is due (exit 0), and what --days makes due, running the reload command once', async () => {
     const dir = await registered();
     const marker = join(dir, 'reloads.txt');
-    const issued = await ca.run(dir, ['issue', '-d', 'renew.example.test', ...standalone(), '--reload-cmd', `echo x >> ${marker}`]);
+    const issued = await ca.run(dir, [
+      'issue',
+      '-d',
+      'renew.example.test',
+      ...standalone(),
+      '--reload-cmd',
+      `echo x >> ${marker}`,
+    ]);
     expect(issued.exitCode, describeRun(issued)).toBe(0);
     const before = await liveFiles(dir, 'renew.example.test');
 
@@ -201,7 +271,7 @@ describe('renew', () => {
     expect(await readFile(marker, 'utf8')).toBe('x\nx\n');
   });
 
-  it('renews inside the CA\'s ARI window when the CA moves it to the past', async () => {
+  it("renews inside the CA's ARI window when the CA moves it to the past", async () => {
     const dir = await registered();
     const issued = await ca.run(dir, ['issue', '-d', 'ari.example.test', ...standalone()]);
     expect(issued.exitCode, describeRun(issued)).toBe(0);
@@ -259,7 +329,10 @@ describe('renew', () => {
     expect(after.certificateId).not.toBe(before.certificateId);
     const json = await ca.run(dir, ['--json', 'renew']);
     const [item] = JSON.parse(json.stdout).result.items;
-    expect(item).toMatchObject({ outcome: 'not-due', notAfter: new Date(new X509Certificate(cert).validTo).toISOString() });
+    expect(item).toMatchObject({
+      outcome: 'not-due',
+      notAfter: new Date(new X509Certificate(cert).validTo).toISOString(),
+    });
   });
 
   it('checks every file of a lineage against its manifest before renewing it, not before finding it is not due', async () => {
@@ -288,12 +361,17 @@ describe('renew', () => {
     expect(issued.exitCode, describeRun(issued)).toBe(0);
     const args = ['--config-dir', dir, ...ca.serverArgs, 'renew', '--force'];
     const children = [spawnCli(args), spawnCli(args)];
-    const codes = await Promise.all(children.map((child) => new Promise<number | null>((resolve) => {
-      child.stdin.end();
-      child.stdout.resume();
-      child.stderr.resume();
-      child.on('close', (code) => resolve(code));
-    })));
+    const codes = await Promise.all(
+      children.map(
+        (child) =>
+          new Promise<number | null>((resolve) => {
+            child.stdin.end();
+            child.stdout.resume();
+            child.stderr.resume();
+            child.on('close', (code) => resolve(code));
+          }),
+      ),
+    );
     expect(codes).toEqual([0, 0]);
     const files = await liveFiles(dir, 'concurrent.example.test');
     expect(keyMatches(files.cert, files.privkey)).toBe(true);
@@ -316,7 +394,9 @@ describe('renew', () => {
     const result = await ca.run(dir, ['--json', 'renew', '--force']);
     expect(result.exitCode, describeRun(result)).toBe(7);
     const doc = JSON.parse(result.stdout);
-    const outcomes = Object.fromEntries(doc.result.items.map((i: { certName: string; outcome: string }) => [i.certName, i.outcome]));
+    const outcomes = Object.fromEntries(
+      doc.result.items.map((i: { certName: string; outcome: string }) => [i.certName, i.outcome]),
+    );
     expect(outcomes).toEqual({ 'bad.example.test': 'failed', 'good.example.test': 'renewed' });
     const failure = doc.result.items.find((i: { certName: string }) => i.certName === 'bad.example.test');
     expect(failure.error.message).toContain('no-such-webroot');

@@ -57,7 +57,9 @@ describe('register', () => {
     expect(result.exitCode, describeRun(result)).toBe(0);
     expect(JSON.parse(result.stdout).result).toMatchObject({ status: 'valid', contact: ['mailto:tos@example.test'] });
     const accounts = join(dir, 'accounts');
-    const record = JSON.parse(await readFile(join(accounts, (await readdir(accounts))[0] as string, 'default', 'account.json'), 'utf8'));
+    const record = JSON.parse(
+      await readFile(join(accounts, (await readdir(accounts))[0] as string, 'default', 'account.json'), 'utf8'),
+    );
     expect(record.termsOfServiceAgreed).toBe(true);
   });
 });
@@ -67,19 +69,54 @@ describe('issue', () => {
     const dir = await registered();
     const keyFile = join(dir, 'csr.key');
     const csrFile = join(dir, 'request.csr');
-    execFileSync('openssl', ['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', keyFile, '-out', csrFile,
-      '-subj', '/CN=csr.example.test', '-addext', 'subjectAltName=DNS:csr.example.test,DNS:www.csr.example.test']);
+    execFileSync('openssl', [
+      'req',
+      '-new',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-keyout',
+      keyFile,
+      '-out',
+      csrFile,
+      '-subj',
+      '/CN=csr.example.test',
+      '-addext',
+      'subjectAltName=DNS:csr.example.test,DNS:www.csr.example.test',
+    ]);
     const out = join(dir, 'out');
     await mkdir(out);
-    const result = await ca.run(dir, ['issue', '--csr', csrFile, ...standalone(), '--fullchain-file', join(out, 'fullchain.pem'), '--cert-file', join(out, 'cert.pem')]);
+    const result = await ca.run(dir, [
+      'issue',
+      '--csr',
+      csrFile,
+      ...standalone(),
+      '--fullchain-file',
+      join(out, 'fullchain.pem'),
+      '--cert-file',
+      join(out, 'cert.pem'),
+    ]);
     expect(result.exitCode, describeRun(result)).toBe(0);
     const cert = new X509Certificate(await readFile(join(out, 'cert.pem')));
     expect(cert.subjectAltName).toBe('DNS:csr.example.test, DNS:www.csr.example.test');
     const keyPub = execFileSync('openssl', ['pkey', '-in', keyFile, '-pubout'], { encoding: 'utf8' });
     expect(cert.publicKey.export({ type: 'spki', format: 'pem' })).toBe(keyPub);
-    expect((await readFile(join(out, 'fullchain.pem'), 'utf8')).startsWith(await readFile(join(out, 'cert.pem'), 'utf8'))).toBe(true);
+    expect(
+      (await readFile(join(out, 'fullchain.pem'), 'utf8')).startsWith(await readFile(join(out, 'cert.pem'), 'utf8')),
+    ).toBe(true);
     await expect(stat(join(dir, 'certificates'))).rejects.toThrow();
-    const mismatch = await ca.run(dir, ['issue', '--csr', csrFile, '-d', 'other.example.test', ...standalone(), '--cert-file', join(out, 'x.pem')]);
+    const mismatch = await ca.run(dir, [
+      'issue',
+      '--csr',
+      csrFile,
+      '-d',
+      'other.example.test',
+      ...standalone(),
+      '--cert-file',
+      join(out, 'x.pem'),
+    ]);
     expect(mismatch.exitCode).toBe(2);
     expect(mismatch.stderr).toContain("differ from the CSR's");
   });
@@ -100,7 +137,15 @@ describe('issue', () => {
     const dir = await registered();
     const roots = await ca.pebble.rootCertificates();
     const alternate = new X509Certificate(roots[1] as string).subject.replace(/^.*CN=/s, '').trim();
-    const result = await ca.run(dir, ['--json', 'issue', '-d', 'chain.example.test', ...standalone(), '--preferred-chain', alternate]);
+    const result = await ca.run(dir, [
+      '--json',
+      'issue',
+      '-d',
+      'chain.example.test',
+      ...standalone(),
+      '--preferred-chain',
+      alternate,
+    ]);
     expect(result.exitCode, describeRun(result)).toBe(0);
     expect(JSON.parse(result.stdout).result.chainIssuer).toBe(alternate);
     const renewed = await ca.run(dir, ['--json', 'renew', '--force']);
@@ -111,12 +156,27 @@ describe('issue', () => {
   it('orders the profile given with --profile', async () => {
     requirePebbleFeature(ca.pebble, 'profiles');
     const dir = await registered();
-    const result = await ca.run(dir, ['--json', 'issue', '-d', 'short.example.test', ...standalone(), '--profile', 'shortlived']);
+    const result = await ca.run(dir, [
+      '--json',
+      'issue',
+      '-d',
+      'short.example.test',
+      ...standalone(),
+      '--profile',
+      'shortlived',
+    ]);
     expect(result.exitCode, describeRun(result)).toBe(0);
     const { notBefore, notAfter } = JSON.parse(result.stdout).result;
     const days = (Date.parse(notAfter) - Date.parse(notBefore)) / 86_400_000;
     expect(days).toBeLessThan(7);
-    const unknown = await ca.run(dir, ['issue', '-d', 'noprofile.example.test', ...standalone(), '--profile', 'no-such-profile']);
+    const unknown = await ca.run(dir, [
+      'issue',
+      '-d',
+      'noprofile.example.test',
+      ...standalone(),
+      '--profile',
+      'no-such-profile',
+    ]);
     expect(unknown.exitCode, describeRun(unknown)).toBe(3);
   });
 
@@ -163,7 +223,13 @@ describe('issue', () => {
   it('uses the certbot webroot-map JSON together with -w groups', async () => {
     const dir = await registered();
     await writeFile(join(dir, 'placeholder'), '');
-    const result = await ca.run(dir, ['issue', '-d', 'map.example.test', '--webroot-map', '{"map.example.test":"/nonexistent-webroot"}']);
+    const result = await ca.run(dir, [
+      'issue',
+      '-d',
+      'map.example.test',
+      '--webroot-map',
+      '{"map.example.test":"/nonexistent-webroot"}',
+    ]);
     expect(result.exitCode, describeRun(result)).toBe(4);
     expect(result.stderr).toContain('/nonexistent-webroot');
   });

@@ -80,7 +80,14 @@ describe('standalone', () => {
   it('answers tls-alpn-01 on --tls-port', async () => {
     const dir = await registered();
     const result = await ca.run(dir, [
-      'issue', '-d', 'alpn.example.test', '--standalone', '--preferred-challenges', 'tls-alpn-01', '--tls-port', String(ca.pebble.tlsPort),
+      'issue',
+      '-d',
+      'alpn.example.test',
+      '--standalone',
+      '--preferred-challenges',
+      'tls-alpn-01',
+      '--tls-port',
+      String(ca.pebble.tlsPort),
     ]);
     expect(result.exitCode, describeRun(result)).toBe(0);
     expect(result.stderr).toContain(`standalone: listening for tls-alpn-01 on port ${ca.pebble.tlsPort}`);
@@ -99,7 +106,14 @@ describe('standalone', () => {
     // Where web servers usually listen.
     await listen(occupier, port, '0.0.0.0');
     try {
-      const result = await ca.run(dir, ['issue', '-d', 'busy.example.test', '--standalone', '--http-port', String(port)]);
+      const result = await ca.run(dir, [
+        'issue',
+        '-d',
+        'busy.example.test',
+        '--standalone',
+        '--http-port',
+        String(port),
+      ]);
       expect(result.exitCode, describeRun(result)).toBe(4);
       const errors = errorLines(result);
       expect(errors, describeRun(result)).toHaveLength(1);
@@ -143,10 +157,16 @@ describe('manual', () => {
     let result: CliResult;
     try {
       result = await ca.run(dir, [
-        'issue', '--manual', '--preferred-challenges', 'http-01',
-        '--manual-auth-hook', `echo $CERTBOT_VALIDATION > '${challengeDir}'/$CERTBOT_TOKEN && echo "auth-marker $CERTBOT_DOMAIN $CERTBOT_TOKEN"`,
-        '--manual-cleanup-hook', `rm -f '${challengeDir}'/$CERTBOT_TOKEN; echo "$CERTBOT_AUTH_OUTPUT" >> '${authOutputs}'`,
-        '-d', 'manual-http.example.test',
+        'issue',
+        '--manual',
+        '--preferred-challenges',
+        'http-01',
+        '--manual-auth-hook',
+        `echo $CERTBOT_VALIDATION > '${challengeDir}'/$CERTBOT_TOKEN && echo "auth-marker $CERTBOT_DOMAIN $CERTBOT_TOKEN"`,
+        '--manual-cleanup-hook',
+        `rm -f '${challengeDir}'/$CERTBOT_TOKEN; echo "$CERTBOT_AUTH_OUTPUT" >> '${authOutputs}'`,
+        '-d',
+        'manual-http.example.test',
       ]);
     } finally {
       await close(web);
@@ -154,7 +174,9 @@ describe('manual', () => {
     expect(result.exitCode, describeRun(result)).toBe(0);
     expect((await certificate(dir, 'manual-http.example.test')).subjectAltName).toBe('DNS:manual-http.example.test');
     // Pebble fetched the file the auth hook wrote...
-    const fetched = served.filter((s) => s.startsWith(`manual-http.example.test:${ca.pebble.httpPort} /.well-known/acme-challenge/`));
+    const fetched = served.filter((s) =>
+      s.startsWith(`manual-http.example.test:${ca.pebble.httpPort} /.well-known/acme-challenge/`),
+    );
     expect(fetched.length, served.join('\n')).toBeGreaterThanOrEqual(1);
     const token = (fetched[0] as string).split('/').pop() as string;
     // ...the cleanup hook got the auth hook's output and removed the file.
@@ -189,10 +211,19 @@ describe('orders', () => {
     expect(one.exitCode, describeRun(one)).toBe(0);
 
     const names = Array.from({ length: 100 }, (_, i) => `n${i + 1}.example.test`);
-    const many = await ca.run(hundred, ['-v', 'issue', '--cert-name', 'hundred', ...names.flatMap((name) => ['-d', name]), ...standaloneHttp()]);
+    const many = await ca.run(hundred, [
+      '-v',
+      'issue',
+      '--cert-name',
+      'hundred',
+      ...names.flatMap((name) => ['-d', name]),
+      ...standaloneHttp(),
+    ]);
     expect(many.exitCode, describeRun(many)).toBe(0);
     // Timing is the benchmark's business (npm run bench); printed here only to show the scale.
-    console.info(`standalone http-01 issuance: 1 name ${one.durationMs} ms, 100 names ${many.durationMs} ms (${(many.durationMs / one.durationMs).toFixed(1)}x)`);
+    console.info(
+      `standalone http-01 issuance: 1 name ${one.durationMs} ms, 100 names ${many.durationMs} ms (${(many.durationMs / one.durationMs).toFixed(1)}x)`,
+    );
 
     const san = (await certificate(hundred, 'hundred')).subjectAltName ?? '';
     expect(san.split(', ').sort()).toEqual(names.map((name) => `DNS:${name}`).sort());
@@ -201,9 +232,13 @@ describe('orders', () => {
     const requests = many.stderr.split('\n').filter((line) => /debug: POST \S+\/(chalZ|authZ)\//.test(line));
     const challengeAnswers = requests.flatMap((line, index) => (line.includes('/chalZ/') ? [index] : []));
     // 100 challenges; a few more POSTs when Pebble refused a nonce and the POST was signed again.
-    const challengeUrls = new Set(challengeAnswers.map((index) => /\S+\/chalZ\/\S+/.exec(requests[index] as string)?.[0]));
+    const challengeUrls = new Set(
+      challengeAnswers.map((index) => /\S+\/chalZ\/\S+/.exec(requests[index] as string)?.[0]),
+    );
     expect(challengeUrls.size).toBe(100);
-    const firstPollAfterAnswers = requests.findIndex((line, index) => index > (challengeAnswers[0] as number) && line.includes('/authZ/'));
+    const firstPollAfterAnswers = requests.findIndex(
+      (line, index) => index > (challengeAnswers[0] as number) && line.includes('/authZ/'),
+    );
     expect(firstPollAfterAnswers).toBeGreaterThan(challengeAnswers.at(-1) as number);
   });
 

@@ -115,11 +115,11 @@ async function streamFiller(res: ServerResponse, bytes: number): Promise<void> {
 }
 
 describe('badNonce', () => {
-  it.each([1, 5, 10])('fake CA: a burst of %i badNonce answers is retried, each time with a fresh nonce and signature', async (burst) => {
-    let rejected = 0;
-    await withFake(
-      {},
-      async ({ fake, client }) => {
+  it.each([1, 5, 10])(
+    'fake CA: a burst of %i badNonce answers is retried, each time with a fresh nonce and signature',
+    async (burst) => {
+      let rejected = 0;
+      await withFake({}, async ({ fake, client }) => {
         // Each badNonce answer carries the next nonce, as RFC 8555 §6.5 requires.
         fake.options.interceptor = (request, res) => {
           if (request.resource !== 'newAccount' || rejected >= burst) return false;
@@ -138,9 +138,9 @@ describe('badNonce', () => {
         expect(attempts.every((a) => a.nonceFresh === true && a.signatureValid === true)).toBe(true);
         // Each badNonce answer carried the next nonce: only the very first POST needed a newNonce request.
         expect(fake.requestsTo('newNonce')).toHaveLength(1);
-      },
-    );
-  });
+      });
+    },
+  );
 
   it('fake CA: past the bound of 10 retries the BadNonceError surfaces', async () => {
     await withFake({}, async ({ fake, client }) => {
@@ -198,13 +198,20 @@ describe('5xx and 429', () => {
       fake.options.interceptor = (request, res) => {
         if (request.resource !== 'newOrder') return false;
         if (withProblem) {
-          sendProblem(res, 503, 'serverInternal', 'overloaded', { nonce: fake.issueNonce(), headers: { 'retry-after': '1' } });
+          sendProblem(res, 503, 'serverInternal', 'overloaded', {
+            nonce: fake.issueNonce(),
+            headers: { 'retry-after': '1' },
+          });
         } else {
-          res.writeHead(503, { 'content-type': 'text/plain', 'retry-after': '1', 'replay-nonce': fake.issueNonce() }).end('Service Unavailable');
+          res
+            .writeHead(503, { 'content-type': 'text/plain', 'retry-after': '1', 'replay-nonce': fake.issueNonce() })
+            .end('Service Unavailable');
         }
         return true;
       };
-      const result = await measure(() => client.newOrder({ identifiers: [{ type: 'dns', value: 'once.example.test' }] }));
+      const result = await measure(() =>
+        client.newOrder({ identifiers: [{ type: 'dns', value: 'once.example.test' }] }),
+      );
       record(`503 on newOrder (${withProblem ? 'problem' : 'text'})`, fake, result);
       expect(fake.requestsTo('newOrder', 'POST')).toHaveLength(1);
       if (withProblem) {
@@ -221,34 +228,40 @@ describe('5xx and 429', () => {
     });
   });
 
-  it.each(['newOrder', 'order'] as const)('fake CA: 429 rateLimited with Retry-After: 3600 on %s surfaces at once', async (resource) => {
-    await withFake({}, async ({ fake, client }) => {
-      await register(client);
-      const { url } = await client.newOrder({ identifiers: [{ type: 'dns', value: 'limited.example.test' }] });
-      fake.options.interceptor = (request, res) => {
-        if (request.resource !== resource) return false;
-        sendProblem(res, 429, 'rateLimited', 'too many new orders recently', {
-          nonce: fake.issueNonce(),
-          headers: { 'retry-after': '3600' },
-        });
-        return true;
-      };
-      const before = fake.requestsTo(resource, 'POST').length;
-      const result = await measure<unknown>(() =>
-        resource === 'newOrder' ? client.newOrder({ identifiers: [{ type: 'dns', value: 'limited.example.test' }] }) : client.getOrder(url),
-      );
-      record(`429 + Retry-After: 3600 on ${resource}`, fake, result);
-      expect(result.error).toBeInstanceOf(RateLimitedError);
-      expect((result.error as RateLimitedError).retryAfterSeconds).toBe(3600);
-      expect((result.error as RateLimitedError).status).toBe(429);
-      expect(fake.requestsTo(resource, 'POST').length - before).toBe(1);
-      expect(result.ms).toBeLessThan(1_000);
-    });
-  });
+  it.each(['newOrder', 'order'] as const)(
+    'fake CA: 429 rateLimited with Retry-After: 3600 on %s surfaces at once',
+    async (resource) => {
+      await withFake({}, async ({ fake, client }) => {
+        await register(client);
+        const { url } = await client.newOrder({ identifiers: [{ type: 'dns', value: 'limited.example.test' }] });
+        fake.options.interceptor = (request, res) => {
+          if (request.resource !== resource) return false;
+          sendProblem(res, 429, 'rateLimited', 'too many new orders recently', {
+            nonce: fake.issueNonce(),
+            headers: { 'retry-after': '3600' },
+          });
+          return true;
+        };
+        const before = fake.requestsTo(resource, 'POST').length;
+        const result = await measure<unknown>(() =>
+          resource === 'newOrder'
+            ? client.newOrder({ identifiers: [{ type: 'dns', value: 'limited.example.test' }] })
+            : client.getOrder(url),
+        );
+        record(`429 + Retry-After: 3600 on ${resource}`, fake, result);
+        expect(result.error).toBeInstanceOf(RateLimitedError);
+        expect((result.error as RateLimitedError).retryAfterSeconds).toBe(3600);
+        expect((result.error as RateLimitedError).status).toBe(429);
+        expect(fake.requestsTo(resource, 'POST').length - before).toBe(1);
+        expect(result.ms).toBeLessThan(1_000);
+      });
+    },
+  );
 });
 
 describe('malformed answers', () => {
-  const html = '<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head><body><h1>Bad Gateway</h1></body></html>';
+  const html =
+    '<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head><body><h1>Bad Gateway</h1></body></html>';
 
   it('fake CA: an HTML 502 page instead of JSON gives a clear CaHttpError, not a JSON.parse stack', async () => {
     await withFake({}, async ({ fake, client }) => {
@@ -258,7 +271,9 @@ describe('malformed answers', () => {
         res.writeHead(502, { 'content-type': 'text/html; charset=utf-8', 'replay-nonce': fake.issueNonce() }).end(html);
         return true;
       };
-      const result = await measure(() => client.newOrder({ identifiers: [{ type: 'dns', value: 'html.example.test' }] }));
+      const result = await measure(() =>
+        client.newOrder({ identifiers: [{ type: 'dns', value: 'html.example.test' }] }),
+      );
       record('HTML 502 on newOrder', fake, result);
       expect(result.error).toBeInstanceOf(CaHttpError);
       expect(result.error).toBeInstanceOf(NetworkError);
@@ -290,28 +305,33 @@ describe('malformed answers', () => {
     });
   });
 
-  it.each(['directory', 'order'] as const)('fake CA: a 5 MiB streamed answer to a %s request fails promptly, naming the limit', async (resource) => {
-    await withFake({}, async ({ fake, client }) => {
-      let url = fake.directoryUrl;
-      if (resource === 'order') {
-        await register(client);
-        url = (await client.newOrder({ identifiers: [{ type: 'dns', value: 'huge.example.test' }] })).url;
-      }
-      fake.options.interceptor = async (request, res) => {
-        if (request.resource !== resource) return false;
-        await streamFiller(res, 5 * 1024 * 1024);
-        return true;
-      };
-      const before = fake.requestsTo(resource).length;
-      const result = await measure<unknown>(() => (resource === 'directory' ? client.directory() : client.getOrder(url)));
-      record(`5 MiB body on ${resource}`, fake, result);
-      expect(result.error).toBeInstanceOf(NetworkError);
-      expect((result.error as Error).message).toContain(`${DEFAULT_MAX_RESPONSE_BYTES}-byte limit`);
-      // The limit is a property of the answer, not a passing fault: asking again cannot help.
-      expect(fake.requestsTo(resource).length - before).toBe(1);
-      expect(result.ms).toBeLessThan(5_000);
-    });
-  });
+  it.each(['directory', 'order'] as const)(
+    'fake CA: a 5 MiB streamed answer to a %s request fails promptly, naming the limit',
+    async (resource) => {
+      await withFake({}, async ({ fake, client }) => {
+        let url = fake.directoryUrl;
+        if (resource === 'order') {
+          await register(client);
+          url = (await client.newOrder({ identifiers: [{ type: 'dns', value: 'huge.example.test' }] })).url;
+        }
+        fake.options.interceptor = async (request, res) => {
+          if (request.resource !== resource) return false;
+          await streamFiller(res, 5 * 1024 * 1024);
+          return true;
+        };
+        const before = fake.requestsTo(resource).length;
+        const result = await measure<unknown>(() =>
+          resource === 'directory' ? client.directory() : client.getOrder(url),
+        );
+        record(`5 MiB body on ${resource}`, fake, result);
+        expect(result.error).toBeInstanceOf(NetworkError);
+        expect((result.error as Error).message).toContain(`${DEFAULT_MAX_RESPONSE_BYTES}-byte limit`);
+        // The limit is a property of the answer, not a passing fault: asking again cannot help.
+        expect(fake.requestsTo(resource).length - before).toBe(1);
+        expect(result.ms).toBeLessThan(5_000);
+      });
+    },
+  );
 
   it('fake CA: a declared Content-Length over the limit is refused before the body is read', async () => {
     await withFake({}, async ({ fake, client }) => {
@@ -332,13 +352,16 @@ describe('malformed answers', () => {
   });
 
   it('fake CA: a directory that is not JSON fails with a NetworkError naming the URL', async () => {
-    await withFake({ directory: { body: '<html>maintenance</html>', contentType: 'text/html' } }, async ({ fake, client }) => {
-      const result = await measure(() => client.directory());
-      record('directory not JSON', fake, result);
-      expect(result.error).toBeInstanceOf(NetworkError);
-      expect((result.error as Error).message).toContain(fake.directoryUrl);
-      expect((result.error as Error).message).toMatch(/not JSON/);
-    });
+    await withFake(
+      { directory: { body: '<html>maintenance</html>', contentType: 'text/html' } },
+      async ({ fake, client }) => {
+        const result = await measure(() => client.directory());
+        record('directory not JSON', fake, result);
+        expect(result.error).toBeInstanceOf(NetworkError);
+        expect((result.error as Error).message).toContain(fake.directoryUrl);
+        expect((result.error as Error).message).toMatch(/not JSON/);
+      },
+    );
   });
 
   it('fake CA: a directory without newOrder fails with a NetworkError naming the URL and the field', async () => {
@@ -378,7 +401,9 @@ describe('nonces and connections', () => {
       async ({ fake, client }) => {
         await register(client);
         fake.options.interceptor = (request) => request.resource === 'newOrder';
-        const result = await measure(() => client.newOrder({ identifiers: [{ type: 'dns', value: 'stall.example.test' }] }));
+        const result = await measure(() =>
+          client.newOrder({ identifiers: [{ type: 'dns', value: 'stall.example.test' }] }),
+        );
         record('stalled newOrder (timeout 500 ms)', fake, result);
         expect(result.error).toBeInstanceOf(NetworkError);
         expect((result.error as Error).message).toMatch(/stopped answering/);
@@ -426,7 +451,11 @@ describe('nonces and connections', () => {
         if (request.resource !== resource || resets > 0) return false;
         resets++;
         if (when === 'half-way through the body') {
-          res.writeHead(200, { 'content-type': 'application/json', 'content-length': '400', 'replay-nonce': fake.issueNonce() });
+          res.writeHead(200, {
+            'content-type': 'application/json',
+            'content-length': '400',
+            'replay-nonce': fake.issueNonce(),
+          });
           res.write('{"status":"pending","identifiers":[');
           // Let the headers and the first bytes leave before the connection breaks.
           setImmediate(() => res.socket?.destroy());
@@ -437,7 +466,9 @@ describe('nonces and connections', () => {
       };
       const before = fake.requestsTo(resource).length;
       const result = await measure<unknown>(() =>
-        resource === 'order' ? client.getOrder(url) : client.newOrder({ identifiers: [{ type: 'dns', value: 'reset.example.test' }] }),
+        resource === 'order'
+          ? client.getOrder(url)
+          : client.newOrder({ identifiers: [{ type: 'dns', value: 'reset.example.test' }] }),
       );
       record(`connection reset on ${resource} ${when}`, fake, result);
       if (resource === 'order') {
@@ -465,7 +496,9 @@ describe('order flow', () => {
       expect(result.error).toBeUndefined();
       const posts = fake.requests.filter((r) => r.method === 'POST').map((r) => r);
       const newAuthz = posts.filter((r) => r.resource === 'newAuthz');
-      expect(newAuthz.map((r) => (r.jws?.payload as { identifier: { value: string } }).identifier.value).sort()).toEqual(names);
+      expect(
+        newAuthz.map((r) => (r.jws?.payload as { identifier: { value: string } }).identifier.value).sort(),
+      ).toEqual(names);
       const newOrderSeq = posts.find((r) => r.resource === 'newOrder')?.seq ?? -1;
       expect(newOrderSeq).toBeGreaterThan(0);
       expect(newAuthz.every((r) => r.seq < newOrderSeq)).toBe(true);
@@ -478,7 +511,9 @@ describe('order flow', () => {
   it('fake CA: preAuthorize is skipped when the directory has no newAuthz', async () => {
     await withFake({}, async ({ fake, client }) => {
       await register(client);
-      const result = await measure(async () => obtainCertificate(client, await obtainOptions(['nopre.example.test'], { preAuthorize: true })));
+      const result = await measure(async () =>
+        obtainCertificate(client, await obtainOptions(['nopre.example.test'], { preAuthorize: true })),
+      );
       record('preAuthorize without newAuthz', fake, result);
       expect(result.error).toBeUndefined();
       expect(fake.requestsTo('newAuthz')).toHaveLength(0);
@@ -496,7 +531,9 @@ describe('order flow', () => {
       expect(result.ms).toBeGreaterThanOrEqual(1_400);
       expect(result.ms).toBeLessThan(5_000);
       const authzPosts = fake.requestsTo('authz', 'POST');
-      const deactivations = authzPosts.filter((r) => (r.jws?.payload as { status?: string } | undefined)?.status === 'deactivated');
+      const deactivations = authzPosts.filter(
+        (r) => (r.jws?.payload as { status?: string } | undefined)?.status === 'deactivated',
+      );
       expect(deactivations).toHaveLength(1);
       const lastPoll = authzPosts.filter((r) => r.jws?.payload === undefined).at(-1);
       expect(deactivations[0]!.seq).toBeGreaterThan(lastPoll?.seq ?? Number.POSITIVE_INFINITY);
@@ -507,7 +544,10 @@ describe('order flow', () => {
 
   it.each([
     ['garbage instead of PEM', async () => 'this is not a certificate chain'],
-    ['a PEM block that is not base64', async () => '-----BEGIN CERTIFICATE-----\n!!!not base64!!!\n-----END CERTIFICATE-----\n'],
+    [
+      'a PEM block that is not base64',
+      async () => '-----BEGIN CERTIFICATE-----\n!!!not base64!!!\n-----END CERTIFICATE-----\n',
+    ],
     [
       'a leaf for another key',
       async (issued: { caPem: string; issueFor: (k: webcrypto.CryptoKey) => Promise<string> }) =>
@@ -529,7 +569,9 @@ describe('order flow', () => {
       record(`chain: ${label}`, fake, result);
       expect(result.error).toBeInstanceOf(NetworkError);
       expect((result.error as Error).message).toContain(`${fake.origin}/cert/`);
-      expect((result.error as Error).message).toMatch(label === 'a leaf for another key' ? /does not match the certificate key/ : /unusable/);
+      expect((result.error as Error).message).toMatch(
+        label === 'a leaf for another key' ? /does not match the certificate key/ : /unusable/,
+      );
     });
   });
 
@@ -544,7 +586,9 @@ describe('order flow', () => {
         { type: 'dns', value: 'ok.example.test' },
         { type: 'dns', value: 'www.ok.example.test' },
       ]);
-      expect(fake.requests.filter((r) => r.method === 'POST').every((r) => r.nonceFresh && r.signatureValid)).toBe(true);
+      expect(fake.requests.filter((r) => r.method === 'POST').every((r) => r.nonceFresh && r.signatureValid)).toBe(
+        true,
+      );
     });
   });
 });

@@ -180,9 +180,19 @@ async function startBindOnce(options: BindOptions, keys: TsigKey[]): Promise<Bin
 
     const dig = async (name: string, type: string): Promise<string[]> => {
       const { stdout } = await runCommand(DIG, [
-        '-p', String(port), '@127.0.0.1', '+short', '+time=1', '+tries=1', name, type,
+        '-p',
+        String(port),
+        '@127.0.0.1',
+        '+short',
+        '+time=1',
+        '+tries=1',
+        name,
+        type,
       ]);
-      return stdout.split('\n').map((line) => line.trim()).filter((line) => line && !line.startsWith(';'));
+      return stdout
+        .split('\n')
+        .map((line) => line.trim())
+        .filter((line) => line && !line.startsWith(';'));
     };
 
     // named exits at once when it cannot bind; waitUntil then fails with its log tail.

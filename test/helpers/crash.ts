@@ -62,7 +62,11 @@ function collect(child: ChildProcess, started: number, timeoutMs: number): Promi
  * Runs the CLI and SIGKILLs it after `delayMs` (fault injection, not synchronisation: the point
  * is to land anywhere in the run). A run that ends earlier is simply not killed.
  */
-export function runCliKilledAfter(args: readonly string[], delayMs: number, options: { timeoutMs?: number } = {}): Promise<KilledRun> {
+export function runCliKilledAfter(
+  args: readonly string[],
+  delayMs: number,
+  options: { timeoutMs?: number } = {},
+): Promise<KilledRun> {
   const { file, prefix } = cliCommand();
   const started = Date.now();
   const child = spawn(file, [...prefix, ...args], { cwd: REPO_ROOT, env: baseEnv(), stdio: ['pipe', 'pipe', 'pipe'] });
@@ -88,14 +92,23 @@ export function straceAvailable(): boolean {
  * `syscall`. strace counts per thread; UV_THREADPOOL_SIZE=1 puts every file operation on one
  * libuv thread, so "the 7th rename" is the same step of the write protocol in every run.
  */
-export function runCliKilledAtSyscall(args: readonly string[], point: SyscallPoint, options: { timeoutMs?: number } = {}): Promise<KilledRun> {
+export function runCliKilledAtSyscall(
+  args: readonly string[],
+  point: SyscallPoint,
+  options: { timeoutMs?: number } = {},
+): Promise<KilledRun> {
   const { file, prefix } = cliCommand();
   const started = Date.now();
   const strace = [
     // No --seccomp-bpf: with it, strace 6.1 injects at when=1 only.
-    '-f', '-qq', '-o', '/dev/null',
-    '-e', `trace=${point.syscall}`,
-    '-e', `inject=${point.syscall}:signal=KILL:when=${point.when}`,
+    '-f',
+    '-qq',
+    '-o',
+    '/dev/null',
+    '-e',
+    `trace=${point.syscall}`,
+    '-e',
+    `inject=${point.syscall}:signal=KILL:when=${point.when}`,
   ];
   const child = spawn('strace', [...strace, file, ...prefix, ...args], {
     cwd: REPO_ROOT,
@@ -123,16 +136,24 @@ export interface TracedRun {
  * One run under strace (UV_THREADPOOL_SIZE=1, as runCliKilledAtSyscall), recording the calls of
  * `syscalls` made by the file thread: which `when` values exist, and what each one does.
  */
-export async function traceRun(args: readonly string[], syscalls: readonly string[], traceFile: string): Promise<TracedRun> {
+export async function traceRun(
+  args: readonly string[],
+  syscalls: readonly string[],
+  traceFile: string,
+): Promise<TracedRun> {
   const { file, prefix } = cliCommand();
   const started = Date.now();
   // openat with -y (fds decoded as paths) as well: the store writes inside open directories, by
   // /proc/self/fd/<fd>/<name>, and a rename's target is named by the directory <fd> was opened as.
-  const child = spawn('strace', ['-f', '-qq', '-y', '-o', traceFile, '-e', `trace=${[...syscalls, 'openat'].join(',')}`, file, ...prefix, ...args], {
-    cwd: REPO_ROOT,
-    env: baseEnv({ UV_THREADPOOL_SIZE: '1' }),
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    'strace',
+    ['-f', '-qq', '-y', '-o', traceFile, '-e', `trace=${[...syscalls, 'openat'].join(',')}`, file, ...prefix, ...args],
+    {
+      cwd: REPO_ROOT,
+      env: baseEnv({ UV_THREADPOOL_SIZE: '1' }),
+      stdio: ['pipe', 'pipe', 'pipe'],
+    },
+  );
   const run = await collect(child, started, 60_000);
   const perThread = new Map<string, TracedCall[]>();
   /** fd → the path it was opened by (fds are per process, and the traced CLI is one process). */
@@ -147,7 +168,10 @@ export async function traceRun(args: readonly string[], syscalls: readonly strin
     if (call.syscall === 'rename') {
       const target = /^"(?:[^"\\]|\\.)*", "((?:[^"\\]|\\.)*)"/.exec(match[3] as string);
       if (target) {
-        call.target = (target[1] as string).replace(/^\/proc\/self\/fd\/(\d+)(?=\/)/, (whole, fd: string) => openPaths.get(fd) ?? whole);
+        call.target = (target[1] as string).replace(
+          /^\/proc\/self\/fd\/(\d+)(?=\/)/,
+          (whole, fd: string) => openPaths.get(fd) ?? whole,
+        );
       }
     }
     const calls = perThread.get(match[1] as string) ?? [];
@@ -166,7 +190,9 @@ export async function traceRun(args: readonly string[], syscalls: readonly strin
  * For each rename of a traced run: its target and the number (`when`) of the fsync just before
  * it, i.e. the fsync of the finished temp file that the rename would install.
  */
-export function renamePoints(calls: readonly TracedCall[]): Array<{ rename: number; target: string; fileFsync: number }> {
+export function renamePoints(
+  calls: readonly TracedCall[],
+): Array<{ rename: number; target: string; fileFsync: number }> {
   const points: Array<{ rename: number; target: string; fileFsync: number }> = [];
   let renames = 0;
   let fsyncs = 0;
@@ -241,7 +267,8 @@ export function setProblems(set: FileSet, roots: readonly string[]): string[] {
     const path = [leaf, ...chain];
     for (let i = 0; i + 1 < path.length; i++) {
       const [subject, issuer] = [path[i] as X509Certificate, path[i + 1] as X509Certificate];
-      if (!subject.checkIssued(issuer) || !subject.verify(issuer.publicKey)) problems.push(`certificate ${i + 1} is not signed by certificate ${i + 2}`);
+      if (!subject.checkIssued(issuer) || !subject.verify(issuer.publicKey))
+        problems.push(`certificate ${i + 1} is not signed by certificate ${i + 2}`);
     }
     const top = path[path.length - 1] as X509Certificate;
     const anchored = roots.some((pem) => {
@@ -280,7 +307,8 @@ export async function readArchive(lineageDir: string): Promise<ArchiveVersionOnD
     let complete = false;
     if (manifestText !== undefined) {
       const manifest = JSON.parse(manifestText) as { files: Record<string, string> };
-      const sha = (text: string | undefined) => (text === undefined ? undefined : createHash('sha256').update(text, 'utf8').digest('hex'));
+      const sha = (text: string | undefined) =>
+        text === undefined ? undefined : createHash('sha256').update(text, 'utf8').digest('hex');
       complete = LIVE_KINDS.every((kind) => sha(files[kind]) === manifest.files[FILE_OF[kind]]);
     }
     versions.push({ number: Number(name), complete, files });
@@ -408,7 +436,9 @@ export interface Tmpfs {
 function mountCommand(args: string[]): void {
   const result = spawnSync(args[0] as string, args.slice(1), { encoding: 'utf8' });
   if (result.status !== 0) {
-    throw new Error(`${args.join(' ')} failed (${result.status}): ${result.stderr || result.error?.message || ''}`.trim());
+    throw new Error(
+      `${args.join(' ')} failed (${result.status}): ${result.stderr || result.error?.message || ''}`.trim(),
+    );
   }
 }
 
@@ -462,11 +492,27 @@ function procState(pid: number): string | undefined {
  */
 export function runCliFrozenAtSyscall(args: readonly string[], point: SyscallPoint): FrozenRun {
   const { file, prefix } = cliCommand();
-  const child = spawn('strace', ['-f', '-qq', '-o', '/dev/null', '-e', `trace=${point.syscall}`, '-e', `inject=${point.syscall}:signal=STOP:when=${point.when}`, file, ...prefix, ...args], {
-    cwd: REPO_ROOT,
-    env: baseEnv({ UV_THREADPOOL_SIZE: '1' }),
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    'strace',
+    [
+      '-f',
+      '-qq',
+      '-o',
+      '/dev/null',
+      '-e',
+      `trace=${point.syscall}`,
+      '-e',
+      `inject=${point.syscall}:signal=STOP:when=${point.when}`,
+      file,
+      ...prefix,
+      ...args,
+    ],
+    {
+      cwd: REPO_ROOT,
+      env: baseEnv({ UV_THREADPOOL_SIZE: '1' }),
+      stdio: ['pipe', 'pipe', 'pipe'],
+    },
+  );
   let stdout = '';
   let stderr = '';
   child.stdout?.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
@@ -487,7 +533,8 @@ export function runCliFrozenAtSyscall(args: readonly string[], point: SyscallPoi
     stopped: async (reached) => {
       await waitUntil(
         async () => {
-          if (child.exitCode !== null || child.signalCode !== null) throw new Error(`the run exited before it was stopped\n${stderr}`);
+          if (child.exitCode !== null || child.signalCode !== null)
+            throw new Error(`the run exited before it was stopped\n${stderr}`);
           return (await reached()) && frozen();
         },
         { timeoutMs: 60_000, what: `the CLI to stop at ${point.syscall} #${point.when}` },

@@ -86,7 +86,10 @@ export interface FakeCaOptions {
   /** Challenge types each authorization offers (default http-01 only). */
   challengeTypes?: readonly string[];
   /** Rewrites each authorization object as sent (newAuthz answers and authorization reads). */
-  rewriteAuthorization?: (authorization: Record<string, unknown>, state: { id: number; status: string }) => Record<string, unknown>;
+  rewriteAuthorization?: (
+    authorization: Record<string, unknown>,
+    state: { id: number; status: string },
+  ) => Record<string, unknown>;
   /** Rewrites each order object as sent (newOrder, order reads, finalize). */
   rewriteOrder?: (order: Record<string, unknown>) => Record<string, unknown>;
   /** Rewrites the Location header of newAccount, newOrder and newAuthz answers. */
@@ -163,12 +166,20 @@ function resourceOf(pathname: string): FakeResource {
 function decodeJws(body: string): FakeJws | undefined {
   try {
     const parsed = JSON.parse(body) as { protected?: unknown; payload?: unknown; signature?: unknown };
-    if (typeof parsed.protected !== 'string' || typeof parsed.payload !== 'string' || typeof parsed.signature !== 'string') {
+    if (
+      typeof parsed.protected !== 'string' ||
+      typeof parsed.payload !== 'string' ||
+      typeof parsed.signature !== 'string'
+    ) {
       return undefined;
     }
     const header = JSON.parse(Buffer.from(parsed.protected, 'base64url').toString('utf8')) as FakeJws['protected'];
     const payloadText = Buffer.from(parsed.payload, 'base64url').toString('utf8');
-    return { protected: header, payload: payloadText === '' ? undefined : JSON.parse(payloadText), signature: parsed.signature };
+    return {
+      protected: header,
+      payload: payloadText === '' ? undefined : JSON.parse(payloadText),
+      signature: parsed.signature,
+    };
   } catch {
     return undefined;
   }
@@ -234,7 +245,8 @@ export async function startFakeCa(initialOptions: FakeCaOptions = {}): Promise<F
     requests,
     caPem: issuer.pem,
     options: initialOptions,
-    requestsTo: (resource, method) => requests.filter((r) => r.resource === resource && (method === undefined || r.method === method)),
+    requestsTo: (resource, method) =>
+      requests.filter((r) => r.resource === resource && (method === undefined || r.method === method)),
     issueNonce,
     stop: async () => {
       server.closeAllConnections();
@@ -242,23 +254,34 @@ export async function startFakeCa(initialOptions: FakeCaOptions = {}): Promise<F
     },
   };
 
-  const nonceHeader = (): Record<string, string> => (fake.options.omitReplayNonce ? {} : { 'replay-nonce': issueNonce() });
+  const nonceHeader = (): Record<string, string> =>
+    fake.options.omitReplayNonce ? {} : { 'replay-nonce': issueNonce() };
   const problem = (res: ServerResponse, status: number, code: string, detail: string): void =>
     sendProblem(res, status, code, detail, { nonce: fake.options.omitReplayNonce ? null : issueNonce() });
   const json = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void => {
-    res.writeHead(status, { 'content-type': 'application/json', ...nonceHeader(), ...headers }).end(JSON.stringify(body));
+    res
+      .writeHead(status, { 'content-type': 'application/json', ...nonceHeader(), ...headers })
+      .end(JSON.stringify(body));
   };
 
-  const challengeUrl = (id: number, type: string): string => (type === 'http-01' ? `${origin}/chall/${id}` : `${origin}/chall/${id}/${type}`);
+  const challengeUrl = (id: number, type: string): string =>
+    type === 'http-01' ? `${origin}/chall/${id}` : `${origin}/chall/${id}/${type}`;
   const authzJson = (a: AuthzState): Record<string, unknown> => {
     const body: Record<string, unknown> = {
       identifier: a.identifier,
       status: a.status,
       expires: new Date(Date.now() + 3_600_000).toISOString(),
       ...(a.wildcard ? { wildcard: true } : {}),
-      challenges: (fake.options.challengeTypes ?? ['http-01']).map((type) => ({ type, url: challengeUrl(a.id, type), status: a.challengeStatus, token: a.token })),
+      challenges: (fake.options.challengeTypes ?? ['http-01']).map((type) => ({
+        type,
+        url: challengeUrl(a.id, type),
+        status: a.challengeStatus,
+        token: a.token,
+      })),
     };
-    return fake.options.rewriteAuthorization ? fake.options.rewriteAuthorization(body, { id: a.id, status: a.status }) : body;
+    return fake.options.rewriteAuthorization
+      ? fake.options.rewriteAuthorization(body, { id: a.id, status: a.status })
+      : body;
   };
   const located = (resource: FakeResource, location: string): string =>
     fake.options.rewriteLocation ? fake.options.rewriteLocation(resource, location) : location;
@@ -368,7 +391,9 @@ export async function startFakeCa(initialOptions: FakeCaOptions = {}): Promise<F
         res.writeHead(200, { 'content-type': directory.contentType }).end(directory.body);
         return;
       }
-      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(directory ? directory(defaults) : defaults));
+      res
+        .writeHead(200, { 'content-type': 'application/json' })
+        .end(JSON.stringify(directory ? directory(defaults) : defaults));
       return;
     }
     if (resource === 'newNonce') {
@@ -381,9 +406,11 @@ export async function startFakeCa(initialOptions: FakeCaOptions = {}): Promise<F
     }
     const jws = request.jws;
     if (!jws) return problem(res, 400, 'malformed', 'the body is not a flattened JWS');
-    if (!request.nonceFresh) return problem(res, 400, 'badNonce', `nonce ${String(jws.protected.nonce)} is unknown or used`);
+    if (!request.nonceFresh)
+      return problem(res, 400, 'badNonce', `nonce ${String(jws.protected.nonce)} is unknown or used`);
     if (!request.signatureValid) return problem(res, 400, 'malformed', 'JWS signature does not verify');
-    if (jws.protected.url !== request.url) return problem(res, 400, 'unauthorized', `JWS url ${String(jws.protected.url)} is not ${request.url}`);
+    if (jws.protected.url !== request.url)
+      return problem(res, 400, 'unauthorized', `JWS url ${String(jws.protected.url)} is not ${request.url}`);
     const payload = (jws.payload ?? {}) as Record<string, unknown>;
 
     if (resource === 'newAccount') {
@@ -392,7 +419,12 @@ export async function startFakeCa(initialOptions: FakeCaOptions = {}): Promise<F
       const existed = accounts.has(url);
       if (!existed && payload.onlyReturnExisting) return problem(res, 400, 'accountDoesNotExist', 'no such account');
       accounts.set(url, jws.protected.jwk);
-      return json(res, existed ? 200 : 201, { status: 'valid', orders: `${url}/orders` }, { location: located('newAccount', url) });
+      return json(
+        res,
+        existed ? 200 : 201,
+        { status: 'valid', orders: `${url}/orders` },
+        { location: located('newAccount', url) },
+      );
     }
     const account = jws.protected.kid;
     if (account === undefined || !accounts.has(account)) return problem(res, 400, 'accountDoesNotExist', 'unknown kid');
@@ -403,7 +435,8 @@ export async function startFakeCa(initialOptions: FakeCaOptions = {}): Promise<F
         const wildcard = identifier.value.startsWith('*.');
         const base = wildcard ? identifier.value.slice(2) : identifier.value;
         const reusable = [...authzs.values()].find(
-          (a) => a.account === account && a.status === 'valid' && a.identifier.value === base && a.wildcard === wildcard,
+          (a) =>
+            a.account === account && a.status === 'valid' && a.identifier.value === base && a.wildcard === wildcard,
         );
         return (reusable ?? newAuthz(account, identifier)).id;
       });
@@ -462,7 +495,13 @@ export async function startFakeCa(initialOptions: FakeCaOptions = {}): Promise<F
       const chain = certs.get(id);
       if (chain === undefined) return problem(res, 404, 'malformed', 'no such certificate');
       const links = fake.options.certificateLinks;
-      res.writeHead(200, { 'content-type': 'application/pem-certificate-chain', ...nonceHeader(), ...(links ? { link: [...links] } : {}) }).end(chain);
+      res
+        .writeHead(200, {
+          'content-type': 'application/pem-certificate-chain',
+          ...nonceHeader(),
+          ...(links ? { link: [...links] } : {}),
+        })
+        .end(chain);
       return;
     }
     return problem(res, 404, 'malformed', `nothing at ${request.path}`);

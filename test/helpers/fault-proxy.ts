@@ -14,7 +14,12 @@
  * (the client sees ECONNRESET) rather than an orderly close.
  */
 import { readFile } from 'node:fs/promises';
-import { createServer as createHttpServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
+import {
+  createServer as createHttpServer,
+  type IncomingHttpHeaders,
+  type IncomingMessage,
+  type ServerResponse,
+} from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
 import { createSecureContext, TLSSocket } from 'node:tls';
@@ -40,7 +45,16 @@ export type RequestKind =
 
 /** Kinds whose requests are signed POSTs. */
 export const SIGNED_KINDS: readonly RequestKind[] = [
-  'newAccount', 'account', 'newOrder', 'order', 'authz', 'challenge', 'finalize', 'certificate', 'revoke', 'keyChange',
+  'newAccount',
+  'account',
+  'newOrder',
+  'order',
+  'authz',
+  'challenge',
+  'finalize',
+  'certificate',
+  'revoke',
+  'keyChange',
 ];
 
 /** Pebble's request paths (2.4 to 2.10), by prefix. */
@@ -172,7 +186,15 @@ export function seededRandom(seed: number): () => number {
   };
 }
 
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'proxy-connection', 'upgrade', 'te', 'trailer']);
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'transfer-encoding',
+  'proxy-connection',
+  'upgrade',
+  'te',
+  'trailer',
+]);
 
 function endToEndHeaders(headers: IncomingHttpHeaders): Record<string, string | string[]> {
   const result: Record<string, string | string[]> = {};
@@ -217,16 +239,23 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
         const n = (counters.get(rule) ?? 0) + 1;
         counters.set(rule, n);
         const hit =
-          rule.first !== undefined ? n <= rule.first
-          : rule.every !== undefined ? n % rule.every === 0
-          : rule.probability !== undefined ? random() < rule.probability
-          : true;
+          rule.first !== undefined
+            ? n <= rule.first
+            : rule.every !== undefined
+              ? n % rule.every === 0
+              : rule.probability !== undefined
+                ? random() < rule.probability
+                : true;
         if (hit) return rule;
       }
       return undefined;
     };
 
-    const forward = (req: IncomingMessage, body: Buffer, overrides: { method?: string; path?: string } = {}): Promise<Upstream> =>
+    const forward = (
+      req: IncomingMessage,
+      body: Buffer,
+      overrides: { method?: string; path?: string } = {},
+    ): Promise<Upstream> =>
       new Promise((resolve, reject) => {
         const headers = endToEndHeaders(req.headers);
         const method = overrides.method ?? req.method ?? 'GET';
@@ -247,12 +276,18 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
             const chunks: Buffer[] = [];
             answer.on('data', (chunk: Buffer) => chunks.push(chunk));
             answer.on('end', () =>
-              resolve({ status: answer.statusCode ?? 502, headers: endToEndHeaders(answer.headers), body: Buffer.concat(chunks) }),
+              resolve({
+                status: answer.statusCode ?? 502,
+                headers: endToEndHeaders(answer.headers),
+                body: Buffer.concat(chunks),
+              }),
             );
             answer.on('error', reject);
           },
         );
-        outgoing.on('timeout', () => outgoing.destroy(new Error(`Pebble did not answer ${method} ${req.url} within 10 s`)));
+        outgoing.on('timeout', () =>
+          outgoing.destroy(new Error(`Pebble did not answer ${method} ${req.url} within 10 s`)),
+        );
         outgoing.on('error', reject);
         outgoing.end(overrides.method === undefined && body.length > 0 ? body : undefined);
       });
@@ -315,7 +350,13 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
             'content-type': 'application/problem+json',
             ...(nonce !== undefined ? { 'replay-nonce': nonce } : {}),
           })
-          .end(JSON.stringify({ type: 'urn:ietf:params:acme:error:badNonce', detail: 'JWS has an invalid anti-replay nonce (injected by the fault proxy)', status: 400 }));
+          .end(
+            JSON.stringify({
+              type: 'urn:ietf:params:acme:error:badNonce',
+              detail: 'JWS has an invalid anti-replay nonce (injected by the fault proxy)',
+              status: 400,
+            }),
+          );
         return;
       }
 
@@ -325,7 +366,8 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
       if (answer.status >= 400) {
         try {
           const problem = JSON.parse(answer.body.toString('utf8')) as { type?: unknown };
-          if (typeof problem.type === 'string') entry.upstreamProblem = problem.type.replace('urn:ietf:params:acme:error:', '');
+          if (typeof problem.type === 'string')
+            entry.upstreamProblem = problem.type.replace('urn:ietf:params:acme:error:', '');
         } catch {
           // Not a problem document: nothing to record.
         }
@@ -381,7 +423,9 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
             return;
           }
           entry.status = 502;
-          res.writeHead(502, { 'content-type': 'text/plain' }).end(`fault proxy: ${error instanceof Error ? error.message : String(error)}`);
+          res
+            .writeHead(502, { 'content-type': 'text/plain' })
+            .end(`fault proxy: ${error instanceof Error ? error.message : String(error)}`);
         });
       });
     });

@@ -8,14 +8,7 @@ import { request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freeDnsPort, freePorts } from './ports.js';
-import {
-  makeTempDir,
-  removeTempDir,
-  runCommand,
-  startDaemon,
-  waitUntil,
-  type Daemon,
-} from './processes.js';
+import { makeTempDir, removeTempDir, runCommand, startDaemon, waitUntil, type Daemon } from './processes.js';
 
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 /** Where scripts/testbed/install.sh unpacks sid's pebble package (same override as the script). */
@@ -41,9 +34,7 @@ export interface PebbleInstallation {
 export function sidPebbleState(): 'installed' | 'missing' | 'not-attempted' {
   if (!existsSync(PEBBLE_SID_CACHE_DIR)) return 'not-attempted';
   const bin = join(PEBBLE_SID_CACHE_DIR, 'root', 'usr', 'bin');
-  return existsSync(join(bin, 'pebble')) && existsSync(join(bin, 'pebble-challtestsrv'))
-    ? 'installed'
-    : 'missing';
+  return existsSync(join(bin, 'pebble')) && existsSync(join(bin, 'pebble-challtestsrv')) ? 'installed' : 'missing';
 }
 
 const installations = new Map<string, PebbleInstallation>();
@@ -208,14 +199,45 @@ export async function makeTestTls(dir: string): Promise<TlsMaterial> {
   const caCertPath = join(dir, 'tls-ca.pem');
   const serverKeyPath = join(dir, 'tls-server.key');
   const serverCertPath = join(dir, 'tls-server.pem');
-  const common = ['-config', configPath, '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-noenc', '-days', '7'];
+  const common = [
+    '-config',
+    configPath,
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:P-256',
+    '-noenc',
+    '-days',
+    '7',
+  ];
   await runCommand('openssl', [
-    'req', ...common, '-keyout', caKey, '-out', caCertPath,
-    '-subj', `/CN=acmecli test bed CA ${randomBytes(4).toString('hex')}`, '-extensions', 'ca_ext',
+    'req',
+    ...common,
+    '-keyout',
+    caKey,
+    '-out',
+    caCertPath,
+    '-subj',
+    `/CN=acmecli test bed CA ${randomBytes(4).toString('hex')}`,
+    '-extensions',
+    'ca_ext',
   ]);
   await runCommand('openssl', [
-    'req', ...common, '-keyout', serverKeyPath, '-out', serverCertPath,
-    '-subj', '/CN=localhost', '-CA', caCertPath, '-CAkey', caKey, '-extensions', 'server_ext',
+    'req',
+    ...common,
+    '-keyout',
+    serverKeyPath,
+    '-out',
+    serverCertPath,
+    '-subj',
+    '/CN=localhost',
+    '-CA',
+    caCertPath,
+    '-CAkey',
+    caKey,
+    '-extensions',
+    'server_ext',
   ]);
   return { caCertPath, caCertPem: await readFile(caCertPath, 'utf8'), serverCertPath, serverKeyPath };
 }
@@ -279,13 +301,20 @@ export async function startChalltestsrv(options: ChalltestsrvOptions = {}): Prom
   const dnsPort = options.dnsPort ?? (await freeDnsPort());
   const managementPort = options.managementPort ?? (await freePorts(1))[0]!;
   const args = [
-    flags.dns, `127.0.0.1:${dnsPort}`,
-    '-management', `127.0.0.1:${managementPort}`,
-    '-defaultIPv4', options.defaultIpv4 ?? '127.0.0.1',
-    '-defaultIPv6', options.defaultIpv6 ?? '',
-    '-http01', '',
-    '-https01', '',
-    '-tlsalpn01', '',
+    flags.dns,
+    `127.0.0.1:${dnsPort}`,
+    '-management',
+    `127.0.0.1:${managementPort}`,
+    '-defaultIPv4',
+    options.defaultIpv4 ?? '127.0.0.1',
+    '-defaultIPv6',
+    options.defaultIpv6 ?? '',
+    '-http01',
+    '',
+    '-https01',
+    '',
+    '-tlsalpn01',
+    '',
     ...(flags.hasDoh ? ['-doh', ''] : []),
   ];
   const daemon = await startDaemon({
@@ -515,8 +544,7 @@ async function startPebbleOnce(options: PebbleOptions): Promise<PebbleHandle> {
     const tlsPort = options.tlsPort ?? freeTlsPort;
 
     const macKeys =
-      options.externalAccountMACKeys ??
-      (options.externalAccountBindingRequired ? { 'kid-1': randomMacKey() } : {});
+      options.externalAccountMACKeys ?? (options.externalAccountBindingRequired ? { 'kid-1': randomMacKey() } : {});
     const pebbleConfig: Record<string, unknown> = {
       listenAddress: `127.0.0.1:${listenPort}`,
       managementListenAddress: `127.0.0.1:${managementPort}`,
@@ -628,7 +656,8 @@ async function startPebbleOnce(options: PebbleOptions): Promise<PebbleHandle> {
         for (let n = 0; n < 32; n++) {
           const res = await management(`/roots/${n}`);
           if (res.status === 404) return roots;
-          if (res.status !== 200) throw new Error(`Pebble management GET /roots/${n} answered ${res.status}: ${res.body}`);
+          if (res.status !== 200)
+            throw new Error(`Pebble management GET /roots/${n} answered ${res.status}: ${res.body}`);
           roots.push(res.body);
         }
         throw new Error('Pebble reports more than 32 roots');

@@ -32,7 +32,8 @@ function portsOutsideEphemeralRange(): { low: number; high: number } | undefined
     return undefined;
   }
   const [first, last] = text.trim().split(/\s+/).map(Number);
-  if (first === undefined || last === undefined || !Number.isInteger(first) || !Number.isInteger(last)) return undefined;
+  if (first === undefined || last === undefined || !Number.isInteger(first) || !Number.isInteger(last))
+    return undefined;
   if (first - 1 - 10_000 >= 5_000) return { low: 10_000, high: first - 1 };
   if (65_535 - (last + 1) >= 5_000) return { low: last + 1, high: 65_535 };
   return undefined;

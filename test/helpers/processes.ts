@@ -50,10 +50,7 @@ export interface WaitUntilOptions {
  * Polls `check` until it returns a truthy value (which is returned). A throw counts as "not yet";
  * the last one is reported if time runs out.
  */
-export async function waitUntil<T>(
-  check: () => T | Promise<T>,
-  options: WaitUntilOptions,
-): Promise<NonNullable<T>> {
+export async function waitUntil<T>(check: () => T | Promise<T>, options: WaitUntilOptions): Promise<NonNullable<T>> {
   const started = Date.now();
   const deadline = started + options.timeoutMs;
   let interval = options.intervalMs ?? 10;

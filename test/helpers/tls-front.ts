@@ -40,20 +40,61 @@ export interface ClientCertificate {
 }
 
 /** A throw-away client CA and a client certificate (EKU clientAuth) signed by it, with openssl. */
-export async function makeClientCertificate(dir: string, commonName = 'acmecli test client'): Promise<ClientCertificate> {
+export async function makeClientCertificate(
+  dir: string,
+  commonName = 'acmecli test client',
+): Promise<ClientCertificate> {
   const configPath = join(dir, 'client-openssl.cnf');
   await writeFile(configPath, CLIENT_OPENSSL_CONFIG);
   const caKey = join(dir, 'client-ca.key');
   const caCert = join(dir, 'client-ca.pem');
   const key = join(dir, 'client.key');
   const cert = join(dir, 'client.pem');
-  const common = ['-config', configPath, '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-noenc', '-days', '2'];
-  await runCommand('openssl', ['req', ...common, '-keyout', caKey, '-out', caCert, '-subj', '/CN=acmecli test client CA', '-extensions', 'ca_ext']);
+  const common = [
+    '-config',
+    configPath,
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:P-256',
+    '-noenc',
+    '-days',
+    '2',
+  ];
   await runCommand('openssl', [
-    'req', ...common, '-keyout', key, '-out', cert, '-subj', `/CN=${commonName}`,
-    '-CA', caCert, '-CAkey', caKey, '-extensions', 'client_ext',
+    'req',
+    ...common,
+    '-keyout',
+    caKey,
+    '-out',
+    caCert,
+    '-subj',
+    '/CN=acmecli test client CA',
+    '-extensions',
+    'ca_ext',
   ]);
-  const [caPem, certificatePem, keyPem] = await Promise.all([readFile(caCert, 'utf8'), readFile(cert, 'utf8'), readFile(key, 'utf8')]);
+  await runCommand('openssl', [
+    'req',
+    ...common,
+    '-keyout',
+    key,
+    '-out',
+    cert,
+    '-subj',
+    `/CN=${commonName}`,
+    '-CA',
+    caCert,
+    '-CAkey',
+    caKey,
+    '-extensions',
+    'client_ext',
+  ]);
+  const [caPem, certificatePem, keyPem] = await Promise.all([
+    readFile(caCert, 'utf8'),
+    readFile(cert, 'utf8'),
+    readFile(key, 'utf8'),
+  ]);
   return { caPem, certificatePem, keyPem };
 }
 
@@ -104,7 +145,10 @@ export async function startTlsFront(options: TlsFrontOptions): Promise<TlsFront>
   let server: Server | undefined;
   try {
     const [serverTls, client] = await Promise.all([makeTestTls(dir), makeClientCertificate(dir)]);
-    const [serverKey, serverCert] = await Promise.all([readFile(serverTls.serverKeyPath, 'utf8'), readFile(serverTls.serverCertPath, 'utf8')]);
+    const [serverKey, serverCert] = await Promise.all([
+      readFile(serverTls.serverKeyPath, 'utf8'),
+      readFile(serverTls.serverCertPath, 'utf8'),
+    ]);
     const requests: FrontRequest[] = [];
     const refusedHandshakes: string[] = [];
     const upstream = new URL(options.upstreamOrigin);

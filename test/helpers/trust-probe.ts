@@ -7,7 +7,11 @@ import { readFileSync } from 'node:fs';
 import { Transport } from '../../src/acme/transport.js';
 
 const [bundlePath, ...urls] = process.argv.slice(2);
-const transport = new Transport({ caBundlePem: readFileSync(bundlePath as string, 'utf8'), connectTimeoutMs: 5_000, responseTimeoutMs: 5_000 });
+const transport = new Transport({
+  caBundlePem: readFileSync(bundlePath as string, 'utf8'),
+  connectTimeoutMs: 5_000,
+  responseTimeoutMs: 5_000,
+});
 const results: Record<string, number | string> = {};
 for (const url of urls) {
   try {

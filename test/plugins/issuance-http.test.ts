@@ -63,7 +63,11 @@ function context(): PluginContext {
 }
 
 async function registeredClient(): Promise<AcmeClient> {
-  const client = new AcmeClient({ directoryUrl: pebble.directoryUrl, accountKey: await generateKey('ec256'), transport });
+  const client = new AcmeClient({
+    directoryUrl: pebble.directoryUrl,
+    accountKey: await generateKey('ec256'),
+    transport,
+  });
   await client.newAccount({ termsOfServiceAgreed: true, contact: ['mailto:plugins@example.test'] });
   return client;
 }
@@ -96,15 +100,22 @@ async function startStaticServer(root: string, port: number): Promise<{ requests
   const server = http.createServer((request, response) => {
     const url = new URL(request.url ?? '/', 'http://placeholder');
     requests.push(url.pathname);
-    const file = path.join(root, ...decodeURIComponent(url.pathname).split('/').filter((part) => part !== '' && part !== '..'));
-    stat(file).then(
-      (info) => {
-        if (!info.isFile()) throw new Error('not a file');
-        response.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': info.size });
-        createReadStream(file).pipe(response);
-      },
-      () => response.writeHead(404).end(),
-    ).catch(() => response.writeHead(404).end());
+    const file = path.join(
+      root,
+      ...decodeURIComponent(url.pathname)
+        .split('/')
+        .filter((part) => part !== '' && part !== '..'),
+    );
+    stat(file)
+      .then(
+        (info) => {
+          if (!info.isFile()) throw new Error('not a file');
+          response.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': info.size });
+          createReadStream(file).pipe(response);
+        },
+        () => response.writeHead(404).end(),
+      )
+      .catch(() => response.writeHead(404).end());
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -185,57 +196,60 @@ describe('issuance through Pebble', () => {
     expect(await connectRefused(pebble.tlsPort)).toBe(true);
   });
 
-  it.runIf(process.platform !== 'win32')('manual dns-01: certbot-style hooks publish through challtestsrv (apex + wildcard)', async () => {
-    const management = pebble.challtestsrv.managementUrl;
-    const outputs = path.join(dir, 'cleanup-outputs.txt');
-    // As in Certigna's createtxt.sh: echo the variables, then publish the record with a tool.
-    const auth = path.join(dir, 'createtxt.sh');
-    await writeFile(
-      auth,
-      [
-        '#!/bin/bash',
-        'echo "Create dns TXT"',
-        'echo "domain: $CERTBOT_DOMAIN"',
-        'echo "challenge: $CERTBOT_VALIDATION"',
-        'echo "remaining: $CERTBOT_REMAINING_CHALLENGES"',
-        'echo "all domains: $CERTBOT_ALL_DOMAINS"',
-        `curl -sS --fail -X POST -d "{\\"host\\":\\"_acme-challenge.$CERTBOT_DOMAIN.\\",\\"value\\":\\"$CERTBOT_VALIDATION\\"}" ${management}/set-txt`,
-        '',
-      ].join('\n'),
-    );
-    const cleanup = path.join(dir, 'cleantxt.sh');
-    await writeFile(
-      cleanup,
-      [
-        '#!/bin/bash',
-        `printf '%s\\n---\\n' "$CERTBOT_AUTH_OUTPUT" >> "${outputs}"`,
-        `curl -sS --fail -X POST -d "{\\"host\\":\\"_acme-challenge.$CERTBOT_DOMAIN.\\"}" ${management}/clear-txt`,
-        '',
-      ].join('\n'),
-    );
-    await chmod(auth, 0o755);
-    await chmod(cleanup, 0o755);
+  it.runIf(process.platform !== 'win32')(
+    'manual dns-01: certbot-style hooks publish through challtestsrv (apex + wildcard)',
+    async () => {
+      const management = pebble.challtestsrv.managementUrl;
+      const outputs = path.join(dir, 'cleanup-outputs.txt');
+      // As in Certigna's createtxt.sh: echo the variables, then publish the record with a tool.
+      const auth = path.join(dir, 'createtxt.sh');
+      await writeFile(
+        auth,
+        [
+          '#!/bin/bash',
+          'echo "Create dns TXT"',
+          'echo "domain: $CERTBOT_DOMAIN"',
+          'echo "challenge: $CERTBOT_VALIDATION"',
+          'echo "remaining: $CERTBOT_REMAINING_CHALLENGES"',
+          'echo "all domains: $CERTBOT_ALL_DOMAINS"',
+          `curl -sS --fail -X POST -d "{\\"host\\":\\"_acme-challenge.$CERTBOT_DOMAIN.\\",\\"value\\":\\"$CERTBOT_VALIDATION\\"}" ${management}/set-txt`,
+          '',
+        ].join('\n'),
+      );
+      const cleanup = path.join(dir, 'cleantxt.sh');
+      await writeFile(
+        cleanup,
+        [
+          '#!/bin/bash',
+          `printf '%s\\n---\\n' "$CERTBOT_AUTH_OUTPUT" >> "${outputs}"`,
+          `curl -sS --fail -X POST -d "{\\"host\\":\\"_acme-challenge.$CERTBOT_DOMAIN.\\"}" ${management}/clear-txt`,
+          '',
+        ].join('\n'),
+      );
+      await chmod(auth, 0o755);
+      await chmod(cleanup, 0o755);
 
-    const identifiers: Identifier[] = [
-      { type: 'dns', value: 'manual.example.test' },
-      { type: 'dns', value: '*.manual.example.test' },
-    ];
-    const { names, events } = await issueWith(
-      manualPlugin,
-      { manualAuthHook: auth, manualCleanupHook: cleanup, manualHookTimeout: '30' },
-      identifiers,
-      ['dns-01'],
-    );
-    expect(names).toEqual(expect.arrayContaining(identifiers));
-    expect(challengeTypes(events)).toEqual(['dns-01', 'dns-01']);
+      const identifiers: Identifier[] = [
+        { type: 'dns', value: 'manual.example.test' },
+        { type: 'dns', value: '*.manual.example.test' },
+      ];
+      const { names, events } = await issueWith(
+        manualPlugin,
+        { manualAuthHook: auth, manualCleanupHook: cleanup, manualHookTimeout: '30' },
+        identifiers,
+        ['dns-01'],
+      );
+      expect(names).toEqual(expect.arrayContaining(identifiers));
+      expect(challengeTypes(events)).toEqual(['dns-01', 'dns-01']);
 
-    const recorded = await readFile(outputs, 'utf8');
-    // Hooks ran one at a time, counting down, each with both names (certbot spells them bare).
-    expect(recorded).toContain('remaining: 1');
-    expect(recorded).toContain('remaining: 0');
-    expect(recorded).toContain('all domains: manual.example.test,manual.example.test');
-    expect(recorded.split('---').filter((part) => part.includes('Create dns TXT'))).toHaveLength(2);
-    // Both values were awaited under the one shared record name before answering.
-    expect(logLines.some((line) => line.includes('TXT _acme-challenge.manual.example.test visible'))).toBe(true);
-  });
+      const recorded = await readFile(outputs, 'utf8');
+      // Hooks ran one at a time, counting down, each with both names (certbot spells them bare).
+      expect(recorded).toContain('remaining: 1');
+      expect(recorded).toContain('remaining: 0');
+      expect(recorded).toContain('all domains: manual.example.test,manual.example.test');
+      expect(recorded.split('---').filter((part) => part.includes('Create dns TXT'))).toHaveLength(2);
+      // Both values were awaited under the one shared record name before answering.
+      expect(logLines.some((line) => line.includes('TXT _acme-challenge.manual.example.test visible'))).toBe(true);
+    },
+  );
 });

@@ -100,7 +100,11 @@ describe('manual options', () => {
     const options = manualPlugin.parseOptions({ manualAuthHook: './createtxt.sh', manualCleanupHook: './cleantxt.sh' });
     expect(options).toEqual({ authHook: './createtxt.sh', cleanupHook: './cleantxt.sh', hookTimeoutSeconds: 300 });
     const settings = manualPlugin.toSettings(options);
-    expect(settings).toEqual({ manualAuthHook: './createtxt.sh', manualCleanupHook: './cleantxt.sh', manualHookTimeout: 300 });
+    expect(settings).toEqual({
+      manualAuthHook: './createtxt.sh',
+      manualCleanupHook: './cleantxt.sh',
+      manualHookTimeout: 300,
+    });
     expect(manualPlugin.parseOptions(settings)).toEqual(options);
     expect(manualPlugin.parseOptions({ manualHookTimeout: '1.5' }).hookTimeoutSeconds).toBe(1.5);
   });
@@ -172,7 +176,11 @@ describe.runIf(isPosix)('manual hooks (bash scripts, certbot style)', () => {
         contextWith(),
       );
       expect(solver.maxConcurrency).toBe(1);
-      const tasks = [dnsTask('example.com', false, 0), dnsTask('example.com', true, 1), dnsTask('www.example.com', false, 2)];
+      const tasks = [
+        dnsTask('example.com', false, 0),
+        dnsTask('example.com', true, 1),
+        dnsTask('www.example.com', false, 2),
+      ];
       await solver.prepare!({ identifiers: tasks.map((t) => t.identifier), types: ['dns-01'] }, signal);
       for (const task of tasks) await solver.present(task, signal);
 
@@ -237,7 +245,13 @@ describe.runIf(isPosix)('manual hooks (bash scripts, certbot style)', () => {
 
   it('passes hostile values only as data: no shell ever interprets them', async () => {
     const marker = path.join(dir, 'pwned');
-    const hostile = [`$(touch ${marker})`, `\`touch ${marker}\``, `x; touch ${marker}`, `'"; touch ${marker}; echo "'`, '$HOME'];
+    const hostile = [
+      `$(touch ${marker})`,
+      `\`touch ${marker}\``,
+      `x; touch ${marker}`,
+      `'"; touch ${marker}; echo "'`,
+      '$HOME',
+    ];
     const auth = await writeHook(
       'auth.sh',
       // Typical hook usage: quoted expansions, pasted into a file the way createtxt.sh does.
@@ -256,7 +270,9 @@ describe.runIf(isPosix)('manual hooks (bash scripts, certbot style)', () => {
       expect(env['CERTBOT_VALIDATION']).toBe(value);
       expect(env['ACMECLI_KEY_AUTHORIZATION']).toBe(value);
       expect(env['CERTBOT_ALL_DOMAINS']).toBe(value);
-      expect(await readFile(path.join(dir, 'nsupdate-0.txt'), 'utf8')).toBe(`update add _acme-challenge.d${index}.example 10 TXT ${value}\n`);
+      expect(await readFile(path.join(dir, 'nsupdate-0.txt'), 'utf8')).toBe(
+        `update add _acme-challenge.d${index}.example 10 TXT ${value}\n`,
+      );
     }
     expect(existsSync(marker)).toBe(false);
   });
@@ -264,7 +280,13 @@ describe.runIf(isPosix)('manual hooks (bash scripts, certbot style)', () => {
   it('turns a failing hook into a PluginError with its last stderr lines, and still cleans up', async () => {
     const auth = await writeHook(
       'auth.sh',
-      ['echo "Create dns TXT"', 'echo "update failed" >&2', 'echo "; TSIG error with server: tsig indicates error" >&2', 'echo "update failed: REFUSED" >&2', 'exit 1'].join('\n'),
+      [
+        'echo "Create dns TXT"',
+        'echo "update failed" >&2',
+        'echo "; TSIG error with server: tsig indicates error" >&2',
+        'echo "update failed: REFUSED" >&2',
+        'exit 1',
+      ].join('\n'),
     );
     const cleanup = await writeHook('cleanup.sh', `env -0 > "${dir}/cleanup.env"`);
     const solver = manualPlugin.createSolver(
@@ -293,7 +315,9 @@ describe.runIf(isPosix)('manual hooks (bash scripts, certbot style)', () => {
     );
     const task = dnsTask('example.com', true, 1);
     await solver.present(task, signal);
-    await expect(solver.cleanUp(task, signal)).rejects.toThrow('manual cleanup hook exited 3 for *.example.com: gone already');
+    await expect(solver.cleanUp(task, signal)).rejects.toThrow(
+      'manual cleanup hook exited 3 for *.example.com: gone already',
+    );
   });
 
   it('stops a hook that outlives --manual-hook-timeout', async () => {
@@ -329,9 +353,14 @@ describe.runIf(isPosix)('manual hooks (bash scripts, certbot style)', () => {
     expect(env['CERTBOT_DOMAIN']).toBe('example.com');
     for (const task of tasks) await solver.waitUntilVisible!(task, signal);
     expect(waitForTxtRecord).toHaveBeenCalledTimes(1);
-    expect(waitForTxtRecord.mock.calls[0]?.[0]).toMatchObject({ recordName: '_acme-challenge.alias.example.net', values: ['one', 'two'] });
+    expect(waitForTxtRecord.mock.calls[0]?.[0]).toMatchObject({
+      recordName: '_acme-challenge.alias.example.net',
+      values: ['one', 'two'],
+    });
     for (const task of tasks) await solver.cleanUp(task, signal);
-    expect((await readEnvDump(path.join(dir, 'cleanup-0.env')))['ACMECLI_TXT_NAME']).toBe('_acme-challenge.alias.example.net');
+    expect((await readEnvDump(path.join(dir, 'cleanup-0.env')))['ACMECLI_TXT_NAME']).toBe(
+      '_acme-challenge.alias.example.net',
+    );
   });
 
   it('does not run the cleanup hook for a task that was never presented', async () => {
@@ -348,9 +377,10 @@ describe.runIf(isPosix)('manual hooks (bash scripts, certbot style)', () => {
 describe('manual without hooks', () => {
   it('refuses to run non-interactively without --manual-auth-hook', async () => {
     const solver = manualPlugin.createSolver(manualPlugin.parseOptions({}), contextWith());
-    const failure = await solver.prepare!({ identifiers: [{ type: 'dns', value: 'a.example' }], types: ['http-01'] }, signal).catch(
-      (error: unknown) => error,
-    );
+    const failure = await solver.prepare!(
+      { identifiers: [{ type: 'dns', value: 'a.example' }], types: ['http-01'] },
+      signal,
+    ).catch((error: unknown) => error);
     expect(failure).toBeInstanceOf(UsageError);
     expect((failure as Error).message).toBe('--manual needs --manual-auth-hook in non-interactive mode');
   });
@@ -361,7 +391,10 @@ describe('manual without hooks', () => {
       messages.push(lines.join('\n'));
     });
     const solver = manualPlugin.createSolver(manualPlugin.parseOptions({}), contextWith({ prompt }));
-    await solver.prepare!({ identifiers: [{ type: 'dns', value: 'example.com' }], types: ['http-01', 'dns-01'] }, signal);
+    await solver.prepare!(
+      { identifiers: [{ type: 'dns', value: 'example.com' }], types: ['http-01', 'dns-01'] },
+      signal,
+    );
 
     const http = httpTask('example.com', 0, 3);
     const apex = dnsTask('example.com', false, 1, 'apex-value');
@@ -444,7 +477,10 @@ describe('manual dns-01 propagation', () => {
     for (const task of tasks) await solver.present(task, signal);
     for (const task of tasks) await solver.waitUntilVisible!(task, signal);
     expect(waitForTxtRecord).toHaveBeenCalledTimes(1);
-    expect(waitForTxtRecord.mock.calls[0]?.[0]).toMatchObject({ recordName: '_acme-challenge.delegated.example.net', values: ['a', 'b'] });
+    expect(waitForTxtRecord.mock.calls[0]?.[0]).toMatchObject({
+      recordName: '_acme-challenge.delegated.example.net',
+      values: ['a', 'b'],
+    });
   });
 
   it('needs no look-up when the check is skipped or a plain delay', async () => {
@@ -452,7 +488,10 @@ describe('manual dns-01 propagation', () => {
       { ...DEFAULT_DNS01_SETTINGS, skipPropagationCheck: true },
       { ...DEFAULT_DNS01_SETTINGS, propagationWaitMs: 10 },
     ]) {
-      const solver = manualPlugin.createSolver(manualPlugin.parseOptions({ manualAuthHook: 'exit 0' }), contextWith({ dns01 }));
+      const solver = manualPlugin.createSolver(
+        manualPlugin.parseOptions({ manualAuthHook: 'exit 0' }),
+        contextWith({ dns01 }),
+      );
       const task = dnsTask('example.com', false, 0);
       await solver.present(task, signal);
       await solver.waitUntilVisible!(task, signal);

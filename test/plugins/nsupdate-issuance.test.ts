@@ -18,7 +18,11 @@ import { nsupdatePlugin } from '../../plugins/nsupdate/index.js';
 import { startBind, type BindHandle } from '../helpers/bind.js';
 import { startPebble, type PebbleHandle } from '../helpers/pebble.js';
 
-const KEY = { name: 'acme-update', algorithm: 'hmac-sha256', secret: Buffer.alloc(32, 0x61).toString('base64') } as const;
+const KEY = {
+  name: 'acme-update',
+  algorithm: 'hmac-sha256',
+  secret: Buffer.alloc(32, 0x61).toString('base64'),
+} as const;
 
 let bind: BindHandle;
 let pebble: PebbleHandle;
@@ -55,7 +59,11 @@ describe('dns-01 issuance through BIND with the nsupdate plugin', () => {
       nsupdateKeyFile: bind.keyFilePath(KEY.name),
     });
     const solver = nsupdatePlugin.createSolver(options, context);
-    const client = new AcmeClient({ directoryUrl: pebble.directoryUrl, accountKey: await generateKey('ec256'), transport });
+    const client = new AcmeClient({
+      directoryUrl: pebble.directoryUrl,
+      accountKey: await generateKey('ec256'),
+      transport,
+    });
     await client.newAccount({ termsOfServiceAgreed: true, contact: ['mailto:nsupdate@example.test'] });
 
     const snapshots: string[][] = [];
@@ -83,17 +91,20 @@ describe('dns-01 issuance through BIND with the nsupdate plugin', () => {
     const elapsed = Date.now() - started;
     console.info(`nsupdate issuance (wildcard + apex, Pebble + BIND): ${elapsed} ms`);
 
-    const names = parseCertificate(result.certificatePem).identifiers.map((i) => i.value).sort();
+    const names = parseCertificate(result.certificatePem)
+      .identifiers.map((i) => i.value)
+      .sort();
     expect(names).toEqual(['*.example.test', 'example.test']);
-    expect(events.filter((e) => e.type === 'presenting').map((e) => (e.type === 'presenting' ? e.challengeType : ''))).toEqual([
-      'dns-01',
-      'dns-01',
-    ]);
+    expect(
+      events.filter((e) => e.type === 'presenting').map((e) => (e.type === 'presenting' ? e.challengeType : '')),
+    ).toEqual(['dns-01', 'dns-01']);
     // Each check saw both values (wildcard and apex) served side by side.
     expect(snapshots).toHaveLength(2);
     for (const values of snapshots) expect(values).toHaveLength(2);
     // cleanUp deleted exactly what present added.
     expect(await bind.queryTxt('_acme-challenge.example.test')).toEqual([]);
-    expect(logLines.filter((l) => l.includes('added TXT _acme-challenge.example.test in zone example.test'))).toHaveLength(2);
+    expect(
+      logLines.filter((l) => l.includes('added TXT _acme-challenge.example.test in zone example.test')),
+    ).toHaveLength(2);
   });
 });

@@ -134,11 +134,15 @@ describe('nsupdate against BIND', () => {
     await solver.present(t, signal());
     const presented = Date.now();
     await solver.waitUntilVisible?.(t, signal());
-    timings.push(`present ${presented - started} ms + propagation check ${Date.now() - presented} ms (hmac-sha256, UDP)`);
+    timings.push(
+      `present ${presented - started} ms + propagation check ${Date.now() - presented} ms (hmac-sha256, UDP)`,
+    );
     expect(await dig('_acme-challenge.plain.example.test')).toEqual([t.txtValue]);
     await solver.cleanUp(t, signal());
     expect(await dig('_acme-challenge.plain.example.test')).toEqual([]);
-    expect(ctx.log.lines.some((l) => l.includes('added TXT _acme-challenge.plain.example.test in zone example.test'))).toBe(true);
+    expect(
+      ctx.log.lines.some((l) => l.includes('added TXT _acme-challenge.plain.example.test in zone example.test')),
+    ).toBe(true);
   });
 
   it('hmac-sha512 inline key and hmac-sha1 picked by name from a multi-key file', async () => {
@@ -163,7 +167,9 @@ describe('nsupdate against BIND', () => {
     const wildcard = task('keep.example.test', { wildcard: true });
     await Promise.all([solver.present(apex, signal()), solver.present(wildcard, signal())]);
     await Promise.all([solver.waitUntilVisible?.(apex, signal()), solver.waitUntilVisible?.(wildcard, signal())]);
-    expect(await dig('_acme-challenge.keep.example.test')).toEqual([apex.txtValue, wildcard.txtValue, 'unrelated-value'].sort());
+    expect(await dig('_acme-challenge.keep.example.test')).toEqual(
+      [apex.txtValue, wildcard.txtValue, 'unrelated-value'].sort(),
+    );
     await solver.cleanUp(apex, signal());
     expect(await txt('_acme-challenge.keep.example.test')).toEqual([wildcard.txtValue, 'unrelated-value'].sort());
     await solver.cleanUp(wildcard, signal());
@@ -182,7 +188,9 @@ describe('nsupdate against BIND', () => {
       (e: unknown) => e as Error,
     );
     expect(error).toBeInstanceOf(PluginError);
-    expect(error?.message).toMatch(/zone example.test at 127.0.0.1:\d+ failed: the server answered NOTAUTH; .*BADSIG.*check the TSIG key name\/secret\/algorithm/);
+    expect(error?.message).toMatch(
+      /zone example.test at 127.0.0.1:\d+ failed: the server answered NOTAUTH; .*BADSIG.*check the TSIG key name\/secret\/algorithm/,
+    );
     for (const text of [error?.message, String(error?.cause), error?.stack, ...ctx.log.lines]) {
       expect(text ?? '').not.toContain(wrongSecret);
       expect(text ?? '').not.toContain(KEYS.k256.secret);
@@ -238,13 +246,18 @@ describe('nsupdate against BIND', () => {
     // The CNAME is untouched (BIND answers it without chasing into the other zone: recursion no).
     expect(await dig('_acme-challenge.www.example.test')).toEqual(['_acme-challenge.delegated.other.test.']);
     expect(await dig('_acme-challenge.delegated.other.test')).toEqual([t.txtValue]);
-    expect(ctx.log.lines).toContain('info: nsupdate: _acme-challenge.www.example.test is delegated to _acme-challenge.delegated.other.test');
+    expect(ctx.log.lines).toContain(
+      'info: nsupdate: _acme-challenge.www.example.test is delegated to _acme-challenge.delegated.other.test',
+    );
     await solver.cleanUp(t, signal());
     expect(await txt('_acme-challenge.delegated.other.test')).toEqual([]);
   });
 
   it('writes under --challenge-alias (acme.sh semantics)', async () => {
-    const solver = solverFor({ nsupdateKey: `k256:${KEYS.k256.secret}` }, context({ challengeAlias: 'alias.other.test' }));
+    const solver = solverFor(
+      { nsupdateKey: `k256:${KEYS.k256.secret}` },
+      context({ challengeAlias: 'alias.other.test' }),
+    );
     const t = task('anything.example.test');
     await solver.present(t, signal());
     expect(await txt('_acme-challenge.alias.other.test')).toEqual([t.txtValue]);
@@ -263,8 +276,17 @@ describe('nsupdate against BIND', () => {
 
     const big = 'b'.repeat(1000);
     const key = parseKeyString(`hmac-sha512:k512:${KEYS.k512.secret}`);
-    const base = { server: { host: bind.address, port: bind.port }, zone: 'example.test', key, timeoutMs: 5000, signal: signal() };
-    const added = await updateTxt({ ...base, changes: [{ action: 'add', name: 'big.example.test', value: big, ttl: 60 }] });
+    const base = {
+      server: { host: bind.address, port: bind.port },
+      zone: 'example.test',
+      key,
+      timeoutMs: 5000,
+      signal: signal(),
+    };
+    const added = await updateTxt({
+      ...base,
+      changes: [{ action: 'add', name: 'big.example.test', value: big, ttl: 60 }],
+    });
     expect(added).toMatchObject({ transport: 'tcp', tcpReason: 'request-too-large' });
     expect(await txt('big.example.test')).toEqual([big]);
     await updateTxt({ ...base, changes: [{ action: 'delete', name: 'big.example.test', value: big, ttl: 0 }] });
@@ -274,7 +296,9 @@ describe('nsupdate against BIND', () => {
   it('fails before any order when the key file is unreadable or malformed', async () => {
     const missing = solverFor({ nsupdateKeyFile: join(scratch, 'missing.key') });
     await expect(missing.prepare?.({ identifiers: [], types: ['dns-01'] }, signal())).rejects.toThrow(LocalError);
-    const broken = solverFor({ nsupdateKeyFile: await writeKeyFile('broken.key', 'key "k" { algorithm hmac-sha256; };') });
+    const broken = solverFor({
+      nsupdateKeyFile: await writeKeyFile('broken.key', 'key "k" { algorithm hmac-sha256; };'),
+    });
     await expect(broken.prepare?.({ identifiers: [], types: ['dns-01'] }, signal())).rejects.toThrow(UsageError);
   });
 });
@@ -285,7 +309,13 @@ describe('DNS propagation check against BIND', () => {
   it('asks the zone authoritative servers found through NS (no --dns-resolver)', async () => {
     const name = '_acme-challenge.auth.example.test';
     const value = `auth-${Date.now()}`;
-    const base = { server: { host: bind.address, port: bind.port }, zone: 'example.test', key: key(), timeoutMs: 5000, signal: signal() };
+    const base = {
+      server: { host: bind.address, port: bind.port },
+      zone: 'example.test',
+      key: key(),
+      timeoutMs: 5000,
+      signal: signal(),
+    };
     await updateTxt({ ...base, changes: [{ action: 'add', name, value, ttl: 60 }] });
     const log = collectingLogger();
     const result = await waitForTxtRecord({
@@ -306,7 +336,13 @@ describe('DNS propagation check against BIND', () => {
   it('waits for a value that appears later', async () => {
     const name = '_acme-challenge.later.example.test';
     const value = `later-${Date.now()}`;
-    const base = { server: { host: bind.address, port: bind.port }, zone: 'example.test', key: key(), timeoutMs: 5000, signal: signal() };
+    const base = {
+      server: { host: bind.address, port: bind.port },
+      zone: 'example.test',
+      key: key(),
+      timeoutMs: 5000,
+      signal: signal(),
+    };
     setTimeout(() => void updateTxt({ ...base, changes: [{ action: 'add', name, value, ttl: 60 }] }), 400);
     const result = await waitForTxtRecord({
       recordName: name,
@@ -333,9 +369,10 @@ describe('DNS propagation check against BIND', () => {
         pollIntervalMs: 100,
       }),
     ).rejects.toThrow(
-      new RegExp(`gave up after \\d+ s: TXT _acme-challenge.never.example.test is still missing "never-1", "never-2" on 127.0.0.1:${bind.port}`),
+      new RegExp(
+        `gave up after \\d+ s: TXT _acme-challenge.never.example.test is still missing "never-1", "never-2" on 127.0.0.1:${bind.port}`,
+      ),
     );
     expect(Date.now() - started).toBeLessThan(3000);
   });
 });
-

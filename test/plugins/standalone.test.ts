@@ -67,7 +67,13 @@ interface Reply {
   contentType: string | undefined;
 }
 
-function get(host: string, port: number, path: string, method = 'GET', headers: Record<string, string> = {}): Promise<Reply> {
+function get(
+  host: string,
+  port: number,
+  path: string,
+  method = 'GET',
+  headers: Record<string, string> = {},
+): Promise<Reply> {
   return new Promise((resolve, reject) => {
     const request = http.request({ host, port, path, method, headers, agent: false, timeout: 5_000 }, (response) => {
       const chunks: Buffer[] = [];
@@ -128,7 +134,11 @@ function handshake(port: number, options: { servername?: string; alpn?: string[]
       socket.once('close', () => {
         if (settled) return;
         settled = true;
-        resolve(alpn === 'acme-tls/1' && certificate !== undefined ? { ok: true, certificate, alpn } : { ok: false, error: 'closed' });
+        resolve(
+          alpn === 'acme-tls/1' && certificate !== undefined
+            ? { ok: true, certificate, alpn }
+            : { ok: false, error: 'closed' },
+        );
       });
       setTimeout(() => {
         if (settled) return;
@@ -184,7 +194,9 @@ describe('standalone http-01', () => {
       const ok = await get(host, port, first.path, 'GET', { host: 'a.example' });
       expect(ok).toEqual({ status: 200, body: first.keyAuthorization, contentType: 'text/plain; charset=utf-8' });
       // The Host header does not matter: the validator may use an IP or another name.
-      expect((await get(host, port, second.path, 'GET', { host: 'unrelated.example:1234' })).body).toBe(second.keyAuthorization);
+      expect((await get(host, port, second.path, 'GET', { host: 'unrelated.example:1234' })).body).toBe(
+        second.keyAuthorization,
+      );
       const head = await get(host, port, first.path, 'HEAD');
       expect(head.status).toBe(200);
       expect(head.body).toBe('');
@@ -200,7 +212,11 @@ describe('standalone http-01', () => {
         `/.WELL-KNOWN/acme-challenge/${first.token}`,
       ]) {
         const reply = await get(host, port, path);
-        expect({ path, status: reply.status, leaked: reply.body.includes('thumbprint') }).toEqual({ path, status: 404, leaked: false });
+        expect({ path, status: reply.status, leaked: reply.body.includes('thumbprint') }).toEqual({
+          path,
+          status: 404,
+          leaked: false,
+        });
       }
       expect((await get(host, port, first.path, 'POST')).status).toBe(404);
       expect((await get(host, port, first.path, 'PUT')).status).toBe(404);
@@ -209,7 +225,10 @@ describe('standalone http-01', () => {
     const noHost = await rawRequest(port, `GET ${first.path} HTTP/1.0\r\n\r\n`);
     expect(noHost).toMatch(/^HTTP\/1\.1 200/);
     expect(noHost.endsWith(first.keyAuthorization)).toBe(true);
-    const absolute = await rawRequest(port, `GET http://a.example${first.path}?x=1 HTTP/1.1\r\nHost: a.example\r\nConnection: close\r\n\r\n`);
+    const absolute = await rawRequest(
+      port,
+      `GET http://a.example${first.path}?x=1 HTTP/1.1\r\nHost: a.example\r\nConnection: close\r\n\r\n`,
+    );
     expect(absolute).toMatch(/^HTTP\/1\.1 200/);
 
     // Clean-up unregisters: the token is no longer served, the other one still is.
@@ -282,14 +301,18 @@ describe('standalone http-01', () => {
       `port ${port} on 0.0.0.0 is already in use (is a web server running? use --webroot instead)`,
     );
     // present meets the same conflict if it appeared after prepare.
-    await expect(solver.present(httpTask('a.example', 'tok'), signal)).rejects.toThrow(`port ${port} on 0.0.0.0 is already in use`);
+    await expect(solver.present(httpTask('a.example', 'tok'), signal)).rejects.toThrow(
+      `port ${port} on 0.0.0.0 is already in use`,
+    );
 
     const explicit = solverFor({ httpPort: port, standaloneAddress: '127.0.0.1' });
     await expect(explicit.prepare!(plan, signal)).rejects.toThrow(`port ${port} on 127.0.0.1 is already in use`);
     // Only the ports of the planned challenge types are checked.
-    await solverFor({ httpPort: port }).prepare!({ ...plan, types: ['tls-alpn-01'] }, signal).catch((error: unknown) => {
-      expect((error as Error).message).not.toContain(`port ${port}`);
-    });
+    await solverFor({ httpPort: port }).prepare!({ ...plan, types: ['tls-alpn-01'] }, signal).catch(
+      (error: unknown) => {
+        expect((error as Error).message).not.toContain(`port ${port}`);
+      },
+    );
   });
 
   it('prepare names :: when only the IPv6 side is taken', async () => {

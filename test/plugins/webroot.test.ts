@@ -78,13 +78,21 @@ describe('webroot solver', () => {
   it('prepare fails naming a webroot that is missing or not a directory', async () => {
     const missing = path.join(root, 'missing');
     await expect(
-      solverFor({ webrootPath: missing }).prepare!({ identifiers: [{ type: 'dns', value: 'a.example' }], types: ['http-01'] }, signal),
-    ).rejects.toSatisfy((error) => error instanceof PluginError && error.message === `webroot ${missing} does not exist`);
+      solverFor({ webrootPath: missing }).prepare!(
+        { identifiers: [{ type: 'dns', value: 'a.example' }], types: ['http-01'] },
+        signal,
+      ),
+    ).rejects.toSatisfy(
+      (error) => error instanceof PluginError && error.message === `webroot ${missing} does not exist`,
+    );
 
     const file = path.join(root, 'file');
     await writeFile(file, 'x');
     await expect(
-      solverFor({ webrootPath: file }).prepare!({ identifiers: [{ type: 'dns', value: 'a.example' }], types: ['http-01'] }, signal),
+      solverFor({ webrootPath: file }).prepare!(
+        { identifiers: [{ type: 'dns', value: 'a.example' }], types: ['http-01'] },
+        signal,
+      ),
     ).rejects.toThrow(`webroot ${file} is not a directory`);
   });
 
@@ -104,10 +112,20 @@ describe('webroot solver', () => {
 
     const solver = solverFor({ webrootMap: { 'a.example': siteA, 'b.example': siteB } });
     await solver.prepare!(
-      { identifiers: [{ type: 'dns', value: 'a.example' }, { type: 'dns', value: 'b.example' }], types: ['http-01'] },
+      {
+        identifiers: [
+          { type: 'dns', value: 'a.example' },
+          { type: 'dns', value: 'b.example' },
+        ],
+        types: ['http-01'],
+      },
       signal,
     );
-    const tasks = [httpTask('a.example', 'tokenA_1-x', 0, 3), httpTask('a.example', 'tokenA_2', 1, 3), httpTask('b.example', 'tokenB', 2, 3)];
+    const tasks = [
+      httpTask('a.example', 'tokenA_1-x', 0, 3),
+      httpTask('a.example', 'tokenA_2', 1, 3),
+      httpTask('b.example', 'tokenB', 2, 3),
+    ];
     for (const task of tasks) await solver.present(task, signal);
 
     const fileA = path.join(siteA, '.well-known', 'acme-challenge', 'tokenA_1-x');
@@ -180,25 +198,31 @@ describe('webroot solver', () => {
     expect(await readFile(target, 'utf8')).toBe('original');
   });
 
-  it.runIf(isPosix)('refuses a symlinked acme-challenge in prepare and present, naming the link and the -w that works', async () => {
-    const site = path.join(root, 'site');
-    const served = path.join(root, 'srv-acme');
-    await mkdir(path.join(site, '.well-known'), { recursive: true });
-    await mkdir(path.join(served, '.well-known', 'acme-challenge'), { recursive: true });
-    const link = path.join(site, '.well-known', 'acme-challenge');
-    await symlink(path.join(served, '.well-known', 'acme-challenge'), link);
-    const solver = solverFor({ webrootPath: site });
-    const refused = (error: unknown) =>
-      error instanceof PluginError &&
-      error.message === `${link} is a symlink to ${path.join(served, '.well-known', 'acme-challenge')}: acmecli does not follow symlinks below the webroot` &&
-      error.hint === `give that directory's webroot instead: -w ${served}`;
-    await expect(solver.prepare!({ identifiers: [{ type: 'dns', value: 'a.example' }], types: ['http-01'] }, signal)).rejects.toSatisfy(refused);
-    const task = httpTask('a.example', 'tok');
-    await expect(solver.present(task, signal)).rejects.toSatisfy(refused);
-    await solver.cleanUp(task, signal);
-    expect(await readdir(path.join(served, '.well-known', 'acme-challenge'))).toEqual([]);
-    expect(await readdir(path.join(site, '.well-known'))).toEqual(['acme-challenge']);
-  });
+  it.runIf(isPosix)(
+    'refuses a symlinked acme-challenge in prepare and present, naming the link and the -w that works',
+    async () => {
+      const site = path.join(root, 'site');
+      const served = path.join(root, 'srv-acme');
+      await mkdir(path.join(site, '.well-known'), { recursive: true });
+      await mkdir(path.join(served, '.well-known', 'acme-challenge'), { recursive: true });
+      const link = path.join(site, '.well-known', 'acme-challenge');
+      await symlink(path.join(served, '.well-known', 'acme-challenge'), link);
+      const solver = solverFor({ webrootPath: site });
+      const refused = (error: unknown) =>
+        error instanceof PluginError &&
+        error.message ===
+          `${link} is a symlink to ${path.join(served, '.well-known', 'acme-challenge')}: acmecli does not follow symlinks below the webroot` &&
+        error.hint === `give that directory's webroot instead: -w ${served}`;
+      await expect(
+        solver.prepare!({ identifiers: [{ type: 'dns', value: 'a.example' }], types: ['http-01'] }, signal),
+      ).rejects.toSatisfy(refused);
+      const task = httpTask('a.example', 'tok');
+      await expect(solver.present(task, signal)).rejects.toSatisfy(refused);
+      await solver.cleanUp(task, signal);
+      expect(await readdir(path.join(served, '.well-known', 'acme-challenge'))).toEqual([]);
+      expect(await readdir(path.join(site, '.well-known'))).toEqual(['acme-challenge']);
+    },
+  );
 
   it('refuses challenge types other than http-01', async () => {
     const solver = solverFor({ webrootPath: root });

@@ -12,7 +12,13 @@ import { REVOCATION_REASONS } from '../../src/acme/types.js';
 import { generateKey, keyTypeOf } from '../../src/crypto/keys.js';
 import { parseCertificate, splitPemChain } from '../../src/crypto/certificate.js';
 import { startPebble, type PebbleHandle } from '../helpers/pebble.js';
-import { challtestsrvDnsSolver, chooseHttpOrDns, chooseOnly, startTestHttpSolver, type TestHttpSolver } from '../helpers/test-solvers.js';
+import {
+  challtestsrvDnsSolver,
+  chooseHttpOrDns,
+  chooseOnly,
+  startTestHttpSolver,
+  type TestHttpSolver,
+} from '../helpers/test-solvers.js';
 import { ExitCode } from '../../src/errors.js';
 
 let pebble: PebbleHandle;
@@ -32,7 +38,11 @@ afterAll(async () => {
 });
 
 async function registeredClient(keyType: 'ec256' | 'rsa3072' = 'ec256'): Promise<AcmeClient> {
-  const client = new AcmeClient({ directoryUrl: pebble.directoryUrl, accountKey: await generateKey(keyType), transport });
+  const client = new AcmeClient({
+    directoryUrl: pebble.directoryUrl,
+    accountKey: await generateKey(keyType),
+    transport,
+  });
   await client.newAccount({ termsOfServiceAgreed: true, contact: ['mailto:admin@example.test'] });
   return client;
 }
@@ -56,13 +66,19 @@ describe('accounts', () => {
 
     const deactivated = await again.deactivateAccount();
     expect(deactivated.status).toBe('deactivated');
-    const error = await again.newOrder({ identifiers: [{ type: 'dns', value: 'x.example.test' }] }).catch((e: unknown) => e);
+    const error = await again
+      .newOrder({ identifiers: [{ type: 'dns', value: 'x.example.test' }] })
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(AcmeProblemError);
     expect((error as AcmeProblemError).code).toBe('unauthorized');
   });
 
   it('reports an unknown key as accountDoesNotExist with onlyReturnExisting', async () => {
-    const client = new AcmeClient({ directoryUrl: pebble.directoryUrl, accountKey: await generateKey('ec256'), transport });
+    const client = new AcmeClient({
+      directoryUrl: pebble.directoryUrl,
+      accountKey: await generateKey('ec256'),
+      transport,
+    });
     const error = await client.findAccount().catch((e: unknown) => e);
     expect(error).toBeInstanceOf(AccountDoesNotExistError);
   });
@@ -80,7 +96,9 @@ describe('accounts', () => {
       certificateKey: await generateKey('ec256'),
       chooseSolver: chooseOnly('http-01', http),
     });
-    expect(parseCertificate(result.certificatePem).identifiers).toEqual([{ type: 'dns', value: 'rollover.example.test' }]);
+    expect(parseCertificate(result.certificatePem).identifiers).toEqual([
+      { type: 'dns', value: 'rollover.example.test' },
+    ]);
   });
 });
 
@@ -162,7 +180,9 @@ describe('issuance', () => {
     }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ValidationError);
     expect((error as ValidationError).exitCode).toBe(ExitCode.validation);
-    expect((error as Error).message).toMatch(/^validation failed for fails\.example\.test \(http-01\): (unauthorized|connection)/);
+    expect((error as Error).message).toMatch(
+      /^validation failed for fails\.example\.test \(http-01\): (unauthorized|connection)/,
+    );
     expect(lying.cleaned).toBe(1);
   });
 
@@ -193,7 +213,11 @@ describe('revocation', () => {
       if (mode === 'account') {
         await client.revokeCertificate(leaf.der, { reason: REVOCATION_REASONS.superseded });
       } else {
-        const anonymous = new AcmeClient({ directoryUrl: pebble.directoryUrl, accountKey: await generateKey('ec256'), transport });
+        const anonymous = new AcmeClient({
+          directoryUrl: pebble.directoryUrl,
+          accountKey: await generateKey('ec256'),
+          transport,
+        });
         await anonymous.revokeCertificate(leaf.der, { reason: REVOCATION_REASONS.keyCompromise, certificateKey });
       }
       const status = await pebble.certStatusBySerial(leaf.serialHex);
@@ -224,9 +248,16 @@ describe('External Account Binding', () => {
   ])('registers with a %s MAC key', async (_label, hmacKey) => {
     const eabTransport = new Transport({ caBundlePem: eabPebble.caBundlePem });
     try {
-      const client = new AcmeClient({ directoryUrl: eabPebble.directoryUrl, accountKey: await generateKey('rsa3072'), transport: eabTransport });
+      const client = new AcmeClient({
+        directoryUrl: eabPebble.directoryUrl,
+        accountKey: await generateKey('rsa3072'),
+        transport: eabTransport,
+      });
       expect((await client.directory()).meta?.externalAccountRequired).toBe(true);
-      const created = await client.newAccount({ termsOfServiceAgreed: true, externalAccountBinding: { keyId: 'kid-certigna', hmacKey } });
+      const created = await client.newAccount({
+        termsOfServiceAgreed: true,
+        externalAccountBinding: { keyId: 'kid-certigna', hmacKey },
+      });
       expect(created.created).toBe(true);
     } finally {
       await eabTransport.close();
@@ -236,12 +267,19 @@ describe('External Account Binding', () => {
   it('refuses a missing binding and a wrong MAC key with clear errors', async () => {
     const eabTransport = new Transport({ caBundlePem: eabPebble.caBundlePem });
     try {
-      const client = new AcmeClient({ directoryUrl: eabPebble.directoryUrl, accountKey: await generateKey('ec256'), transport: eabTransport });
+      const client = new AcmeClient({
+        directoryUrl: eabPebble.directoryUrl,
+        accountKey: await generateKey('ec256'),
+        transport: eabTransport,
+      });
       const missing = await client.newAccount({ termsOfServiceAgreed: true }).catch((e: unknown) => e);
       expect(missing).toBeInstanceOf(ExternalAccountRequiredError);
       expect((missing as AcmeProblemError).hint).toContain('--eab-kid');
       const wrong = await client
-        .newAccount({ termsOfServiceAgreed: true, externalAccountBinding: { keyId: 'kid-certigna', hmacKey: Buffer.alloc(32, 7).toString('base64url') } })
+        .newAccount({
+          termsOfServiceAgreed: true,
+          externalAccountBinding: { keyId: 'kid-certigna', hmacKey: Buffer.alloc(32, 7).toString('base64url') },
+        })
         .catch((e: unknown) => e);
       expect(wrong).toBeInstanceOf(AcmeProblemError);
       expect((wrong as AcmeProblemError).code).toBe('unauthorized');

@@ -27,7 +27,8 @@ class CountingTransport extends Transport {
 
   override async request(req: HttpRequest): Promise<HttpResponse> {
     const response = await super.request(req);
-    const badNonce = response.status === 400 && response.body.toString('utf8').includes('urn:ietf:params:acme:error:badNonce');
+    const badNonce =
+      response.status === 400 && response.body.toString('utf8').includes('urn:ietf:params:acme:error:badNonce');
     this.seen.push({ method: req.method, url: req.url, status: response.status, badNonce });
     return response;
   }
@@ -65,7 +66,12 @@ async function registeredClient(options: { directoryUrl?: string; transport?: Tr
   return client;
 }
 
-async function issue(client: AcmeClient, name: string, solver: Solver = http, extra: { profile?: string; replaces?: string } = {}): Promise<ObtainResult> {
+async function issue(
+  client: AcmeClient,
+  name: string,
+  solver: Solver = http,
+  extra: { profile?: string; replaces?: string } = {},
+): Promise<ObtainResult> {
   return obtainCertificate(client, {
     identifiers: [{ type: 'dns', value: name }],
     certificateKey: await generateKey('ec256'),
@@ -113,7 +119,9 @@ describe('ACME Renewal Information (RFC 9773)', () => {
     const replacementOrder = await client.getOrder(replacement.orderUrl);
     expect(replacementOrder.data.replaces).toBe(id);
 
-    const again = await client.newOrder({ identifiers: [{ type: 'dns', value: name }], replaces: id }).catch((e: unknown) => e);
+    const again = await client
+      .newOrder({ identifiers: [{ type: 'dns', value: name }], replaces: id })
+      .catch((e: unknown) => e);
     expect(again).toBeInstanceOf(AlreadyReplacedError);
     expect((again as AlreadyReplacedError).code).toBe('alreadyReplaced');
 
@@ -159,7 +167,11 @@ describe('ACME Renewal Information (RFC 9773)', () => {
 describe('profiles', () => {
   it('lists default and shortlived in the directory', async () => {
     requirePebbleFeature(pebble, 'profiles');
-    const client = new AcmeClient({ directoryUrl: pebble.directoryUrl, accountKey: await generateKey('ec256'), transport });
+    const client = new AcmeClient({
+      directoryUrl: pebble.directoryUrl,
+      accountKey: await generateKey('ec256'),
+      transport,
+    });
     const profiles = (await client.directory()).meta?.profiles ?? {};
     expect(Object.keys(profiles)).toEqual(expect.arrayContaining(['default', 'shortlived']));
   });
@@ -176,7 +188,10 @@ describe('profiles', () => {
     const normal = await issue(client, 'long.example.test', http, { profile: 'default' });
     const normalSeconds = (normal.notAfter.getTime() - normal.notBefore.getTime()) / 1000;
     expect(normalSeconds).toBeGreaterThan(lifetimeSeconds * 2);
-    figures.push({ what: 'shortlived lifetime (s)', value: lifetimeSeconds }, { what: 'default lifetime (s)', value: normalSeconds });
+    figures.push(
+      { what: 'shortlived lifetime (s)', value: lifetimeSeconds },
+      { what: 'default lifetime (s)', value: normalSeconds },
+    );
   });
 
   it('refuses an unknown profile with a problem document', async () => {
@@ -257,11 +272,27 @@ describe('Retry-After on pending resources', () => {
 
   it('waits as told between polls, and still issues', async () => {
     const client = await registeredClient({ directoryUrl: slow.directoryUrl, transport: slowTransport });
-    type Read = { kind: 'authz' | 'order' | 'finalize'; url: string; atMs: number; status: string; retryAfter: number | undefined };
+    type Read = {
+      kind: 'authz' | 'order' | 'finalize';
+      url: string;
+      atMs: number;
+      status: string;
+      retryAfter: number | undefined;
+    };
     const reads: Read[] = [];
     const started = performance.now();
-    const note = (kind: Read['kind'], url: string, response: { data: { status: string }; retryAfterSeconds: number | undefined }): void => {
-      reads.push({ kind, url, atMs: performance.now() - started, status: response.data.status, retryAfter: response.retryAfterSeconds });
+    const note = (
+      kind: Read['kind'],
+      url: string,
+      response: { data: { status: string }; retryAfterSeconds: number | undefined },
+    ): void => {
+      reads.push({
+        kind,
+        url,
+        atMs: performance.now() - started,
+        status: response.data.status,
+        retryAfter: response.retryAfterSeconds,
+      });
     };
     const getAuthorization = client.getAuthorization.bind(client);
     client.getAuthorization = async (url, signal) => {
@@ -299,7 +330,10 @@ describe('Retry-After on pending resources', () => {
     }
     const trace = JSON.stringify(reads);
     // The slow responder keeps the challenge processing for 1.5 s: at least one authz wait.
-    expect(reads.some((r) => r.kind === 'authz' && r.status === 'pending' && r.retryAfter === 1), trace).toBe(true);
+    expect(
+      reads.some((r) => r.kind === 'authz' && r.status === 'pending' && r.retryAfter === 1),
+      trace,
+    ).toBe(true);
     expect(waits.length, trace).toBeGreaterThanOrEqual(1);
     for (const wait of waits) expect(wait, trace).toBeGreaterThanOrEqual(950);
     expect(totalMs, trace).toBeGreaterThanOrEqual(1_500);
@@ -337,7 +371,9 @@ describe('badNonce storm (PEBBLE_WFE_NONCEREJECT=30)', () => {
     for (let n = 0; n < 5; n++) {
       const begin = performance.now();
       const result = await issue(client, `storm${n}.example.test`, stormyHttp);
-      expect(parseCertificate(result.certificatePem).identifiers).toEqual([{ type: 'dns', value: `storm${n}.example.test` }]);
+      expect(parseCertificate(result.certificatePem).identifiers).toEqual([
+        { type: 'dns', value: `storm${n}.example.test` },
+      ]);
       times.push(Math.round(performance.now() - begin));
     }
     const posts = counting.seen.filter((s) => s.method === 'POST');
@@ -378,7 +414,9 @@ describe('client-certificate TLS through an EJBCA-shaped front', () => {
         const before = front.requests.length;
         const client = await registeredClient({ directoryUrl: `${front.origin}${path}`, transport: mtls });
         const result = await issue(client, 'ejbca.example.test');
-        expect(parseCertificate(result.certificatePem).identifiers).toEqual([{ type: 'dns', value: 'ejbca.example.test' }]);
+        expect(parseCertificate(result.certificatePem).identifiers).toEqual([
+          { type: 'dns', value: 'ejbca.example.test' },
+        ]);
         expect(result.orderUrl.startsWith(`${front.origin}/`)).toBe(true);
         const seenByFront = front.requests.slice(before);
         // Every request the client made went through the front, with the client certificate.
@@ -399,7 +437,11 @@ describe('client-certificate TLS through an EJBCA-shaped front', () => {
     try {
       const refusedBefore = front.refusedHandshakes.length;
       const requestsBefore = front.requests.length;
-      const client = new AcmeClient({ directoryUrl: `${front.origin}/ejbca/acme/alias1/directory`, accountKey: await generateKey('ec256'), transport: noCert });
+      const client = new AcmeClient({
+        directoryUrl: `${front.origin}/ejbca/acme/alias1/directory`,
+        accountKey: await generateKey('ec256'),
+        transport: noCert,
+      });
       const started = performance.now();
       const error = await client.directory().catch((e: unknown) => e);
       const ms = Math.round(performance.now() - started);
@@ -409,7 +451,10 @@ describe('client-certificate TLS through an EJBCA-shaped front', () => {
       expect((error as NetworkError).hint).toMatch(/client certificate/i);
       expect(front.refusedHandshakes.length).toBeGreaterThan(refusedBefore);
       expect(front.requests.length).toBe(requestsBefore);
-      figures.push({ what: 'no client certificate: failure (ms)', value: ms }, { what: 'no client certificate: message', value: (error as Error).message });
+      figures.push(
+        { what: 'no client certificate: failure (ms)', value: ms },
+        { what: 'no client certificate: message', value: (error as Error).message },
+      );
     } finally {
       await noCert.close();
     }
@@ -427,7 +472,11 @@ describe('client-certificate TLS through an EJBCA-shaped front', () => {
       try {
         const requestsBefore = front.requests.length;
         const refusedBefore = front.refusedHandshakes.length;
-        const client = new AcmeClient({ directoryUrl: `${front.origin}/ejbca/acme/alias1/directory`, accountKey: await generateKey('ec256'), transport: wrongCert });
+        const client = new AcmeClient({
+          directoryUrl: `${front.origin}/ejbca/acme/alias1/directory`,
+          accountKey: await generateKey('ec256'),
+          transport: wrongCert,
+        });
         const error = await client.directory().catch((e: unknown) => e);
         // Node's TLS server drops a connection with an untrusted client certificate without a
         // TLS alert, so the client can only report the closed connection (a Java or nginx
@@ -450,7 +499,11 @@ describe('server certificate trust', () => {
   it('fails with a NetworkError whose hint names --ca-bundle when the CA is not trusted', async () => {
     const untrusting = new Transport();
     try {
-      const client = new AcmeClient({ directoryUrl: pebble.directoryUrl, accountKey: await generateKey('ec256'), transport: untrusting });
+      const client = new AcmeClient({
+        directoryUrl: pebble.directoryUrl,
+        accountKey: await generateKey('ec256'),
+        transport: untrusting,
+      });
       const started = performance.now();
       const error = await client.directory().catch((e: unknown) => e);
       const ms = Math.round(performance.now() - started);

@@ -13,7 +13,18 @@ import { createServer, type Server } from 'node:http';
 import { basename, join } from 'node:path';
 import { runCli, spawnCli } from '../helpers/cli.js';
 import { describeRun, startE2eCa, type E2eCa } from '../helpers/e2e.js';
-import { lockFiles, readArchive, readFileSet, renamePoints, runCliFrozenAtSyscall, runCliKilledAtSyscall, setProblems, straceAvailable, tempFilesUnder, traceRun } from '../helpers/crash.js';
+import {
+  lockFiles,
+  readArchive,
+  readFileSet,
+  renamePoints,
+  runCliFrozenAtSyscall,
+  runCliKilledAtSyscall,
+  setProblems,
+  straceAvailable,
+  tempFilesUnder,
+  traceRun,
+} from '../helpers/crash.js';
 import { processIsAlive } from '../helpers/processes.js';
 
 let ca: E2eCa;
@@ -44,7 +55,8 @@ beforeAll(async () => {
 
 afterEach(() => {
   // A failed test must not leave a held run behind.
-  for (const child of children.splice(0)) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  for (const child of children.splice(0))
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
 });
 
 afterAll(async () => {
@@ -91,7 +103,13 @@ class Gate {
 
   /** For a run already past what the test checks: lets its hook go on if the run reaches it. */
   async releaseIfReached(run: Run): Promise<void> {
-    if (await this.reached(run).then(() => true, () => false)) await this.release();
+    if (
+      await this.reached(run).then(
+        () => true,
+        () => false,
+      )
+    )
+      await this.release();
   }
 }
 
@@ -163,7 +181,9 @@ function start(dir: string, args: readonly string[]): Run {
         };
         watchers.push(check);
         check();
-        void exited.then((code) => reject(new Error(`exited (${code}) without printing ${JSON.stringify(text)}\n${stderr}`)));
+        void exited.then((code) =>
+          reject(new Error(`exited (${code}) without printing ${JSON.stringify(text)}\n${stderr}`)),
+        );
       }),
   };
 }
@@ -174,7 +194,13 @@ function manual(gate: Gate): string[] {
 
 /** An auth hook that publishes at once (no gate). */
 function publishing(): string[] {
-  return ['--manual', '--preferred-challenges', 'http-01', '--manual-auth-hook', `printf %s "$CERTBOT_VALIDATION" > '${webroot}/'"$CERTBOT_TOKEN"`];
+  return [
+    '--manual',
+    '--preferred-challenges',
+    'http-01',
+    '--manual-auth-hook',
+    `printf %s "$CERTBOT_VALIDATION" > '${webroot}/'"$CERTBOT_TOKEN"`,
+  ];
 }
 
 async function registered(): Promise<string> {
@@ -209,7 +235,10 @@ async function expectConsistent(dir: string, certName: string, versions: number[
 async function expectOptionsExist(message: string, command: string): Promise<void> {
   const help = (await runCli([command, '--help'])).stdout + (await runCli(['--help'])).stdout;
   for (const option of message.match(/--[a-z][a-z-]+/g) ?? []) {
-    expect(help.includes(option), `the message suggests ${option}, which \`acmecli ${command}\` does not have:\n${message}`).toBe(true);
+    expect(
+      help.includes(option),
+      `the message suggests ${option}, which \`acmecli ${command}\` does not have:\n${message}`,
+    ).toBe(true);
   }
 }
 
@@ -253,7 +282,13 @@ describe('concurrent runs on one certificate', () => {
     expect(await renew.exited, renew.stderr).toBe(0);
 
     // issue holds the certificate: renew waits for it, says for whom, and renews afterwards.
-    const { run: forced, unheld: unheldIssues } = await startHeld(dir, gate, ['issue', '-d', name, '--force', ...manual(gate)]);
+    const { run: forced, unheld: unheldIssues } = await startHeld(dir, gate, [
+      'issue',
+      '-d',
+      name,
+      '--force',
+      ...manual(gate),
+    ]);
     const waiting = start(dir, ['renew', '--force']);
     await waiting.stderrIncludes(`waiting for another acmecli run (pid ${forced.pid}) working on ${name}`);
     await gate.release();
@@ -303,7 +338,9 @@ describe('concurrent runs on one certificate', () => {
   });
 
   it('a run killed while taking over a stale lock does not hold up the next one', async () => {
-    expect(straceAvailable(), 'strace kills the run at the takeover; install it (scripts/testbed/install.sh)').toBe(true);
+    expect(straceAvailable(), 'strace kills the run at the takeover; install it (scripts/testbed/install.sh)').toBe(
+      true,
+    );
     const dir = await registered();
     const name = 'takeover.example.test';
     const first = await ca.run(dir, ['issue', '-d', name, ...publishing()]);

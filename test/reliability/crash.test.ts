@@ -113,7 +113,9 @@ function cliArgs(lane: Lane, dir: string, kind: Kind): string[] {
 
 beforeAll(async () => {
   if (!straceAvailable()) {
-    throw new Error('strace is missing: the deterministic kill points need it (apt-get install strace, or scripts/testbed/install.sh)');
+    throw new Error(
+      'strace is missing: the deterministic kill points need it (apt-get install strace, or scripts/testbed/install.sh)',
+    );
   }
   // Several CAs, so kill sequences run side by side (each standalone server needs its CA's port);
   // a cycle mostly waits on the network, so more lanes than cores still pay off.
@@ -139,14 +141,18 @@ beforeAll(async () => {
   // The live set switches with one rename of the `live` link; a first issue also puts the four
   // fixed links (privkey.pem → live/privkey.pem, ...) in place, once.
   for (const kind of ['issue', 'renew'] as const) {
-    expect(targets(kind)).toEqual(expect.arrayContaining(['archive/N/privkey.pem', 'archive/N/manifest.json', 'live', 'current']));
+    expect(targets(kind)).toEqual(
+      expect.arrayContaining(['archive/N/privkey.pem', 'archive/N/manifest.json', 'live', 'current']),
+    );
     expect(targets(kind).indexOf('archive/N/manifest.json')).toBeLessThan(targets(kind).indexOf('live'));
   }
   expect(targets('issue')).toEqual(expect.arrayContaining(['privkey.pem', 'fullchain.pem']));
   expect(targets('renew')).not.toContain('privkey.pem');
   expect(targets('issue').slice(0, 2)).toEqual(['accounts/…/account.key', 'accounts/…/account.json']);
   for (const kind of ['issue', 'renew'] as const) {
-    console.log(`crash: measured ${kind}: ${measured[kind]?.durationMs} ms, calls on the file thread ${JSON.stringify(measured[kind]?.counts)}`);
+    console.log(
+      `crash: measured ${kind}: ${measured[kind]?.durationMs} ms, calls on the file thread ${JSON.stringify(measured[kind]?.counts)}`,
+    );
   }
 }, 120_000);
 
@@ -190,7 +196,12 @@ function describePoint(kind: Kind, point: KillPoint): string {
 }
 
 /** What the killed run left; asserts everything that must hold right after a crash. */
-async function inspectAfterKill(lane: Lane, before: Before, label: string, figures: Figures): Promise<{ mustRepair: boolean }> {
+async function inspectAfterKill(
+  lane: Lane,
+  before: Before,
+  label: string,
+  figures: Figures,
+): Promise<{ mustRepair: boolean }> {
   const lineage = join(before.dir, 'certificates', CERT);
   const archive = await readArchive(lineage);
   const current = await readCurrent(lineage);
@@ -249,19 +260,30 @@ async function inspectAfterKill(lane: Lane, before: Before, label: string, figur
 }
 
 /** The next run after a kill: succeeds, repairs when needed, leaves nothing behind. */
-async function recover(lane: Lane, before: Before, kind: Kind, label: string, mustRepair: boolean, figures: Figures): Promise<void> {
+async function recover(
+  lane: Lane,
+  before: Before,
+  kind: Kind,
+  label: string,
+  mustRepair: boolean,
+  figures: Figures,
+): Promise<void> {
   // A plain `renew` after a killed renew: nothing is due, so only the start-of-run repair and
   // clean-up can leave the lineage in order (a forced renewal would tidy up as it writes).
   const result = await lane.ca.run(before.dir, kind === 'renew' ? ['renew'] : issueArgs(lane));
   expect(result.exitCode, `${label}: the next run\n${describeRun(result)}`).toBe(0);
   const repaired = result.stderr.includes('an interrupted run left the files half-written');
-  if (mustRepair) expect(repaired, `${label}: the next run must say it repaired the live files\n${result.stderr}`).toBe(true);
+  if (mustRepair)
+    expect(repaired, `${label}: the next run must say it repaired the live files\n${result.stderr}`).toBe(true);
   if (repaired) figures.repairs++;
 
   const lineage = join(before.dir, 'certificates', CERT);
   const archive = await readArchive(lineage);
   const current = await readCurrent(lineage);
-  expect(archive.filter((v) => !v.complete).map((v) => v.number), `${label}: incomplete archive versions left`).toEqual([]);
+  expect(
+    archive.filter((v) => !v.complete).map((v) => v.number),
+    `${label}: incomplete archive versions left`,
+  ).toEqual([]);
   const committed = archive.find((v) => v.number === current);
   const live = await readFileSet(lineage);
   expect(sameSet(live, committed?.files), `${label}: live files are the committed version`).toBe(true);
@@ -274,7 +296,9 @@ async function recover(lane: Lane, before: Before, kind: Kind, label: string, mu
   expect(accountProblems(accounts[0] as AccountOnDisk)).toEqual([]);
   if (before.accounts.length > 0) expect(accounts).toEqual(before.accounts.filter((a) => a.record !== undefined));
   // The renewal settings survive too.
-  expect(JSON.parse(await readFile(join(lineage, 'renewal.json'), 'utf8'))).toMatchObject({ identifiers: [{ type: 'dns', value: CERT }] });
+  expect(JSON.parse(await readFile(join(lineage, 'renewal.json'), 'utf8'))).toMatchObject({
+    identifiers: [{ type: 'dns', value: CERT }],
+  });
 }
 
 async function crashCycle(lane: Lane, kind: Kind, point: KillPoint, figures: Figures): Promise<void> {
@@ -328,7 +352,9 @@ async function runOnLanes(points: Array<{ kind: Kind; point: KillPoint }>, figur
 
 /** `.../certificates/crash.example.test/archive/3/privkey.pem` → `archive/N/privkey.pem`. */
 function shortPath(path: string): string {
-  const rel = path.includes('/certificates/') ? path.slice(path.indexOf('/certificates/') + '/certificates/'.length + CERT.length + 1) : path.slice(path.lastIndexOf('/accounts/') + 1);
+  const rel = path.includes('/certificates/')
+    ? path.slice(path.indexOf('/certificates/') + '/certificates/'.length + CERT.length + 1)
+    : path.slice(path.lastIndexOf('/accounts/') + 1);
   return rel.replace(/archive\/\d+\//, 'archive/N/').replace(/^accounts\/[^/]+\/[^/]+\//, 'accounts/…/');
 }
 
@@ -364,13 +390,29 @@ describe('SIGKILL during issue and renew', () => {
   it('leaves a consistent state when killed before each rename of renew, and of a first issue', async () => {
     const points: Array<{ kind: Kind; point: KillPoint }> = [];
     for (const p of renamePoints((measured.renew as Measured).calls)) {
-      points.push({ kind: 'renew', point: { type: 'syscall', syscall: 'rename', when: p.rename, what: shortPath(p.target) } });
+      points.push({
+        kind: 'renew',
+        point: { type: 'syscall', syscall: 'rename', when: p.rename, what: shortPath(p.target) },
+      });
     }
     // A first issue: the account's two files, the first and last archive file, the first two
     // live files and the marker (the steps in between are the same as renew's).
-    const wanted = ['accounts/…/account.key', 'accounts/…/account.json', 'archive/N/privkey.pem', 'archive/N/manifest.json', 'live', 'privkey.pem', 'cert.pem', 'current'];
+    const wanted = [
+      'accounts/…/account.key',
+      'accounts/…/account.json',
+      'archive/N/privkey.pem',
+      'archive/N/manifest.json',
+      'live',
+      'privkey.pem',
+      'cert.pem',
+      'current',
+    ];
     for (const p of renamePoints((measured.issue as Measured).calls)) {
-      if (wanted.includes(shortPath(p.target))) points.push({ kind: 'issue', point: { type: 'syscall', syscall: 'rename', when: p.rename, what: shortPath(p.target) } });
+      if (wanted.includes(shortPath(p.target)))
+        points.push({
+          kind: 'issue',
+          point: { type: 'syscall', syscall: 'rename', when: p.rename, what: shortPath(p.target) },
+        });
     }
     expect(points.filter((p) => p.kind === 'issue')).toHaveLength(wanted.length);
     const figures = newFigures();
@@ -388,10 +430,24 @@ describe('SIGKILL during issue and renew', () => {
   it('cleans up the finished temp file of a run killed between writing a file and renaming it', async () => {
     // Files written whole, then fsynced and renamed: two archive files, the manifest, the live
     // renewal.json and `current` (the `live` link is a symlink: nothing to fsync before it).
-    const wanted = ['archive/N/privkey.pem', 'archive/N/cert.pem', 'archive/N/manifest.json', 'renewal.json', 'current'];
+    const wanted = [
+      'archive/N/privkey.pem',
+      'archive/N/cert.pem',
+      'archive/N/manifest.json',
+      'renewal.json',
+      'current',
+    ];
     const points = renamePoints((measured.renew as Measured).calls)
       .filter((p) => wanted.includes(shortPath(p.target)) && p.fileFsync !== undefined)
-      .map((p) => ({ kind: 'renew' as const, point: { type: 'syscall' as const, syscall: 'fsync', when: p.fileFsync, what: `before renaming onto ${shortPath(p.target)}` } }));
+      .map((p) => ({
+        kind: 'renew' as const,
+        point: {
+          type: 'syscall' as const,
+          syscall: 'fsync',
+          when: p.fileFsync,
+          what: `before renaming onto ${shortPath(p.target)}`,
+        },
+      }));
     expect(points.length).toBeGreaterThanOrEqual(5);
     const figures = newFigures();
     await runOnLanes(points, figures);
@@ -451,7 +507,10 @@ function fillInodesLeaving(dir: string, spare: number): string {
 const TMPFS_BYTES = 512 * 1024;
 const TMPFS_INODES = 400;
 
-async function withTmpfsConfig(inodes: number | undefined, body: (mount: Tmpfs, dir: string) => Promise<void>): Promise<void> {
+async function withTmpfsConfig(
+  inodes: number | undefined,
+  body: (mount: Tmpfs, dir: string) => Promise<void>,
+): Promise<void> {
   const mountPoint = await mkdtemp(join(tmpdir(), 'acmecli-crash-fs-'));
   let mount: Tmpfs | undefined;
   try {
@@ -491,7 +550,10 @@ async function expectNextRunSucceeds(lane: Lane, dir: string, label: string): Pr
   const next = await lane.ca.run(dir, ['renew', '--force']);
   expect(next.exitCode, `${label}: the next run\n${describeRun(next)}`).toBe(0);
   const lineage = join(dir, 'certificates', CERT);
-  expect((await readArchive(lineage)).filter((v) => !v.complete), `${label}: incomplete versions`).toEqual([]);
+  expect(
+    (await readArchive(lineage)).filter((v) => !v.complete),
+    `${label}: incomplete versions`,
+  ).toEqual([]);
   expect(setProblems(await readFileSet(lineage), lane.roots)).toEqual([]);
   expect(await tempFilesUnder(dir)).toEqual([]);
 }
@@ -512,7 +574,9 @@ describe('disk full and read-only config dir', () => {
         rmSync(filler);
         if (result.exitCode === 0) continue;
         expect(result.exitCode, `${label}\n${describeRun(result)}`).toBe(6);
-        const message = /cannot (?:write|create \S+|write lock) (\S+): no space left on device \(ENOSPC\)/.exec(result.stderr);
+        const message = /cannot (?:write|create \S+|write lock) (\S+): no space left on device \(ENOSPC\)/.exec(
+          result.stderr,
+        );
         expect(message, `${label}: a one-line reason naming the file\n${result.stderr}`).not.toBeNull();
         expect(message?.[1]).toContain(dir);
         failedAt.push(shortPath(message?.[1] ?? '').replace(/^.*\/locks\//, 'locks/'));
@@ -552,7 +616,11 @@ describe('disk full and read-only config dir', () => {
       try {
         const renewed = await lane.ca.run(dir, ['renew', '--force']);
         expect(renewed.exitCode, describeRun(renewed)).toBe(6);
-        expect(renewed.stderr).toMatch(new RegExp(`cannot [a-z ]+ ${dir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\S*: read-only file system \\(EROFS\\)`));
+        expect(renewed.stderr).toMatch(
+          new RegExp(
+            `cannot [a-z ]+ ${dir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\S*: read-only file system \\(EROFS\\)`,
+          ),
+        );
         const other = await lane.ca.run(dir, ['issue', '-d', 'other.example.test', ...standalone(lane)]);
         expect(other.exitCode, describeRun(other)).toBe(6);
         expect(other.stderr).toContain('read-only file system (EROFS)');

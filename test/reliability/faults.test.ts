@@ -102,7 +102,16 @@ beforeAll(async () => {
   // port check must not meet the listeners of the runs going on at the same time.
   const unusedPort = await freePort();
   stalledCliRun = runCli(
-    [...serverArgs(stallProxy), 'issue', '-d', 'stall.faults.example.test', '--standalone', '--http-port', String(unusedPort), '--force'],
+    [
+      ...serverArgs(stallProxy),
+      'issue',
+      '-d',
+      'stall.faults.example.test',
+      '--standalone',
+      '--http-port',
+      String(unusedPort),
+      '--force',
+    ],
     { timeoutMs: 3 * DEFAULT_RESPONSE_TIMEOUT_MS },
   );
 });
@@ -133,7 +142,10 @@ function jwsOf(request: ProxiedRequest): JwsView | undefined {
   if (request.method !== 'POST' || request.body.length === 0) return undefined;
   try {
     const jws = JSON.parse(request.body.toString('utf8')) as { protected?: string };
-    const header = JSON.parse(Buffer.from(jws.protected ?? '', 'base64url').toString('utf8')) as { nonce?: string; url?: string };
+    const header = JSON.parse(Buffer.from(jws.protected ?? '', 'base64url').toString('utf8')) as {
+      nonce?: string;
+      url?: string;
+    };
     return { nonce: header.nonce, url: header.url };
   } catch {
     return undefined;
@@ -154,11 +166,15 @@ function expectNoReplays(): void {
   const nonces = new Set<string>();
   for (const request of all) {
     const body = request.body.toString('base64');
-    expect(bodies.has(body), `signed body sent twice (${request.kind} ${request.path}, run ${request.run})`).toBe(false);
+    expect(bodies.has(body), `signed body sent twice (${request.kind} ${request.path}, run ${request.run})`).toBe(
+      false,
+    );
     bodies.add(body);
     const nonce = jwsOf(request)?.nonce;
     expect(nonce, `POST ${request.path} carries no JWS nonce`).toBeTypeOf('string');
-    expect(nonces.has(nonce as string), `nonce used twice (${request.kind} ${request.path}, run ${request.run})`).toBe(false);
+    expect(nonces.has(nonce as string), `nonce used twice (${request.kind} ${request.path}, run ${request.run})`).toBe(
+      false,
+    );
     nonces.add(nonce as string);
   }
 }
@@ -179,7 +195,11 @@ function expectNoRepeatedCreation(requests: readonly ProxiedRequest[], run: stri
   }
 }
 
-function count(requests: readonly ProxiedRequest[], kind: RequestKind, filter: (r: ProxiedRequest) => boolean = () => true): number {
+function count(
+  requests: readonly ProxiedRequest[],
+  kind: RequestKind,
+  filter: (r: ProxiedRequest) => boolean = () => true,
+): number {
   return requests.filter((r) => r.kind === kind && filter(r)).length;
 }
 
@@ -199,21 +219,30 @@ interface Scenario {
 }
 
 function domainOf(scenario: Scenario): string {
-  const slug = scenario.name.replace(/[^a-z0-9]+/gi, '-').replace(/^-|-$/g, '').toLowerCase();
+  const slug = scenario.name
+    .replace(/[^a-z0-9]+/gi, '-')
+    .replace(/^-|-$/g, '')
+    .toLowerCase();
   // A DNS label holds at most 63 characters; the index keeps shortened names apart.
   return `f${scenarios.indexOf(scenario)}-${slug.slice(0, 40).replace(/-$/, '')}.faults.example.test`;
 }
 
 async function issue(domain: string): Promise<CliResult> {
   // --force: a run after a successful one issues again instead of finding the certificate not due.
-  return runCli([...serverArgs(), 'issue', '-d', domain, '--standalone', '--http-port', String(pebble.httpPort), '--force'], {
-    timeoutMs: 2 * RUN_BOUND_MS,
-  });
+  return runCli(
+    [...serverArgs(), 'issue', '-d', domain, '--standalone', '--http-port', String(pebble.httpPort), '--force'],
+    {
+      timeoutMs: 2 * RUN_BOUND_MS,
+    },
+  );
 }
 
 async function expectCertificateFor(domain: string): Promise<void> {
   const base = join(configDir, 'certificates', domain);
-  const [cert, key] = await Promise.all([readFile(join(base, 'cert.pem'), 'utf8'), readFile(join(base, 'privkey.pem'), 'utf8')]);
+  const [cert, key] = await Promise.all([
+    readFile(join(base, 'cert.pem'), 'utf8'),
+    readFile(join(base, 'privkey.pem'), 'utf8'),
+  ]);
   const certificate = new X509Certificate(cert);
   expect(certificate.subjectAltName).toContain(`DNS:${domain}`);
   // Pebble always sends an intermediate: a chain without one was cut short somewhere.
@@ -227,7 +256,16 @@ async function expectCertificateFor(domain: string): Promise<void> {
 
 async function runScenario(scenario: Scenario): Promise<void> {
   const domain = domainOf(scenario);
-  const row: Row = { scenario: scenario.name, level: 'cli', runs: 0, successes: 0, cleanFailures: 0, other: 0, worstMs: 0, laterRunOk: false };
+  const row: Row = {
+    scenario: scenario.name,
+    level: 'cli',
+    runs: 0,
+    successes: 0,
+    cleanFailures: 0,
+    other: 0,
+    worstMs: 0,
+    laterRunOk: false,
+  };
   rows.push(row);
   const problems: string[] = [];
   for (let i = 0; i < scenario.runs; i++) {
@@ -248,10 +286,11 @@ async function runScenario(scenario: Scenario): Promise<void> {
     else if (cleanFailure && scenario.outcome !== 'success') {
       row.cleanFailures++;
       if (!messages.has(scenario.name)) messages.set(scenario.name, errorLine(result.stderr));
-    }
-    else {
+    } else {
       row.other++;
-      problems.push(`run ${i}: ${describeRun(result)}\nrequests: ${requests.map((r) => `${r.method} ${r.kind}${r.fault ? ` [${r.fault}]` : ''} → ${r.status ?? '-'}`).join(', ')}`);
+      problems.push(
+        `run ${i}: ${describeRun(result)}\nrequests: ${requests.map((r) => `${r.method} ${r.kind}${r.fault ? ` [${r.fault}]` : ''} → ${r.status ?? '-'}`).join(', ')}`,
+      );
     }
     expect(result.signal, `run ${i} was killed: ${describeRun(result)}`).toBeNull();
     expect(result.durationMs).toBeLessThan(RUN_BOUND_MS);
@@ -280,7 +319,14 @@ const READS: RequestKind[] = ['authz', 'order', 'certificate'];
 const scenarios: Scenario[] = [
   {
     name: '503 + Retry-After on the directory, twice',
-    rules: [{ name: '503 directory', kinds: ['directory'], first: 2, fault: { type: 'problem', status: 503, problem: 'serverInternal', retryAfter: '1' } }],
+    rules: [
+      {
+        name: '503 directory',
+        kinds: ['directory'],
+        first: 2,
+        fault: { type: 'problem', status: 503, problem: 'serverInternal', retryAfter: '1' },
+      },
+    ],
     runs: 2,
     outcome: 'success',
     check: (requests, result) => {
@@ -291,14 +337,27 @@ const scenarios: Scenario[] = [
   },
   {
     name: '503 + Retry-After on every 2nd read',
-    rules: [{ name: '503 read', kinds: READS, every: 2, fault: { type: 'problem', status: 503, problem: 'serverInternal', retryAfter: '1' } }],
+    rules: [
+      {
+        name: '503 read',
+        kinds: READS,
+        every: 2,
+        fault: { type: 'problem', status: 503, problem: 'serverInternal', retryAfter: '1' },
+      },
+    ],
     runs: 2,
     outcome: 'success',
     check: (requests) => expect(requests.some((r) => r.fault !== undefined)).toBe(true),
   },
   {
     name: '503 on newOrder',
-    rules: [{ name: '503 newOrder', kinds: ['newOrder'], fault: { type: 'problem', status: 503, problem: 'serverInternal', retryAfter: '1' } }],
+    rules: [
+      {
+        name: '503 newOrder',
+        kinds: ['newOrder'],
+        fault: { type: 'problem', status: 503, problem: 'serverInternal', retryAfter: '1' },
+      },
+    ],
     runs: 2,
     outcome: 'failure',
     failure: { exitCode: ExitCaRefused, names: /serverInternal, HTTP 503/ },
@@ -314,7 +373,19 @@ const scenarios: Scenario[] = [
   },
   {
     name: '429 rateLimited on newOrder (Retry-After 1 h)',
-    rules: [{ name: '429 newOrder', kinds: ['newOrder'], fault: { type: 'problem', status: 429, problem: 'rateLimited', detail: 'too many new orders recently', retryAfter: '3600' } }],
+    rules: [
+      {
+        name: '429 newOrder',
+        kinds: ['newOrder'],
+        fault: {
+          type: 'problem',
+          status: 429,
+          problem: 'rateLimited',
+          detail: 'too many new orders recently',
+          retryAfter: '3600',
+        },
+      },
+    ],
     runs: 2,
     outcome: 'failure',
     failure: { exitCode: ExitCaRefused, names: /rateLimited, HTTP 429/ },
@@ -326,7 +397,10 @@ const scenarios: Scenario[] = [
   },
   {
     name: '429 rateLimited + Retry-After 1 on challenge and authorization',
-    rules: perKind('429', ['challenge', 'authz'], { first: 1, fault: { type: 'problem', status: 429, problem: 'rateLimited', retryAfter: '1' } }),
+    rules: perKind('429', ['challenge', 'authz'], {
+      first: 1,
+      fault: { type: 'problem', status: 429, problem: 'rateLimited', retryAfter: '1' },
+    }),
     runs: 2,
     outcome: 'success',
     check: (requests) => {
@@ -339,7 +413,10 @@ const scenarios: Scenario[] = [
   },
   {
     name: 'connection reset before reads reach the CA',
-    rules: perKind('reset', ['directory', 'newNonce', ...READS], { first: 1, fault: { type: 'reset', stage: 'request' } }),
+    rules: perKind('reset', ['directory', 'newNonce', ...READS], {
+      first: 1,
+      fault: { type: 'reset', stage: 'request' },
+    }),
     runs: 2,
     outcome: 'success',
     check: (requests) => expect(count(requests, 'directory')).toBe(2),
@@ -386,7 +463,10 @@ const scenarios: Scenario[] = [
   },
   {
     name: 'truncated body (declared length, connection closed) on reads',
-    rules: perKind('truncate', ['directory', ...READS], { first: 1, fault: { type: 'truncate', framing: 'content-length' } }),
+    rules: perKind('truncate', ['directory', ...READS], {
+      first: 1,
+      fault: { type: 'truncate', framing: 'content-length' },
+    }),
     runs: 2,
     outcome: 'success',
     check: (requests) => expect(count(requests, 'certificate')).toBe(2),
@@ -396,7 +476,10 @@ const scenarios: Scenario[] = [
     rules: [{ name: 'truncate newOrder', kinds: ['newOrder'], fault: { type: 'truncate', framing: 'content-length' } }],
     runs: 2,
     outcome: 'failure',
-    failure: { exitCode: ExitNetwork, names: /order-plz: the response was cut off after \d+ of \d+ bytes \(truncated body/ },
+    failure: {
+      exitCode: ExitNetwork,
+      names: /order-plz: the response was cut off after \d+ of \d+ bytes \(truncated body/,
+    },
     check: (requests) => expect(count(requests, 'newOrder')).toBe(1),
   },
   {
@@ -404,18 +487,34 @@ const scenarios: Scenario[] = [
     rules: [{ name: 'truncate authz', kinds: ['authz'], first: 1, fault: { type: 'truncate', framing: 'chunked' } }],
     runs: 2,
     outcome: 'either',
-    failure: { exitCode: ExitNetwork, names: /authZ\/\S+ with HTTP 200 and a body of type application\/json.* that breaks off before the JSON is complete \(truncated\)/ },
+    failure: {
+      exitCode: ExitNetwork,
+      names:
+        /authZ\/\S+ with HTTP 200 and a body of type application\/json.* that breaks off before the JSON is complete \(truncated\)/,
+    },
   },
   {
     name: 'PEM chain cut inside the leaf (message ended cleanly)',
-    rules: [{ name: 'truncate certificate', kinds: ['certificate'], fault: { type: 'truncate', framing: 'chunked', keep: 0.3 } }],
+    rules: [
+      {
+        name: 'truncate certificate',
+        kinds: ['certificate'],
+        fault: { type: 'truncate', framing: 'chunked', keep: 0.3 },
+      },
+    ],
     runs: 2,
     outcome: 'failure',
     failure: { exitCode: ExitNetwork, names: /certZ\/\S+ is unusable: .*truncated/ },
   },
   {
     name: 'PEM chain cut inside the intermediate (message ended cleanly)',
-    rules: [{ name: 'truncate certificate', kinds: ['certificate'], fault: { type: 'truncate', framing: 'chunked', keep: 0.9 } }],
+    rules: [
+      {
+        name: 'truncate certificate',
+        kinds: ['certificate'],
+        fault: { type: 'truncate', framing: 'chunked', keep: 0.9 },
+      },
+    ],
     runs: 2,
     outcome: 'failure',
     failure: { exitCode: ExitNetwork, names: /certZ\/\S+ is unusable: .*truncated/ },
@@ -485,30 +584,52 @@ describe('acmecli issue through the fault proxy', () => {
     it(scenario.name, () => runScenario(scenario), (scenario.runs + 1) * RUN_BOUND_MS);
   }
 
-  it('a stalled newOrder stops the CLI after its 30 s response timeout, without a second newOrder', async () => {
-    const row: Row = { scenario: 'newOrder stalls (CLI, fixed 30 s timeout)', level: 'cli', runs: 1, successes: 0, cleanFailures: 0, other: 0, worstMs: 0, laterRunOk: false };
-    rows.push(row);
-    const result = await (stalledCliRun as Promise<CliResult>);
-    row.worstMs = result.durationMs;
-    const requests = stallProxy.requestsOf('stall#0');
-    expect(result.exitCode, describeRun(result)).toBe(ExitNetwork);
-    expect(result.stderr).toMatch(/order-plz: the server stopped answering \(no response within 30 s\)/);
-    expect(result.durationMs).toBeGreaterThanOrEqual(DEFAULT_RESPONSE_TIMEOUT_MS);
-    expect(result.durationMs).toBeLessThan(DEFAULT_RESPONSE_TIMEOUT_MS + 15_000);
-    expect(count(requests, 'newOrder')).toBe(1);
-    row.cleanFailures = 1;
-    messages.set(row.scenario, errorLine(result.stderr));
+  it(
+    'a stalled newOrder stops the CLI after its 30 s response timeout, without a second newOrder',
+    async () => {
+      const row: Row = {
+        scenario: 'newOrder stalls (CLI, fixed 30 s timeout)',
+        level: 'cli',
+        runs: 1,
+        successes: 0,
+        cleanFailures: 0,
+        other: 0,
+        worstMs: 0,
+        laterRunOk: false,
+      };
+      rows.push(row);
+      const result = await (stalledCliRun as Promise<CliResult>);
+      row.worstMs = result.durationMs;
+      const requests = stallProxy.requestsOf('stall#0');
+      expect(result.exitCode, describeRun(result)).toBe(ExitNetwork);
+      expect(result.stderr).toMatch(/order-plz: the server stopped answering \(no response within 30 s\)/);
+      expect(result.durationMs).toBeGreaterThanOrEqual(DEFAULT_RESPONSE_TIMEOUT_MS);
+      expect(result.durationMs).toBeLessThan(DEFAULT_RESPONSE_TIMEOUT_MS + 15_000);
+      expect(count(requests, 'newOrder')).toBe(1);
+      row.cleanFailures = 1;
+      messages.set(row.scenario, errorLine(result.stderr));
 
-    stallProxy.setRules([]);
-    stallProxy.beginRun('stall#clean');
-    const clean = await runCli(
-      [...serverArgs(stallProxy), 'issue', '-d', 'stall.faults.example.test', '--standalone', '--http-port', String(pebble.httpPort), '--force'],
-      { timeoutMs: 2 * RUN_BOUND_MS },
-    );
-    expect(clean.exitCode, describeRun(clean)).toBe(ExitOk);
-    row.laterRunOk = true;
-    expectNoReplays();
-  }, 3 * DEFAULT_RESPONSE_TIMEOUT_MS);
+      stallProxy.setRules([]);
+      stallProxy.beginRun('stall#clean');
+      const clean = await runCli(
+        [
+          ...serverArgs(stallProxy),
+          'issue',
+          '-d',
+          'stall.faults.example.test',
+          '--standalone',
+          '--http-port',
+          String(pebble.httpPort),
+          '--force',
+        ],
+        { timeoutMs: 2 * RUN_BOUND_MS },
+      );
+      expect(clean.exitCode, describeRun(clean)).toBe(ExitOk);
+      row.laterRunOk = true;
+      expectNoReplays();
+    },
+    3 * DEFAULT_RESPONSE_TIMEOUT_MS,
+  );
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -517,15 +638,27 @@ describe('acmecli issue through the fault proxy', () => {
 describe('stalls injected by the fault proxy, AcmeClient with a 1 s response timeout (the CLI cannot shorten its 30 s)', () => {
   const RESPONSE_TIMEOUT_MS = 1_000;
 
-  async function issueWithClient(label: string, rules: FaultRule[], domain: string): Promise<{ error?: unknown; ms: number; requests: ProxiedRequest[] }> {
-    const transport = new Transport({ caBundlePem: proxy.caPem, responseTimeoutMs: RESPONSE_TIMEOUT_MS, userAgent: 'acmecli-fault-test' });
+  async function issueWithClient(
+    label: string,
+    rules: FaultRule[],
+    domain: string,
+  ): Promise<{ error?: unknown; ms: number; requests: ProxiedRequest[] }> {
+    const transport = new Transport({
+      caBundlePem: proxy.caPem,
+      responseTimeoutMs: RESPONSE_TIMEOUT_MS,
+      userAgent: 'acmecli-fault-test',
+    });
     const solver = await startTestHttpSolver(pebble.httpPort);
     const started = Date.now();
     try {
       proxy.setRules([]);
       proxy.beginRun(`${label}#account`);
       const accountKey = await generateKey('ec256');
-      const { url: accountUrl } = await new AcmeClient({ directoryUrl: proxy.directoryUrl, accountKey, transport }).newAccount({ termsOfServiceAgreed: true });
+      const { url: accountUrl } = await new AcmeClient({
+        directoryUrl: proxy.directoryUrl,
+        accountKey,
+        transport,
+      }).newAccount({ termsOfServiceAgreed: true });
       // A fresh client for the issuance: it starts from the directory, as a new run would.
       const client = new AcmeClient({ directoryUrl: proxy.directoryUrl, accountKey, accountUrl, transport });
       proxy.setRules(rules);
@@ -550,7 +683,11 @@ describe('stalls injected by the fault proxy, AcmeClient with a 1 s response tim
     }
   }
 
-  function record(scenario: string, outcomes: Array<{ error?: unknown; ms: number }>, cleanFailure: (error: unknown) => boolean): Row {
+  function record(
+    scenario: string,
+    outcomes: Array<{ error?: unknown; ms: number }>,
+    cleanFailure: (error: unknown) => boolean,
+  ): Row {
     const row: Row = {
       scenario,
       level: 'client',
@@ -591,7 +728,11 @@ describe('stalls injected by the fault proxy, AcmeClient with a 1 s response tim
       const rules: FaultRule[] = [{ name: `stall ${kind}`, kinds: [kind], fault: { type: 'stall', stage: 'headers' } }];
       const outcomes = [];
       for (let i = 0; i < 2; i++) {
-        const outcome = await issueWithClient(`stall-${kind}#${i}`, rules, `stall-${kind.toLowerCase()}.faults.example.test`);
+        const outcome = await issueWithClient(
+          `stall-${kind}#${i}`,
+          rules,
+          `stall-${kind.toLowerCase()}.faults.example.test`,
+        );
         expect(outcome.error).toBeInstanceOf(NetworkError);
         expect(messageOf(outcome.error)).toMatch(/the server stopped answering \(no response within \d+ s\)/);
         expect(count(outcome.requests, kind)).toBe(1);
@@ -601,7 +742,8 @@ describe('stalls injected by the fault proxy, AcmeClient with a 1 s response tim
       }
       const clean = await issueWithClient(`stall-${kind}#clean`, [], `stall-${kind.toLowerCase()}.faults.example.test`);
       expect(clean.error, messageOf(clean.error)).toBeUndefined();
-      record(`${kind} stalls (client, 1 s timeout)`, outcomes, (error) => error instanceof NetworkError).laterRunOk = true;
+      record(`${kind} stalls (client, 1 s timeout)`, outcomes, (error) => error instanceof NetworkError).laterRunOk =
+        true;
       messages.set(`${kind} stalls (client, 1 s timeout)`, messageOf(outcomes[0]?.error));
     }
   });
@@ -620,7 +762,11 @@ describe('stalls injected by the fault proxy, AcmeClient with a 1 s response tim
     }
     const clean = await issueWithClient('stall-all#clean', [], 'stall-all.faults.example.test');
     expect(clean.error, messageOf(clean.error)).toBeUndefined();
-    record('every request stalls (client, 1 s timeout)', outcomes, (error) => error instanceof NetworkError).laterRunOk = true;
+    record(
+      'every request stalls (client, 1 s timeout)',
+      outcomes,
+      (error) => error instanceof NetworkError,
+    ).laterRunOk = true;
     messages.set('every request stalls (client, 1 s timeout)', messageOf(outcomes[0]?.error));
     expectNoReplays();
   });

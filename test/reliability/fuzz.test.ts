@@ -15,11 +15,22 @@ import { AcmecliError, LocalError, UsageError } from '../../src/errors.js';
 import { AcmeProblemError, describeProblem, problemError } from '../../src/acme/problem.js';
 import { parseLinkHeaders, parseRetryAfter } from '../../src/acme/transport.js';
 import type { ProblemDocument } from '../../src/acme/types.js';
-import { ChainVerificationError, PemChainError, parseCertificate, splitPemChain, verifyChain } from '../../src/crypto/certificate.js';
+import {
+  ChainVerificationError,
+  PemChainError,
+  parseCertificate,
+  splitPemChain,
+  verifyChain,
+} from '../../src/crypto/certificate.js';
 import { parseCsr } from '../../src/crypto/csr.js';
 import { loadPrivateKeyPem } from '../../src/crypto/keys.js';
 import { findPemBlocks, encodePem } from '../../src/crypto/pem.js';
-import { parseConfigFile, parseRenewalSettings, serializeRenewalSettings, type RenewalSettings } from '../../src/store/settings.js';
+import {
+  parseConfigFile,
+  parseRenewalSettings,
+  serializeRenewalSettings,
+  type RenewalSettings,
+} from '../../src/store/settings.js';
 import { parseIdentifier } from '../../src/crypto/identifiers.js';
 import { parseBindKeyFile, parseKeyString } from '../../plugins/nsupdate/bind-keyfile.js';
 import { mulberry32 } from '../helpers/crash.js';
@@ -39,7 +50,11 @@ const pick = <T>(random: Random, items: readonly T[]): T => items[int(random, it
  * Runs `check` on `generate`d inputs. A failure is rethrown with the seed, the iteration and the
  * input, so it can be replayed.
  */
-async function fuzz<T>(name: string, generate: (random: Random, i: number) => T, check: (input: T) => void | Promise<void>): Promise<number> {
+async function fuzz<T>(
+  name: string,
+  generate: (random: Random, i: number) => T,
+  check: (input: T) => void | Promise<void>,
+): Promise<number> {
   const seed = (SEED ^ hash(name)) >>> 0;
   const random = mulberry32(seed);
   const started = Date.now();
@@ -49,8 +64,14 @@ async function fuzz<T>(name: string, generate: (random: Random, i: number) => T,
     try {
       await check(input);
     } catch (error) {
-      const shown = typeof input === 'string' ? JSON.stringify(input) : JSON.stringify(input, (_k, v: unknown) => (Buffer.isBuffer(v) ? v.toString('hex') : v));
-      throw new Error(`${name}: seed ${seed.toString(16)} iteration ${i}: ${(error as Error).message}\ninput: ${shown?.slice(0, 2_000)}`, { cause: error });
+      const shown =
+        typeof input === 'string'
+          ? JSON.stringify(input)
+          : JSON.stringify(input, (_k, v: unknown) => (Buffer.isBuffer(v) ? v.toString('hex') : v));
+      throw new Error(
+        `${name}: seed ${seed.toString(16)} iteration ${i}: ${(error as Error).message}\ninput: ${shown?.slice(0, 2_000)}`,
+        { cause: error },
+      );
     }
   }
   console.log(`fuzz: ${name}: ${i} inputs in ${Date.now() - started} ms (seed ${seed.toString(16)})`);
@@ -64,7 +85,10 @@ function hash(text: string): number {
 }
 
 /** Calls `fn`; an error must be one of `allowed` (the parser's documented errors). */
-async function onlyThrows<T>(fn: () => T | Promise<T>, allowed: ReadonlyArray<abstract new (...args: never[]) => Error>): Promise<T | undefined> {
+async function onlyThrows<T>(
+  fn: () => T | Promise<T>,
+  allowed: ReadonlyArray<abstract new (...args: never[]) => Error>,
+): Promise<T | undefined> {
   try {
     return await fn();
   } catch (error) {
@@ -72,7 +96,9 @@ async function onlyThrows<T>(fn: () => T | Promise<T>, allowed: ReadonlyArray<ab
       expect((error as Error).message.length, 'an error message').toBeGreaterThan(0);
       return undefined;
     }
-    throw new Error(`undocumented error ${(error as Error)?.constructor?.name}: ${(error as Error)?.message}`, { cause: error });
+    throw new Error(`undocumented error ${(error as Error)?.constructor?.name}: ${(error as Error)?.message}`, {
+      cause: error,
+    });
   }
 }
 
@@ -80,11 +106,48 @@ async function onlyThrows<T>(fn: () => T | Promise<T>, allowed: ReadonlyArray<ab
 // Generators and mutators
 
 const INTERESTING_STRINGS = [
-  '', ' ', '\n', '\r\n', '\t', '\u0000', '\u001b[31m', '\u202e', '\ud800', '😀', 'ü', '。', '%00', '../', '\\',
-  'urn:ietf:params:acme:error:', 'urn:ietf:params:acme:error:badNonce', 'urn:ietf:params:acme:error:rateLimited',
-  'about:blank', 'dns', 'ip', '*.example.test', 'a'.repeat(300), '9'.repeat(30), '-1', '1e309', 'null', 'true',
+  '',
+  ' ',
+  '\n',
+  '\r\n',
+  '\t',
+  '\u0000',
+  '\u001b[31m',
+  '\u202e',
+  '\ud800',
+  '😀',
+  'ü',
+  '。',
+  '%00',
+  '../',
+  '\\',
+  'urn:ietf:params:acme:error:',
+  'urn:ietf:params:acme:error:badNonce',
+  'urn:ietf:params:acme:error:rateLimited',
+  'about:blank',
+  'dns',
+  'ip',
+  '*.example.test',
+  'a'.repeat(300),
+  '9'.repeat(30),
+  '-1',
+  '1e309',
+  'null',
+  'true',
 ];
-const INTERESTING_KEYS = ['type', 'detail', 'title', 'status', 'instance', 'subproblems', 'identifier', 'value', 'identifiers', '__proto__', 'constructor'];
+const INTERESTING_KEYS = [
+  'type',
+  'detail',
+  'title',
+  'status',
+  'instance',
+  'subproblems',
+  'identifier',
+  'value',
+  'identifiers',
+  '__proto__',
+  'constructor',
+];
 
 function randomString(random: Random, maxLength = 40): string {
   if (random() < 0.3) return pick(random, INTERESTING_STRINGS);
@@ -104,7 +167,12 @@ function randomJson(random: Random, depth = 0): unknown {
   for (let i = int(random, 6); i > 0; i--) {
     const key = random() < 0.7 ? pick(random, INTERESTING_KEYS) : randomString(random, 8);
     // defineProperty: a "__proto__" key must become a real property, as JSON.parse makes it.
-    Object.defineProperty(object, key, { value: randomJson(random, depth + 1), enumerable: true, configurable: true, writable: true });
+    Object.defineProperty(object, key, {
+      value: randomJson(random, depth + 1),
+      enumerable: true,
+      configurable: true,
+      writable: true,
+    });
   }
   return object;
 }
@@ -119,7 +187,8 @@ function mutateBytes(random: Random, input: Buffer): Buffer {
         if (out.length > 0) out[at] = (out[at] as number) ^ (1 << int(random, 8));
         break;
       case 1:
-        if (out.length > 0) out[at] = pick(random, [0x00, 0xff, 0x7f, 0x80, 0x81, 0x82, 0x84, 0x30, 0x02, 0x04, 0xa0, 0xa3]);
+        if (out.length > 0)
+          out[at] = pick(random, [0x00, 0xff, 0x7f, 0x80, 0x81, 0x82, 0x84, 0x30, 0x02, 0x04, 0xa0, 0xa3]);
         break;
       case 2:
         out = Buffer.concat([out.subarray(0, at), Buffer.from([int(random, 256)]), out.subarray(at)]);
@@ -150,7 +219,19 @@ function mutateText(random: Random, text: string): string {
       lines.splice(int(random, lines.length), 1);
       break;
     case 1:
-      lines.splice(int(random, lines.length + 1), 0, pick(random, ['-----BEGIN CERTIFICATE-----', '-----END CERTIFICATE-----', '-----BEGIN PRIVATE KEY-----', 'Proc-Type: 4,ENCRYPTED', '', '====', 'garbage \u0000 text']));
+      lines.splice(
+        int(random, lines.length + 1),
+        0,
+        pick(random, [
+          '-----BEGIN CERTIFICATE-----',
+          '-----END CERTIFICATE-----',
+          '-----BEGIN PRIVATE KEY-----',
+          'Proc-Type: 4,ENCRYPTED',
+          '',
+          '====',
+          'garbage \u0000 text',
+        ]),
+      );
       break;
     case 2:
       return text.slice(0, int(random, text.length));
@@ -175,7 +256,13 @@ function mutateDerInPem(random: Random, pem: string): string {
   const blocks = findPemBlocks(pem);
   if (blocks.length === 0) return mutateText(random, pem);
   const target = int(random, blocks.length);
-  return blocks.map((block, index) => (index === target && block.der ? encodePem(block.label, mutateBytes(random, block.der)) : encodePem(block.label, block.der ?? Buffer.alloc(0)))).join('');
+  return blocks
+    .map((block, index) =>
+      index === target && block.der
+        ? encodePem(block.label, mutateBytes(random, block.der))
+        : encodePem(block.label, block.der ?? Buffer.alloc(0)),
+    )
+    .join('');
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -190,9 +277,59 @@ beforeAll(() => {
   const dir = makeTempDir('fuzz');
   try {
     const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
-    openssl(['req', '-x509', ...ec, '-keyout', 'ca.key', '-out', 'ca.pem', '-subj', '/CN=fuzz CA', '-days', '2', '-addext', 'basicConstraints=critical,CA:TRUE'], dir.path);
-    openssl(['req', '-new', ...ec, '-keyout', 'leaf.key', '-out', 'leaf.csr', '-subj', '/CN=fuzz.example.test', '-addext', 'subjectAltName=DNS:fuzz.example.test,DNS:*.fuzz.example.test,IP:192.0.2.1,IP:2001:db8::1'], dir.path);
-    openssl(['x509', '-req', '-in', 'leaf.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-out', 'leaf.pem', '-days', '1', '-copy_extensions', 'copy'], dir.path);
+    openssl(
+      [
+        'req',
+        '-x509',
+        ...ec,
+        '-keyout',
+        'ca.key',
+        '-out',
+        'ca.pem',
+        '-subj',
+        '/CN=fuzz CA',
+        '-days',
+        '2',
+        '-addext',
+        'basicConstraints=critical,CA:TRUE',
+      ],
+      dir.path,
+    );
+    openssl(
+      [
+        'req',
+        '-new',
+        ...ec,
+        '-keyout',
+        'leaf.key',
+        '-out',
+        'leaf.csr',
+        '-subj',
+        '/CN=fuzz.example.test',
+        '-addext',
+        'subjectAltName=DNS:fuzz.example.test,DNS:*.fuzz.example.test,IP:192.0.2.1,IP:2001:db8::1',
+      ],
+      dir.path,
+    );
+    openssl(
+      [
+        'x509',
+        '-req',
+        '-in',
+        'leaf.csr',
+        '-CA',
+        'ca.pem',
+        '-CAkey',
+        'ca.key',
+        '-out',
+        'leaf.pem',
+        '-days',
+        '1',
+        '-copy_extensions',
+        'copy',
+      ],
+      dir.path,
+    );
     openssl(['genpkey', '-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:2048', '-out', 'rsa.key'], dir.path);
     const text = (name: string) => readFileSync(dir.file(name), 'utf8');
     chainPem = text('leaf.pem') + text('ca.pem');
@@ -215,7 +352,9 @@ describe('fuzzing the parsers of untrusted bytes', () => {
       (random) => {
         const doc = randomJson(random);
         // Mostly objects, as the client only builds an error from a JSON object.
-        return random() < 0.85 && (typeof doc !== 'object' || doc === null || Array.isArray(doc)) ? { type: doc, detail: randomJson(random) } : doc;
+        return random() < 0.85 && (typeof doc !== 'object' || doc === null || Array.isArray(doc))
+          ? { type: doc, detail: randomJson(random) }
+          : doc;
       },
       (doc) => {
         if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) return;
@@ -237,7 +376,8 @@ describe('fuzzing the parsers of untrusted bytes', () => {
       (random) => (random() < 0.5 ? mutateText(random, chainPem) : mutateDerInPem(random, chainPem)),
       async (text) => {
         const split = await onlyThrows(() => splitPemChain(text, 'the chain'), [PemChainError]);
-        for (const pem of split ?? []) expect(pem).toMatch(/^-----BEGIN CERTIFICATE-----\n[A-Za-z0-9+/=\n]+-----END CERTIFICATE-----\n$/);
+        for (const pem of split ?? [])
+          expect(pem).toMatch(/^-----BEGIN CERTIFICATE-----\n[A-Za-z0-9+/=\n]+-----END CERTIFICATE-----\n$/);
         const info = await onlyThrows(() => parseCertificate(text), [PemChainError]);
         if (info) {
           expect(Number.isNaN(info.notAfter.getTime())).toBe(false);
@@ -252,10 +392,34 @@ describe('fuzzing the parsers of untrusted bytes', () => {
 
   it('Link and Retry-After headers: never throw; links are absolute URLs, delays finite and not negative', async () => {
     const base = 'https://ca.example/acme/cert/1';
-    const pieces = ['<', '>', ';', ',', '"', '=', ' ', 'rel', 'rel=', 'alternate', '"up index"', 'https://ca.example/x', '/rel/ative', 'http://[::1', '%zz', 'javascript:x', '\t', '\\'];
+    const pieces = [
+      '<',
+      '>',
+      ';',
+      ',',
+      '"',
+      '=',
+      ' ',
+      'rel',
+      'rel=',
+      'alternate',
+      '"up index"',
+      'https://ca.example/x',
+      '/rel/ative',
+      'http://[::1',
+      '%zz',
+      'javascript:x',
+      '\t',
+      '\\',
+    ];
     const links = await fuzz(
       'Link headers',
-      (random) => Array.from({ length: 1 + int(random, 3) }, () => Array.from({ length: int(random, 30) }, () => (random() < 0.8 ? pick(random, pieces) : randomString(random, 5))).join('')),
+      (random) =>
+        Array.from({ length: 1 + int(random, 3) }, () =>
+          Array.from({ length: int(random, 30) }, () =>
+            random() < 0.8 ? pick(random, pieces) : randomString(random, 5),
+          ).join(''),
+        ),
       (values) => {
         const parsed = parseLinkHeaders(values, base);
         expect(parsed.length).toBeLessThanOrEqual(100 * values.length);
@@ -268,15 +432,16 @@ describe('fuzzing the parsers of untrusted bytes', () => {
     const now = new Date('2026-01-01T00:00:00Z');
     const delays = await fuzz(
       'Retry-After',
-      (random) => pick(random, [
-        () => String(int(random, 1e6)),
-        () => `${'9'.repeat(1 + int(random, 40))}`,
-        () => `-${int(random, 100)}`,
-        () => new Date(now.getTime() + (random() - 0.5) * 1e12).toUTCString(),
-        () => 'Fri, 31 Dec 9999 23:59:59 GMT',
-        () => randomString(random, 30),
-        () => ` ${int(random, 100)} `,
-      ])(),
+      (random) =>
+        pick(random, [
+          () => String(int(random, 1e6)),
+          () => `${'9'.repeat(1 + int(random, 40))}`,
+          () => `-${int(random, 100)}`,
+          () => new Date(now.getTime() + (random() - 0.5) * 1e12).toUTCString(),
+          () => 'Fri, 31 Dec 9999 23:59:59 GMT',
+          () => randomString(random, 30),
+          () => ` ${int(random, 100)} `,
+        ])(),
       (value) => {
         const seconds = parseRetryAfter(value, now);
         if (seconds !== undefined) {
@@ -293,7 +458,10 @@ describe('fuzzing the parsers of untrusted bytes', () => {
       version: 1,
       server: 'https://acme.example/directory',
       account: 'default',
-      identifiers: [{ type: 'dns', value: 'example.test' }, { type: 'ip', value: '192.0.2.1' }],
+      identifiers: [
+        { type: 'dns', value: 'example.test' },
+        { type: 'ip', value: '192.0.2.1' },
+      ],
       keyType: 'ec256',
       reuseKey: false,
       plugin: 'webroot',
@@ -313,7 +481,13 @@ describe('fuzzing the parsers of untrusted bytes', () => {
         const keys = Object.keys(doc);
         const key = pick(random, [...keys, 'identifiers', 'extraFiles', '__proto__']);
         if (random() < 0.2) delete doc[key];
-        else Object.defineProperty(doc, key, { value: randomJson(random), enumerable: true, configurable: true, writable: true });
+        else
+          Object.defineProperty(doc, key, {
+            value: randomJson(random),
+            enumerable: true,
+            configurable: true,
+            writable: true,
+          });
         return JSON.stringify(doc);
       },
       async (input) => {
@@ -325,7 +499,8 @@ describe('fuzzing the parsers of untrusted bytes', () => {
           expect(['dns', 'ip']).toContain(id.type);
           expect(typeof id.value).toBe('string');
         }
-        for (const key of ['server', 'account', 'keyType', 'plugin'] as const) expect(typeof settings[key]).toBe('string');
+        for (const key of ['server', 'account', 'keyType', 'plugin'] as const)
+          expect(typeof settings[key]).toBe('string');
         expect(typeof settings.reuseKey).toBe('boolean');
         expect(({} as Record<string, unknown>).polluted).toBeUndefined();
       },
@@ -334,10 +509,14 @@ describe('fuzzing the parsers of untrusted bytes', () => {
   });
 
   it('config.ini: parseConfigFile returns string or true values, or a LocalError naming file and line', async () => {
-    const sample = '# comment\n[section]\nserver = https://acme.example/directory\nemail: a@example.test\nagree-tos\n; other\nkey-type = ec384\n';
+    const sample =
+      '# comment\n[section]\nserver = https://acme.example/directory\nemail: a@example.test\nagree-tos\n; other\nkey-type = ec384\n';
     const runs = await fuzz(
       'config.ini',
-      (random) => (random() < 0.7 ? mutateText(random, sample) : Array.from({ length: int(random, 6) }, () => randomString(random, 30)).join('\n')),
+      (random) =>
+        random() < 0.7
+          ? mutateText(random, sample)
+          : Array.from({ length: int(random, 6) }, () => randomString(random, 30)).join('\n'),
       async (input) => {
         const values = await onlyThrows(() => parseConfigFile(input, 'config.ini'), [LocalError]);
         if (values === undefined) return;
@@ -352,11 +531,45 @@ describe('fuzzing the parsers of untrusted bytes', () => {
   });
 
   it('-d values: parseIdentifier returns a valid DNS name or IP address, or a UsageError', async () => {
-    const pieces = ['a', 'z', 'Z', '0', '9', '-', '.', '..', '*', '*.', '_', ' ', 'ü', 'ß', '。', '．', '[', ']', ':', '::', 'xn--', '\u200b', '\u0000', '\t', 'é', '例', '1.2.3.4', '256', 'a'.repeat(63), 'b'.repeat(64)];
+    const pieces = [
+      'a',
+      'z',
+      'Z',
+      '0',
+      '9',
+      '-',
+      '.',
+      '..',
+      '*',
+      '*.',
+      '_',
+      ' ',
+      'ü',
+      'ß',
+      '。',
+      '．',
+      '[',
+      ']',
+      ':',
+      '::',
+      'xn--',
+      '\u200b',
+      '\u0000',
+      '\t',
+      'é',
+      '例',
+      '1.2.3.4',
+      '256',
+      'a'.repeat(63),
+      'b'.repeat(64),
+    ];
     const label = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
     const runs = await fuzz(
       '-d values',
-      (random) => Array.from({ length: int(random, 12) }, () => (random() < 0.9 ? pick(random, pieces) : randomString(random, 4))).join(''),
+      (random) =>
+        Array.from({ length: int(random, 12) }, () =>
+          random() < 0.9 ? pick(random, pieces) : randomString(random, 4),
+        ).join(''),
       async (input) => {
         const identifier = await onlyThrows(() => parseIdentifier(input), [UsageError]);
         if (identifier === undefined) return;
@@ -377,7 +590,10 @@ describe('fuzzing the parsers of untrusted bytes', () => {
   it('key files, CSRs and BIND key files: a value or a LocalError / UsageError, never anything else', async () => {
     const keys = await fuzz(
       'private key files',
-      (random) => (random() < 0.5 ? mutateText(random, pick(random, [keyPem, rsaKeyPem, chainPem])) : mutateDerInPem(random, pick(random, [keyPem, rsaKeyPem]))),
+      (random) =>
+        random() < 0.5
+          ? mutateText(random, pick(random, [keyPem, rsaKeyPem, chainPem]))
+          : mutateDerInPem(random, pick(random, [keyPem, rsaKeyPem])),
       async (text) => {
         const key = await onlyThrows(() => loadPrivateKeyPem(text, 'key.pem'), [LocalError]);
         if (key) expect(key.type).toBe('private');
@@ -391,7 +607,8 @@ describe('fuzzing the parsers of untrusted bytes', () => {
         if (csr) expect(csr.identifiers.length).toBeGreaterThan(0);
       },
     );
-    const keyFile = 'key "acme-update" {\n  algorithm hmac-sha256;\n  secret "c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0MTI=";\n};\n';
+    const keyFile =
+      'key "acme-update" {\n  algorithm hmac-sha256;\n  secret "c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0MTI=";\n};\n';
     const bind = await fuzz(
       'BIND key files',
       (random) => mutateText(random, keyFile),

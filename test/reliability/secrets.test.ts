@@ -57,7 +57,9 @@ function byteForms(bytes: Buffer): string[] {
 function privateKeyForms(pem: string): string[] {
   const body = pem.split('\n').filter((line) => line.length >= 40 && !line.startsWith('-----'));
   const jwk = createPrivateKey(pem).export({ format: 'jwk' });
-  const parts = ['d', 'p', 'q', 'dp', 'dq', 'qi'].map((name) => jwk[name as keyof typeof jwk]).filter((v): v is string => typeof v === 'string');
+  const parts = ['d', 'p', 'q', 'dp', 'dq', 'qi']
+    .map((name) => jwk[name as keyof typeof jwk])
+    .filter((v): v is string => typeof v === 'string');
   return [...body, ...parts.flatMap((part) => byteForms(Buffer.from(part, 'base64url')))];
 }
 
@@ -77,7 +79,8 @@ async function nonKeyFiles(dir: string): Promise<Array<{ name: string; text: str
 async function privateKeysUnder(dir: string): Promise<string[]> {
   const entries = await readdir(dir, { recursive: true, withFileTypes: true });
   const keys: string[] = [];
-  for (const entry of entries.filter((e) => e.isFile() && KEY_FILE.test(e.name))) keys.push(await readFile(join(entry.parentPath, entry.name), 'utf8'));
+  for (const entry of entries.filter((e) => e.isFile() && KEY_FILE.test(e.name)))
+    keys.push(await readFile(join(entry.parentPath, entry.name), 'utf8'));
   return keys;
 }
 
@@ -85,11 +88,19 @@ async function privateKeysUnder(dir: string): Promise<string[]> {
  * No secret in any form anywhere a run writes: stdout, stderr, the log file, the config dir's
  * other files. `secrets` are raw secret texts (base64 values are also checked as bytes).
  */
-async function expectNoLeak(label: string, result: CliResult, dir: string, secrets: readonly string[], logFile?: string): Promise<void> {
+async function expectNoLeak(
+  label: string,
+  result: CliResult,
+  dir: string,
+  secrets: readonly string[],
+  logFile?: string,
+): Promise<void> {
   const forms = new Set<string>();
   for (const secret of secrets) {
     forms.add(secret);
-    if (/^[A-Za-z0-9+/_-]+=*$/.test(secret)) for (const form of byteForms(Buffer.from(secret.replace(/-/g, '+').replace(/_/g, '/'), 'base64'))) forms.add(form);
+    if (/^[A-Za-z0-9+/_-]+=*$/.test(secret))
+      for (const form of byteForms(Buffer.from(secret.replace(/-/g, '+').replace(/_/g, '/'), 'base64')))
+        forms.add(form);
   }
   for (const key of await privateKeysUnder(dir)) for (const form of privateKeyForms(key)) forms.add(form);
   const places = [
@@ -101,7 +112,9 @@ async function expectNoLeak(label: string, result: CliResult, dir: string, secre
   for (const place of places) {
     for (const form of forms) {
       if (form.length < 8) continue;
-      expect(place.text.includes(form), `${label}: a secret (${form.slice(0, 6)}…) appears in ${place.name}`).toBe(false);
+      expect(place.text.includes(form), `${label}: a secret (${form.slice(0, 6)}…) appears in ${place.name}`).toBe(
+        false,
+      );
     }
   }
 }
@@ -121,7 +134,9 @@ function runCliUmask0(args: readonly string[], env: Record<string, string> = {})
     child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
     child.stdin.end();
     child.on('error', reject);
-    child.on('close', (exitCode, signal) => resolve({ exitCode, signal, stdout, stderr, durationMs: Date.now() - started }));
+    child.on('close', (exitCode, signal) =>
+      resolve({ exitCode, signal, stdout, stderr, durationMs: Date.now() - started }),
+    );
   });
 }
 
@@ -140,12 +155,20 @@ function eab(key = MAC_KEY): string[] {
 describe('secrets never leave', () => {
   it('the leak check itself finds a planted secret in a file, in a re-encoding, and a key line in stderr', async () => {
     const dir = await ca.newConfigDir();
-    const key = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
+    const key = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({
+      type: 'pkcs8',
+      format: 'pem',
+    }) as string;
     await writeFile(join(dir, 'privkey.pem'), key);
     const clean: CliResult = { exitCode: 0, signal: null, stdout: '', stderr: '', durationMs: 0 };
     await expectNoLeak('nothing planted', clean, dir, [TSIG.secret]);
-    await writeFile(join(dir, 'renewal.json'), JSON.stringify({ hex: Buffer.from(TSIG.secret, 'base64').toString('hex') }));
-    await expect(expectNoLeak('planted in a file', clean, dir, [TSIG.secret])).rejects.toThrow(/appears in .*renewal\.json/);
+    await writeFile(
+      join(dir, 'renewal.json'),
+      JSON.stringify({ hex: Buffer.from(TSIG.secret, 'base64').toString('hex') }),
+    );
+    await expect(expectNoLeak('planted in a file', clean, dir, [TSIG.secret])).rejects.toThrow(
+      /appears in .*renewal\.json/,
+    );
     await writeFile(join(dir, 'renewal.json'), '{}');
     const leaky = { ...clean, stderr: `debug: ${key.split('\n')[2]}` };
     await expect(expectNoLeak('planted in stderr', leaky, dir, [])).rejects.toThrow(/appears in stderr/);
@@ -156,27 +179,51 @@ describe('secrets never leave', () => {
     // A config dir acmecli creates itself, under umask 000.
     const dir = join(root, 'etc', 'acmecli');
     const log = join(root, 'acmecli.log');
-    const issued = await runCliUmask0(['--config-dir', dir, ...ca.serverArgs, '-v', '--log-file', log, 'issue', ...eab(), ...nsupdate(), '-d', 'secret.example.test', '--key-file', join(root, 'copy.key')]);
+    const issued = await runCliUmask0([
+      '--config-dir',
+      dir,
+      ...ca.serverArgs,
+      '-v',
+      '--log-file',
+      log,
+      'issue',
+      ...eab(),
+      ...nsupdate(),
+      '-d',
+      'secret.example.test',
+      '--key-file',
+      join(root, 'copy.key'),
+    ]);
     expect(issued.exitCode, describeRun(issued)).toBe(0);
     await expectNoLeak('issue', issued, dir, [MAC_KEY, TSIG.secret], log);
     // The copy requested with --key-file is a key file too, owner-only.
     expect((await stat(join(root, 'copy.key'))).mode & 0o777).toBe(0o600);
 
     // Directories owner-only, secret files 0600, public ones (cert, chain, manifest) 0644.
-    const modes: Record<string, string> = { '.': ((await stat(dir)).mode & 0o777).toString(8), '<log file>': ((await stat(log)).mode & 0o777).toString(8) };
+    const modes: Record<string, string> = {
+      '.': ((await stat(dir)).mode & 0o777).toString(8),
+      '<log file>': ((await stat(log)).mode & 0o777).toString(8),
+    };
     const expected: Record<string, string> = { '.': '700', '<log file>': '600' };
     for (const entry of await readdir(dir, { recursive: true, withFileTypes: true })) {
       const path = join(entry.parentPath, entry.name);
       const rel = path.slice(dir.length + 1);
       modes[rel] = ((await stat(path)).mode & 0o777).toString(8);
       // The `live` link leads to an archive directory; the live files lead to archive files.
-      expected[rel] = entry.isDirectory() || entry.name === 'live' ? '700' : /^(account\.key|account\.json|privkey\.pem|renewal\.json)$/.test(entry.name) ? '600' : '644';
+      expected[rel] =
+        entry.isDirectory() || entry.name === 'live'
+          ? '700'
+          : /^(account\.key|account\.json|privkey\.pem|renewal\.json)$/.test(entry.name)
+            ? '600'
+            : '644';
     }
     expect(modes).toEqual(expected);
     expect(Object.keys(modes).filter((p) => p.endsWith('privkey.pem')).length).toBeGreaterThanOrEqual(2);
 
     // renew reads the TSIG key from the environment (an inline key is never stored).
-    const renewed = await runCli(['--config-dir', dir, ...ca.serverArgs, '-v', '--log-file', log, 'renew', '--force'], { env: { ACMECLI_NSUPDATE_KEY: inlineKey() } });
+    const renewed = await runCli(['--config-dir', dir, ...ca.serverArgs, '-v', '--log-file', log, 'renew', '--force'], {
+      env: { ACMECLI_NSUPDATE_KEY: inlineKey() },
+    });
     expect(renewed.exitCode, describeRun(renewed)).toBe(0);
     await expectNoLeak('renew', renewed, dir, [MAC_KEY, TSIG.secret], log);
   }, 90_000);
@@ -185,38 +232,93 @@ describe('secrets never leave', () => {
     const dir = await ca.newConfigDir();
     // Outside the config dir (so it is not one of its files), in a scratch dir removed at the end.
     const log = join(await ca.newConfigDir(), 'acmecli.log');
-    const result = await runCli(['--config-dir', dir, ...ca.serverArgs, '--json', '-v', '--log-file', log, 'register', '--eab-kid', KID, '--agree-tos'], { env: { ACMECLI_EAB_HMAC_KEY: MAC_KEY } });
+    const result = await runCli(
+      [
+        '--config-dir',
+        dir,
+        ...ca.serverArgs,
+        '--json',
+        '-v',
+        '--log-file',
+        log,
+        'register',
+        '--eab-kid',
+        KID,
+        '--agree-tos',
+      ],
+      { env: { ACMECLI_EAB_HMAC_KEY: MAC_KEY } },
+    );
     expect(result.exitCode, describeRun(result)).toBe(0);
     expect(JSON.parse(result.stdout).ok).toBe(true);
     await expectNoLeak('register --json', result, dir, [MAC_KEY], log);
   });
 
   it.each([
-    { label: 'a wrong EAB MAC key (the CA refuses it)', args: () => [...eab(randomBytes(32).toString('base64url')), ...nsupdate()], code: 3 },
-    { label: 'a wrong TSIG secret (BIND refuses it)', args: () => [...eab(), ...nsupdate(inlineKey(randomBytes(32).toString('base64')))], code: 4 },
-    { label: 'an unknown TSIG key name', args: () => [...eab(), ...nsupdate(inlineKey(TSIG.secret, 'no-such-key'))], code: 4 },
-  ])('on failure with $label: exit $code, and no secret anywhere, even with -v', async ({ args, code }) => {
-    const dir = await ca.newConfigDir();
-    // Outside the config dir (so it is not one of its files), in a scratch dir removed at the end.
-    const log = join(await ca.newConfigDir(), 'acmecli.log');
-    const argv = args();
-    const secrets = argv.filter((arg, i) => argv[i - 1] === '--eab-hmac-key' || argv[i - 1] === '--nsupdate-key').map((arg) => arg.split(':').at(-1) as string);
-    const result = await ca.run(dir, ['-v', '--log-file', log, 'issue', ...argv, '-d', 'fail.example.test']);
-    expect(result.exitCode, describeRun(result)).toBe(code);
-    expect(result.stderr).toMatch(/error: /);
-    await expectNoLeak('failure', result, dir, [...secrets, MAC_KEY, TSIG.secret], log);
-    // The JSON error document is as clean.
-    const json = await ca.run(dir, ['--json', 'issue', ...argv, '-d', 'fail.example.test']);
-    expect(json.exitCode).toBe(code);
-    expect(JSON.parse(json.stdout).ok).toBe(false);
-    await expectNoLeak('failure --json', json, dir, [...secrets, MAC_KEY, TSIG.secret]);
-  }, 60_000);
+    {
+      label: 'a wrong EAB MAC key (the CA refuses it)',
+      args: () => [...eab(randomBytes(32).toString('base64url')), ...nsupdate()],
+      code: 3,
+    },
+    {
+      label: 'a wrong TSIG secret (BIND refuses it)',
+      args: () => [...eab(), ...nsupdate(inlineKey(randomBytes(32).toString('base64')))],
+      code: 4,
+    },
+    {
+      label: 'an unknown TSIG key name',
+      args: () => [...eab(), ...nsupdate(inlineKey(TSIG.secret, 'no-such-key'))],
+      code: 4,
+    },
+  ])(
+    'on failure with $label: exit $code, and no secret anywhere, even with -v',
+    async ({ args, code }) => {
+      const dir = await ca.newConfigDir();
+      // Outside the config dir (so it is not one of its files), in a scratch dir removed at the end.
+      const log = join(await ca.newConfigDir(), 'acmecli.log');
+      const argv = args();
+      const secrets = argv
+        .filter((arg, i) => argv[i - 1] === '--eab-hmac-key' || argv[i - 1] === '--nsupdate-key')
+        .map((arg) => arg.split(':').at(-1) as string);
+      const result = await ca.run(dir, ['-v', '--log-file', log, 'issue', ...argv, '-d', 'fail.example.test']);
+      expect(result.exitCode, describeRun(result)).toBe(code);
+      expect(result.stderr).toMatch(/error: /);
+      await expectNoLeak('failure', result, dir, [...secrets, MAC_KEY, TSIG.secret], log);
+      // The JSON error document is as clean.
+      const json = await ca.run(dir, ['--json', 'issue', ...argv, '-d', 'fail.example.test']);
+      expect(json.exitCode).toBe(code);
+      expect(JSON.parse(json.stdout).ok).toBe(false);
+      await expectNoLeak('failure --json', json, dir, [...secrets, MAC_KEY, TSIG.secret]);
+    },
+    60_000,
+  );
 
   it.each([
-    ['a TSIG secret that is not base64', ['--nsupdate', '--nsupdate-server', '127.0.0.1:53', '--nsupdate-key', 'hmac-sha256:k:SECRET*not*base64*value'], 'SECRET*not*base64*value'],
-    ['a TSIG key with an unsupported algorithm', ['--nsupdate', '--nsupdate-server', '127.0.0.1:53', '--nsupdate-key', `hmac-md5:k:${Buffer.alloc(32, 7).toString('base64')}`], Buffer.alloc(32, 7).toString('base64')],
-    ['an EAB MAC key that is too short', ['--standalone', '--eab-kid', 'k', '--eab-hmac-key', 'c2hvcnRzZWNyZXQ'], 'c2hvcnRzZWNyZXQ'],
-    ['an EAB MAC key with foreign characters', ['--standalone', '--eab-kid', 'k', '--eab-hmac-key', 'secret$with%foreign&chars'], 'secret$with%foreign&chars'],
+    [
+      'a TSIG secret that is not base64',
+      ['--nsupdate', '--nsupdate-server', '127.0.0.1:53', '--nsupdate-key', 'hmac-sha256:k:SECRET*not*base64*value'],
+      'SECRET*not*base64*value',
+    ],
+    [
+      'a TSIG key with an unsupported algorithm',
+      [
+        '--nsupdate',
+        '--nsupdate-server',
+        '127.0.0.1:53',
+        '--nsupdate-key',
+        `hmac-md5:k:${Buffer.alloc(32, 7).toString('base64')}`,
+      ],
+      Buffer.alloc(32, 7).toString('base64'),
+    ],
+    [
+      'an EAB MAC key that is too short',
+      ['--standalone', '--eab-kid', 'k', '--eab-hmac-key', 'c2hvcnRzZWNyZXQ'],
+      'c2hvcnRzZWNyZXQ',
+    ],
+    [
+      'an EAB MAC key with foreign characters',
+      ['--standalone', '--eab-kid', 'k', '--eab-hmac-key', 'secret$with%foreign&chars'],
+      'secret$with%foreign&chars',
+    ],
   ])('a malformed secret (%s) is refused with exit 2 without echoing it', async (_label, args, secret) => {
     const dir = await ca.newConfigDir();
     for (const mode of [['-v'], ['--json']]) {
@@ -231,20 +333,26 @@ describe('secrets never leave', () => {
   it('a damaged private key file is refused without echoing a line of it', async () => {
     const dir = await ca.newConfigDir();
     const keyFile = join(await ca.newConfigDir(), 'damaged.key');
-    const pem = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
+    const pem = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({
+      type: 'pkcs8',
+      format: 'pem',
+    }) as string;
     const damaged = pem.replace(/\n([A-Za-z0-9+/]{20})/, '\n$1!!!!');
     await writeFile(keyFile, damaged, { mode: 0o600 });
     const result = await ca.run(dir, ['-v', 'register', '--account-key', keyFile, ...eab()]);
     expect(result.exitCode, describeRun(result)).toBe(6);
     expect(result.stderr).toContain(keyFile);
-    for (const line of pem.split('\n').filter((l) => l.length > 20 && !l.startsWith('-----'))) expect(result.stdout + result.stderr).not.toContain(line.slice(0, 20));
+    for (const line of pem.split('\n').filter((l) => l.length > 20 && !l.startsWith('-----')))
+      expect(result.stdout + result.stderr).not.toContain(line.slice(0, 20));
   });
 });
 
 describe('TLS to the CA', () => {
   it('stays verified with NODE_TLS_REJECT_UNAUTHORIZED=0 in the environment: exit 5 pointing to --ca-bundle', async () => {
     const dir = await ca.newConfigDir();
-    const result = await runCli(['--config-dir', dir, '--server', ca.pebble.directoryUrl, 'register', ...eab()], { env: { NODE_TLS_REJECT_UNAUTHORIZED: '0' } });
+    const result = await runCli(['--config-dir', dir, '--server', ca.pebble.directoryUrl, 'register', ...eab()], {
+      env: { NODE_TLS_REJECT_UNAUTHORIZED: '0' },
+    });
     expect(result.exitCode, describeRun(result)).toBe(5);
     expect(result.stderr).toContain('not trusted');
     expect(result.stderr).toContain('--ca-bundle');
@@ -263,8 +371,15 @@ describe('TLS to the CA', () => {
 describe('the standalone http-01 server', () => {
   it('answers only the registered token, whatever the spelling of the path', async () => {
     const port = await freePort();
-    const context = { log: silentLogger, runCommand: () => Promise.reject(new Error('no commands')), dns01: DEFAULT_DNS01_SETTINGS };
-    const solver = standalonePlugin.createSolver(standalonePlugin.parseOptions({ httpPort: port, httpAddress: '127.0.0.1' }), context);
+    const context = {
+      log: silentLogger,
+      runCommand: () => Promise.reject(new Error('no commands')),
+      dns01: DEFAULT_DNS01_SETTINGS,
+    };
+    const solver = standalonePlugin.createSolver(
+      standalonePlugin.parseOptions({ httpPort: port, httpAddress: '127.0.0.1' }),
+      context,
+    );
     const signal = new AbortController().signal;
     const token = 'tok_EN-123';
     const task = {
@@ -306,7 +421,11 @@ describe('the standalone http-01 server', () => {
         '/.well-known/acme-challenge/%2a',
       ]) {
         const reply = await get(path);
-        expect({ path: path.slice(0, 80), status: reply.status, leaked: reply.body.includes('thumbprint') }).toEqual({ path: path.slice(0, 80), status: 404, leaked: false });
+        expect({ path: path.slice(0, 80), status: reply.status, leaked: reply.body.includes('thumbprint') }).toEqual({
+          path: path.slice(0, 80),
+          status: 404,
+          leaked: false,
+        });
       }
     } finally {
       await solver.cleanUp(task, signal);

@@ -34,7 +34,15 @@ beforeAll(async () => {
   root = await mkdtemp(join(tmpdir(), 'acmecli-trust-'));
   await chmod(root, 0o755);
   template = await ca.newConfigDir();
-  const issued = await ca.run(template, ['issue', '--agree-tos', '-d', CERT, '--standalone', '--http-port', String(ca.pebble.httpPort)]);
+  const issued = await ca.run(template, [
+    'issue',
+    '--agree-tos',
+    '-d',
+    CERT,
+    '--standalone',
+    '--http-port',
+    String(ca.pebble.httpPort),
+  ]);
   expect(issued.exitCode, describeRun(issued)).toBe(0);
 }, 60_000);
 
@@ -45,7 +53,10 @@ afterAll(async () => {
 
 /** Runs a command as the unprivileged user nobody:nogroup, no supplementary groups. */
 function asNobody(file: string, args: readonly string[]): { status: number | null; stdout: string; stderr: string } {
-  const result = spawnSync('setpriv', ['--reuid=nobody', '--regid=nogroup', '--clear-groups', file, ...args], { encoding: 'utf8', timeout: 60_000 });
+  const result = spawnSync('setpriv', ['--reuid=nobody', '--regid=nogroup', '--clear-groups', file, ...args], {
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
@@ -94,7 +105,10 @@ describe('files and directories another user owns or can write (root run)', () =
     const planted = `${JSON.stringify({ ...settings, identifiers: [{ type: 'dns', value: 'planted.example.test' }], reloadCommand: `touch ${marker}` }, null, 2)}\n`;
     await writeFile(join(version, 'renewal.json'), planted);
     hashes['renewal.json'] = sha256(planted);
-    await writeFile(join(version, 'manifest.json'), JSON.stringify({ version: 1, number: 1, createdAt: new Date().toISOString(), files: hashes }));
+    await writeFile(
+      join(version, 'manifest.json'),
+      JSON.stringify({ version: 1, number: 1, createdAt: new Date().toISOString(), files: hashes }),
+    );
     execFileSync('chmod', ['-R', 'a+rX', staging]);
     const copied = asNobody('cp', ['-r', staging, join(dir, 'certificates')]);
     expect(copied.status, copied.stderr).toBe(0);
@@ -114,7 +128,9 @@ describe('files and directories another user owns or can write (root run)', () =
 
   it('an account key owned by nobody: refused', async () => {
     const dir = await configDir();
-    const key = (await readdir(join(dir, 'accounts'), { recursive: true })).find((p) => p.endsWith('account.key')) as string;
+    const key = (await readdir(join(dir, 'accounts'), { recursive: true })).find((p) =>
+      p.endsWith('account.key'),
+    ) as string;
     await chown(join(dir, 'accounts', key), NOBODY, NOGROUP);
     const result = await ca.run(dir, ['register', '--agree-tos']);
     expectRefused(result, join(dir, 'accounts', key), `chown root ${join(dir, 'accounts', key)}`);
@@ -128,7 +144,7 @@ describe('files and directories another user owns or can write (root run)', () =
     expectRefused(result, lineage(dir), `chmod go-w ${lineage(dir)}`);
   });
 
-  it('a lineage directory group-writable by root\'s group (gid 0) is accepted', async () => {
+  it("a lineage directory group-writable by root's group (gid 0) is accepted", async () => {
     const dir = await configDir();
     await chmod(lineage(dir), 0o770);
     const result = await ca.run(dir, ['renew']);
@@ -204,11 +220,16 @@ describe('a 700 MB config.ini (sparse)', () => {
 });
 
 describe('stored JSON is validated on read: one exit-6 line naming the file and the field', () => {
-  const edit = (path: (dir: string) => string | Promise<string>, change: (value: Record<string, unknown>) => unknown) => async (dir: string) => {
-    const file = await path(dir);
-    await writeFile(file, JSON.stringify(change(JSON.parse(await readFile(file, 'utf8')) as Record<string, unknown>)));
-    return file;
-  };
+  const edit =
+    (path: (dir: string) => string | Promise<string>, change: (value: Record<string, unknown>) => unknown) =>
+    async (dir: string) => {
+      const file = await path(dir);
+      await writeFile(
+        file,
+        JSON.stringify(change(JSON.parse(await readFile(file, 'utf8')) as Record<string, unknown>)),
+      );
+      return file;
+    };
   const renewal = (dir: string) => lineage(dir, 'renewal.json');
   const accountJson = async (dir: string) => {
     const found = (await readdir(join(dir, 'accounts'), { recursive: true })).find((p) => p.endsWith('account.json'));
@@ -216,20 +237,90 @@ describe('stored JSON is validated on read: one exit-6 line naming the file and 
   };
   type Case = { label: string; break: (dir: string) => Promise<string>; args: string[]; field: string };
   const cases: Case[] = [
-    { label: 'a name with ";" in renewal.json', break: edit(renewal, (s) => ({ ...s, identifiers: [{ type: 'dns', value: `evil;${CERT}` }] })), args: ['renew'], field: 'identifiers[0].value' },
-    { label: 'a name with a newline in renewal.json', break: edit(renewal, (s) => ({ ...s, identifiers: [{ type: 'dns', value: `a.test\nb.test` }] })), args: ['renew'], field: 'identifiers[0].value' },
-    { label: 'an "ip" identifier that is a name', break: edit(renewal, (s) => ({ ...s, identifiers: [{ type: 'ip', value: CERT }] })), args: ['renew'], field: 'identifiers[0].value' },
-    { label: 'an account name with a path', break: edit(renewal, (s) => ({ ...s, account: '../../x' })), args: ['renew'], field: 'account' },
-    { label: 'a server that is no URL', break: edit(renewal, (s) => ({ ...s, server: 'not a url' })), args: ['renew'], field: 'server' },
-    { label: 'dns01 settings of the wrong type', break: edit(renewal, (s) => ({ ...s, dns01: { propagationTimeoutMs: 'soon' } })), args: ['renew'], field: 'dns01.propagationTimeoutMs' },
-    { label: 'extraFiles.certFile a number', break: edit(renewal, (s) => ({ ...s, extraFiles: { certFile: 5 } })), args: ['renew'], field: 'extraFiles.certFile' },
-    { label: 'a reloadCommand that is a list', break: edit(renewal, (s) => ({ ...s, reloadCommand: ['touch', 'x'] })), args: ['renew'], field: 'reloadCommand' },
-    { label: 'an unknown key type (on renewal)', break: edit(renewal, (s) => ({ ...s, keyType: 'dsa' })), args: ['renew', '--force'], field: 'keyType' },
-    { label: 'an unknown plugin (on renewal)', break: edit(renewal, (s) => ({ ...s, plugin: 'nope' })), args: ['renew', '--force'], field: 'plugin' },
-    { label: 'a plugin setting of the wrong type (on renewal)', break: edit(renewal, (s) => ({ ...s, pluginSettings: { standalone: { httpPort: 'eighty' } } })), args: ['renew', '--force'], field: 'pluginSettings.standalone' },
-    { label: 'account.json with contact [1,2]', break: edit(accountJson, (a) => ({ ...a, contact: [1, 2] })), args: ['register', '--agree-tos'], field: 'contact' },
-    { label: 'account.json with contact an object', break: edit(accountJson, (a) => ({ ...a, contact: { mailto: 'x' } })), args: ['register', '--agree-tos'], field: 'contact' },
-    { label: 'account.json with a url that is no URL', break: edit(accountJson, (a) => ({ ...a, url: 'acct' })), args: ['register', '--agree-tos'], field: 'url' },
+    {
+      label: 'a name with ";" in renewal.json',
+      break: edit(renewal, (s) => ({ ...s, identifiers: [{ type: 'dns', value: `evil;${CERT}` }] })),
+      args: ['renew'],
+      field: 'identifiers[0].value',
+    },
+    {
+      label: 'a name with a newline in renewal.json',
+      break: edit(renewal, (s) => ({ ...s, identifiers: [{ type: 'dns', value: `a.test\nb.test` }] })),
+      args: ['renew'],
+      field: 'identifiers[0].value',
+    },
+    {
+      label: 'an "ip" identifier that is a name',
+      break: edit(renewal, (s) => ({ ...s, identifiers: [{ type: 'ip', value: CERT }] })),
+      args: ['renew'],
+      field: 'identifiers[0].value',
+    },
+    {
+      label: 'an account name with a path',
+      break: edit(renewal, (s) => ({ ...s, account: '../../x' })),
+      args: ['renew'],
+      field: 'account',
+    },
+    {
+      label: 'a server that is no URL',
+      break: edit(renewal, (s) => ({ ...s, server: 'not a url' })),
+      args: ['renew'],
+      field: 'server',
+    },
+    {
+      label: 'dns01 settings of the wrong type',
+      break: edit(renewal, (s) => ({ ...s, dns01: { propagationTimeoutMs: 'soon' } })),
+      args: ['renew'],
+      field: 'dns01.propagationTimeoutMs',
+    },
+    {
+      label: 'extraFiles.certFile a number',
+      break: edit(renewal, (s) => ({ ...s, extraFiles: { certFile: 5 } })),
+      args: ['renew'],
+      field: 'extraFiles.certFile',
+    },
+    {
+      label: 'a reloadCommand that is a list',
+      break: edit(renewal, (s) => ({ ...s, reloadCommand: ['touch', 'x'] })),
+      args: ['renew'],
+      field: 'reloadCommand',
+    },
+    {
+      label: 'an unknown key type (on renewal)',
+      break: edit(renewal, (s) => ({ ...s, keyType: 'dsa' })),
+      args: ['renew', '--force'],
+      field: 'keyType',
+    },
+    {
+      label: 'an unknown plugin (on renewal)',
+      break: edit(renewal, (s) => ({ ...s, plugin: 'nope' })),
+      args: ['renew', '--force'],
+      field: 'plugin',
+    },
+    {
+      label: 'a plugin setting of the wrong type (on renewal)',
+      break: edit(renewal, (s) => ({ ...s, pluginSettings: { standalone: { httpPort: 'eighty' } } })),
+      args: ['renew', '--force'],
+      field: 'pluginSettings.standalone',
+    },
+    {
+      label: 'account.json with contact [1,2]',
+      break: edit(accountJson, (a) => ({ ...a, contact: [1, 2] })),
+      args: ['register', '--agree-tos'],
+      field: 'contact',
+    },
+    {
+      label: 'account.json with contact an object',
+      break: edit(accountJson, (a) => ({ ...a, contact: { mailto: 'x' } })),
+      args: ['register', '--agree-tos'],
+      field: 'contact',
+    },
+    {
+      label: 'account.json with a url that is no URL',
+      break: edit(accountJson, (a) => ({ ...a, url: 'acct' })),
+      args: ['register', '--agree-tos'],
+      field: 'url',
+    },
   ];
 
   it.each(cases)('$label → exit 6 naming the field', async (testCase) => {
@@ -264,23 +355,30 @@ describe('account fields a hostile CA sends (fake CA)', () => {
     ['[1,2]', [1, 2]],
     ['an object', { mailto: 'admin@example.test' }],
     ['a string', 'mailto:admin@example.test'],
-  ])('a contact of %s is not stored: the account stays readable, with the contact acmecli sent', async (_label, contact) => {
-    const dir = await configDir({ copy: false });
-    fake.options = {
-      interceptor: (request, res) => {
-        if (request.resource !== 'newAccount') return false;
-        res.writeHead(201, { 'content-type': 'application/json', location: `${fake.origin}/acct/hostile-${counter}`, 'replay-nonce': fake.issueNonce() });
-        res.end(JSON.stringify({ status: 'valid', contact }));
-        return true;
-      },
-    };
-    const server = ['--config-dir', dir, '--server', fake.directoryUrl];
-    const registered = await runCli([...server, 'register', '--agree-tos', '--email', 'admin@example.test']);
-    fake.options = {};
-    expect(registered.exitCode, describeRun(registered)).toBe(0);
-    // A later run reads the account back (register finds it locally; nothing is sent).
-    const again = await runCli([...server, '--json', 'register', '--agree-tos']);
-    expect(again.exitCode, describeRun(again)).toBe(0);
-    expect(JSON.parse(again.stdout).result.contact).toEqual(['mailto:admin@example.test']);
-  });
+  ])(
+    'a contact of %s is not stored: the account stays readable, with the contact acmecli sent',
+    async (_label, contact) => {
+      const dir = await configDir({ copy: false });
+      fake.options = {
+        interceptor: (request, res) => {
+          if (request.resource !== 'newAccount') return false;
+          res.writeHead(201, {
+            'content-type': 'application/json',
+            location: `${fake.origin}/acct/hostile-${counter}`,
+            'replay-nonce': fake.issueNonce(),
+          });
+          res.end(JSON.stringify({ status: 'valid', contact }));
+          return true;
+        },
+      };
+      const server = ['--config-dir', dir, '--server', fake.directoryUrl];
+      const registered = await runCli([...server, 'register', '--agree-tos', '--email', 'admin@example.test']);
+      fake.options = {};
+      expect(registered.exitCode, describeRun(registered)).toBe(0);
+      // A later run reads the account back (register finds it locally; nothing is sent).
+      const again = await runCli([...server, '--json', 'register', '--agree-tos']);
+      expect(again.exitCode, describeRun(again)).toBe(0);
+      expect(JSON.parse(again.stdout).result.contact).toEqual(['mailto:admin@example.test']);
+    },
+  );
 });

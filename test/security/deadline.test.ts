@@ -82,7 +82,9 @@ beforeAll(() => {
   net.Socket.prototype.connect = function guardedConnect(this: Socket, ...args: unknown[]): Socket {
     const first = args[0];
     // net.createConnection passes its normalized [options, callback] pair; tls.connect an object.
-    const options = (Array.isArray(first) ? first[0] : typeof first === 'object' && first !== null ? first : { host: args[1] }) as {
+    const options = (
+      Array.isArray(first) ? first[0] : typeof first === 'object' && first !== null ? first : { host: args[1] }
+    ) as {
       host?: string;
       path?: string;
       lookup?: LookupFunction;
@@ -129,7 +131,8 @@ beforeAll(async () => {
         resolve(undefined);
       });
     });
-    if ((error as NodeJS.ErrnoException | undefined)?.code !== 'ETESTGUARD') throw new Error(`the test guard let a connection to ${host} through`);
+    if ((error as NodeJS.ErrnoException | undefined)?.code !== 'ETESTGUARD')
+      throw new Error(`the test guard let a connection to ${host} through`);
   }
   blocked.length = 0;
 });
@@ -208,7 +211,11 @@ function trickleResponse(res: ServerResponse, status: number, nonce: string, con
   let resolveClosed!: (sent: number) => void;
   const trickle: Trickle = { sent: 0, closed: new Promise((resolve) => (resolveClosed = resolve)) };
   connections.push(trickle);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': String(TRICKLE_BYTES), 'replay-nonce': nonce });
+  res.writeHead(status, {
+    'content-type': 'application/json',
+    'content-length': String(TRICKLE_BYTES),
+    'replay-nonce': nonce,
+  });
   const timer = setInterval(() => {
     if (trickle.sent >= TRICKLE_BYTES) {
       clearInterval(timer);
@@ -357,7 +364,17 @@ describe('every request has a deadline, connect to last byte (issue 12 §5)', ()
     const configDir = await mkdtemp(join(tmpdir(), 'acmecli-deadline-'));
     try {
       const result = await runCli(
-        ['-n', 'register', '--server', fake.directoryUrl, '--config-dir', configDir, '--email', 'ops@example.test', '--agree-tos'],
+        [
+          '-n',
+          'register',
+          '--server',
+          fake.directoryUrl,
+          '--config-dir',
+          configDir,
+          '--email',
+          'ops@example.test',
+          '--agree-tos',
+        ],
         { env: { ACMECLI_HTTP_TIMEOUT: '1' } },
       );
       expect(result.exitCode, result.stderr).toBe(5);
@@ -402,29 +419,39 @@ describe('the CA cannot send acmecli to a link-local or cloud metadata address (
     'https://metadata.google.internal./computeMetadata/v1/',
   ];
 
-  it.each(refusedUrls)('a POST to %s is refused before any connection (exit 5, one line naming the URL)', async (url) => {
-    const error = await failure(transport.request({ method: 'POST', url, body: '{}', userHost: 'acme.example.test' }));
-    expect(error).toBeInstanceOf(PermanentNetworkError);
-    expect((error as NetworkError).exitCode).toBe(5);
-    expect(error.message).toContain(`POST ${url}: refused`);
-    expect(error.message).not.toContain('\n');
-    expect(blocked).toEqual([]);
-  });
+  it.each(refusedUrls)(
+    'a POST to %s is refused before any connection (exit 5, one line naming the URL)',
+    async (url) => {
+      const error = await failure(
+        transport.request({ method: 'POST', url, body: '{}', userHost: 'acme.example.test' }),
+      );
+      expect(error).toBeInstanceOf(PermanentNetworkError);
+      expect((error as NetworkError).exitCode).toBe(5);
+      expect(error.message).toContain(`POST ${url}: refused`);
+      expect(error.message).not.toContain('\n');
+      expect(blocked).toEqual([]);
+    },
+  );
 
   it.each([
     ['ca-alias.example.test', '169.254.169.254'],
     ['v6-alias.example.test', 'fe80::1'],
     ['mapped-alias.example.test', '::ffff:169.254.169.254'],
     ['mixed.example.test', '169.254.169.254'],
-  ])('a name the CA gives that resolves to a link-local address (%s → %s) is refused at connect time', async (host, address) => {
-    const url = `https://${host}/acme/authz/1`;
-    const error = await failure(transport.request({ method: 'POST', url, body: '{}', userHost: 'acme.example.test' }));
-    expect(error).toBeInstanceOf(PermanentNetworkError);
-    expect((error as NetworkError).exitCode).toBe(5);
-    expect(error.message).toContain(`POST ${url}: refused`);
-    expect(error.message).toContain(address);
-    expect(blocked).toEqual([]);
-  });
+  ])(
+    'a name the CA gives that resolves to a link-local address (%s → %s) is refused at connect time',
+    async (host, address) => {
+      const url = `https://${host}/acme/authz/1`;
+      const error = await failure(
+        transport.request({ method: 'POST', url, body: '{}', userHost: 'acme.example.test' }),
+      );
+      expect(error).toBeInstanceOf(PermanentNetworkError);
+      expect((error as NetworkError).exitCode).toBe(5);
+      expect(error.message).toContain(`POST ${url}: refused`);
+      expect(error.message).toContain(address);
+      expect(blocked).toEqual([]);
+    },
+  );
 
   it('plain http:// to a .localhost name is refused when the name resolves to a non-loopback address', async () => {
     const url = 'http://public.localhost:8080/directory';
@@ -481,13 +508,28 @@ describe('the CA cannot send acmecli to a link-local or cloud metadata address (
         interceptor: (request, res) => {
           if (request.resource !== 'newOrder') return false;
           res
-            .writeHead(201, { 'content-type': 'application/json', 'replay-nonce': fake.issueNonce(), location: `${fake.origin}/order/99` })
-            .end(JSON.stringify({ status: 'pending', identifiers: [{ type: 'dns', value: 'a.example.test' }], authorizations: [AUTHZ], finalize: FINALIZE }));
+            .writeHead(201, {
+              'content-type': 'application/json',
+              'replay-nonce': fake.issueNonce(),
+              location: `${fake.origin}/order/99`,
+            })
+            .end(
+              JSON.stringify({
+                status: 'pending',
+                identifiers: [{ type: 'dns', value: 'a.example.test' }],
+                authorizations: [AUTHZ],
+                finalize: FINALIZE,
+              }),
+            );
           return true;
         },
       });
       clientTransport = new Transport({ lookup: tableLookup });
-      client = new AcmeClient({ directoryUrl: fake.directoryUrl, accountKey: await generateKey('ec256'), transport: clientTransport });
+      client = new AcmeClient({
+        directoryUrl: fake.directoryUrl,
+        accountKey: await generateKey('ec256'),
+        transport: clientTransport,
+      });
       await client.newAccount({ termsOfServiceAgreed: true });
     });
 

@@ -15,7 +15,22 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createPrivateKey, createPublicKey, X509Certificate } from 'node:crypto';
 import { watch } from 'node:fs';
-import { chmod, chown, lchown, lstat, mkdir, mkdtemp, readFile, readdir, readlink, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import {
+  chmod,
+  chown,
+  lchown,
+  lstat,
+  mkdir,
+  mkdtemp,
+  readFile,
+  readdir,
+  readlink,
+  rename,
+  rm,
+  stat,
+  symlink,
+  writeFile,
+} from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -204,7 +219,10 @@ function keyMatches(certPem: string, keyPem: string): boolean {
   return Buffer.compare(certKey, key) === 0;
 }
 
-async function liveFiles(configDir: string, certName: string): Promise<Record<'cert' | 'privkey' | 'fullchain', string>> {
+async function liveFiles(
+  configDir: string,
+  certName: string,
+): Promise<Record<'cert' | 'privkey' | 'fullchain', string>> {
   const dir = join(configDir, 'certificates', certName);
   const read = (name: string) => readFile(join(dir, name), 'utf8');
   return { cert: await read('cert.pem'), privkey: await read('privkey.pem'), fullchain: await read('fullchain.pem') };
@@ -328,8 +346,19 @@ describe('a local user who owns the directories acmecli writes into (real user n
       }
       const certName = `copies-${n}.example.test`;
       const result = await ca.run(configDir, [
-        'issue', '--agree-tos', '-d', certName, '--standalone', '--http-port', String(ca.pebble.httpPort),
-        '--cert-file', targets.cert, '--key-file', targets.key, '--fullchain-file', targets.fullchain,
+        'issue',
+        '--agree-tos',
+        '-d',
+        certName,
+        '--standalone',
+        '--http-port',
+        String(ca.pebble.httpPort),
+        '--cert-file',
+        targets.cert,
+        '--key-file',
+        targets.key,
+        '--fullchain-file',
+        targets.fullchain,
       ]);
       results.push(result);
       expect([0, 6], describeRun(result)).toContain(result.exitCode);
@@ -440,7 +469,14 @@ describe('a local user who can change the path to a directory acmecli writes int
     const results: CliResult[] = [];
     try {
       for (let n = 0; n < RUNS; n++) {
-        const result = await ca.run(configDir, ['issue', '--agree-tos', '-d', `ancestor-${n}.example.test`, '-w', webroot]);
+        const result = await ca.run(configDir, [
+          'issue',
+          '--agree-tos',
+          '-d',
+          `ancestor-${n}.example.test`,
+          '-w',
+          webroot,
+        ]);
         results.push(result);
         // 4: the webroot was a link to where nobody cannot write (or missing for a moment).
         expect([0, 4], describeRun(result)).toContain(result.exitCode);
@@ -449,7 +485,9 @@ describe('a local user who can change the path to a directory acmecli writes int
       expect(await record.settle(), 'entries created in the root-owned directory').toEqual([]);
       await expectDecoyUntouched(decoy);
       const reasons = results.filter((r) => r.exitCode !== 0).map((r) => r.stderr.trim().split('\n').at(-2) ?? '');
-      console.info(`webroot ancestor race: exit codes ${JSON.stringify(tally(results))}, ${swaps} swaps; first failure: ${reasons[0] ?? 'none'}`);
+      console.info(
+        `webroot ancestor race: exit codes ${JSON.stringify(tally(results))}, ${swaps} swaps; first failure: ${reasons[0] ?? 'none'}`,
+      );
     } finally {
       record.close();
     }
@@ -482,8 +520,15 @@ describe('a local user who can change the path to a directory acmecli writes int
     const certName = 'keyfile-ancestor.example.test';
 
     const result = await ca.run(configDir, [
-      'issue', '--agree-tos', '-d', certName, '--standalone', '--http-port', String(ca.pebble.httpPort),
-      '--key-file', join(certs, 'key.pem'),
+      'issue',
+      '--agree-tos',
+      '-d',
+      certName,
+      '--standalone',
+      '--http-port',
+      String(ca.pebble.httpPort),
+      '--key-file',
+      join(certs, 'key.pem'),
     ]);
     expect(result.exitCode, describeRun(result)).toBe(6);
     const line = result.stderr.split('\n').find((l) => l.includes('--key-file')) ?? '';
@@ -522,7 +567,9 @@ describe('links planted in a lineage (store level)', () => {
     await writeLineage(configDir, 'example.com', certificateFiles(1), SAMPLE_SETTINGS);
     const lineage = join(configDir, 'certificates', 'example.com');
     await symlink(decoy.file, join(lineage, '.swap-in-progress'));
-    await expect(writeLineage(configDir, 'example.com', certificateFiles(2), SAMPLE_SETTINGS)).rejects.toThrow(LocalError);
+    await expect(writeLineage(configDir, 'example.com', certificateFiles(2), SAMPLE_SETTINGS)).rejects.toThrow(
+      LocalError,
+    );
     await expectDecoyUntouched(decoy);
     expect(await readdir(join(lineage, 'archive'))).toEqual(['1']);
   });
@@ -535,7 +582,9 @@ async function snapshot(dir: string): Promise<Record<string, string>> {
     const path = join(entry.parentPath, entry.name);
     const info = await lstat(path);
     const mode = (info.mode & 0o7777).toString(8);
-    result[path] = info.isFile() ? `${mode} ${await readFile(path, 'utf8')}` : `${mode} ${info.isDirectory() ? 'dir' : 'other'}`;
+    result[path] = info.isFile()
+      ? `${mode} ${await readFile(path, 'utf8')}`
+      : `${mode} ${info.isDirectory() ? 'dir' : 'other'}`;
   }
   return result;
 }

@@ -49,7 +49,10 @@ async function scratchDir(): Promise<string> {
 }
 
 /** Rewrites the identifier of every authorization the fake sends (and nothing else). */
-function authorizationIdentifier(identifier: Record<string, unknown>, extra: Record<string, unknown> = {}): FakeCaOptions['rewriteAuthorization'] {
+function authorizationIdentifier(
+  identifier: Record<string, unknown>,
+  extra: Record<string, unknown> = {},
+): FakeCaOptions['rewriteAuthorization'] {
   return (authorization) => ({ ...authorization, identifier, ...extra });
 }
 
@@ -86,7 +89,11 @@ interface CoreRun {
   error?: unknown;
 }
 
-async function obtainFromFake(options: FakeCaOptions, names: Identifier[], extra: { preAuthorize?: boolean } = {}): Promise<CoreRun> {
+async function obtainFromFake(
+  options: FakeCaOptions,
+  names: Identifier[],
+  extra: { preAuthorize?: boolean } = {},
+): Promise<CoreRun> {
   const ca = await startFakeCa(options);
   const transport = new Transport({ userAgent: 'acmecli-security-test' });
   const solver = recordingSolver();
@@ -143,7 +150,9 @@ describe('fake CA: authorizations and orders for names that were not ordered sto
     {
       label: 'a wildcard flag on an authorization for a plain name',
       names: [dns('mine.example')],
-      options: { rewriteAuthorization: authorizationIdentifier({ type: 'dns', value: 'mine.example' }, { wildcard: true }) },
+      options: {
+        rewriteAuthorization: authorizationIdentifier({ type: 'dns', value: 'mine.example' }, { wildcard: true }),
+      },
       message: /is for "\*\.mine\.example", which was not ordered/,
     },
     {
@@ -155,7 +164,10 @@ describe('fake CA: authorizations and orders for names that were not ordered sto
     {
       label: 'the wildcard written into the identifier value (RFC 8555 §7.1.4 says base name + wildcard: true)',
       names: [dns('*.mine.example')],
-      options: { challengeTypes: ['dns-01'], rewriteAuthorization: authorizationIdentifier({ type: 'dns', value: '*.mine.example' }, { wildcard: true }) },
+      options: {
+        challengeTypes: ['dns-01'],
+        rewriteAuthorization: authorizationIdentifier({ type: 'dns', value: '*.mine.example' }, { wildcard: true }),
+      },
       message: /which was not ordered/,
     },
     {
@@ -185,14 +197,25 @@ describe('fake CA: authorizations and orders for names that were not ordered sto
     {
       label: 'an order object with one name more',
       names: [dns('mine.example')],
-      options: { rewriteOrder: (order) => ({ ...order, identifiers: [{ type: 'dns', value: 'mine.example' }, { type: 'dns', value: 'victim.example' }] }) },
+      options: {
+        rewriteOrder: (order) => ({
+          ...order,
+          identifiers: [
+            { type: 'dns', value: 'mine.example' },
+            { type: 'dns', value: 'victim.example' },
+          ],
+        }),
+      },
       message: /is for mine\.example, victim\.example, not what was ordered \(mine\.example\)/,
     },
     {
       label: 'a pre-authorization (newAuthz) answered for another name',
       names: [dns('mine.example')],
       preAuthorize: true,
-      options: { newAuthz: true, rewriteAuthorization: authorizationIdentifier({ type: 'dns', value: 'victim.example' }) },
+      options: {
+        newAuthz: true,
+        rewriteAuthorization: authorizationIdentifier({ type: 'dns', value: 'victim.example' }),
+      },
       message: /is for "victim\.example", which was not ordered/,
     },
   ];
@@ -207,7 +230,8 @@ describe('fake CA: authorizations and orders for names that were not ordered sto
     let finalized = false;
     const run = await obtainFromFake(
       {
-        rewriteAuthorization: (a, state) => (state.status === 'valid' ? { ...a, identifier: { type: 'dns', value: 'victim.example' } } : a),
+        rewriteAuthorization: (a, state) =>
+          state.status === 'valid' ? { ...a, identifier: { type: 'dns', value: 'victim.example' } } : a,
         interceptor: (request) => {
           if (request.resource === 'finalize') finalized = true;
           return false;
@@ -269,7 +293,10 @@ describe('fake CA: an order whose authorizations are not one per ordered name st
   it('fake CA: a.example and *.a.example are two ordered names whose authorizations share the value a.example', async () => {
     const run = await obtainFromFake({ challengeTypes: ['http-01', 'dns-01'] }, [dns('a.example'), dns('*.a.example')]);
     expect(run.error).toBeUndefined();
-    expect(run.solver.tasks.map((t) => [t.identifier.value, t.wildcard])).toEqual([['a.example', false], ['a.example', true]]);
+    expect(run.solver.tasks.map((t) => [t.identifier.value, t.wildcard])).toEqual([
+      ['a.example', false],
+      ['a.example', true],
+    ]);
   });
 
   it('fake CA: pre-authorized names (newAuthz), already valid and listed in the order, are accepted', async () => {
@@ -282,7 +309,12 @@ describe('fake CA: an order whose authorizations are not one per ordered name st
     const run = await obtainFromFake(
       {
         certificateChain: async ({ issueWithNames, caPem }) =>
-          (await issueWithNames([{ type: 'dns', value: 'b.example' }, { type: 'dns', value: 'a.example' }, { type: 'dns', value: 'A.example' }, { type: 'dns', value: 'b.example' }])) + caPem,
+          (await issueWithNames([
+            { type: 'dns', value: 'b.example' },
+            { type: 'dns', value: 'a.example' },
+            { type: 'dns', value: 'A.example' },
+            { type: 'dns', value: 'b.example' },
+          ])) + caPem,
       },
       [dns('a.example'), dns('b.example')],
     );
@@ -292,9 +324,24 @@ describe('fake CA: an order whose authorizations are not one per ordered name st
 });
 
 describe("fake CA: plugins get acmecli's own spelling of the ordered name, never the CA's", () => {
-  const cases: Array<{ label: string; names: Identifier[]; caSpelling: Record<string, unknown>; expected: Identifier }> = [
-    { label: 'the name in capitals', names: [dns('mine.example')], caSpelling: { type: 'dns', value: 'MINE.Example' }, expected: dns('mine.example') },
-    { label: 'the name with a trailing dot', names: [dns('mine.example')], caSpelling: { type: 'dns', value: 'mine.example.' }, expected: dns('mine.example') },
+  const cases: Array<{
+    label: string;
+    names: Identifier[];
+    caSpelling: Record<string, unknown>;
+    expected: Identifier;
+  }> = [
+    {
+      label: 'the name in capitals',
+      names: [dns('mine.example')],
+      caSpelling: { type: 'dns', value: 'MINE.Example' },
+      expected: dns('mine.example'),
+    },
+    {
+      label: 'the name with a trailing dot',
+      names: [dns('mine.example')],
+      caSpelling: { type: 'dns', value: 'mine.example.' },
+      expected: dns('mine.example'),
+    },
     {
       label: 'an IPv6 address written out in full',
       names: [{ type: 'ip', value: '2001:db8::1' }],
@@ -315,11 +362,19 @@ describe("fake CA: plugins get acmecli's own spelling of the ordered name, never
 });
 
 describe('fake CA: a certificate whose names are not exactly the ordered ones is refused', () => {
-  const cases: Array<{ label: string; names: Identifier[]; sans: Array<{ type: 'dns' | 'ip' | 'url'; value: string }>; message: RegExp }> = [
+  const cases: Array<{
+    label: string;
+    names: Identifier[];
+    sans: Array<{ type: 'dns' | 'ip' | 'url'; value: string }>;
+    message: RegExp;
+  }> = [
     {
       label: 'evil.example and www.google.com for an order of a.example',
       names: [dns('a.example')],
-      sans: [{ type: 'dns', value: 'evil.example' }, { type: 'dns', value: 'www.google.com' }],
+      sans: [
+        { type: 'dns', value: 'evil.example' },
+        { type: 'dns', value: 'www.google.com' },
+      ],
       message: /names evil\.example, www\.google\.com, not what was ordered \(a\.example\)/,
     },
     {
@@ -331,13 +386,19 @@ describe('fake CA: a certificate whose names are not exactly the ordered ones is
     {
       label: 'one name more',
       names: [dns('a.example')],
-      sans: [{ type: 'dns', value: 'a.example' }, { type: 'dns', value: 'extra.example' }],
+      sans: [
+        { type: 'dns', value: 'a.example' },
+        { type: 'dns', value: 'extra.example' },
+      ],
       message: /names a\.example, extra\.example, not what was ordered/,
     },
     {
       label: 'an extra URI name',
       names: [dns('a.example')],
-      sans: [{ type: 'dns', value: 'a.example' }, { type: 'url', value: 'https://evil.example/' }],
+      sans: [
+        { type: 'dns', value: 'a.example' },
+        { type: 'url', value: 'https://evil.example/' },
+      ],
       message: /holds a subjectAltName of another type \(uniformResourceIdentifier\)/,
     },
     {
@@ -366,7 +427,11 @@ describe('fake CA: a certificate whose names are not exactly the ordered ones is
     const run = await obtainFromFake(
       {
         certificateChain: async ({ issueWithNames, caPem }) =>
-          (await issueWithNames([{ type: 'ip', value: '192.0.2.1' }, { type: 'dns', value: 'B.example' }, { type: 'dns', value: 'a.example' }])) + caPem,
+          (await issueWithNames([
+            { type: 'ip', value: '192.0.2.1' },
+            { type: 'dns', value: 'B.example' },
+            { type: 'dns', value: 'a.example' },
+          ])) + caPem,
       },
       [dns('a.example'), dns('b.example'), { type: 'ip', value: '192.0.2.1' }],
     );
@@ -410,16 +475,28 @@ describe('fake CA: an order whose authorizations are not one per ordered name (C
   it.each([
     { label: 'its authorization URL listed twice', rewrite: (urls: string[]) => [...urls, ...urls] },
     { label: 'its authorization left out', rewrite: () => [] },
-  ])('fake CA: an order of mine.example with $label → exit 3 and the manual auth hook never runs', async ({ rewrite }) => {
-    const dir = await registeredConfigDir();
-    const { hook, record } = await recordingHook(dir);
-    fake.options = { rewriteOrder: orderAuthorizations(rewrite) };
-    const result = await cli(dir, ['issue', '-d', 'mine.example', '--manual', '--manual-auth-hook', hook, '--preferred-challenges', 'http-01']);
-    fake.options = {};
-    expectExit(result, 3, /order .* lists (the authorization .* twice|0 authorizations for 1 ordered name)/);
-    expect(existsSync(record)).toBe(false);
-    expect(existsSync(join(dir, 'certificates', 'mine.example'))).toBe(false);
-  });
+  ])(
+    'fake CA: an order of mine.example with $label → exit 3 and the manual auth hook never runs',
+    async ({ rewrite }) => {
+      const dir = await registeredConfigDir();
+      const { hook, record } = await recordingHook(dir);
+      fake.options = { rewriteOrder: orderAuthorizations(rewrite) };
+      const result = await cli(dir, [
+        'issue',
+        '-d',
+        'mine.example',
+        '--manual',
+        '--manual-auth-hook',
+        hook,
+        '--preferred-challenges',
+        'http-01',
+      ]);
+      fake.options = {};
+      expectExit(result, 3, /order .* lists (the authorization .* twice|0 authorizations for 1 ordered name)/);
+      expect(existsSync(record)).toBe(false);
+      expect(existsSync(join(dir, 'certificates', 'mine.example'))).toBe(false);
+    },
+  );
 });
 
 describe('fake CA: an authorization for victim.example in an order of mine.example (CLI)', () => {
@@ -427,7 +504,16 @@ describe('fake CA: an authorization for victim.example in an order of mine.examp
     const dir = await registeredConfigDir();
     const { hook, record } = await recordingHook(dir);
     fake.options = { rewriteAuthorization: authorizationIdentifier({ type: 'dns', value: 'victim.example' }) };
-    const result = await cli(dir, ['issue', '-d', 'mine.example', '--manual', '--manual-auth-hook', hook, '--preferred-challenges', 'http-01']);
+    const result = await cli(dir, [
+      'issue',
+      '-d',
+      'mine.example',
+      '--manual',
+      '--manual-auth-hook',
+      hook,
+      '--preferred-challenges',
+      'http-01',
+    ]);
     fake.options = {};
     expectExit(result, 3, /victim\.example/);
     expect(existsSync(record)).toBe(false);
@@ -447,13 +533,26 @@ describe('fake CA: an authorization for victim.example in an order of mine.examp
     /** BIND's log lines about updates written after byte `from`. */
     async function updatesSince(from: number): Promise<string[]> {
       const log = await readFile(bind.daemon.logPath, 'utf8');
-      return log.slice(from).split('\n').filter((line) => line.includes('updating zone'));
+      return log
+        .slice(from)
+        .split('\n')
+        .filter((line) => line.includes('updating zone'));
     }
 
     const issue = (dir: string) =>
       cli(dir, [
-        '-v', 'issue', '-d', 'mine.example', '--nsupdate', '--nsupdate-server', bind.dnsServer,
-        '--nsupdate-key-file', bind.keyFilePath(KEY.name), '--dns-resolver', bind.dnsServer, '--skip-dns-propagation-check',
+        '-v',
+        'issue',
+        '-d',
+        'mine.example',
+        '--nsupdate',
+        '--nsupdate-server',
+        bind.dnsServer,
+        '--nsupdate-key-file',
+        bind.keyFilePath(KEY.name),
+        '--dns-resolver',
+        bind.dnsServer,
+        '--skip-dns-propagation-check',
       ]);
 
     it('fake CA: exit 3 and no update for _acme-challenge.victim.example reaches BIND', async () => {
@@ -464,12 +563,19 @@ describe('fake CA: an authorization for victim.example in an order of mine.examp
       const control = await issue(honest);
       fake.options = {};
       expectExit(control, 0);
-      expect((await updatesSince(logFrom)).some((line) => line.includes("adding an RR at '_acme-challenge.mine.example' TXT"))).toBe(true);
+      expect(
+        (await updatesSince(logFrom)).some((line) =>
+          line.includes("adding an RR at '_acme-challenge.mine.example' TXT"),
+        ),
+      ).toBe(true);
 
       const dir = await registeredConfigDir();
       logFrom = (await stat(bind.daemon.logPath)).size;
       const serialBefore = await bind.query('example', 'SOA');
-      fake.options = { challengeTypes: ['dns-01'], rewriteAuthorization: authorizationIdentifier({ type: 'dns', value: 'victim.example' }) };
+      fake.options = {
+        challengeTypes: ['dns-01'],
+        rewriteAuthorization: authorizationIdentifier({ type: 'dns', value: 'victim.example' }),
+      };
       const result = await issue(dir);
       fake.options = {};
       expectExit(result, 3, /victim\.example/);
@@ -524,12 +630,25 @@ nsupdate -k "/etc/bind/keys" -v "$tmpFile"
     return { env: { PATH: `${bin}:${process.env.PATH ?? '/usr/bin:/bin'}` }, script, recorded };
   }
 
-  const issueArgs = ['issue', '-d', 'mine.example', '--manual', '--manual-auth-hook', './createtxt.sh', '--preferred-challenges', 'dns-01', '--skip-dns-propagation-check'];
+  const issueArgs = [
+    'issue',
+    '-d',
+    'mine.example',
+    '--manual',
+    '--manual-auth-hook',
+    './createtxt.sh',
+    '--preferred-challenges',
+    'dns-01',
+    '--skip-dns-propagation-check',
+  ];
 
   it('fake CA: an identifier with quotes, a newline and an escape sequence → exit 3, createtxt.sh never runs, no nsupdate script', async () => {
     const dir = await registeredConfigDir();
     const hook = await guideHook(dir);
-    fake.options = { challengeTypes: ['dns-01'], rewriteAuthorization: authorizationIdentifier({ type: 'dns', value: INJECTED }) };
+    fake.options = {
+      challengeTypes: ['dns-01'],
+      rewriteAuthorization: authorizationIdentifier({ type: 'dns', value: INJECTED }),
+    };
     const result = await cli(dir, issueArgs, hook.env, dir);
     fake.options = {};
     expectExit(result, 3, /which was not ordered/);
@@ -540,7 +659,10 @@ nsupdate -k "/etc/bind/keys" -v "$tmpFile"
   it('fake CA: the CA spelling the name MINE.EXAMPLE → the script names mine.example, five lines, nothing injected', async () => {
     const dir = await registeredConfigDir();
     const hook = await guideHook(dir);
-    fake.options = { challengeTypes: ['dns-01'], rewriteAuthorization: authorizationIdentifier({ type: 'dns', value: 'MINE.EXAMPLE' }) };
+    fake.options = {
+      challengeTypes: ['dns-01'],
+      rewriteAuthorization: authorizationIdentifier({ type: 'dns', value: 'MINE.EXAMPLE' }),
+    };
     const result = await cli(dir, issueArgs, hook.env, dir);
     fake.options = {};
     expectExit(result, 0);
@@ -557,9 +679,21 @@ nsupdate -k "/etc/bind/keys" -v "$tmpFile"
 describe('fake CA: a certificate for evil.example, www.google.com in an order of a.example (CLI)', () => {
   const evil = (): FakeCaOptions => ({
     certificateChain: async ({ issueWithNames, caPem }) =>
-      (await issueWithNames([{ type: 'dns', value: 'evil.example' }, { type: 'dns', value: 'www.google.com' }])) + caPem,
+      (await issueWithNames([
+        { type: 'dns', value: 'evil.example' },
+        { type: 'dns', value: 'www.google.com' },
+      ])) + caPem,
   });
-  const issue = ['issue', '-d', 'a.example', '--manual', '--manual-auth-hook', 'true', '--preferred-challenges', 'http-01'];
+  const issue = [
+    'issue',
+    '-d',
+    'a.example',
+    '--manual',
+    '--manual-auth-hook',
+    'true',
+    '--preferred-challenges',
+    'http-01',
+  ];
 
   it('fake CA: a first issuance → exit 3 and no certificate files', async () => {
     const dir = await registeredConfigDir();
@@ -590,12 +724,37 @@ describe('fake CA: a certificate for evil.example, www.google.com in an order of
 });
 
 describe('fake CA: an alternate chain that cannot be had never aborts the issuance (CLI)', () => {
-  const issue = ['issue', '-d', 'alt.example', '--manual', '--manual-auth-hook', 'true', '--preferred-challenges', 'http-01'];
+  const issue = [
+    'issue',
+    '-d',
+    'alt.example',
+    '--manual',
+    '--manual-auth-hook',
+    'true',
+    '--preferred-challenges',
+    'http-01',
+  ];
   const cases: Array<{ label: string; link: () => Promise<string>; preferred: boolean }> = [
-    { label: 'an http:// link, without --preferred-chain', link: async () => 'http://alt.example.invalid/chain/1', preferred: false },
-    { label: 'an http:// link, with --preferred-chain', link: async () => 'http://alt.example.invalid/chain/1', preferred: true },
-    { label: 'an unreachable link, with --preferred-chain', link: async () => `http://127.0.0.1:${await freePort()}/chain/1`, preferred: true },
-    { label: 'a link the CA answers with 404, with --preferred-chain', link: async () => `${fake.origin}/cert/999999`, preferred: true },
+    {
+      label: 'an http:// link, without --preferred-chain',
+      link: async () => 'http://alt.example.invalid/chain/1',
+      preferred: false,
+    },
+    {
+      label: 'an http:// link, with --preferred-chain',
+      link: async () => 'http://alt.example.invalid/chain/1',
+      preferred: true,
+    },
+    {
+      label: 'an unreachable link, with --preferred-chain',
+      link: async () => `http://127.0.0.1:${await freePort()}/chain/1`,
+      preferred: true,
+    },
+    {
+      label: 'a link the CA answers with 404, with --preferred-chain',
+      link: async () => `${fake.origin}/cert/999999`,
+      preferred: true,
+    },
   ];
 
   it.each(cases)('fake CA: $label → exit 0 with the default chain', async ({ link, preferred }) => {
@@ -611,7 +770,16 @@ describe('fake CA: an alternate chain that cannot be had never aborts the issuan
 });
 
 describe('fake CA: CA faults that used to exit 2 ("nothing was sent") are 3 or 5 (CLI)', () => {
-  const issue = ['issue', '-d', 'fault.example', '--manual', '--manual-auth-hook', 'true', '--preferred-challenges', 'http-01'];
+  const issue = [
+    'issue',
+    '-d',
+    'fault.example',
+    '--manual',
+    '--manual-auth-hook',
+    'true',
+    '--preferred-challenges',
+    'http-01',
+  ];
   interface FaultCase {
     label: string;
     options: () => FakeCaOptions;
@@ -643,7 +811,9 @@ describe('fake CA: CA faults that used to exit 2 ("nothing was sent") are 3 or 5
     },
     {
       label: 'a newAccount Location on plain http://',
-      options: () => ({ rewriteLocation: (resource, location) => (resource === 'newAccount' ? `${plainHttp}/acct/1` : location) }),
+      options: () => ({
+        rewriteLocation: (resource, location) => (resource === 'newAccount' ? `${plainHttp}/acct/1` : location),
+      }),
       args: ['register', '--agree-tos'],
       setup: 'none',
       code: 5,
@@ -651,7 +821,9 @@ describe('fake CA: CA faults that used to exit 2 ("nothing was sent") are 3 or 5
     },
     {
       label: 'a newOrder Location on plain http://',
-      options: () => ({ rewriteLocation: (resource, location) => (resource === 'newOrder' ? `${plainHttp}/order/1` : location) }),
+      options: () => ({
+        rewriteLocation: (resource, location) => (resource === 'newOrder' ? `${plainHttp}/order/1` : location),
+      }),
       args: issue,
       setup: 'register',
       code: 5,
@@ -667,7 +839,15 @@ describe('fake CA: CA faults that used to exit 2 ("nothing was sent") are 3 or 5
     },
     {
       label: 'a challenge URL of another scheme',
-      options: () => ({ rewriteAuthorization: (a) => ({ ...a, challenges: (a.challenges as Array<Record<string, unknown>>).map((c) => ({ ...c, url: 'ftp://ca.example.invalid/chall/1' })) }) }),
+      options: () => ({
+        rewriteAuthorization: (a) => ({
+          ...a,
+          challenges: (a.challenges as Array<Record<string, unknown>>).map((c) => ({
+            ...c,
+            url: 'ftp://ca.example.invalid/chall/1',
+          })),
+        }),
+      }),
       args: issue,
       setup: 'register',
       code: 5,
@@ -683,7 +863,9 @@ describe('fake CA: CA faults that used to exit 2 ("nothing was sent") are 3 or 5
     },
     {
       label: 'a certificate URL on plain http://',
-      options: () => ({ rewriteOrder: (o) => (o.certificate === undefined ? o : { ...o, certificate: `${plainHttp}/cert/1` }) }),
+      options: () => ({
+        rewriteOrder: (o) => (o.certificate === undefined ? o : { ...o, certificate: `${plainHttp}/cert/1` }),
+      }),
       args: issue,
       setup: 'register',
       code: 5,
@@ -721,7 +903,10 @@ describe('fake CA: CA faults that used to exit 2 ("nothing was sent") are 3 or 5
     const { hook, record } = await recordingHook(dir);
     if (setup === 'issue') expectExit(await cli(dir, issue), 0);
     fake.options = options();
-    const result = await cli(dir, args.map((arg) => (arg === 'true' ? hook : arg)));
+    const result = await cli(
+      dir,
+      args.map((arg) => (arg === 'true' ? hook : arg)),
+    );
     fake.options = {};
     expectExit(result, code, message);
     // A URL acmecli will not use is found when it arrives, before anything is presented.

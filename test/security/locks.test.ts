@@ -119,7 +119,9 @@ describe('a dead run never blocks the next one', () => {
     for (const startedAt of [new Date().toISOString(), '1970-01-02T00:00:00.000Z']) {
       const config = await tempDir();
       await plant(config, record(pid, start, boot, startedAt));
-      await expect(tryLock(config), `taken at ${startedAt}`).rejects.toThrow(`another acmecli run holds ${NAME} (pid ${pid},`);
+      await expect(tryLock(config), `taken at ${startedAt}`).rejects.toThrow(
+        `another acmecli run holds ${NAME} (pid ${pid},`,
+      );
       expect(await readFile(lockPath(config), 'utf8')).toBe(record(pid, start, boot, startedAt));
     }
   });
@@ -216,7 +218,12 @@ describe('the lock file appears complete or not at all', () => {
     const reader = run('reader.mjs', [lockPath(config), done, String(MAX_READS)], () => {
       writer = run('writer.mjs', [config, NAME, String(ACQUISITIONS), done]);
     });
-    const seen = JSON.parse((await reader).trim().split('\n').pop() as string) as { absent: number; complete: number; partial: number; samples: string[] };
+    const seen = JSON.parse((await reader).trim().split('\n').pop() as string) as {
+      absent: number;
+      complete: number;
+      partial: number;
+      samples: string[];
+    };
     await writer;
     expect(seen.partial, `partial lock files seen: ${JSON.stringify(seen.samples)}`).toBe(0);
     // The reader did watch the acquisitions (otherwise the check above proves nothing).
@@ -235,30 +242,41 @@ describe('a locks directory another user can redirect (real user nobody)', () =>
     { command: 'issue', args: ['issue', '--agree-tos', '-d', 'example.com', '--standalone'] },
     { command: 'revoke --cert-name', args: ['revoke', '--cert-name', 'example.com'] },
     { command: 'renew', args: ['renew'] },
-  ])('$command in a 0777 config dir where nobody made `locks` a link: exit 6, and the root-owned directory it points to is untouched', async ({ args }) => {
-    const root = await tempDir();
-    await chmod(root, 0o755);
-    const config = join(root, 'config');
-    await mkdir(config);
-    await chmod(config, 0o777);
-    // Root's own directory, holding what acmecli would take for a stale lock of example.com (an
-    // empty file: crash debris) and for a dead writer's temp file.
-    const target = join(root, 'root-only');
-    await mkdir(target, { mode: 0o700 });
-    const decoys = ['cert-example.com.lock', 'renew.lock', `.new-${hostname().replace(/[^A-Za-z0-9.-]/g, '_')}-999999-1-0123456789ab`];
-    for (const name of decoys) await writeFile(join(target, name), '', { mode: 0o600 });
-    const before = await snapshot(target);
+  ])(
+    '$command in a 0777 config dir where nobody made `locks` a link: exit 6, and the root-owned directory it points to is untouched',
+    async ({ args }) => {
+      const root = await tempDir();
+      await chmod(root, 0o755);
+      const config = join(root, 'config');
+      await mkdir(config);
+      await chmod(config, 0o777);
+      // Root's own directory, holding what acmecli would take for a stale lock of example.com (an
+      // empty file: crash debris) and for a dead writer's temp file.
+      const target = join(root, 'root-only');
+      await mkdir(target, { mode: 0o700 });
+      const decoys = [
+        'cert-example.com.lock',
+        'renew.lock',
+        `.new-${hostname().replace(/[^A-Za-z0-9.-]/g, '_')}-999999-1-0123456789ab`,
+      ];
+      for (const name of decoys) await writeFile(join(target, name), '', { mode: 0o600 });
+      const before = await snapshot(target);
 
-    const planted = spawnSync('setpriv', ['--reuid=nobody', '--regid=nogroup', '--clear-groups', 'ln', '-s', target, join(config, 'locks')], { encoding: 'utf8', timeout: 60_000 });
-    expect(planted.status, planted.stderr).toBe(0);
-    expect((await lstat(join(config, 'locks'))).uid).toBe(65534);
+      const planted = spawnSync(
+        'setpriv',
+        ['--reuid=nobody', '--regid=nogroup', '--clear-groups', 'ln', '-s', target, join(config, 'locks')],
+        { encoding: 'utf8', timeout: 60_000 },
+      );
+      expect(planted.status, planted.stderr).toBe(0);
+      expect((await lstat(join(config, 'locks'))).uid).toBe(65534);
 
-    // Refused before anything reaches the network: no CA listens there.
-    const result = await runCli(['--config-dir', config, '--server', 'https://127.0.0.1:9/directory', ...args]);
-    expect(result.exitCode, describeRun(result)).toBe(6);
-    expect(result.stderr).toContain(`chmod go-w ${config}`);
-    expect(await snapshot(target), describeRun(result)).toEqual(before);
-  });
+      // Refused before anything reaches the network: no CA listens there.
+      const result = await runCli(['--config-dir', config, '--server', 'https://127.0.0.1:9/directory', ...args]);
+      expect(result.exitCode, describeRun(result)).toBe(6);
+      expect(result.stderr).toContain(`chmod go-w ${config}`);
+      expect(await snapshot(target), describeRun(result)).toEqual(before);
+    },
+  );
 });
 
 /** Names, bytes, modes and owners of a directory's entries, and the directory's own times. */

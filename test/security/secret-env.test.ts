@@ -38,13 +38,20 @@ afterAll(async () => {
 /** The secrets in every spelling they could leak in: as given, base64 both ways, hex. */
 function forms(secret: string): string[] {
   const bytes = Buffer.from(secret.replace(/^.*:/, '').replace(/-/g, '+').replace(/_/g, '/'), 'base64');
-  return [secret, bytes.toString('base64'), bytes.toString('base64').replace(/=+$/, ''), bytes.toString('base64url'), bytes.toString('hex')];
+  return [
+    secret,
+    bytes.toString('base64'),
+    bytes.toString('base64').replace(/=+$/, ''),
+    bytes.toString('base64url'),
+    bytes.toString('hex'),
+  ];
 }
 
 function expectNoSecret(label: string, places: Record<string, string>, secrets: readonly string[]): void {
   for (const [name, text] of Object.entries(places)) {
     for (const secret of secrets) {
-      for (const form of forms(secret)) expect(text.includes(form), `${label}: a secret (${form.slice(0, 6)}…) appears in ${name}`).toBe(false);
+      for (const form of forms(secret))
+        expect(text.includes(form), `${label}: a secret (${form.slice(0, 6)}…) appears in ${name}`).toBe(false);
     }
   }
 }
@@ -68,7 +75,9 @@ function runCliFromPipe(args: readonly string[], input: string): Promise<CliResu
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
     child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
     child.on('error', reject);
-    child.on('close', (exitCode, signal) => resolve({ exitCode, signal, stdout, stderr, durationMs: Date.now() - started }));
+    child.on('close', (exitCode, signal) =>
+      resolve({ exitCode, signal, stdout, stderr, durationMs: Date.now() - started }),
+    );
   });
 }
 
@@ -89,8 +98,22 @@ describe('children get no secret', () => {
     const dump = (name: string) => `env > '${join(work, name)}'`;
     const env = { ACMECLI_EAB_HMAC_KEY: MAC_KEY, ACMECLI_NSUPDATE_KEY: TSIG_KEY, ACMECLI_EAB_KID: KID };
     const log = join(work, 'acmecli.log');
-    const hookArgs = ['--manual', '--preferred-challenges', 'http-01', '--manual-auth-hook', dump('auth.env'), '--manual-cleanup-hook', dump('cleanup.env'), '--reload-cmd', dump('reload.env')];
-    const issued = await ca.run(dir, ['-v', '--log-file', log, 'issue', '--agree-tos', '-d', 'hooks.example.test', ...hookArgs], { env });
+    const hookArgs = [
+      '--manual',
+      '--preferred-challenges',
+      'http-01',
+      '--manual-auth-hook',
+      dump('auth.env'),
+      '--manual-cleanup-hook',
+      dump('cleanup.env'),
+      '--reload-cmd',
+      dump('reload.env'),
+    ];
+    const issued = await ca.run(
+      dir,
+      ['-v', '--log-file', log, 'issue', '--agree-tos', '-d', 'hooks.example.test', ...hookArgs],
+      { env },
+    );
     expect(issued.exitCode, describeRun(issued)).toBe(0);
     await expectCleanDumps('issue');
     expectNoSecret('issue', await runOutputs(issued, log), [MAC_KEY, TSIG_KEY]);
@@ -107,7 +130,10 @@ describe('children get no secret', () => {
         const name = `${hook}.env after ${moment}`;
         const text = await readFile(join(work, `${hook}.env`), 'utf8');
         const vars = parseEnv(text);
-        expect([...vars.keys()].filter((v) => /EAB_HMAC_KEY|NSUPDATE_KEY/.test(v)), `${name}: secret variables`).toEqual([]);
+        expect(
+          [...vars.keys()].filter((v) => /EAB_HMAC_KEY|NSUPDATE_KEY/.test(v)),
+          `${name}: secret variables`,
+        ).toEqual([]);
         expectNoSecret(name, { [name]: text }, [MAC_KEY, TSIG_KEY]);
         // The rest of the environment is still handed on: the hook's own variables, PATH, and
         // acmecli variables that are not secrets.
@@ -136,7 +162,11 @@ describe('the EAB MAC key from a file or the environment', () => {
     { label: 'ACMECLI_EAB_HMAC_KEY_FILE', env: (file) => ({ ACMECLI_EAB_HMAC_KEY_FILE: file }) },
     { label: 'eab-hmac-key-file in config.ini', config: (file) => `eab-hmac-key-file = ${file}\n` },
     // As `printf '%s\n' "$KEY" | acmecli ... --eab-hmac-key-file /dev/stdin`: a pipe, no file at all.
-    { label: '--eab-hmac-key-file /dev/stdin from a pipe', args: () => ['--eab-hmac-key-file', '/dev/stdin'], pipe: `${MAC_KEY}\n` },
+    {
+      label: '--eab-hmac-key-file /dev/stdin from a pipe',
+      args: () => ['--eab-hmac-key-file', '/dev/stdin'],
+      pipe: `${MAC_KEY}\n`,
+    },
     // The command line wins over the environment (a stale key left in it is not used).
     {
       label: '--eab-hmac-key-file over a wrong ACMECLI_EAB_HMAC_KEY',
@@ -153,7 +183,19 @@ describe('the EAB MAC key from a file or the environment', () => {
     await writeFile(file, `${MAC_KEY}\n`, { mode: 0o600 });
     if (source.config) await writeFile(join(dir, 'config.ini'), source.config(file));
     const log = join(work, 'acmecli.log');
-    const args = ['--config-dir', dir, ...ca.serverArgs, '-v', '--log-file', log, 'register', '--eab-kid', KID, '--agree-tos', ...(source.args?.(file) ?? [])];
+    const args = [
+      '--config-dir',
+      dir,
+      ...ca.serverArgs,
+      '-v',
+      '--log-file',
+      log,
+      'register',
+      '--eab-kid',
+      KID,
+      '--agree-tos',
+      ...(source.args?.(file) ?? []),
+    ];
     const env = source.env?.(file) ?? {};
     const result = source.pipe === undefined ? await runCli(args, { env }) : await runCliFromPipe(args, source.pipe);
     expect(result.exitCode, describeRun(result)).toBe(0);
@@ -166,17 +208,44 @@ describe('the EAB MAC key from a file or the environment', () => {
     const dir = await ca.newConfigDir();
     const file = join(await ca.newConfigDir(), 'eab.key');
     await writeFile(file, MAC_KEY, { mode: 0o600 });
-    const result = await ca.run(dir, ['-v', 'issue', '--eab-kid', KID, '--eab-hmac-key-file', file, '--agree-tos', '-d', 'file.example.test', '--manual', '--preferred-challenges', 'http-01', '--manual-auth-hook', 'true']);
+    const result = await ca.run(dir, [
+      '-v',
+      'issue',
+      '--eab-kid',
+      KID,
+      '--eab-hmac-key-file',
+      file,
+      '--agree-tos',
+      '-d',
+      'file.example.test',
+      '--manual',
+      '--preferred-challenges',
+      'http-01',
+      '--manual-auth-hook',
+      'true',
+    ]);
     expect(result.exitCode, describeRun(result)).toBe(0);
-    expect(JSON.parse(await readFile(join(dir, 'certificates', 'file.example.test', 'renewal.json'), 'utf8'))).not.toHaveProperty('eabHmacKeyFile');
+    expect(
+      JSON.parse(await readFile(join(dir, 'certificates', 'file.example.test', 'renewal.json'), 'utf8')),
+    ).not.toHaveProperty('eabHmacKeyFile');
     expectNoSecret('issue', { stdout: result.stdout, stderr: result.stderr }, [MAC_KEY]);
   });
 
   it.each([
     { label: 'a file that does not exist', code: 6, message: /cannot read --eab-hmac-key-file \S+: no such file/ },
     { label: 'an empty file', content: '\n', code: 2, message: /--eab-hmac-key-file \S+ is empty/ },
-    { label: 'a file of more than 4 KiB', content: 'A'.repeat(8192), code: 2, message: /--eab-hmac-key-file \S+ holds more than 4096 bytes: not an EAB MAC key/ },
-    { label: '/dev/zero (never read whole)', path: '/dev/zero', code: 2, message: /--eab-hmac-key-file \/dev\/zero holds more than 4096 bytes/ },
+    {
+      label: 'a file of more than 4 KiB',
+      content: 'A'.repeat(8192),
+      code: 2,
+      message: /--eab-hmac-key-file \S+ holds more than 4096 bytes: not an EAB MAC key/,
+    },
+    {
+      label: '/dev/zero (never read whole)',
+      path: '/dev/zero',
+      code: 2,
+      message: /--eab-hmac-key-file \/dev\/zero holds more than 4096 bytes/,
+    },
     { label: 'a wrong key (the CA refuses it)', content: randomBytes(32).toString('base64url'), code: 3, message: /./ },
   ])('register with $label: exit $code, and the key never printed', async ({ content, path, code, message }) => {
     const dir = await ca.newConfigDir();
@@ -185,14 +254,26 @@ describe('the EAB MAC key from a file or the environment', () => {
     const result = await ca.run(dir, ['-v', 'register', '--eab-kid', KID, '--agree-tos', '--eab-hmac-key-file', file]);
     expect(result.exitCode, describeRun(result)).toBe(code);
     expect(result.stderr).toMatch(message);
-    expectNoSecret('failure', { stdout: result.stdout, stderr: result.stderr }, [MAC_KEY, ...(content && content.length > 16 && content.length < 100 ? [content] : [])]);
+    expectNoSecret('failure', { stdout: result.stdout, stderr: result.stderr }, [
+      MAC_KEY,
+      ...(content && content.length > 16 && content.length < 100 ? [content] : []),
+    ]);
   });
 
   it('the flag and the file both on the command line: exit 2, nothing sent', async () => {
     const dir = await ca.newConfigDir();
     const file = join(await ca.newConfigDir(), 'eab.key');
     await writeFile(file, MAC_KEY, { mode: 0o600 });
-    const result = await ca.run(dir, ['register', '--eab-kid', KID, '--agree-tos', '--eab-hmac-key', MAC_KEY, '--eab-hmac-key-file', file]);
+    const result = await ca.run(dir, [
+      'register',
+      '--eab-kid',
+      KID,
+      '--agree-tos',
+      '--eab-hmac-key',
+      MAC_KEY,
+      '--eab-hmac-key-file',
+      file,
+    ]);
     expect(result.exitCode, describeRun(result)).toBe(2);
     expect(result.stderr).toContain('--eab-hmac-key and --eab-hmac-key-file both give the EAB MAC key: give one');
   });
@@ -204,7 +285,9 @@ describe('the EAB MAC key from a file or the environment', () => {
     await chmod(file, 0o644);
     const result = await ca.run(dir, ['register', '--eab-kid', KID, '--agree-tos', '--eab-hmac-key-file', file]);
     expect(result.exitCode, describeRun(result)).toBe(0);
-    expect(result.stderr).toContain(`--eab-hmac-key-file ${file} (mode 0644) can be read or changed by other users of this host: chmod o-rw ${file}`);
+    expect(result.stderr).toContain(
+      `--eab-hmac-key-file ${file} (mode 0644) can be read or changed by other users of this host: chmod o-rw ${file}`,
+    );
     expectNoSecret('warning', { stdout: result.stdout, stderr: result.stderr }, [MAC_KEY]);
   });
 
@@ -212,7 +295,9 @@ describe('the EAB MAC key from a file or the environment', () => {
     for (const command of ['register', 'issue']) {
       const result = await ca.run(await ca.newConfigDir(), [command, '--help']);
       const help = result.stdout.replace(/\s+/g, ' ');
-      expect(help, command).toContain('a command line is visible to every local user (ps), so prefer ACMECLI_EAB_HMAC_KEY or --eab-hmac-key-file');
+      expect(help, command).toContain(
+        'a command line is visible to every local user (ps), so prefer ACMECLI_EAB_HMAC_KEY or --eab-hmac-key-file',
+      );
       expect(help, command).toContain('--eab-hmac-key-file <file>');
       expect(help, command).toContain('(env: ACMECLI_EAB_HMAC_KEY_FILE)');
     }

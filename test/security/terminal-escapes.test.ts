@@ -37,7 +37,15 @@ const HOSTILE = [
 const BENIGN = '<harmless text>';
 
 /** Escaped forms a user must see where the hostile text was (independent of the implementation). */
-const VISIBLE = ['\\x1b[2J', '\\x1b]52;c;aGVsbG8=\\x07', '\\x00', '\\x9b31m', '\\x7f', '\\u202egnp.exe', '\\u2066x\\u2069'];
+const VISIBLE = [
+  '\\x1b[2J',
+  '\\x1b]52;c;aGVsbG8=\\x07',
+  '\\x00',
+  '\\x9b31m',
+  '\\x7f',
+  '\\u202egnp.exe',
+  '\\u2066x\\u2069',
+];
 /** Seen only where the text is not collapsed to one line by acmecli first (ToS URL, hook output). */
 const VISIBLE_NEWLINE = `\\n${FORGED}\\n`;
 
@@ -124,7 +132,8 @@ function expectClean(runs: Runs, expected: Expected): void {
   }
   // --json: one document, control and bidi characters written as \uXXXX, the data itself unchanged.
   expect(json.stdout).toContain('\\u001b[2J');
-  for (const escape of ['\\u009b', '\\u007f', '\\u202e', '\\u2066', '\\u2069', '\\u200f', '\\u061c']) expect(json.stdout).toContain(escape);
+  for (const escape of ['\\u009b', '\\u007f', '\\u202e', '\\u2066', '\\u2069', '\\u200f', '\\u061c'])
+    expect(json.stdout).toContain(escape);
   const decoded = stringsIn(JSON.parse(json.stdout)).join('\n');
   for (const raw of ['\x1b[2J', '\u009b31m', '\u202egnp.exe', '\x7f']) expect(decoded).toContain(raw);
 }
@@ -149,12 +158,17 @@ afterAll(async () => {
 
 /** Runs hostile text in plain mode (-v) and with --json, and harmless text when `benign`. */
 async function collect(run: (text: string, extra: string[]) => Promise<CliResult>, benign: boolean): Promise<Runs> {
-  const logs = { hostile: join(await tempDir(), 'a.log'), benign: join(await tempDir(), 'b.log'), json: join(await tempDir(), 'c.log') };
+  const logs = {
+    hostile: join(await tempDir(), 'a.log'),
+    benign: join(await tempDir(), 'b.log'),
+    json: join(await tempDir(), 'c.log'),
+  };
   const read = (path: string) => readFile(path, 'utf8').catch(() => '');
   const hostile = await run(HOSTILE, ['-v', '--log-file', logs.hostile]);
   const json = await run(HOSTILE, ['--json', '--log-file', logs.json]);
   const result: Runs = { hostile, hostileLog: await read(logs.hostile), json, jsonLog: await read(logs.json) };
-  if (benign) result.benign = { result: await run(BENIGN, ['-v', '--log-file', logs.benign]), log: await read(logs.benign) };
+  if (benign)
+    result.benign = { result: await run(BENIGN, ['-v', '--log-file', logs.benign]), log: await read(logs.benign) };
   return result;
 }
 
@@ -168,56 +182,91 @@ describe('fake CA: CA text reaches stdout, stderr, the log and --json escaped', 
   });
 
   /** The CA refuses requests to `resource` with the text in the problem's type and detail. */
-  const problemOn = (resource: 'newAccount' | 'newOrder', code: string) => (text: string): FakeCaOptions => ({
-    interceptor: (request, res) => {
-      if (request.resource !== resource) return false;
-      res
-        .writeHead(400, { 'content-type': 'application/problem+json', 'replay-nonce': fake.issueNonce() })
-        .end(JSON.stringify({ type: `urn:ietf:params:acme:error:${code}${text}`, detail: `${resource} refused ${text}`, status: 400 }));
-      return true;
-    },
+  const problemOn =
+    (resource: 'newAccount' | 'newOrder', code: string) =>
+    (text: string): FakeCaOptions => ({
+      interceptor: (request, res) => {
+        if (request.resource !== resource) return false;
+        res
+          .writeHead(400, { 'content-type': 'application/problem+json', 'replay-nonce': fake.issueNonce() })
+          .end(
+            JSON.stringify({
+              type: `urn:ietf:params:acme:error:${code}${text}`,
+              detail: `${resource} refused ${text}`,
+              status: 400,
+            }),
+          );
+        return true;
+      },
+    });
+  const withTerms = (text: string) => (defaults: Record<string, unknown>) => ({
+    ...defaults,
+    meta: { termsOfService: `https://ca.example/tos${text}` },
   });
-  const withTerms = (text: string) => (defaults: Record<string, unknown>) => ({ ...defaults, meta: { termsOfService: `https://ca.example/tos${text}` } });
   /** The text in the ToS URL and in the account's contact as the CA returns it. */
   const hostileAccount = (text: string): FakeCaOptions => ({
     directory: withTerms(text),
     interceptor: (request, res) => {
       if (request.resource !== 'newAccount') return false;
       res
-        .writeHead(201, { 'content-type': 'application/json', 'replay-nonce': fake.issueNonce(), location: `${fake.origin}/acct/escapes` })
+        .writeHead(201, {
+          'content-type': 'application/json',
+          'replay-nonce': fake.issueNonce(),
+          location: `${fake.origin}/acct/escapes`,
+        })
         .end(JSON.stringify({ status: 'valid', contact: [`mailto:admin${text}@example.test`] }));
       return true;
     },
   });
   /** A CLI run against the fake CA with `options` for this run only. */
-  const withFake = (options: (text: string) => FakeCaOptions, args: string[]) => async (text: string, extra: string[]) => {
-    const dir = await tempDir();
-    fake.options = options(text);
-    try {
-      return await runCli(['--config-dir', dir, '--server', fake.directoryUrl, '-n', ...extra, ...args]);
-    } finally {
-      fake.options = {};
-    }
-  };
+  const withFake =
+    (options: (text: string) => FakeCaOptions, args: string[]) => async (text: string, extra: string[]) => {
+      const dir = await tempDir();
+      fake.options = options(text);
+      try {
+        return await runCli(['--config-dir', dir, '--server', fake.directoryUrl, '-n', ...extra, ...args]);
+      } finally {
+        fake.options = {};
+      }
+    };
 
   it('fake CA: a problem type and detail on newAccount', async () => {
-    const runs = await collect(withFake(problemOn('newAccount', 'malformed'), ['register', '--agree-tos', '--email', 'admin@example.test']), true);
+    const runs = await collect(
+      withFake(problemOn('newAccount', 'malformed'), ['register', '--agree-tos', '--email', 'admin@example.test']),
+      true,
+    );
     expectClean(runs, { code: 3, logLines: 1, newlineVisible: false });
   });
 
   it('fake CA: a problem type and detail on newOrder', async () => {
-    const issue = ['issue', '--agree-tos', '-d', 'order.example.test', '--manual', '--manual-auth-hook', 'true', '--preferred-challenges', 'http-01'];
+    const issue = [
+      'issue',
+      '--agree-tos',
+      '-d',
+      'order.example.test',
+      '--manual',
+      '--manual-auth-hook',
+      'true',
+      '--preferred-challenges',
+      'http-01',
+    ];
     const runs = await collect(withFake(problemOn('newOrder', 'rejectedIdentifier'), issue), true);
     expectClean(runs, { code: 3, logLines: 1, newlineVisible: false });
   });
 
   it('fake CA: a terms-of-service URL (refused without --agree-tos)', async () => {
-    const runs = await collect(withFake((text) => ({ directory: withTerms(text) }), ['register', '--email', 'admin@example.test']), true);
+    const runs = await collect(
+      withFake((text) => ({ directory: withTerms(text) }), ['register', '--email', 'admin@example.test']),
+      true,
+    );
     expectClean(runs, { code: 2, logLines: 1, newlineVisible: true });
   });
 
   it('fake CA: account fields and the terms-of-service URL in the register result', async () => {
-    const runs = await collect(withFake(hostileAccount, ['register', '--agree-tos', '--email', 'admin@example.test']), true);
+    const runs = await collect(
+      withFake(hostileAccount, ['register', '--agree-tos', '--email', 'admin@example.test']),
+      true,
+    );
     // The CA's contact carries the text, so it is not a list of URLs: acmecli keeps and shows the
     // contact it sent (src/store/account-store.ts). The text then reaches only --json's ToS URL.
     expectClean(runs, { code: 0, logLines: 0, stdoutLines: 0, newlineVisible: false, shown: false });
@@ -230,13 +279,29 @@ describe('fake CA: CA text reaches stdout, stderr, the log and --json escaped', 
     let output: string;
     let code: number | null;
     try {
-      ({ output, code } = await runInPty(['--config-dir', dir, '--server', fake.directoryUrl, 'register', '--email', 'admin@example.test'], 'y\n'));
+      ({ output, code } = await runInPty(
+        ['--config-dir', dir, '--server', fake.directoryUrl, 'register', '--email', 'admin@example.test'],
+        'y\n',
+      ));
     } finally {
       fake.options = {};
     }
     expect(code, output).toBe(0);
     // The terminal carries acmecli's own sequences (ora's spinner, readline's prompt); none of the CA's.
-    for (const raw of ['\x1b[2J', '\x1b]52', '\x1b]8;', '\x00', '\u009b', '\x7f', '\u202e', '\u2066', '\u2069', '\u200f', '\u061c', `\n${FORGED}`]) {
+    for (const raw of [
+      '\x1b[2J',
+      '\x1b]52',
+      '\x1b]8;',
+      '\x00',
+      '\u009b',
+      '\x7f',
+      '\u202e',
+      '\u2066',
+      '\u2069',
+      '\u200f',
+      '\u061c',
+      `\n${FORGED}`,
+    ]) {
       expect(output.includes(raw), `raw ${JSON.stringify(raw)} in:\n${output}`).toBe(false);
     }
     // The question (ToS URL) shows the text escaped; the result shows the contact acmecli sent.
@@ -294,7 +359,18 @@ describe('Pebble: hook and reload-command output reaches stdout, stderr, the log
     const runs = await collect(async (text, extra) => {
       const dir = await ca.newConfigDir();
       const hook = await script(text, 1);
-      return ca.run(dir, [...extra, 'issue', '--agree-tos', '-d', 'hook.example.test', '--manual', '--manual-auth-hook', `sh ${hook}`, '--preferred-challenges', 'http-01']);
+      return ca.run(dir, [
+        ...extra,
+        'issue',
+        '--agree-tos',
+        '-d',
+        'hook.example.test',
+        '--manual',
+        '--manual-auth-hook',
+        `sh ${hook}`,
+        '--preferred-challenges',
+        'http-01',
+      ]);
     }, false);
     // Echoed twice under -v (stdout, stderr), then quoted in the error.
     expectClean(runs, { code: 4, logLines: 3, newlineVisible: true });
@@ -304,7 +380,18 @@ describe('Pebble: hook and reload-command output reaches stdout, stderr, the log
     const issue = async (text: string, extra: string[]) => {
       const dir = await ca.newConfigDir();
       const reload = await script(text, 1);
-      const result = await ca.run(dir, [...extra, 'issue', '--agree-tos', '-d', 'reload.example.test', '--standalone', '--http-port', String(ca.pebble.httpPort), '--reload-cmd', `sh ${reload}`]);
+      const result = await ca.run(dir, [
+        ...extra,
+        'issue',
+        '--agree-tos',
+        '-d',
+        'reload.example.test',
+        '--standalone',
+        '--http-port',
+        String(ca.pebble.httpPort),
+        '--reload-cmd',
+        `sh ${reload}`,
+      ]);
       dirsByResult.set(result, dir);
       return result;
     };

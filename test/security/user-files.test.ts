@@ -62,7 +62,16 @@ async function csrFile(name: string, identifiers: Identifier[]): Promise<string>
 }
 
 const issueCsr = (csr: string, out: string) => [
-  'issue', '--csr', csr, '--cert-file', join(files, out), '--manual', '--manual-auth-hook', 'true', '--preferred-challenges', 'http-01',
+  'issue',
+  '--csr',
+  csr,
+  '--cert-file',
+  join(files, out),
+  '--manual',
+  '--manual-auth-hook',
+  'true',
+  '--preferred-challenges',
+  'http-01',
 ];
 
 describe('fake CA: the names in a --csr file are checked as -d checks them', () => {
@@ -112,7 +121,11 @@ describe('fake CA: the names in a --csr file are checked as -d checks them', () 
     const path = await csr();
     const before = fake.requestsTo('newOrder').length;
     const result = await cli(issueCsr(path, 'refused.pem'));
-    expectRefused(result, 2, new RegExp(`${path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}.*${shown.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
+    expectRefused(
+      result,
+      2,
+      new RegExp(`${path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}.*${shown.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`),
+    );
     // One line: the name's control characters do not reach the terminal raw.
     expect(result.stderr.trimEnd()).not.toMatch(/[\n\u001b]/);
     expect(fake.requestsTo('newOrder').length).toBe(before);
@@ -123,24 +136,73 @@ describe('fake CA: the names in a --csr file are checked as -d checks them', () 
 describe('fake CA: files named on the command line are read up to a cap', () => {
   const cases: Array<{ label: string; args: () => string[]; limit: RegExp }> = [
     // A 700 MB sparse file for each, and /dev/zero, which has no end at all.
-    { label: '--ca-bundle', args: () => ['--ca-bundle', join(files, 'huge'), 'register', '--agree-tos'], limit: /--ca-bundle .*huge.* more than 1 MiB/ },
-    { label: '--client-cert', args: () => ['--client-cert', join(files, 'huge'), '--client-key', join(files, 'user.key'), 'register', '--agree-tos'], limit: /--client-cert .*huge.* more than 1 MiB/ },
-    { label: '--client-key', args: () => ['--client-cert', join(files, 'user.key'), '--client-key', join(files, 'huge'), 'register', '--agree-tos'], limit: /--client-key .*huge.* more than 64 KiB/ },
-    { label: '--csr', args: () => issueCsr(join(files, 'huge'), 'never.pem'), limit: /--csr .*huge.* more than 64 KiB/ },
-    { label: '--csr /dev/zero', args: () => issueCsr('/dev/zero', 'never.pem'), limit: /--csr \/dev\/zero.* more than 64 KiB/ },
+    {
+      label: '--ca-bundle',
+      args: () => ['--ca-bundle', join(files, 'huge'), 'register', '--agree-tos'],
+      limit: /--ca-bundle .*huge.* more than 1 MiB/,
+    },
+    {
+      label: '--client-cert',
+      args: () => [
+        '--client-cert',
+        join(files, 'huge'),
+        '--client-key',
+        join(files, 'user.key'),
+        'register',
+        '--agree-tos',
+      ],
+      limit: /--client-cert .*huge.* more than 1 MiB/,
+    },
+    {
+      label: '--client-key',
+      args: () => [
+        '--client-cert',
+        join(files, 'user.key'),
+        '--client-key',
+        join(files, 'huge'),
+        'register',
+        '--agree-tos',
+      ],
+      limit: /--client-key .*huge.* more than 64 KiB/,
+    },
+    {
+      label: '--csr',
+      args: () => issueCsr(join(files, 'huge'), 'never.pem'),
+      limit: /--csr .*huge.* more than 64 KiB/,
+    },
+    {
+      label: '--csr /dev/zero',
+      args: () => issueCsr('/dev/zero', 'never.pem'),
+      limit: /--csr \/dev\/zero.* more than 64 KiB/,
+    },
     {
       label: '--nsupdate-key-file',
-      args: () => ['issue', '-d', 'a.example', '--nsupdate', '--nsupdate-server', '127.0.0.1', '--nsupdate-key-file', join(files, 'huge')],
+      args: () => [
+        'issue',
+        '-d',
+        'a.example',
+        '--nsupdate',
+        '--nsupdate-server',
+        '127.0.0.1',
+        '--nsupdate-key-file',
+        join(files, 'huge'),
+      ],
       limit: /--nsupdate-key-file .*huge.* more than 64 KiB/,
     },
   ];
 
-  it.each(cases)('fake CA: $label too large → exit 2 naming the limit, nothing ordered', async ({ label, args, limit }) => {
-    const before = fake.requestsTo('newOrder').length;
-    // register in a config dir of its own: with an account there it would have nothing to do.
-    const argv = args();
-    const result = await cli(argv, argv.includes('register') ? join(files, `config-${label.replace(/\W/g, '')}`) : configDir);
-    expectRefused(result, 2, limit);
-    expect(fake.requestsTo('newOrder').length).toBe(before);
-  });
+  it.each(cases)(
+    'fake CA: $label too large → exit 2 naming the limit, nothing ordered',
+    async ({ label, args, limit }) => {
+      const before = fake.requestsTo('newOrder').length;
+      // register in a config dir of its own: with an account there it would have nothing to do.
+      const argv = args();
+      const result = await cli(
+        argv,
+        argv.includes('register') ? join(files, `config-${label.replace(/\W/g, '')}`) : configDir,
+      );
+      expectRefused(result, 2, limit);
+      expect(fake.requestsTo('newOrder').length).toBe(before);
+    },
+  );
 });

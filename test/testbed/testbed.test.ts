@@ -22,7 +22,14 @@ import {
   type PebbleHandle,
 } from '../helpers/pebble.js';
 import { freeDnsPort, freePort } from '../helpers/ports.js';
-import { makeTempDir, processIsAlive, removeTempDir, runCommand, startDaemon, waitUntil } from '../helpers/processes.js';
+import {
+  makeTempDir,
+  processIsAlive,
+  removeTempDir,
+  runCommand,
+  startDaemon,
+  waitUntil,
+} from '../helpers/processes.js';
 
 const timings: string[] = [];
 
@@ -95,7 +102,11 @@ class TinyAcme {
     return String(res.headers['replay-nonce']);
   }
 
-  async post(url: string, payload: unknown, extra: { jwk?: boolean; eab?: { kid: string; key: string } } = {}): Promise<AcmeResponse> {
+  async post(
+    url: string,
+    payload: unknown,
+    extra: { jwk?: boolean; eab?: { kid: string; key: string } } = {},
+  ): Promise<AcmeResponse> {
     for (let attempt = 0; ; attempt++) {
       const nonce = this.nonce ?? (await this.freshNonce());
       this.nonce = undefined;
@@ -112,7 +123,10 @@ class TinyAcme {
         const signature = createHmac('sha256', Buffer.from(extra.eab.key, 'base64url'))
           .update(`${protectedEab}.${payloadEab}`)
           .digest();
-        body = { ...(payload as object), externalAccountBinding: { protected: protectedEab, payload: payloadEab, signature: b64u(signature) } };
+        body = {
+          ...(payload as object),
+          externalAccountBinding: { protected: protectedEab, payload: payloadEab, signature: b64u(signature) },
+        };
       }
       const protectedHeader = b64u(JSON.stringify(header));
       const encodedPayload = body === '' ? '' : b64u(JSON.stringify(body));
@@ -135,12 +149,20 @@ class TinyAcme {
   }
 
   async register(eab?: { kid: string; key: string }): Promise<AcmeResponse> {
-    const res = await this.post(this.url('newAccount'), { termsOfServiceAgreed: true }, { jwk: true, ...(eab ? { eab } : {}) });
+    const res = await this.post(
+      this.url('newAccount'),
+      { termsOfServiceAgreed: true },
+      { jwk: true, ...(eab ? { eab } : {}) },
+    );
     if (res.status === 201 || res.status === 200) this.kid = String(res.headers.location);
     return res;
   }
 
-  async pollUntil(url: string, done: (json: Record<string, unknown>) => boolean, what: string): Promise<Record<string, unknown>> {
+  async pollUntil(
+    url: string,
+    done: (json: Record<string, unknown>) => boolean,
+    what: string,
+  ): Promise<Record<string, unknown>> {
     return waitUntil(
       async () => {
         const res = await this.post(url, '');
@@ -191,9 +213,23 @@ async function issue(
   const dir = await makeTempDir('tiny-acme');
   try {
     await runCommand('openssl', [
-      'req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-noenc',
-      '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'csr.der'), '-outform', 'DER',
-      '-subj', `/CN=${name}`, '-addext', `subjectAltName=DNS:${name}`,
+      'req',
+      '-new',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-noenc',
+      '-keyout',
+      join(dir, 'key.pem'),
+      '-out',
+      join(dir, 'csr.der'),
+      '-outform',
+      'DER',
+      '-subj',
+      `/CN=${name}`,
+      '-addext',
+      `subjectAltName=DNS:${name}`,
     ]);
     const csr = await readFile(join(dir, 'csr.der'));
     const order = (await acme.post(orderUrl, '')).json;
@@ -211,7 +247,9 @@ async function issue(
 
 /** ARI CertID (draft-ietf-acme-ari): base64url(AKI keyIdentifier) "." base64url(serial DER bytes). */
 async function ariCertId(leafPem: string): Promise<string> {
-  const { stdout } = await runCommand('openssl', ['x509', '-noout', '-ext', 'authorityKeyIdentifier'], { input: leafPem });
+  const { stdout } = await runCommand('openssl', ['x509', '-noout', '-ext', 'authorityKeyIdentifier'], {
+    input: leafPem,
+  });
   const hex = /([0-9A-F]{2}(?::[0-9A-F]{2})+)/i.exec(stdout)?.[1];
   if (!hex) throw new Error(`no authorityKeyIdentifier in ${stdout}`);
   const aki = Buffer.from(hex.replaceAll(':', ''), 'hex');
@@ -244,7 +282,11 @@ describe('processes helper', () => {
   it('fails a wait fast, naming what it waited for and quoting the log, when the daemon dies', async () => {
     const daemon = await startDaemon({ name: 'dies', command: 'sh', args: ['-c', 'echo about to fail; exit 3'] });
     try {
-      const error = await waitUntil(() => false, { timeoutMs: 10_000, what: 'the impossible', daemons: [daemon] }).catch((e: unknown) => e);
+      const error = await waitUntil(() => false, {
+        timeoutMs: 10_000,
+        what: 'the impossible',
+        daemons: [daemon],
+      }).catch((e: unknown) => e);
       expect(String(error)).toMatch(/dies exited \(exit code 3\) while waiting for the impossible/);
       expect(String(error)).toContain('about to fail');
     } finally {
@@ -275,11 +317,14 @@ describe('processes helper', () => {
         args: ['-c', `sleep 300 & echo $! > ${pidFile}; wait`],
         logDir: dir,
       });
-      const childPid = await waitUntil(async () => (existsSync(pidFile) ? Number(await readFile(pidFile, 'utf8')) : 0), {
-        timeoutMs: 5_000,
-        what: 'the child to write its PID',
-        daemons: [daemon],
-      });
+      const childPid = await waitUntil(
+        async () => (existsSync(pidFile) ? Number(await readFile(pidFile, 'utf8')) : 0),
+        {
+          timeoutMs: 5_000,
+          what: 'the child to write its PID',
+          daemons: [daemon],
+        },
+      );
       expect(processIsAlive(childPid)).toBe(true);
       await daemon.stop();
       expect(processIsAlive(daemon.pid)).toBe(false);
@@ -319,7 +364,9 @@ describe('Pebble + challtestsrv (default binary)', () => {
     const untrusted = await requestText(pebble.directoryUrl).catch((e: unknown) => e);
     expect(String((untrusted as NodeJS.ErrnoException).code ?? untrusted)).toMatch(/SELF_SIGNED|UNABLE_TO|CERT/);
     // 'localhost' is in the server certificate too.
-    const viaName = await requestText(pebble.directoryUrl.replace('127.0.0.1', 'localhost'), { ca: pebble.caBundlePem });
+    const viaName = await requestText(pebble.directoryUrl.replace('127.0.0.1', 'localhost'), {
+      ca: pebble.caBundlePem,
+    });
     expect(viaName.status).toBe(200);
   });
 
@@ -348,7 +395,10 @@ describe('Pebble + challtestsrv (default binary)', () => {
 
   it('issues through dns-01 (challtestsrv) and http-01 (httpPort), and reports revocation', async () => {
     const viaDns = await issue(pebble, 'dns.example.test', 'dns-01', async (_token, keyAuthorization) => {
-      await pebble.challtestsrv.setTxt('_acme-challenge.dns.example.test', b64u(createHash('sha256').update(keyAuthorization).digest()));
+      await pebble.challtestsrv.setTxt(
+        '_acme-challenge.dns.example.test',
+        b64u(createHash('sha256').update(keyAuthorization).digest()),
+      );
     });
     expect(viaDns.leaf.subjectAltName).toContain('DNS:dns.example.test');
     expect(viaDns.leaf.checkIssued(new X509Certificate(await pebble.intermediate(0)))).toBe(true);
@@ -377,7 +427,9 @@ describe('Pebble + challtestsrv (default binary)', () => {
   const sid = sidPebbleState();
   // Once install.sh has run, a missing 2.10 binary is a failure, not a skip.
   it.runIf(sid !== 'not-attempted')('uses Pebble 2.10 from the sid cache, with ARI and profiles', async () => {
-    expect(sid, `${PEBBLE_SID_CACHE_DIR} exists but holds no pebble binary: re-run scripts/testbed/install.sh`).toBe('installed');
+    expect(sid, `${PEBBLE_SID_CACHE_DIR} exists but holds no pebble binary: re-run scripts/testbed/install.sh`).toBe(
+      'installed',
+    );
     expect(pebble.installation.fromSidCache).toBe(true);
     expect(pebble.version).toBe('2.10');
     expect(pebble.supportsAri).toBe(true);
@@ -388,31 +440,37 @@ describe('Pebble + challtestsrv (default binary)', () => {
     expect(Object.keys(meta.profiles).sort()).toEqual(['default', 'shortlived']);
   });
 
-  it.runIf(sid !== 'not-attempted')('issues with the shortlived profile and answers set-renewal-info through renewalInfo', async () => {
-    requirePebbleFeature(pebble, 'profiles');
-    requirePebbleFeature(pebble, 'ari');
-    const issued = await issue(
-      pebble,
-      'short.example.test',
-      'dns-01',
-      (_token, keyAuthorization) =>
-        pebble.challtestsrv.setTxt('_acme-challenge.short.example.test', b64u(createHash('sha256').update(keyAuthorization).digest())),
-      { profile: 'shortlived' },
-    );
-    expect(issued.order.profile).toBe('shortlived');
-    const lifetime = Date.parse(issued.leaf.validTo) - Date.parse(issued.leaf.validFrom);
-    expect(lifetime).toBeLessThanOrEqual(518_400_000 + 1_000);
+  it.runIf(sid !== 'not-attempted')(
+    'issues with the shortlived profile and answers set-renewal-info through renewalInfo',
+    async () => {
+      requirePebbleFeature(pebble, 'profiles');
+      requirePebbleFeature(pebble, 'ari');
+      const issued = await issue(
+        pebble,
+        'short.example.test',
+        'dns-01',
+        (_token, keyAuthorization) =>
+          pebble.challtestsrv.setTxt(
+            '_acme-challenge.short.example.test',
+            b64u(createHash('sha256').update(keyAuthorization).digest()),
+          ),
+        { profile: 'shortlived' },
+      );
+      expect(issued.order.profile).toBe('shortlived');
+      const lifetime = Date.parse(issued.leaf.validTo) - Date.parse(issued.leaf.validFrom);
+      expect(lifetime).toBeLessThanOrEqual(518_400_000 + 1_000);
 
-    const leafPem = issued.leaf.toString();
-    const renewalUrl = `${String(pebble.directory.renewalInfo)}/${await ariCertId(leafPem)}`;
-    const before = await requestText(renewalUrl, { ca: pebble.caBundlePem });
-    expect(before.status, before.body).toBe(200);
-    expect(JSON.parse(before.body)).toHaveProperty('suggestedWindow');
-    const past = { suggestedWindow: { start: '2020-01-01T00:00:00Z', end: '2020-01-02T00:00:00Z' } };
-    await pebble.setRenewalInfo(leafPem, past);
-    const after = await requestText(renewalUrl, { ca: pebble.caBundlePem });
-    expect(JSON.parse(after.body)).toEqual(past);
-  });
+      const leafPem = issued.leaf.toString();
+      const renewalUrl = `${String(pebble.directory.renewalInfo)}/${await ariCertId(leafPem)}`;
+      const before = await requestText(renewalUrl, { ca: pebble.caBundlePem });
+      expect(before.status, before.body).toBe(200);
+      expect(JSON.parse(before.body)).toHaveProperty('suggestedWindow');
+      const past = { suggestedWindow: { start: '2020-01-01T00:00:00Z', end: '2020-01-02T00:00:00Z' } };
+      await pebble.setRenewalInfo(leafPem, past);
+      const after = await requestText(renewalUrl, { ca: pebble.caBundlePem });
+      expect(JSON.parse(after.body)).toEqual(past);
+    },
+  );
 });
 
 describe('Pebble from bookworm (2.4)', () => {
@@ -430,7 +488,9 @@ describe('Pebble from bookworm (2.4)', () => {
     expect(pebble.supportsProfiles).toBe(false);
     expect(() => requirePebbleFeature(pebble, 'ari')).toThrow(/needs Pebble with ACME Renewal Information.*2\.4\.0/);
     await pebble.challtestsrv.setTxt('_acme-challenge.old.example.test', 'old');
-    expect(await resolverFor(pebble.challtestsrv.dnsAddress).resolveTxt('_acme-challenge.old.example.test')).toEqual([['old']]);
+    expect(await resolverFor(pebble.challtestsrv.dnsAddress).resolveTxt('_acme-challenge.old.example.test')).toEqual([
+      ['old'],
+    ]);
   });
 });
 
@@ -506,12 +566,28 @@ describe('Pebble options', () => {
     const dir = await makeTempDir('retry-after');
     try {
       await runCommand('openssl', [
-        'req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-noenc',
-        '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'csr.der'), '-outform', 'DER',
-        '-subj', `/CN=${name}`, '-addext', `subjectAltName=DNS:${name}`,
+        'req',
+        '-new',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:P-256',
+        '-noenc',
+        '-keyout',
+        join(dir, 'key.pem'),
+        '-out',
+        join(dir, 'csr.der'),
+        '-outform',
+        'DER',
+        '-subj',
+        `/CN=${name}`,
+        '-addext',
+        `subjectAltName=DNS:${name}`,
       ]);
       const ready = await acme.post(orderUrl, '');
-      const finalized = await acme.post(String(ready.json.finalize), { csr: b64u(await readFile(join(dir, 'csr.der'))) });
+      const finalized = await acme.post(String(ready.json.finalize), {
+        csr: b64u(await readFile(join(dir, 'csr.der'))),
+      });
       expect(['processing', 'valid']).toContain(finalized.json.status);
       if (finalized.json.status === 'processing') expect(retryAfterSeconds(finalized)).toBe(3);
     } finally {
@@ -577,11 +653,15 @@ describe('BIND', () => {
   }
 
   it('answers SOA, NS, the apex and wildcard A, and the extra records', async () => {
-    expect((await bind.query('example.test', 'SOA'))[0]).toMatch(/^ns\.example\.test\. hostmaster\.example\.test\. \d+/);
+    expect((await bind.query('example.test', 'SOA'))[0]).toMatch(
+      /^ns\.example\.test\. hostmaster\.example\.test\. \d+/,
+    );
     expect(await bind.query('example.test', 'NS')).toEqual(['ns.example.test.']);
     expect(await bind.query('example.test', 'A')).toEqual(['127.0.0.1']);
     expect(await bind.query('anything.example.test', 'A')).toEqual(['127.0.0.1']);
-    expect(await bind.query('_acme-challenge.alias.example.test', 'CNAME')).toEqual(['_acme-challenge.target.example.test.']);
+    expect(await bind.query('_acme-challenge.alias.example.test', 'CNAME')).toEqual([
+      '_acme-challenge.target.example.test.',
+    ]);
     expect(await bind.query('readonly.test', 'SOA')).toHaveLength(1);
     expect(await readFile(bind.keyFilePath('k256'), 'utf8')).toBe(
       `key "k256" {\n  algorithm hmac-sha256;\n  secret "${keys[0]!.secret}";\n};\n`,
@@ -598,8 +678,12 @@ describe('BIND', () => {
   });
 
   it('refuses unsigned updates and updates to a zone the key may not change', async () => {
-    await expect(nsupdate(undefined, ['zone example.test', 'update add nokey.example.test. 5 TXT "x"'])).rejects.toThrow(/REFUSED/);
-    await expect(nsupdate('k256', ['zone readonly.test', 'update add x.readonly.test. 5 TXT "x"'])).rejects.toThrow(/REFUSED/);
+    await expect(
+      nsupdate(undefined, ['zone example.test', 'update add nokey.example.test. 5 TXT "x"']),
+    ).rejects.toThrow(/REFUSED/);
+    await expect(nsupdate('k256', ['zone readonly.test', 'update add x.readonly.test. 5 TXT "x"'])).rejects.toThrow(
+      /REFUSED/,
+    );
     expect(await bind.queryTxt('nokey.example.test')).toEqual([]);
   });
 
@@ -611,7 +695,10 @@ describe('BIND', () => {
       // The TXT lives under a CNAME: the validator must follow it through BIND.
       await issue(pebble, 'alias.example.test', 'dns-01', async (_token, keyAuthorization) => {
         const value = b64u(createHash('sha256').update(keyAuthorization).digest());
-        await nsupdate('k256', ['zone example.test', `update add _acme-challenge.target.example.test. 5 TXT "${value}"`]);
+        await nsupdate('k256', [
+          'zone example.test',
+          `update add _acme-challenge.target.example.test. 5 TXT "${value}"`,
+        ]);
       });
       const tokens = new Map<string, string>();
       const server = await serveHttp01(pebble.httpPort, tokens);

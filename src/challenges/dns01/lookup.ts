@@ -69,7 +69,8 @@ export function parseServerSpec(spec: string, flag = '--dns-resolver'): ParsedSe
     if (colon >= 0) {
       host = text.slice(0, colon);
       portText = text.slice(colon + 1);
-      if (host.includes(':')) throw new UsageError(`${flag} "${spec}": write IPv6 addresses with a port as [addr]:port`);
+      if (host.includes(':'))
+        throw new UsageError(`${flag} "${spec}": write IPv6 addresses with a port as [addr]:port`);
     } else {
       host = text;
     }

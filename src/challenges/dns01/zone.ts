@@ -22,7 +22,9 @@ function normalize(name: string): string {
  * "found" through a CNAME followed by a recursive resolver is not taken for the name's own.
  */
 export async function findZone(name: string, resolver: DnsLookup, signal: AbortSignal): Promise<ZoneInfo> {
-  const labels = normalize(name).split('.').filter((l) => l !== '');
+  const labels = normalize(name)
+    .split('.')
+    .filter((l) => l !== '');
   if (labels.length === 0) throw new PluginError('cannot find the zone of an empty name');
   for (let i = 0; i < labels.length; i++) {
     const candidate = labels.slice(i).join('.');

@@ -2,7 +2,6 @@ import { listCertificates, type CertificateView } from '../../operations/certifi
 import type { ActionImplementation } from '../action.js';
 import { parseDays } from '../options.js';
 
-
 function renderCertificates(list: CertificateView[]): string[] {
   if (list.length === 0) return ['No certificates.'];
   return list.flatMap((c, index) => {
@@ -23,6 +22,6 @@ function renderCertificates(list: CertificateView[]): string[] {
 }
 
 export const certificatesAction: ActionImplementation = async (context, options) => ({
-        value: await listCertificates(context, options.days !== undefined ? { days: parseDays(String(options.days)) } : {}),
-        render: renderCertificates,
-      });
+  value: await listCertificates(context, options.days !== undefined ? { days: parseDays(String(options.days)) } : {}),
+  render: renderCertificates,
+});

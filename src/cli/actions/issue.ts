@@ -18,11 +18,9 @@ import { eabFromOptions } from '../eab.js';
 import { dns01SettingsFrom } from '../options.js';
 import { webrootGroups } from '../webroot-groups.js';
 
-
 function pluginOptionAttribute(flags: string): string {
   return new Option(flags).attributeName();
 }
-
 
 function preferences(options: Record<string, unknown>) {
   const preferredChallenges = parsePreferredChallenges(options.preferredChallenges as string[] | undefined);
@@ -43,7 +41,11 @@ function extraFilesFrom(options: Record<string, unknown>): ExtraFiles {
 }
 
 /** Plugins named by their flag, or implied by their own options given on the command line. */
-export function selectedPlugins(options: Record<string, unknown>, args: readonly string[], cwd: string): PluginChoice[] {
+export function selectedPlugins(
+  options: Record<string, unknown>,
+  args: readonly string[],
+  cwd: string,
+): PluginChoice[] {
   const choices: PluginChoice[] = [];
   for (const plugin of builtinPlugins) {
     const attributes = plugin.options.map((o) => pluginOptionAttribute(o.flags));
@@ -53,7 +55,12 @@ export function selectedPlugins(options: Record<string, unknown>, args: readonly
     const implied = plugin.options.some((o) => {
       const long = new Option(o.flags).long ?? '';
       const short = new Option(o.flags).short;
-      return args.some((arg) => arg === long || arg.startsWith(`${long}=`) || (short !== undefined && (arg === short || (arg.startsWith(short) && !arg.startsWith('--')))));
+      return args.some(
+        (arg) =>
+          arg === long ||
+          arg.startsWith(`${long}=`) ||
+          (short !== undefined && (arg === short || (arg.startsWith(short) && !arg.startsWith('--')))),
+      );
     });
     if (!named && !implied) continue;
     const raw: Record<string, unknown> = {};
@@ -79,21 +86,37 @@ function parseJsonObject(value: unknown): Record<string, unknown> {
   }
 }
 
-async function buildIssueRequest(context: RunContext, options: Record<string, unknown>, args: readonly string[], cwd: string) {
+async function buildIssueRequest(
+  context: RunContext,
+  options: Record<string, unknown>,
+  args: readonly string[],
+  cwd: string,
+) {
   const identifiers = parseIdentifiers((options.domain as string[] | undefined) ?? []);
   if (identifiers.length === 0) throw new UsageError('no domains given: use -d NAME (repeatable)');
   const firstIdentifier = identifiers[0] as Identifier;
   // An IPv6 address is no file name (":"): its certificate is called ipv6-2001-db8--1.
-  const first = firstIdentifier.type === 'ip' && firstIdentifier.value.includes(':') ? `ipv6-${firstIdentifier.value.replace(/:/g, '-')}` : firstIdentifier.value;
+  const first =
+    firstIdentifier.type === 'ip' && firstIdentifier.value.includes(':')
+      ? `ipv6-${firstIdentifier.value.replace(/:/g, '-')}`
+      : firstIdentifier.value;
   const certName = validateCertName(typeof options.certName === 'string' ? options.certName : first);
   const required = requiredKeyType(context.server);
   let keyType: KeyType = required ?? 'ec256';
   if (typeof options.keyType === 'string') {
     // certbot's `--key-type rsa` carries no size; for a CA that accepts only one, use that one.
-    keyType = options.keyType.trim().toLowerCase() === 'rsa' && required ? required : parseKeyType(options.keyType, '--key-type');
-    if (required && keyType !== required) context.reporter.warn(`${context.server} accepts only ${required} keys; --key-type ${keyType} will probably be refused`);
+    keyType =
+      options.keyType.trim().toLowerCase() === 'rsa' && required
+        ? required
+        : parseKeyType(options.keyType, '--key-type');
+    if (required && keyType !== required)
+      context.reporter.warn(
+        `${context.server} accepts only ${required} keys; --key-type ${keyType} will probably be refused`,
+      );
   }
-  const reloadCommand = [options.reloadCmd, options.deployHook, options.reloadcmd].find((v): v is string => typeof v === 'string');
+  const reloadCommand = [options.reloadCmd, options.deployHook, options.reloadcmd].find(
+    (v): v is string => typeof v === 'string',
+  );
   const plugins = selectedPlugins(options, args, cwd);
   return {
     certName,
@@ -118,7 +141,12 @@ async function buildIssueRequest(context: RunContext, options: Record<string, un
 }
 
 /** Registers on the fly (certbot's habit) when no account exists yet or a binding is given. */
-export async function registerIfNeeded(context: RunContext, options: Record<string, unknown>, command: Command, dryRun: boolean): Promise<void> {
+export async function registerIfNeeded(
+  context: RunContext,
+  options: Record<string, unknown>,
+  command: Command,
+  dryRun: boolean,
+): Promise<void> {
   const server = dryRun ? dryRunServer(context.server) : context.server;
   const hasAccount = (await loadAccount(context.configDir, server, context.accountName)) !== undefined;
   const eab = await eabFromOptions(options, command, context.reporter);
@@ -137,7 +165,9 @@ export async function registerIfNeeded(context: RunContext, options: Record<stri
 
 function renderIssueResult(result: IssueResult): string[] {
   if (result.status === 'not-due') {
-    return [`Certificate "${result.certName}" (${result.identifiers.join(', ')}) is not due for renewal until ${result.decision?.renewAt.toISOString()}; nothing to do (--force issues it again).`];
+    return [
+      `Certificate "${result.certName}" (${result.identifiers.join(', ')}) is not due for renewal until ${result.decision?.renewAt.toISOString()}; nothing to do (--force issues it again).`,
+    ];
   }
   const lines = [
     result.status === 'dry-run'
@@ -146,7 +176,12 @@ function renderIssueResult(result: IssueResult): string[] {
     `  valid until:   ${result.notAfter}`,
   ];
   if (result.status === 'issued') {
-    lines.push(`  certificate:   ${result.paths.cert}`, `  chain:         ${result.paths.chain}`, `  full chain:    ${result.paths.fullchain}`, `  private key:   ${result.paths.privkey}`);
+    lines.push(
+      `  certificate:   ${result.paths.cert}`,
+      `  chain:         ${result.paths.chain}`,
+      `  full chain:    ${result.paths.fullchain}`,
+      `  private key:   ${result.paths.privkey}`,
+    );
     for (const file of result.extraFiles) lines.push(`  copied to:     ${file}`);
     if (result.reloaded) lines.push('  reload command: succeeded');
   }
@@ -154,28 +189,30 @@ function renderIssueResult(result: IssueResult): string[] {
 }
 
 function renderCsrResult(result: CsrIssueResult): string[] {
-  const lines = [`Certificate issued for ${result.identifiers.join(', ')} (CSR ${result.csrPath}), valid until ${result.notAfter}`];
+  const lines = [
+    `Certificate issued for ${result.identifiers.join(', ')} (CSR ${result.csrPath}), valid until ${result.notAfter}`,
+  ];
   for (const file of result.files) lines.push(`  written: ${file}`);
   return lines;
 }
 
 export const issueAction: ActionImplementation = async (context, options, cmd, runtime) => {
-        const args = runtime.argv.slice(runtime.argv.indexOf(cmd.name()) >= 0 ? runtime.argv.indexOf(cmd.name()) : 0);
-        if (typeof options.csr === 'string') {
-          const value = await issueForCsr(context, {
-            csrPath: options.csr,
-            identifiers: options.domain ? parseIdentifiers(options.domain as string[]) : undefined,
-            plugins: selectedPlugins(options, args, runtime.cwd),
-            dns01: dns01SettingsFrom(options),
-            extraFiles: extraFilesFrom(options),
-            dryRun: options.dryRun === true,
-            ...preferences(options),
-          });
-          return { value, render: renderCsrResult } as ActionOutcome<unknown>;
-        }
-        const request = await buildIssueRequest(context, options, args, runtime.cwd);
-        validateIssueRequest(context, request);
-        await registerIfNeeded(context, options, cmd, request.dryRun);
-        const value = await issueCertificate(context, request);
-        return { value, render: renderIssueResult } as ActionOutcome<unknown>;
-      };
+  const args = runtime.argv.slice(runtime.argv.indexOf(cmd.name()) >= 0 ? runtime.argv.indexOf(cmd.name()) : 0);
+  if (typeof options.csr === 'string') {
+    const value = await issueForCsr(context, {
+      csrPath: options.csr,
+      identifiers: options.domain ? parseIdentifiers(options.domain as string[]) : undefined,
+      plugins: selectedPlugins(options, args, runtime.cwd),
+      dns01: dns01SettingsFrom(options),
+      extraFiles: extraFilesFrom(options),
+      dryRun: options.dryRun === true,
+      ...preferences(options),
+    });
+    return { value, render: renderCsrResult } as ActionOutcome<unknown>;
+  }
+  const request = await buildIssueRequest(context, options, args, runtime.cwd);
+  validateIssueRequest(context, request);
+  await registerIfNeeded(context, options, cmd, request.dryRun);
+  const value = await issueCertificate(context, request);
+  return { value, render: renderIssueResult } as ActionOutcome<unknown>;
+};

@@ -1,4 +1,10 @@
-import { installSchedule, removeSchedule, showSchedule, type ScheduleEnvironment, type ScheduleStatus } from '../../operations/schedule.js';
+import {
+  installSchedule,
+  removeSchedule,
+  showSchedule,
+  type ScheduleEnvironment,
+  type ScheduleStatus,
+} from '../../operations/schedule.js';
 import type { ActionImplementation } from '../action.js';
 import type { CliRuntime } from '../runtime.js';
 import type { GlobalOptions } from '../global.js';
@@ -34,14 +40,19 @@ function renderStatus(status: ScheduleStatus): string[] {
 }
 
 export const scheduleInstallAction: ActionImplementation = async (_context, options, _command, runtime) => ({
-        value: await installSchedule(scheduleEnvironment(runtime), { renewArgs: renewArgs(options as GlobalOptions) }),
-        render: renderStatus,
-      });
+  value: await installSchedule(scheduleEnvironment(runtime), { renewArgs: renewArgs(options as GlobalOptions) }),
+  render: renderStatus,
+});
 
 export const scheduleRemoveAction: ActionImplementation = async (_context, _options, _command, runtime) => ({
-        value: await removeSchedule(scheduleEnvironment(runtime)),
-        render: (r: { removed: boolean; kind: string; files: string[] }) =>
-          r.removed ? `Removed the ${r.kind} renewal job (${r.files.join(', ')}).` : `No ${r.kind} renewal job was installed.`,
-      });
+  value: await removeSchedule(scheduleEnvironment(runtime)),
+  render: (r: { removed: boolean; kind: string; files: string[] }) =>
+    r.removed
+      ? `Removed the ${r.kind} renewal job (${r.files.join(', ')}).`
+      : `No ${r.kind} renewal job was installed.`,
+});
 
-export const scheduleShowAction: ActionImplementation = async (_context, _options, _command, runtime) => ({ value: await showSchedule(scheduleEnvironment(runtime)), render: renderStatus });
+export const scheduleShowAction: ActionImplementation = async (_context, _options, _command, runtime) => ({
+  value: await showSchedule(scheduleEnvironment(runtime)),
+  render: renderStatus,
+});

@@ -7,8 +7,9 @@ export function registerCertificatesCommand(program: Command, runtime: CliRuntim
     .command('certificates')
     .description('list the certificates acmecli manages')
     .option('--days <n>', 'judge "due" as fewer than this many days left')
-    .addHelpText('after', '\nExamples:\n  acmecli certificates\n  acmecli certificates --json | jq \'.result[] | select(.renewal.due)\'\n')
-    .action(
-      lazyAction(runtime, state, 'certificates'),
-    );
+    .addHelpText(
+      'after',
+      "\nExamples:\n  acmecli certificates\n  acmecli certificates --json | jq '.result[] | select(.renewal.due)'\n",
+    )
+    .action(lazyAction(runtime, state, 'certificates'));
 }

@@ -13,15 +13,19 @@ Examples:
   acmecli issue --server certigna-test --eab-kid KID --eab-hmac-key-file /root/eab.key --agree-tos -d test.example.com --standalone
 `;
 
-
 export function registerIssueCommand(program: Command, runtime: CliRuntime, state: CliState): void {
   const command = program
     .command('issue')
     .alias('certonly')
     .description('obtain a certificate and keep it renewed')
-    .addOption(new Option('-d, --domain <names>', 'name or IP address for the certificate (repeatable, or comma-separated); wildcards as "*.example.com"').argParser(collect))
+    .addOption(
+      new Option(
+        '-d, --domain <names>',
+        'name or IP address for the certificate (repeatable, or comma-separated); wildcards as "*.example.com"',
+      ).argParser(collect),
+    )
     .option('--cert-name <name>', 'name of the certificate on disk (default: the first -d name)')
-    .option('--webroot', 'prove control with files in a running web server\'s document root (http-01)')
+    .option('--webroot', "prove control with files in a running web server's document root (http-01)")
     .option('--standalone', 'prove control with a built-in server on ports 80/443 (http-01, tls-alpn-01)')
     .option('--manual', 'prove control with your own hook scripts, or by hand (http-01, dns-01)')
     .option('--nsupdate', 'prove control with RFC 2136 dynamic DNS updates (dns-01)');
@@ -34,11 +38,26 @@ export function registerIssueCommand(program: Command, runtime: CliRuntime, stat
     }
   }
   command
-    .addOption(new Option('--preferred-challenges <types>', 'challenge types in order of preference: http-01, dns-01, tls-alpn-01 (comma-separated)').argParser(collect))
-    .addOption(new Option('--key-type <type>', 'certificate key: ec256 (default), ec384, rsa2048, rsa3072, rsa4096').env('ACMECLI_KEY_TYPE'))
+    .addOption(
+      new Option(
+        '--preferred-challenges <types>',
+        'challenge types in order of preference: http-01, dns-01, tls-alpn-01 (comma-separated)',
+      ).argParser(collect),
+    )
+    .addOption(
+      new Option('--key-type <type>', 'certificate key: ec256 (default), ec384, rsa2048, rsa3072, rsa4096').env(
+        'ACMECLI_KEY_TYPE',
+      ),
+    )
     .option('--reuse-key', 'keep the same certificate key on renewal')
-    .option('--csr <file>', 'issue for this CSR (PEM or DER) instead of a new key; writes only --cert-file/--chain-file/--fullchain-file')
-    .option('--preferred-chain <issuer>', "use the CA's alternate chain whose top certificate is issued by this common name")
+    .option(
+      '--csr <file>',
+      'issue for this CSR (PEM or DER) instead of a new key; writes only --cert-file/--chain-file/--fullchain-file',
+    )
+    .option(
+      '--preferred-chain <issuer>',
+      "use the CA's alternate chain whose top certificate is issued by this common name",
+    )
     .option('--profile <name>', 'certificate profile offered by the CA (ACME profiles)')
     .option('--cert-file <path>', 'also copy the certificate here')
     .option('--key-file <path>', 'also copy the private key here (mode 0600)')
@@ -54,7 +73,5 @@ export function registerIssueCommand(program: Command, runtime: CliRuntime, stat
     .option('--force', 'issue again even when the certificate is not due')
     .addOption(new Option('--force-renewal', 'same as --force (certbot spelling)').hideHelp())
     .addHelpText('after', EXAMPLES)
-    .action(
-      lazyAction(runtime, state, 'issue'),
-    );
+    .action(lazyAction(runtime, state, 'issue'));
 }

@@ -14,11 +14,11 @@ export function registerRegisterCommand(program: Command, runtime: CliRuntime, s
   const command = program.command('register').description('create an ACME account (or find the one of this key)');
   addAccountCreationOptions(command);
   command
-    .addOption(new Option('--account-key-type <type>', 'account key: ec256 (default), ec384, rsa2048, rsa3072, rsa4096'))
+    .addOption(
+      new Option('--account-key-type <type>', 'account key: ec256 (default), ec384, rsa2048, rsa3072, rsa4096'),
+    )
     .option('--account-key <file>', 'use this existing private key (PEM) as the account key')
     .option('--force', 'replace the local account of this server and name')
     .addHelpText('after', EXAMPLES)
-    .action(
-      lazyAction(runtime, state, 'register'),
-    );
+    .action(lazyAction(runtime, state, 'register'));
 }

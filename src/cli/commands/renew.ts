@@ -16,13 +16,14 @@ export function registerRenewCommand(program: Command, runtime: CliRuntime, stat
     .command('renew')
     .description('renew every certificate that is due, with the settings it was issued with')
     .option('--cert-name <name>', 'only this certificate (repeatable)', collect)
-    .option('--days <n>', 'renew when fewer than this many days are left (instead of the CA\'s window or a third of the lifetime)')
+    .option(
+      '--days <n>',
+      "renew when fewer than this many days are left (instead of the CA's window or a third of the lifetime)",
+    )
     .option('--force', 'renew even when not due')
     .option('--force-renewal', 'same as --force (certbot spelling)')
     .option('--dry-run', 'rehearse against the staging server; write nothing')
     .option('--random-sleep [seconds]', 'sleep a random time up to this many seconds first (default 3600), for cron')
     .addHelpText('after', EXAMPLES)
-    .action(
-      lazyAction(runtime, state, 'renew'),
-    );
+    .action(lazyAction(runtime, state, 'renew'));
 }

@@ -22,7 +22,5 @@ export function registerRevokeCommand(program: Command, runtime: CliRuntime, sta
     .option('--delete', 'delete the certificate and its files after revoking')
     .option('--delete-after-revoke', 'same as --delete (certbot spelling)')
     .addHelpText('after', EXAMPLES)
-    .action(
-      lazyAction(runtime, state, 'revoke'),
-    );
+    .action(lazyAction(runtime, state, 'revoke'));
 }

@@ -9,17 +9,16 @@ export function registerScheduleCommand(program: Command, runtime: CliRuntime, s
   schedule
     .command('install')
     .description('install the renewal job')
-    .addHelpText('after', '\nExamples:\n  sudo acmecli schedule install\n  acmecli --config-dir /srv/acme schedule install\n')
-    .action(
-      lazyAction(runtime, state, 'schedule install'),
-    );
+    .addHelpText(
+      'after',
+      '\nExamples:\n  sudo acmecli schedule install\n  acmecli --config-dir /srv/acme schedule install\n',
+    )
+    .action(lazyAction(runtime, state, 'schedule install'));
   schedule
     .command('remove')
     .description('remove the renewal job')
     .addHelpText('after', '\nExample:\n  sudo acmecli schedule remove\n')
-    .action(
-      lazyAction(runtime, state, 'schedule remove'),
-    );
+    .action(lazyAction(runtime, state, 'schedule remove'));
   schedule
     .command('show')
     .description('show whether and how the renewal job is installed')

@@ -30,17 +30,25 @@ describe('OrderedIdentifiers', () => {
     { type: 'ip', value: '2001:db8::1' },
   ]);
   const authorization = (identifier: unknown, wildcard?: unknown): Authorization =>
-    ({ identifier, status: 'pending', challenges: [], ...(wildcard === undefined ? {} : { wildcard }) }) as Authorization;
+    ({
+      identifier,
+      status: 'pending',
+      challenges: [],
+      ...(wildcard === undefined ? {} : { wildcard }),
+    }) as Authorization;
 
   it.each([
     [{ type: 'dns', value: 'EXAMPLE.com' }, undefined, 'example.com', false],
     [{ type: 'dns', value: 'example.com' }, true, 'example.com', true],
     [{ type: 'ip', value: '2001:db8:0::1' }, undefined, '2001:db8::1', false],
-  ])('binds %j (wildcard %s) to the ordered %s, wildcard %s, in acmecli\'s spelling', (identifier, wildcard, value, isWildcard) => {
-    const bound = ordered.bind(authorization(identifier, wildcard), 'https://ca.test/authz/1');
-    expect(bound.base.value).toBe(value);
-    expect(bound.wildcard).toBe(isWildcard);
-  });
+  ])(
+    "binds %j (wildcard %s) to the ordered %s, wildcard %s, in acmecli's spelling",
+    (identifier, wildcard, value, isWildcard) => {
+      const bound = ordered.bind(authorization(identifier, wildcard), 'https://ca.test/authz/1');
+      expect(bound.base.value).toBe(value);
+      expect(bound.wildcard).toBe(isWildcard);
+    },
+  );
 
   it.each([
     [{ type: 'dns', value: 'victim.example' }, undefined],
@@ -52,11 +60,15 @@ describe('OrderedIdentifiers', () => {
     [{ value: 'example.com' }, undefined],
     [null, undefined],
   ])('refuses an authorization for %j (wildcard %s)', (identifier, wildcard) => {
-    expect(() => ordered.bind(authorization(identifier, wildcard), 'https://ca.test/authz/1')).toThrow(OrderMismatchError);
+    expect(() => ordered.bind(authorization(identifier, wildcard), 'https://ca.test/authz/1')).toThrow(
+      OrderMismatchError,
+    );
   });
 
-  it('names the CA\'s identifier on one line, escaped', () => {
-    expect(() => ordered.bind(authorization({ type: 'dns', value: 'a"\nb\u001b[2J' }), 'https://ca.test/authz/1')).toThrow(
+  it("names the CA's identifier on one line, escaped", () => {
+    expect(() =>
+      ordered.bind(authorization({ type: 'dns', value: 'a"\nb\u001b[2J' }), 'https://ca.test/authz/1'),
+    ).toThrow(
       'the CA\'s authorization https://ca.test/authz/1 is for "a\\"\\nb\\u001b[2J", which was not ordered (ordered: example.com, *.example.com, 2001:db8::1); nothing was presented for it',
     );
   });
@@ -79,7 +91,11 @@ describe('OrderedIdentifiers', () => {
   });
 
   it('assertSame with exact keeps the trailing dot of a certificate name significant', () => {
-    const names = [{ type: 'dns', value: 'example.com.' }, { type: 'dns', value: '*.example.com' }, { type: 'ip', value: '2001:db8::1' }];
+    const names = [
+      { type: 'dns', value: 'example.com.' },
+      { type: 'dns', value: '*.example.com' },
+      { type: 'ip', value: '2001:db8::1' },
+    ];
     expect(() => ordered.assertSame(names, (found) => `found ${found}`)).not.toThrow();
     expect(() => ordered.assertSame(names, (found) => `found ${found}`, { exact: true })).toThrow(OrderMismatchError);
   });

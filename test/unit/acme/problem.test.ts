@@ -35,7 +35,11 @@ describe('problem documents', () => {
         type: 'urn:ietf:params:acme:error:rejectedIdentifier',
         detail: 'Some identifiers were rejected\n by policy',
         subproblems: [
-          { type: 'urn:ietf:params:acme:error:rejectedIdentifier', detail: 'forbidden name', identifier: { type: 'dns', value: 'bad.example' } },
+          {
+            type: 'urn:ietf:params:acme:error:rejectedIdentifier',
+            detail: 'forbidden name',
+            identifier: { type: 'dns', value: 'bad.example' },
+          },
           'garbage' as never,
         ],
       },
@@ -43,7 +47,12 @@ describe('problem documents', () => {
     expect(error.status).toBe(403);
     expect(error.retryAfterSeconds).toBe(30);
     expect(error.subproblems).toEqual([
-      { type: 'urn:ietf:params:acme:error:rejectedIdentifier', code: 'rejectedIdentifier', detail: 'forbidden name', identifier: { type: 'dns', value: 'bad.example' } },
+      {
+        type: 'urn:ietf:params:acme:error:rejectedIdentifier',
+        code: 'rejectedIdentifier',
+        detail: 'forbidden name',
+        identifier: { type: 'dns', value: 'bad.example' },
+      },
     ]);
     expect(error.message).toBe(
       'the CA refused the request (rejectedIdentifier, HTTP 403): Some identifiers were rejected by policy: [bad.example: rejectedIdentifier forbidden name]',
@@ -52,9 +61,15 @@ describe('problem documents', () => {
   });
 
   it('maps Certigna result codes in detail to a hint', () => {
-    const error = problemError({ ...base, problem: { type: 'urn:ietf:params:acme:error:unauthorized', detail: 'Error OUT_OF_CREDIT for account' } });
+    const error = problemError({
+      ...base,
+      problem: { type: 'urn:ietf:params:acme:error:unauthorized', detail: 'Error OUT_OF_CREDIT for account' },
+    });
     expect(error.hint).toMatch(/^OUT_OF_CREDIT: .*no credit/);
-    const caa = problemError({ ...base, problem: { type: 'urn:ietf:params:acme:error:caa', detail: 'INVALID_DNSCAA' } });
+    const caa = problemError({
+      ...base,
+      problem: { type: 'urn:ietf:params:acme:error:caa', detail: 'INVALID_DNSCAA' },
+    });
     expect(caa.hint).toContain('issue certigna.com');
   });
 
@@ -66,10 +81,22 @@ describe('problem documents', () => {
 
   it('names every failing identifier in a ValidationError', () => {
     const error = new ValidationError([
-      { identifier: { type: 'dns', value: 'a.test' }, wildcard: false, challengeType: 'http-01', problem: { type: 'urn:ietf:params:acme:error:unauthorized', detail: 'wrong content' } },
-      { identifier: { type: 'dns', value: 'b.test' }, wildcard: true, challengeType: 'dns-01', problem: { type: 'urn:ietf:params:acme:error:dns', detail: 'NXDOMAIN' } },
+      {
+        identifier: { type: 'dns', value: 'a.test' },
+        wildcard: false,
+        challengeType: 'http-01',
+        problem: { type: 'urn:ietf:params:acme:error:unauthorized', detail: 'wrong content' },
+      },
+      {
+        identifier: { type: 'dns', value: 'b.test' },
+        wildcard: true,
+        challengeType: 'dns-01',
+        problem: { type: 'urn:ietf:params:acme:error:dns', detail: 'NXDOMAIN' },
+      },
     ]);
     expect(error.exitCode).toBe(ExitCode.validation);
-    expect(error.message).toBe('validation failed for 2 names: a.test (http-01): unauthorized: wrong content; *.b.test (dns-01): dns: NXDOMAIN');
+    expect(error.message).toBe(
+      'validation failed for 2 names: a.test (http-01): unauthorized: wrong content; *.b.test (dns-01): dns: NXDOMAIN',
+    );
   });
 });

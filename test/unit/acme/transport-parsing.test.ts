@@ -24,7 +24,10 @@ describe('parseLinkHeaders', () => {
   const base = 'https://ca.test/acme/cert/1';
   it('reads several links from one header and from repeated headers', () => {
     const links = parseLinkHeaders(
-      ['<https://ca.test/acme/cert/1/1>;rel="alternate", <https://ca.test/dir>;rel="index"', '</acme/cert/1/2>; rel=alternate'],
+      [
+        '<https://ca.test/acme/cert/1/1>;rel="alternate", <https://ca.test/dir>;rel="index"',
+        '</acme/cert/1/2>; rel=alternate',
+      ],
       base,
     );
     expect(links).toEqual([

@@ -42,10 +42,14 @@ afterAll(async () => {
 
 describe('--ca-bundle', () => {
   it('trusts the bundle besides the default roots, NODE_EXTRA_CA_CERTS included', async () => {
-    const { stdout } = await runCommand(process.execPath, ['scripts/run-ts.mjs', 'test/helpers/trust-probe.ts', caB.caCertPath, urlA, urlB], {
-      env: { ...process.env, NODE_EXTRA_CA_CERTS: caA.caCertPath },
-      timeoutMs: 60_000,
-    });
+    const { stdout } = await runCommand(
+      process.execPath,
+      ['scripts/run-ts.mjs', 'test/helpers/trust-probe.ts', caB.caCertPath, urlA, urlB],
+      {
+        env: { ...process.env, NODE_EXTRA_CA_CERTS: caA.caCertPath },
+        timeoutMs: 60_000,
+      },
+    );
     expect(JSON.parse(stdout.trim().split('\n').at(-1) as string)).toEqual({ [urlA]: 200, [urlB]: 200 });
   });
 

@@ -58,8 +58,12 @@ describe('--server', () => {
   });
 
   it('takes any https URL, EJBCA alias shapes included, and refuses unknown names', () => {
-    expect(resolveServer('https://ca.example:8443/ejbca/acme/alias1/directory')).toBe('https://ca.example:8443/ejbca/acme/alias1/directory');
-    expect(resolveServer('https://ca.example:8442/ejbca/acme/directory?configurationId=alias1')).toBe('https://ca.example:8442/ejbca/acme/directory?configurationId=alias1');
+    expect(resolveServer('https://ca.example:8443/ejbca/acme/alias1/directory')).toBe(
+      'https://ca.example:8443/ejbca/acme/alias1/directory',
+    );
+    expect(resolveServer('https://ca.example:8442/ejbca/acme/directory?configurationId=alias1')).toBe(
+      'https://ca.example:8442/ejbca/acme/directory?configurationId=alias1',
+    );
     expect(() => resolveServer('letsencrpyt')).toThrow('unknown server name "letsencrpyt" for --server');
   });
 });

@@ -32,14 +32,104 @@ beforeAll(() => {
       'subjectAltName=DNS:Example.com,DNS:*.example.com,IP:192.0.2.1,IP:2001:db8:0:0:0:0:0:1,email:admin@example.com\n',
   );
   const ecKey = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
-  run('req', '-x509', '-new', ...ecKey, '-keyout', 'root.key', '-out', 'root.pem', '-subj', '/CN=Test Root', '-days', '30', '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign');
+  run(
+    'req',
+    '-x509',
+    '-new',
+    ...ecKey,
+    '-keyout',
+    'root.key',
+    '-out',
+    'root.pem',
+    '-subj',
+    '/CN=Test Root',
+    '-days',
+    '30',
+    '-addext',
+    'basicConstraints=critical,CA:TRUE',
+    '-addext',
+    'keyUsage=critical,keyCertSign',
+  );
   for (const name of ['int', 'impostor']) {
-    run('req', '-new', ...ecKey, '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', '/C=US/O=Test CA/CN=Test Intermediate');
+    run(
+      'req',
+      '-new',
+      ...ecKey,
+      '-keyout',
+      `${name}.key`,
+      '-out',
+      `${name}.csr`,
+      '-subj',
+      '/C=US/O=Test CA/CN=Test Intermediate',
+    );
   }
-  run('x509', '-req', '-in', 'int.csr', '-CA', 'root.pem', '-CAkey', 'root.key', '-set_serial', '2', '-days', '20', '-extfile', 'ca.ext', '-out', 'int.pem');
-  run('x509', '-req', '-in', 'impostor.csr', '-CA', 'root.pem', '-CAkey', 'root.key', '-set_serial', '3', '-days', '20', '-extfile', 'ca.ext', '-out', 'impostor.pem');
-  run('req', '-new', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'leaf.key', '-out', 'leaf.csr', '-subj', '/CN=example.com');
-  run('x509', '-req', '-in', 'leaf.csr', '-CA', 'int.pem', '-CAkey', 'int.key', '-set_serial', '0x80aabbccdd', '-days', '10', '-extfile', 'leaf.ext', '-out', 'leaf.pem');
+  run(
+    'x509',
+    '-req',
+    '-in',
+    'int.csr',
+    '-CA',
+    'root.pem',
+    '-CAkey',
+    'root.key',
+    '-set_serial',
+    '2',
+    '-days',
+    '20',
+    '-extfile',
+    'ca.ext',
+    '-out',
+    'int.pem',
+  );
+  run(
+    'x509',
+    '-req',
+    '-in',
+    'impostor.csr',
+    '-CA',
+    'root.pem',
+    '-CAkey',
+    'root.key',
+    '-set_serial',
+    '3',
+    '-days',
+    '20',
+    '-extfile',
+    'ca.ext',
+    '-out',
+    'impostor.pem',
+  );
+  run(
+    'req',
+    '-new',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-keyout',
+    'leaf.key',
+    '-out',
+    'leaf.csr',
+    '-subj',
+    '/CN=example.com',
+  );
+  run(
+    'x509',
+    '-req',
+    '-in',
+    'leaf.csr',
+    '-CA',
+    'int.pem',
+    '-CAkey',
+    'int.key',
+    '-set_serial',
+    '0x80aabbccdd',
+    '-days',
+    '10',
+    '-extfile',
+    'leaf.ext',
+    '-out',
+    'leaf.pem',
+  );
 });
 afterAll(() => dir.remove());
 

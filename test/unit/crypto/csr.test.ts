@@ -4,7 +4,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Identifier } from '../../../src/acme/types.js';
 import { LocalError } from '../../../src/errors.js';
 import { createCsr, parseCsr } from '../../../src/crypto/csr.js';
-import { derChildren, derElementBytes, derNull, derOid, derSequence, readDerDocument } from '../../../src/crypto/der.js';
+import {
+  derChildren,
+  derElementBytes,
+  derNull,
+  derOid,
+  derSequence,
+  readDerDocument,
+} from '../../../src/crypto/der.js';
 import { generateKey, publicKeysEqual, type KeyType } from '../../../src/crypto/keys.js';
 import { signingKeysFor, x509 } from '../../helpers/x509.js';
 import { makeTempDir, openssl, type TempDir } from './openssl.js';
@@ -106,20 +113,23 @@ describe('createCsr', () => {
     ['DNS and IP names', IDENTIFIERS],
     ['a first name too long for the CN', [{ type: 'dns', value: `${'a'.repeat(63)}.${'b'.repeat(63)}.example.com` }]],
     ['an IP address only', [{ type: 'ip', value: '2001:db8::7' }]],
-  ] as [string, Identifier[]][])('writes byte for byte what @peculiar/x509 writes, for %s', async (_what, identifiers) => {
-    const key = rsaKey;
-    const ours = (await createCsr(key, identifiers)).der;
-    const commonName = identifiers.find((identifier) => identifier.type === 'dns')?.value;
-    const withCommonName = commonName !== undefined && commonName.length <= 64;
-    const { keys, signingAlgorithm } = signingKeysFor(key);
-    const theirs = await x509.Pkcs10CertificateRequestGenerator.create({
-      ...(withCommonName ? { name: new x509.Name([{ CN: [{ utf8String: commonName }] }]) } : {}),
-      keys,
-      signingAlgorithm,
-      extensions: [new x509.SubjectAlternativeNameExtension(identifiers, !withCommonName)],
-    });
-    expect(ours.toString('hex')).toBe(Buffer.from(theirs.rawData).toString('hex'));
-  });
+  ] as [string, Identifier[]][])(
+    'writes byte for byte what @peculiar/x509 writes, for %s',
+    async (_what, identifiers) => {
+      const key = rsaKey;
+      const ours = (await createCsr(key, identifiers)).der;
+      const commonName = identifiers.find((identifier) => identifier.type === 'dns')?.value;
+      const withCommonName = commonName !== undefined && commonName.length <= 64;
+      const { keys, signingAlgorithm } = signingKeysFor(key);
+      const theirs = await x509.Pkcs10CertificateRequestGenerator.create({
+        ...(withCommonName ? { name: new x509.Name([{ CN: [{ utf8String: commonName }] }]) } : {}),
+        keys,
+        signingAlgorithm,
+        extensions: [new x509.SubjectAlternativeNameExtension(identifiers, !withCommonName)],
+      });
+      expect(ours.toString('hex')).toBe(Buffer.from(theirs.rawData).toString('hex'));
+    },
+  );
 
   it('writes long-form lengths that openssl and @peculiar/x509 read: 100 names of 200+ characters', async () => {
     const label = 'x'.repeat(63);
@@ -168,10 +178,7 @@ describe('createCsr', () => {
       { type: 'dns', value: long },
       { type: 'dns', value: 'short.example.com' },
     ]);
-    expect((await parseCsr(pem, 'long.csr')).identifiers.map((i) => i.value)).toEqual([
-      long,
-      'short.example.com',
-    ]);
+    expect((await parseCsr(pem, 'long.csr')).identifiers.map((i) => i.value)).toEqual([long, 'short.example.com']);
   });
 
   it('keeps a 64-character first name as the CN', async () => {
@@ -212,14 +219,48 @@ describe('parseCsr', () => {
   beforeAll(() => {
     const run = (...args: string[]) => openssl(args, dir.path);
     run('genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', 'user.key');
-    run('req', '-new', '-key', 'user.key', '-subj', '/O=Example/CN=Main.Example.com', '-addext', 'subjectAltName=DNS:alt.example.com,DNS:main.example.com,IP:2001:db8:0:0:0:0:0:2', '-out', 'cn-and-san.csr');
+    run(
+      'req',
+      '-new',
+      '-key',
+      'user.key',
+      '-subj',
+      '/O=Example/CN=Main.Example.com',
+      '-addext',
+      'subjectAltName=DNS:alt.example.com,DNS:main.example.com,IP:2001:db8:0:0:0:0:0:2',
+      '-out',
+      'cn-and-san.csr',
+    );
     run('req', '-new', '-key', 'user.key', '-subj', '/CN=only-cn.example.com', '-out', 'cn-only.csr');
-    run('req', '-new', '-key', 'user.key', '-subj', '/CN=user.example.com', '-addext', 'subjectAltName=DNS:user.example.com,email:someone@example.com', '-out', 'email.csr');
+    run(
+      'req',
+      '-new',
+      '-key',
+      'user.key',
+      '-subj',
+      '/CN=user.example.com',
+      '-addext',
+      'subjectAltName=DNS:user.example.com,email:someone@example.com',
+      '-out',
+      'email.csr',
+    );
     run('req', '-new', '-key', 'user.key', '-subj', '/CN=Some Organisation Unit', '-out', 'free-text-cn.csr');
     run('req', '-in', 'cn-and-san.csr', '-outform', 'DER', '-out', 'cn-and-san.der');
     run('req', '-new', '-x509', '-key', 'user.key', '-subj', '/CN=example.com', '-days', '1', '-out', 'cert.pem');
     run('genrsa', '-out', 'rsa.key', '2048');
-    run('req', '-new', '-key', 'rsa.key', '-sigopt', 'rsa_padding_mode:pss', '-sha384', '-subj', '/CN=pss.example.com', '-out', 'pss.csr');
+    run(
+      'req',
+      '-new',
+      '-key',
+      'rsa.key',
+      '-sigopt',
+      'rsa_padding_mode:pss',
+      '-sha384',
+      '-subj',
+      '/CN=pss.example.com',
+      '-out',
+      'pss.csr',
+    );
     const sans = ['-addext', 'subjectAltName=DNS:www.example.org,IP:192.0.2.9,DNS:example.org'];
     const ecKey = (name: string, curve: string) =>
       run('genpkey', '-algorithm', 'EC', '-pkeyopt', `ec_paramgen_curve:${curve}`, '-out', name);
@@ -238,12 +279,31 @@ describe('parseCsr', () => {
     request('p384.key', 'openssl-p384-sha256.csr', '-sha256');
     request('p521.key', 'openssl-p521-sha512.csr', '-sha512');
     request('rsa-pss.key', 'openssl-rsa-pss-key.csr');
-    request('rsa.key', 'pss-mgf1-sha1.csr', '-sigopt', 'rsa_padding_mode:pss', '-sigopt', 'rsa_mgf1_md:sha1', '-sha256');
+    request(
+      'rsa.key',
+      'pss-mgf1-sha1.csr',
+      '-sigopt',
+      'rsa_padding_mode:pss',
+      '-sigopt',
+      'rsa_mgf1_md:sha1',
+      '-sha256',
+    );
     request('rsa.key', 'sha1.csr', '-sha1');
     request('k256.key', 'k256.csr', '-sha256');
     request('ed25519.key', 'ed25519.csr');
     const refused = (name: string, san: string) =>
-      run('req', '-new', '-key', 'user.key', '-subj', '/CN=example.org', '-addext', `subjectAltName=DNS:example.org,${san}`, '-out', name);
+      run(
+        'req',
+        '-new',
+        '-key',
+        'user.key',
+        '-subj',
+        '/CN=example.org',
+        '-addext',
+        `subjectAltName=DNS:example.org,${san}`,
+        '-out',
+        name,
+      );
     refused('uri.csr', 'URI:https://example.org/');
     refused('other-name.csr', 'otherName:1.3.6.1.4.1.311.20.2.3;UTF8:user@example.org');
     refused('registered-id.csr', 'RID:1.2.3.4');
@@ -330,10 +390,16 @@ describe('parseCsr', () => {
   it.each([
     ['sha1.csr', 'sha1.csr is signed with an unsupported algorithm (sha1WithRSAEncryption)'],
     ['ed25519.csr', 'ed25519.csr is signed with an unsupported algorithm (Ed25519)'],
-    ['pss-mgf1-sha1.csr', 'pss-mgf1-sha1.csr is signed with an unsupported algorithm (RSASSA-PSS with SHA-256 and MGF1 with SHA-1)'],
+    [
+      'pss-mgf1-sha1.csr',
+      'pss-mgf1-sha1.csr is signed with an unsupported algorithm (RSASSA-PSS with SHA-256 and MGF1 with SHA-1)',
+    ],
     ['k256.csr', 'k256.csr holds an EC key on an unsupported curve (secp256k1)'],
     ['uri.csr', 'uri.csr requests a URI name ("https://example.org/"), which ACME cannot validate'],
-    ['other-name.csr', 'other-name.csr requests an otherName name (1.3.6.1.4.1.311.20.2.3), which ACME cannot validate'],
+    [
+      'other-name.csr',
+      'other-name.csr requests an otherName name (1.3.6.1.4.1.311.20.2.3), which ACME cannot validate',
+    ],
     ['registered-id.csr', 'registered-id.csr requests a registered ID name (1.2.3.4), which ACME cannot validate'],
   ])('refuses %s with one line saying why', async (name, message) => {
     let thrown: unknown;
@@ -379,9 +445,7 @@ describe('parseCsr', () => {
   });
 
   it('refuses a CSR whose signed content was altered', async () => {
-    const { der } = await createCsr(await generateKey('ec256'), [
-      { type: 'dns', value: 'example.com' },
-    ]);
+    const { der } = await createCsr(await generateKey('ec256'), [{ type: 'dns', value: 'example.com' }]);
     const tampered = Buffer.from(der);
     const at = tampered.lastIndexOf(Buffer.from('example.com'));
     expect(at).toBeGreaterThan(0);
@@ -392,9 +456,7 @@ describe('parseCsr', () => {
   });
 
   it('refuses a CSR whose signature was altered', async () => {
-    const { der } = await createCsr(await generateKey('rsa2048'), [
-      { type: 'dns', value: 'example.com' },
-    ]);
+    const { der } = await createCsr(await generateKey('rsa2048'), [{ type: 'dns', value: 'example.com' }]);
     const tampered = Buffer.from(der);
     tampered[tampered.length - 5] = (tampered[tampered.length - 5] ?? 0) ^ 0xff;
     await expect(parseCsr(tampered, 'sig.csr')).rejects.toThrow('signature does not verify');

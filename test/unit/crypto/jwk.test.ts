@@ -1,13 +1,7 @@
 import { createHash, createPublicKey } from 'node:crypto';
 import { calculateJwkThumbprint } from 'jose';
 import { describe, expect, it } from 'vitest';
-import {
-  dns01TxtValue,
-  isBase64Url,
-  jwkThumbprint,
-  keyAuthorization,
-  publicJwk,
-} from '../../../src/crypto/jwk.js';
+import { dns01TxtValue, isBase64Url, jwkThumbprint, keyAuthorization, publicJwk } from '../../../src/crypto/jwk.js';
 import { generateKey } from '../../../src/crypto/keys.js';
 
 /** RFC 7638 section 3.1 (the RFC 7517 appendix A.1 key). */

@@ -85,9 +85,7 @@ describe('generateKey', () => {
     expect(pem).toMatch(/^-----BEGIN PRIVATE KEY-----\n[\s\S]+\n-----END PRIVATE KEY-----\n$/);
     const loaded = loadPrivateKeyPem(pem, 'key.pem');
     expect(publicKeysEqual(loaded, key)).toBe(true);
-    expect(loaded.export({ type: 'pkcs8', format: 'der' })).toEqual(
-      key.export({ type: 'pkcs8', format: 'der' }),
-    );
+    expect(loaded.export({ type: 'pkcs8', format: 'der' })).toEqual(key.export({ type: 'pkcs8', format: 'der' }));
   });
 
   it('generates distinct keys', async () => {
@@ -126,8 +124,29 @@ describe('loadPrivateKeyPem', () => {
     run('genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', 'ec-pkcs8.pem');
     run('pkey', '-in', 'ec-pkcs8.pem', '-pubout', '-out', 'ec-public.pem');
     run('rsa', '-in', 'rsa-pkcs1.pem', '-RSAPublicKey_out', '-out', 'rsa-public-pkcs1.pem');
-    run('pkcs8', '-topk8', '-in', 'ec-pkcs8.pem', '-v2', 'aes-256-cbc', '-passout', 'pass:secret', '-out', 'encrypted-pkcs8.pem');
-    run('rsa', '-in', 'rsa-pkcs1.pem', '-traditional', '-aes256', '-passout', 'pass:secret', '-out', 'encrypted-pkcs1.pem');
+    run(
+      'pkcs8',
+      '-topk8',
+      '-in',
+      'ec-pkcs8.pem',
+      '-v2',
+      'aes-256-cbc',
+      '-passout',
+      'pass:secret',
+      '-out',
+      'encrypted-pkcs8.pem',
+    );
+    run(
+      'rsa',
+      '-in',
+      'rsa-pkcs1.pem',
+      '-traditional',
+      '-aes256',
+      '-passout',
+      'pass:secret',
+      '-out',
+      'encrypted-pkcs1.pem',
+    );
     run('genpkey', '-algorithm', 'ED25519', '-out', 'ed25519.pem');
     run('genrsa', '-traditional', '-out', 'rsa1024.pem', '1024');
     run('ecparam', '-name', 'secp521r1', '-genkey', '-noout', '-out', 'p521.pem');
@@ -183,16 +202,36 @@ describe('loadPrivateKeyPem', () => {
     ['a PKCS#1 public key', () => read('rsa-public-pkcs1.pem'), 'cert.pem holds a public key, not a private key'],
     ['an encrypted PKCS#8 key', () => read('encrypted-pkcs8.pem'), 'cert.pem holds an encrypted private key'],
     ['a legacy encrypted PKCS#1 key', () => read('encrypted-pkcs1.pem'), 'cert.pem holds an encrypted private key'],
-    ['an Ed25519 key', () => read('ed25519.pem'), 'cert.pem holds an unsupported Ed25519 key: use an RSA key of at least 2048 bits or an EC key on P-256 or P-384'],
-    ['a 1024-bit RSA key', () => read('rsa1024.pem'), 'cert.pem holds an unsupported 1024-bit RSA key: use an RSA key of at least 2048 bits or an EC key on P-256 or P-384'],
+    [
+      'an Ed25519 key',
+      () => read('ed25519.pem'),
+      'cert.pem holds an unsupported Ed25519 key: use an RSA key of at least 2048 bits or an EC key on P-256 or P-384',
+    ],
+    [
+      'a 1024-bit RSA key',
+      () => read('rsa1024.pem'),
+      'cert.pem holds an unsupported 1024-bit RSA key: use an RSA key of at least 2048 bits or an EC key on P-256 or P-384',
+    ],
     ['a P-521 key', () => read('p521.pem'), 'cert.pem holds an unsupported EC key on secp521r1: use an RSA key'],
     ['a secp256k1 key', () => read('secp256k1.pem'), 'cert.pem holds an unsupported EC key on secp256k1'],
     ['garbage', () => 'hello, this is not a key\n', 'cert.pem does not hold a PEM private key'],
     ['an empty file', () => '', 'cert.pem does not hold a PEM private key'],
-    ['damaged base64', () => read('ec-pkcs8.pem').replace(/\n(.)/, '\n!$1'), 'cert.pem holds an unreadable private key (damaged PEM or DER)'],
-    ['truncated DER', () => truncateBody(read('rsa-pkcs8.pem')), 'cert.pem holds an unreadable private key (damaged PEM or DER)'],
+    [
+      'damaged base64',
+      () => read('ec-pkcs8.pem').replace(/\n(.)/, '\n!$1'),
+      'cert.pem holds an unreadable private key (damaged PEM or DER)',
+    ],
+    [
+      'truncated DER',
+      () => truncateBody(read('rsa-pkcs8.pem')),
+      'cert.pem holds an unreadable private key (damaged PEM or DER)',
+    ],
     ['two keys', () => read('ec-pkcs8.pem') + read('rsa-pkcs8.pem'), 'cert.pem holds more than one private key'],
-    ['an OpenSSH key', () => '-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----\n', 'cert.pem holds an OpenSSH private key, not a PEM private key'],
+    [
+      'an OpenSSH key',
+      () => '-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----\n',
+      'cert.pem holds an OpenSSH private key, not a PEM private key',
+    ],
   ];
 
   it.each(refusals)('refuses %s with a LocalError naming the source', (_what, text, message) => {
@@ -218,7 +257,6 @@ describe('loadPrivateKeyPem', () => {
       expect.objectContaining({ hint: expect.stringContaining('openssl pkey') }),
     );
   });
-
 });
 
 /** Keeps valid base64 but cuts the DER short. */

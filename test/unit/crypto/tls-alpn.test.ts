@@ -4,16 +4,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Identifier } from '../../../src/acme/types.js';
 import { parseCertificate } from '../../../src/crypto/certificate.js';
 import { keyTypeOf, loadPrivateKeyPem, publicKeysEqual } from '../../../src/crypto/keys.js';
-import {
-  OID_ACME_IDENTIFIER,
-  createTlsAlpnCertificate,
-  ipToReverseDnsName,
-} from '../../../src/crypto/tls-alpn.js';
+import { OID_ACME_IDENTIFIER, createTlsAlpnCertificate, ipToReverseDnsName } from '../../../src/crypto/tls-alpn.js';
 import { x509 } from '../../helpers/x509.js';
 import { makeTempDir, openssl, type TempDir } from './openssl.js';
 
-const KEY_AUTHORIZATION =
-  'evaGxfADs6pSRb2LAv9IZf17Dt3juxGJ-PCt92wr-oA.NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs';
+const KEY_AUTHORIZATION = 'evaGxfADs6pSRb2LAv9IZf17Dt3juxGJ-PCt92wr-oA.NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs';
 const DIGEST = createHash('sha256').update(KEY_AUTHORIZATION).digest();
 
 let dir: TempDir;
@@ -62,10 +57,7 @@ describe('createTlsAlpnCertificate', () => {
   });
 
   it('names an IP identifier with an iPAddress SAN only', async () => {
-    const { certificatePem } = await createTlsAlpnCertificate(
-      { type: 'ip', value: '2001:DB8::1' },
-      KEY_AUTHORIZATION,
-    );
+    const { certificatePem } = await createTlsAlpnCertificate({ type: 'ip', value: '2001:DB8::1' }, KEY_AUTHORIZATION);
     writeFileSync(dir.file('ip.pem'), certificatePem);
     const text = openssl(['x509', '-in', 'ip.pem', '-noout', '-text'], dir.path).stdout;
     expect(text).toMatch(/Subject Alternative Name: *\n\s*IP Address:2001:DB8:0:0:0:0:0:1\n/);
@@ -115,7 +107,10 @@ describe('createTlsAlpnCertificate', () => {
   it('draws a new serial number for every certificate', async () => {
     const identifier = { type: 'dns', value: 'example.org' } as const;
     const serials = await Promise.all(
-      [1, 2, 3].map(async () => parseCertificate((await createTlsAlpnCertificate(identifier, KEY_AUTHORIZATION)).certificatePem).serialHex),
+      [1, 2, 3].map(
+        async () =>
+          parseCertificate((await createTlsAlpnCertificate(identifier, KEY_AUTHORIZATION)).certificatePem).serialHex,
+      ),
     );
     expect(new Set(serials).size).toBe(3);
   });
@@ -130,9 +125,9 @@ describe('createTlsAlpnCertificate', () => {
   });
 
   it('refuses an IP identifier that is not an address', async () => {
-    await expect(
-      createTlsAlpnCertificate({ type: 'ip', value: 'example.org' }, KEY_AUTHORIZATION),
-    ).rejects.toThrow('"example.org" is not an IP address');
+    await expect(createTlsAlpnCertificate({ type: 'ip', value: 'example.org' }, KEY_AUTHORIZATION)).rejects.toThrow(
+      '"example.org" is not an IP address',
+    );
   });
 });
 

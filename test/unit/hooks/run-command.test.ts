@@ -44,7 +44,10 @@ describePosix('runCommand', () => {
   });
 
   it('returns a non-zero exit code with stdout and stderr instead of throwing', async () => {
-    const result = await runCommand({ command: 'echo out; echo "hook failed: NXDOMAIN" >&2; exit 3', timeoutMs: 10_000 });
+    const result = await runCommand({
+      command: 'echo out; echo "hook failed: NXDOMAIN" >&2; exit 3',
+      timeoutMs: 10_000,
+    });
     expect(result).toEqual({ exitCode: 3, stdout: 'out\n', stderr: 'hook failed: NXDOMAIN\n' });
   });
 
@@ -65,7 +68,9 @@ describePosix('runCommand', () => {
     });
     expect(result.stdout.startsWith(`[${200_003 - OUTPUT_LIMIT_BYTES} earlier bytes omitted]\n`)).toBe(true);
     expect(result.stdout.endsWith('xxEND')).toBe(true);
-    expect(result.stdout.length).toBe(OUTPUT_LIMIT_BYTES + `[${200_003 - OUTPUT_LIMIT_BYTES} earlier bytes omitted]\n`.length);
+    expect(result.stdout.length).toBe(
+      OUTPUT_LIMIT_BYTES + `[${200_003 - OUTPUT_LIMIT_BYTES} earlier bytes omitted]\n`.length,
+    );
   });
 
   it('runs in the given directory', async () => {

@@ -7,7 +7,11 @@ describe('childEnvironment', () => {
   });
 
   it('drops the secret variables, keeps the rest, and adds the extra ones', () => {
-    const env = childEnvironment({ PATH: '/bin', ACMECLI_EAB_HMAC_KEY: 'k', ACMECLI_NSUPDATE_KEY: 't', ACMECLI_EAB_KID: 'id', UNSET: undefined }, { CERTBOT_DOMAIN: 'a.example' }, 'linux');
+    const env = childEnvironment(
+      { PATH: '/bin', ACMECLI_EAB_HMAC_KEY: 'k', ACMECLI_NSUPDATE_KEY: 't', ACMECLI_EAB_KID: 'id', UNSET: undefined },
+      { CERTBOT_DOMAIN: 'a.example' },
+      'linux',
+    );
     expect(env).toEqual({ PATH: '/bin', ACMECLI_EAB_KID: 'id', CERTBOT_DOMAIN: 'a.example' });
   });
 

@@ -61,8 +61,12 @@ describe('BIND key files', () => {
   it('picks a key by name or requires exactly one', () => {
     const keys = parseBindKeyFile(`${TSIG_KEYGEN}key other { algorithm hmac-sha256; secret "${SECRET}"; };`, 'f');
     expect(selectKey(keys, 'OTHER.', 'f').name).toBe('other');
-    expect(usageMessage(() => selectKey(keys, undefined, 'f'))).toMatch(/holds 2 keys \(acme-update, other\); choose one with --nsupdate-key-name/);
-    expect(usageMessage(() => selectKey(keys, 'missing', 'f'))).toMatch(/no key named "missing" \(keys: acme-update, other\)/);
+    expect(usageMessage(() => selectKey(keys, undefined, 'f'))).toMatch(
+      /holds 2 keys \(acme-update, other\); choose one with --nsupdate-key-name/,
+    );
+    expect(usageMessage(() => selectKey(keys, 'missing', 'f'))).toMatch(
+      /no key named "missing" \(keys: acme-update, other\)/,
+    );
     expect(usageMessage(() => selectKey([], undefined, 'f'))).toMatch(/no "key" statement/);
   });
 
@@ -74,14 +78,20 @@ describe('BIND key files', () => {
     ['a missing semicolon', `key k { algorithm hmac-sha256 secret "${SECRET}"; };`, /expected ";" after the algorithm/],
     ['an unterminated comment', '/* key k {', /unterminated \/\* comment/],
     ['a duplicate key', `${TSIG_KEYGEN}${TSIG_KEYGEN}`, /line 5: key "acme-update" is defined twice/],
-    ['a dnssec-keygen private file', 'Private-key-format: v1.3\nAlgorithm: 165 (HMAC_SHA512)\nKey: abc\n', /tsig-keygen/],
+    [
+      'a dnssec-keygen private file',
+      'Private-key-format: v1.3\nAlgorithm: 165 (HMAC_SHA512)\nKey: abc\n',
+      /tsig-keygen/,
+    ],
   ])('rejects %s with the file and line', (_what, text, pattern) => {
     expect(usageMessage(() => parseBindKeyFile(text, 'bad.key'))).toMatch(pattern);
   });
 
   it('never shows the secret when it is not base64', () => {
     const bogus = 'not!base64@secret#value';
-    const message = usageMessage(() => parseBindKeyFile(`key k {\n algorithm hmac-sha256;\n secret "${bogus}";\n};`, 'bad.key'));
+    const message = usageMessage(() =>
+      parseBindKeyFile(`key k {\n algorithm hmac-sha256;\n secret "${bogus}";\n};`, 'bad.key'),
+    );
     expect(message).toBe('bad.key: line 3: the secret of key "k" is not valid base64');
     expect(message).not.toContain(bogus);
   });
@@ -101,21 +111,27 @@ describe('BIND key files', () => {
       expect((await readBindKeyFile(path, undefined)).name).toBe('acme-update');
       const missing = join(dir, 'missing.key');
       await expect(readBindKeyFile(missing, undefined)).rejects.toThrow(LocalError);
-      await expect(readBindKeyFile(missing, undefined)).rejects.toThrow(`cannot read the TSIG key file ${missing} (no such file)`);
+      await expect(readBindKeyFile(missing, undefined)).rejects.toThrow(
+        `cannot read the TSIG key file ${missing} (no such file)`,
+      );
       await expect(readBindKeyFile(dir, undefined)).rejects.toThrow(LocalError);
     });
 
     it('names the flag and path in parse errors', async () => {
       const path = join(dir, 'broken.key');
       await writeFile(path, 'key k { algorithm hmac-sha256; };');
-      await expect(readBindKeyFile(path, undefined)).rejects.toThrow(`--nsupdate-key-file ${path}: line 1: key "k" has no secret`);
+      await expect(readBindKeyFile(path, undefined)).rejects.toThrow(
+        `--nsupdate-key-file ${path}: line 1: key "k" has no secret`,
+      );
     });
   });
 });
 
 describe('nsupdate -y key strings', () => {
   it('parses alg:name:secret and name:secret (hmac-sha256 by default)', () => {
-    expect(parseKeyString(`hmac-sha512:Acme.Key:${SECRET512}`).sameAs(keyWith('acme.key', 'hmac-sha512', SECRET512))).toBe(true);
+    expect(
+      parseKeyString(`hmac-sha512:Acme.Key:${SECRET512}`).sameAs(keyWith('acme.key', 'hmac-sha512', SECRET512)),
+    ).toBe(true);
     expect(parseKeyString(`acme:${SECRET}`).sameAs(keyWith('acme', 'hmac-sha256', SECRET))).toBe(true);
   });
 

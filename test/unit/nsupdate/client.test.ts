@@ -7,7 +7,12 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AbortedError, PluginError } from '../../../src/errors.js';
 import { freeDnsPort } from '../../helpers/ports.js';
-import { UpdateRejectedError, formatServer, updateTxt, type UpdateTxtRequest } from '../../../plugins/nsupdate/client.js';
+import {
+  UpdateRejectedError,
+  formatServer,
+  updateTxt,
+  type UpdateTxtRequest,
+} from '../../../plugins/nsupdate/client.js';
 import {
   OPCODE,
   RCODE,
@@ -89,7 +94,10 @@ afterEach(async () => {
   await Promise.all(servers.splice(0).map((s) => s.close()));
 });
 
-async function startFake(handlers: { udp?: (req: Buffer) => Reply; tcp?: (req: Buffer) => Reply }): Promise<FakeServer> {
+async function startFake(handlers: {
+  udp?: (req: Buffer) => Reply;
+  tcp?: (req: Buffer) => Reply;
+}): Promise<FakeServer> {
   const port = await freeDnsPort();
   const udpRequests: Buffer[] = [];
   const tcpRequests: Buffer[] = [];
@@ -198,7 +206,11 @@ describe('nsupdate client transport', () => {
 
   it('ignores stray datagrams (garbage, another id) and takes the real answer', async () => {
     const server = await startFake({
-      udp: (req) => [Buffer.from('garbage'), answer(req, { id: (decodeMessage(req).header.id + 1) & 0xffff }), answer(req)],
+      udp: (req) => [
+        Buffer.from('garbage'),
+        answer(req, { id: (decodeMessage(req).header.id + 1) & 0xffff }),
+        answer(req),
+      ],
     });
     expect((await updateTxt(request(server.port))).transport).toBe('udp');
   });
@@ -227,7 +239,9 @@ describe('nsupdate client transport', () => {
     const server = await startFake({ udp: (req) => answer(req, { tsigError: RCODE.BADSIG }) });
     const error = await rejection(updateTxt(request(server.port)));
     expect(error).toBeInstanceOf(UpdateRejectedError);
-    expect(error.message).toMatch(/answered NOTAUTH; the server rejected the signature made with TSIG key test-key \(hmac-sha256\) \(BADSIG\): check the TSIG key name\/secret\/algorithm/);
+    expect(error.message).toMatch(
+      /answered NOTAUTH; the server rejected the signature made with TSIG key test-key \(hmac-sha256\) \(BADSIG\): check the TSIG key name\/secret\/algorithm/,
+    );
   });
 
   it('refuses an answer whose signature does not verify (not a rejection: the update may be applied)', async () => {

@@ -144,7 +144,12 @@ describe('response decoding', () => {
     const message = decodeMessage(wire);
     expect(message.header).toMatchObject({ id: 99, qr: true, aa: true, rd: true, ra: true, rcode: 0 });
     expect(message.questions[0]!.name).toBe('WWW.Example.test');
-    expect(message.answers.map((r) => r.name)).toEqual(['WWW.Example.test', 'WWW.Example.test', 'Example.test', 'Example.test']);
+    expect(message.answers.map((r) => r.name)).toEqual([
+      'WWW.Example.test',
+      'WWW.Example.test',
+      'Example.test',
+      'Example.test',
+    ]);
     expect(txtValue(message.answers[0]!.data)).toBe('hi!');
     expect(message.answers[1]!.data).toEqual({ kind: 'name', name: 'x.Example.test' });
     expect(message.answers[2]!.data).toEqual({ kind: 'address', address: '127.0.0.1' });
@@ -159,11 +164,18 @@ describe('response decoding', () => {
     expect(message.tsig?.record.name).toBe('vector-sha256');
     expect(message.tsig?.data).toMatchObject({ algorithm: 'hmac-sha256', fudge: 300, error: 0, originalId: 0x1834 });
     expect(message.tsig?.data.mac.length).toBe(32);
-    expect(NSUPDATE_REQUEST.subarray(message.tsig!.offset, message.tsig!.offset + 14).toString('latin1')).toContain('vector-sha256');
+    expect(NSUPDATE_REQUEST.subarray(message.tsig!.offset, message.tsig!.offset + 14).toString('latin1')).toContain(
+      'vector-sha256',
+    );
   });
 
   it('extends the rcode with an OPT record (RFC 6891)', () => {
-    const opt = Buffer.concat([Buffer.from([0]), Buffer.from([0, 41, 0x10, 0]), Buffer.from([1, 0, 0, 0]), Buffer.from([0, 0])]);
+    const opt = Buffer.concat([
+      Buffer.from([0]),
+      Buffer.from([0, 41, 0x10, 0]),
+      Buffer.from([1, 0, 0, 0]),
+      Buffer.from([0, 0]),
+    ]);
     const message = decodeMessage(Buffer.concat([header(1, 0x8000 | 0x0, [0, 0, 0, 1]), opt]));
     expect(message.rcode).toBe(16);
     expect(rcodeName(message.rcode)).toBe('BADSIG');
@@ -179,8 +191,16 @@ describe('response decoding', () => {
   const malformed: Array<[string, Buffer, RegExp]> = [
     ['shorter than a header', Buffer.alloc(5), /shorter than its header/],
     ['counts beyond its length', header(1, 0, [0, 5, 0, 0]), /counts exceed/],
-    ['a self-pointing name', Buffer.concat([header(1, 0, [1, 0, 0, 0]), Buffer.from([0xc0, 12, 0, 1, 0, 1])]), /compression pointer/],
-    ['a forward pointer', Buffer.concat([header(1, 0, [1, 0, 0, 0]), Buffer.from([0xc0, 14, 0, 0, 1, 0, 1])]), /compression pointer/],
+    [
+      'a self-pointing name',
+      Buffer.concat([header(1, 0, [1, 0, 0, 0]), Buffer.from([0xc0, 12, 0, 1, 0, 1])]),
+      /compression pointer/,
+    ],
+    [
+      'a forward pointer',
+      Buffer.concat([header(1, 0, [1, 0, 0, 0]), Buffer.from([0xc0, 14, 0, 0, 1, 0, 1])]),
+      /compression pointer/,
+    ],
     [
       'a pointer loop',
       // name at 12 points to 18, which points back to 12: the second jump is not strictly backwards
@@ -188,7 +208,11 @@ describe('response decoding', () => {
       /compression pointer|unexpected bytes/,
     ],
     ['a label past the end', Buffer.concat([header(1, 0, [1, 0, 0, 0]), Buffer.from([9, 0x61, 0, 0, 0])]), /truncated/],
-    ['an extended label type', Buffer.concat([header(1, 0, [1, 0, 0, 0]), Buffer.from([0x41, 0, 0, 1, 0, 1])]), /label type/],
+    [
+      'an extended label type',
+      Buffer.concat([header(1, 0, [1, 0, 0, 0]), Buffer.from([0x41, 0, 0, 1, 0, 1])]),
+      /label type/,
+    ],
     ['trailing bytes', Buffer.concat([header(1, 0, [0, 0, 0, 0]), Buffer.from([1])]), /unexpected bytes/],
     [
       'RDATA shorter than its content',

@@ -43,14 +43,17 @@ const settings: Dns01Settings = { ...DEFAULT_DNS01_SETTINGS };
 
 describe('resolveChallengeRecordName', () => {
   it('returns the name itself when there is no CNAME', async () => {
-    expect(await resolveChallengeRecordName('_acme-challenge.Example.com', settings, new ScriptedLookup({}), signal)).toBe(
-      '_acme-challenge.example.com',
-    );
+    expect(
+      await resolveChallengeRecordName('_acme-challenge.Example.com', settings, new ScriptedLookup({}), signal),
+    ).toBe('_acme-challenge.example.com');
   });
 
   it('follows a CNAME chain to its end', async () => {
     const lookup = new ScriptedLookup({
-      cname: { '_acme-challenge.www.example.com': 'hop.example.net', 'hop.example.net': 'final.validation.example.org' },
+      cname: {
+        '_acme-challenge.www.example.com': 'hop.example.net',
+        'hop.example.net': 'final.validation.example.org',
+      },
     });
     expect(await resolveChallengeRecordName('_acme-challenge.www.example.com', settings, lookup, signal)).toBe(
       'final.validation.example.org',
@@ -59,12 +62,14 @@ describe('resolveChallengeRecordName', () => {
 
   it('detects loops and over-long chains', async () => {
     const loop = new ScriptedLookup({ cname: { a: 'b', b: 'c', c: 'a' } });
-    await expect(resolveChallengeRecordName('a', settings, loop, signal)).rejects.toThrow('CNAME loop at a: a → b → c → a');
+    await expect(resolveChallengeRecordName('a', settings, loop, signal)).rejects.toThrow(
+      'CNAME loop at a: a → b → c → a',
+    );
     const long: Record<string, string> = {};
     for (let i = 0; i < 20; i++) long[`n${i}`] = `n${i + 1}`;
-    await expect(resolveChallengeRecordName('n0', settings, new ScriptedLookup({ cname: long }), signal)).rejects.toThrow(
-      /more than 10 CNAMEs from n0/,
-    );
+    await expect(
+      resolveChallengeRecordName('n0', settings, new ScriptedLookup({ cname: long }), signal),
+    ).rejects.toThrow(/more than 10 CNAMEs from n0/);
   });
 
   it('uses --challenge-alias as acme.sh does, without any lookup', async () => {
@@ -78,7 +83,9 @@ describe('resolveChallengeRecordName', () => {
 
   it('passes lookup failures on as PluginErrors', async () => {
     const lookup = new ScriptedLookup({ errors: { 'CNAME _acme-challenge.x': 'ETIMEOUT' } });
-    await expect(resolveChallengeRecordName('_acme-challenge.x', settings, lookup, signal)).rejects.toThrow(PluginError);
+    await expect(resolveChallengeRecordName('_acme-challenge.x', settings, lookup, signal)).rejects.toThrow(
+      PluginError,
+    );
   });
 });
 
@@ -114,8 +121,12 @@ describe('findZone', () => {
 
   it('fails clearly on errors and when nothing answers', async () => {
     const failing = new ScriptedLookup({ errors: { 'SOA b.example.com': 'ESERVFAIL' } });
-    await expect(findZone('a.b.example.com', failing, signal)).rejects.toThrow(/cannot find the DNS zone of a.b.example.com: scripted ESERVFAIL/);
-    await expect(findZone('x.invalid', new ScriptedLookup({}), signal)).rejects.toThrow(/no DNS zone found for x.invalid/);
+    await expect(findZone('a.b.example.com', failing, signal)).rejects.toThrow(
+      /cannot find the DNS zone of a.b.example.com: scripted ESERVFAIL/,
+    );
+    await expect(findZone('x.invalid', new ScriptedLookup({}), signal)).rejects.toThrow(
+      /no DNS zone found for x.invalid/,
+    );
   });
 });
 
@@ -139,7 +150,9 @@ describe('DnsLookup', () => {
   it('honours an already aborted signal', async () => {
     const controller = new AbortController();
     controller.abort();
-    await expect(new DnsLookup({ servers: ['127.0.0.1:9'] }).txt('x.test', controller.signal)).rejects.toThrow(AbortedError);
+    await expect(new DnsLookup({ servers: ['127.0.0.1:9'] }).txt('x.test', controller.signal)).rejects.toThrow(
+      AbortedError,
+    );
   });
 });
 
@@ -157,13 +170,25 @@ describe('waitForTxtRecord modes', () => {
 
   it('waits a fixed time instead, and stops on abort', async () => {
     const started = Date.now();
-    const waited = await waitForTxtRecord({ recordName: 'x', values: ['v'], settings: { ...settings, propagationWaitMs: 150 }, signal, log: silentLogger });
+    const waited = await waitForTxtRecord({
+      recordName: 'x',
+      values: ['v'],
+      settings: { ...settings, propagationWaitMs: 150 },
+      signal,
+      log: silentLogger,
+    });
     expect(waited.mode).toBe('waited');
     expect(Date.now() - started).toBeGreaterThanOrEqual(140);
     const controller = new AbortController();
     setTimeout(() => controller.abort(), 50);
     await expect(
-      waitForTxtRecord({ recordName: 'x', values: ['v'], settings: { ...settings, propagationWaitMs: 60_000 }, signal: controller.signal, log: silentLogger }),
+      waitForTxtRecord({
+        recordName: 'x',
+        values: ['v'],
+        settings: { ...settings, propagationWaitMs: 60_000 },
+        signal: controller.signal,
+        log: silentLogger,
+      }),
     ).rejects.toThrow(AbortedError);
   });
 });

@@ -39,7 +39,10 @@ function seeds(): Buffer[] {
     ],
   });
   const signed = signMessage(update, key).message;
-  const response = signMessage(encodeMessage({ id: 77, opcode: OPCODE.UPDATE, qr: true, rcode: RCODE.REFUSED }), key).message;
+  const response = signMessage(
+    encodeMessage({ id: 77, opcode: OPCODE.UPDATE, qr: true, rcode: RCODE.REFUSED }),
+    key,
+  ).message;
   // A compressed answer as a resolver sends it (captured from BIND by tsig.test.ts's vectors).
   const bind = Buffer.from(
     '1834a8000001000000000001076578616d706c65047465737400000600010d766563746f722d7368613235360000fa00ff00000000003d0b686d61632d7368613235360000006b06cdf4012c002002c186dbc764ab44f19fc656942973a5333fd3781d85ff488db92a591addee75183400000000',
@@ -57,13 +60,13 @@ function questionChain(count: number): Buffer {
   let offset = 12;
   let previous = -1;
   for (let i = 0; i < count; i++) {
-    const name = previous < 0 ? Buffer.from([1, 0x61, 0]) : Buffer.from([1, 0x61, 0xc0 | (previous >> 8), previous & 0xff]);
+    const name =
+      previous < 0 ? Buffer.from([1, 0x61, 0]) : Buffer.from([1, 0x61, 0xc0 | (previous >> 8), previous & 0xff]);
     parts.push(name, Buffer.from([0, 16, 0, 1]));
     previous = offset;
     offset += name.length + 4;
   }
   return Buffer.concat(parts);
-
 }
 
 function mutate(base: Buffer, random: () => number): Buffer {
@@ -75,7 +78,8 @@ function mutate(base: Buffer, random: () => number): Buffer {
     if (kind === 0) out[at] = Math.floor(random() * 256);
     else if (kind === 1) out[at] = (out[at] ?? 0) ^ (1 << Math.floor(random() * 8));
     else if (kind === 2) out[at] = [0x00, 0xff, 0xc0, 0x3f, 0x40][Math.floor(random() * 5)] ?? 0;
-    else if (kind === 3 && at + 1 < out.length) out.writeUInt16BE(Math.floor(random() * 0x10000), Math.min(at, out.length - 2));
+    else if (kind === 3 && at + 1 < out.length)
+      out.writeUInt16BE(Math.floor(random() * 0x10000), Math.min(at, out.length - 2));
   }
   if (kind === 4) return out.subarray(0, Math.floor(random() * out.length));
   return out;
@@ -86,7 +90,9 @@ function decodeSafely(input: Buffer): DnsMessage | undefined {
     return decodeMessage(input);
   } catch (error) {
     if (!(error instanceof DnsMessageError)) {
-      throw new Error(`decoder threw ${(error as Error).name} for ${input.toString('hex')}: ${(error as Error).message}`);
+      throw new Error(
+        `decoder threw ${(error as Error).name} for ${input.toString('hex')}: ${(error as Error).message}`,
+      );
     }
     return undefined;
   }

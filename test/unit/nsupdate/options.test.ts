@@ -1,11 +1,7 @@
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { UsageError } from '../../../src/errors.js';
-import {
-  NSUPDATE_KEY_ENV,
-  nsupdatePlugin,
-  type NsupdateOptions,
-} from '../../../plugins/nsupdate/index.js';
+import { NSUPDATE_KEY_ENV, nsupdatePlugin, type NsupdateOptions } from '../../../plugins/nsupdate/index.js';
 
 const SECRET = 'RSDv/xC1wV2NDDc8BNXnWkGakjiIAmkWy+YG9aH1J5A=';
 
@@ -87,8 +83,14 @@ describe('nsupdate parseOptions', () => {
     [{ nsupdateServer: 'ns:0' }, /--nsupdate-server "ns:0": port must be 1-65535/],
     [{ nsupdateServer: 'ns:99999' }, /port must be 1-65535/],
     [{ nsupdateServer: '[ns]:53' }, /brackets must hold an IPv6 address/],
-    [{ nsupdateServer: 'ns', nsupdateKeyFile: '/k', nsupdateKey: `k:${SECRET}` }, /either --nsupdate-key-file or --nsupdate-key/],
-    [{ nsupdateServer: 'ns', nsupdateKey: `k:${SECRET}`, nsupdateKeyName: 'k' }, /--nsupdate-key-name selects a key inside --nsupdate-key-file/],
+    [
+      { nsupdateServer: 'ns', nsupdateKeyFile: '/k', nsupdateKey: `k:${SECRET}` },
+      /either --nsupdate-key-file or --nsupdate-key/,
+    ],
+    [
+      { nsupdateServer: 'ns', nsupdateKey: `k:${SECRET}`, nsupdateKeyName: 'k' },
+      /--nsupdate-key-name selects a key inside --nsupdate-key-file/,
+    ],
     [{ nsupdateServer: 'ns', nsupdateKeyName: 'k' }, /--nsupdate-key-name needs --nsupdate-key-file/],
     [{ nsupdateServer: 'ns', nsupdateKey: `hmac-md5:k:${SECRET}` }, /--nsupdate-key: .*HMAC-MD5/],
     [{ nsupdateServer: 'ns', nsupdateTtl: '-1' }, /--nsupdate-ttl must be a whole number of seconds, got "-1"/],
@@ -131,7 +133,12 @@ describe('nsupdate stored settings', () => {
     const text = JSON.stringify(settings);
     expect(text).not.toContain(SECRET);
     expect(text).not.toContain('acme');
-    expect(settings).toEqual({ nsupdateServer: 'ns:53', nsupdateKeyEnv: NSUPDATE_KEY_ENV, nsupdateTtl: 60, nsupdateTimeout: 20 });
+    expect(settings).toEqual({
+      nsupdateServer: 'ns:53',
+      nsupdateKeyEnv: NSUPDATE_KEY_ENV,
+      nsupdateTtl: 60,
+      nsupdateTimeout: 20,
+    });
 
     // Renewal with the variable supplied (the CLI merges option env variables into raw).
     const renewed = nsupdatePlugin.parseOptions({ ...settings, nsupdateKey: `acme:${SECRET}` });
@@ -150,7 +157,9 @@ describe('nsupdate stored settings', () => {
   });
 
   it('rejects a tampered key reference', () => {
-    expect(usage({ nsupdateServer: 'ns', nsupdateKeyEnv: 'HOME' })).toMatch(/nsupdateKeyEnv must be ACMECLI_NSUPDATE_KEY/);
+    expect(usage({ nsupdateServer: 'ns', nsupdateKeyEnv: 'HOME' })).toMatch(
+      /nsupdateKeyEnv must be ACMECLI_NSUPDATE_KEY/,
+    );
   });
 
   it('stores unsigned setups as such', () => {

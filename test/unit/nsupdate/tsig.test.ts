@@ -1,6 +1,13 @@
 import { inspect } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { OPCODE, RCODE, RR_CLASS, RR_TYPE, decodeMessage, encodeMessage } from '../../../plugins/nsupdate/dns-message.js';
+import {
+  OPCODE,
+  RCODE,
+  RR_CLASS,
+  RR_TYPE,
+  decodeMessage,
+  encodeMessage,
+} from '../../../plugins/nsupdate/dns-message.js';
 import {
   TsigError,
   TsigKey,
@@ -94,14 +101,42 @@ describe.each(VECTORS)('TSIG $algorithm against BIND', (vector) => {
         expect((error as Error).message).not.toContain(vector.secret);
       }
     };
-    expectTsig(() => verifyMessage(flipped, decodeMessage(flipped), key, { requestMac, now: TIME_SIGNED_MS }), 'BADSIG', 'client');
+    expectTsig(
+      () => verifyMessage(flipped, decodeMessage(flipped), key, { requestMac, now: TIME_SIGNED_MS }),
+      'BADSIG',
+      'client',
+    );
     const otherSecret = Buffer.from(decodeBase64Secret(vector.secret)!);
     otherSecret.writeUInt8(otherSecret.readUInt8(0) ^ 0xff, 0);
     const wrongKey = new TsigKey(key.name, key.algorithm, otherSecret);
-    expectTsig(() => verifyMessage(response, decodeMessage(response), wrongKey, { requestMac, now: TIME_SIGNED_MS }), 'BADSIG', 'client');
-    expectTsig(() => verifyMessage(response, decodeMessage(response), key, { requestMac: Buffer.alloc(requestMac.length), now: TIME_SIGNED_MS }), 'BADSIG', 'client');
-    expectTsig(() => verifyMessage(response, decodeMessage(response), key, { requestMac, now: TIME_SIGNED_MS + 301_000 }), 'BADTIME', 'client');
-    expectTsig(() => verifyMessage(response, decodeMessage(response), keyOf(vector, 'other-key'), { requestMac, now: TIME_SIGNED_MS }), 'BADKEY', 'client');
+    expectTsig(
+      () => verifyMessage(response, decodeMessage(response), wrongKey, { requestMac, now: TIME_SIGNED_MS }),
+      'BADSIG',
+      'client',
+    );
+    expectTsig(
+      () =>
+        verifyMessage(response, decodeMessage(response), key, {
+          requestMac: Buffer.alloc(requestMac.length),
+          now: TIME_SIGNED_MS,
+        }),
+      'BADSIG',
+      'client',
+    );
+    expectTsig(
+      () => verifyMessage(response, decodeMessage(response), key, { requestMac, now: TIME_SIGNED_MS + 301_000 }),
+      'BADTIME',
+      'client',
+    );
+    expectTsig(
+      () =>
+        verifyMessage(response, decodeMessage(response), keyOf(vector, 'other-key'), {
+          requestMac,
+          now: TIME_SIGNED_MS,
+        }),
+      'BADKEY',
+      'client',
+    );
   });
 });
 
@@ -129,8 +164,12 @@ describe('TSIG keys and server errors', () => {
     for (const algorithm of ['hmac-sha224', 'hmac-sha384'] as const) {
       const k = new TsigKey('k', algorithm, Buffer.alloc(20, 1));
       const request = signMessage(encodeMessage({ id: 9, opcode: OPCODE.UPDATE }), k);
-      const response = signMessage(encodeMessage({ id: 9, opcode: OPCODE.UPDATE, qr: true }), k, { requestMac: request.mac });
-      expect(() => verifyMessage(response.message, decodeMessage(response.message), k, { requestMac: request.mac })).not.toThrow();
+      const response = signMessage(encodeMessage({ id: 9, opcode: OPCODE.UPDATE, qr: true }), k, {
+        requestMac: request.mac,
+      });
+      expect(() =>
+        verifyMessage(response.message, decodeMessage(response.message), k, { requestMac: request.mac }),
+      ).not.toThrow();
     }
   });
 
@@ -150,7 +189,15 @@ describe('TSIG keys and server errors', () => {
             ttl: 0,
             data: {
               kind: 'tsig',
-              tsig: { algorithm: key.algorithm, timeSigned: 1, fudge: 300, mac: Buffer.alloc(0), originalId: 3, error, otherData: Buffer.alloc(0) },
+              tsig: {
+                algorithm: key.algorithm,
+                timeSigned: 1,
+                fudge: 300,
+                mac: Buffer.alloc(0),
+                originalId: 3,
+                error,
+                otherData: Buffer.alloc(0),
+              },
             },
           },
         ],

@@ -30,26 +30,53 @@ describe('escapeLine', () => {
     expect(escapeLine('a\nb\r\nc\td')).toBe('a\\nb\\r\\nc\\td');
     expect(escapeLine('\x00\x1b[2J\x07\x7f')).toBe('\\x00\\x1b[2J\\x07\\x7f');
     expect(escapeLine('\u0085\u009b31m')).toBe('\\x85\\x9b31m');
-    expect(escapeLine('rlo\u202egnp.exe \u2066x\u2069 \u200e\u200f\u061c \u2028\u2029')).toBe('rlo\\u202egnp.exe \\u2066x\\u2069 \\u200e\\u200f\\u061c \\u2028\\u2029');
+    expect(escapeLine('rlo\u202egnp.exe \u2066x\u2069 \u200e\u200f\u061c \u2028\u2029')).toBe(
+      'rlo\\u202egnp.exe \\u2066x\\u2069 \\u200e\\u200f\\u061c \\u2028\\u2029',
+    );
     expect(escapeLine('exa\u200bmple.com\ufeff \u{e0041}')).toBe('exa\\u200bmple.com\\ufeff \\u{e0041}');
   });
 
   it('leaves backslashes, quotes and non-ASCII text alone (Windows paths, IDNs, messages stay readable)', () => {
-    for (const text of ['C:\\ProgramData\\acmecli\\x1b', 'café.example → bücher.example', '日本語.jp', 'say "hi" 🎉', '']) {
+    for (const text of [
+      'C:\\ProgramData\\acmecli\\x1b',
+      'café.example → bücher.example',
+      '日本語.jp',
+      'say "hi" 🎉',
+      '',
+    ]) {
       expect(escapeLine(text)).toBe(text);
     }
   });
 });
 
 describe('stringifyJson', () => {
-  const hostile = { detail: 'a\x1b[2J\x00\r\n2025-01-01T00:00:00Z INFO forged\u009b\x7f\u202e\u2066\u2069\u200f\u061c\u2028\u200b\u{e0041}', list: ['\u0085'] };
+  const hostile = {
+    detail:
+      'a\x1b[2J\x00\r\n2025-01-01T00:00:00Z INFO forged\u009b\x7f\u202e\u2066\u2069\u200f\u061c\u2028\u200b\u{e0041}',
+    list: ['\u0085'],
+  };
 
   it('writes DEL, C1, bidi and line separators as \\uXXXX, and the document decodes to the same value', () => {
     for (const space of [undefined, 2]) {
       const text = stringifyJson(hostile, space);
       expect(JSON.parse(text)).toEqual(hostile);
       expect(rawCharacters(text), text).toEqual([]);
-      for (const escape of ['\\u001b', '\\u0000', '\\r\\n', '\\u009b', '\\u007f', '\\u202e', '\\u2066', '\\u2069', '\\u200f', '\\u061c', '\\u2028', '\\u0085', '\\u200b', '\\udb40\\udc41']) {
+      for (const escape of [
+        '\\u001b',
+        '\\u0000',
+        '\\r\\n',
+        '\\u009b',
+        '\\u007f',
+        '\\u202e',
+        '\\u2066',
+        '\\u2069',
+        '\\u200f',
+        '\\u061c',
+        '\\u2028',
+        '\\u0085',
+        '\\u200b',
+        '\\udb40\\udc41',
+      ]) {
         expect(text).toContain(escape);
       }
     }

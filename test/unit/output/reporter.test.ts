@@ -276,7 +276,9 @@ describe('Reporter', () => {
       const { reporter } = setup('tty');
       reporter.addSecret('s3cret-value');
       expect(reporter.promptText(`Agree to ${HOSTILE}? [y/N] `)).toBe(`Agree to ${SHOWN}? [y/N] `);
-      expect(reporter.promptText(['Publish:', `  value: ${HOSTILE}`, 'key s3cret-value', ''])).toBe(`Publish:\n  value: ${SHOWN}\nkey [redacted]\n`);
+      expect(reporter.promptText(['Publish:', `  value: ${HOSTILE}`, 'key s3cret-value', ''])).toBe(
+        `Publish:\n  value: ${SHOWN}\nkey [redacted]\n`,
+      );
     });
 
     it('secrets are redacted before escaping, also when a control character follows them', () => {

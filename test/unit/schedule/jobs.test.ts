@@ -19,7 +19,11 @@ import {
 import { schtasksCommand } from '../../../src/schedule/schtasks.js';
 import { nextFromListTimers } from '../../../src/schedule/systemd.js';
 
-const SEA = resolveAcmecliCommand({ execPath: '/opt/acme cli/acmecli', scriptPath: '/opt/acme cli/acmecli', isSea: true });
+const SEA = resolveAcmecliCommand({
+  execPath: '/opt/acme cli/acmecli',
+  scriptPath: '/opt/acme cli/acmecli',
+  isSea: true,
+});
 const NODE = resolveAcmecliCommand({
   execPath: '/usr/local/bin/node',
   scriptPath: '/srv/acmecli/dist/acmecli.cjs',
@@ -137,7 +141,14 @@ describe('cron', () => {
     expect(cronEntry({ minute: 17, hour: 3, command: job, user: 'root' })).toBe(
       "17 3,15 * * * root /usr/local/bin/node /srv/acmecli/dist/acmecli.cjs renew --config-dir '/home/o'\\''neil/acme certs' --quiet --random-sleep # acmecli renew",
     );
-    expect(cronFile({ minute: 0, hour: 0, command: renewJobCommand(SEA, { renewArgs: [], randomSleep: true }), user: 'root' })).toBe(
+    expect(
+      cronFile({
+        minute: 0,
+        hour: 0,
+        command: renewJobCommand(SEA, { renewArgs: [], randomSleep: true }),
+        user: 'root',
+      }),
+    ).toBe(
       [
         '# Installed by `acmecli schedule install`; remove with `acmecli schedule remove`.',
         '# Twice a day at a time picked at install; `--random-sleep` adds up to an hour more.',
@@ -265,7 +276,8 @@ describe('schtasks', () => {
     expect(taskRunFromXml(xml)).toBe(
       '"C:\\Program Files\\acmecli\\acmecli.exe" renew --server https://ca/x?a=1&b=2 --quiet --random-sleep',
     );
-    const list = 'Folder: \\\r\nHostName:      HOST\r\nTaskName:      \\acmecli renew\r\nNext Run Time: 11/26/2026 3:17:00 AM\r\n';
+    const list =
+      'Folder: \\\r\nHostName:      HOST\r\nTaskName:      \\acmecli renew\r\nNext Run Time: 11/26/2026 3:17:00 AM\r\n';
     expect(schtasksListField(list, 'Next Run Time')).toBe('11/26/2026 3:17:00 AM');
     expect(schtasksListField(list, 'Task To Run')).toBeUndefined();
   });

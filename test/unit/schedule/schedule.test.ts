@@ -20,7 +20,9 @@ afterEach(async () => {
   for (const dir of made.splice(0)) await rm(dir, { recursive: true, force: true });
 });
 
-type Handler = (request: RunCommandRequest) => Promise<Partial<RunCommandResult> | undefined> | Partial<RunCommandResult> | undefined;
+type Handler = (
+  request: RunCommandRequest,
+) => Promise<Partial<RunCommandResult> | undefined> | Partial<RunCommandResult> | undefined;
 
 interface Fake {
   env: ScheduleEnvironment;
@@ -262,7 +264,10 @@ describe('systemd --user (not root)', () => {
       uid: 1000,
       handler: (request) =>
         request.command.includes('--user')
-          ? { exitCode: 1, stderr: 'Failed to connect to bus: $DBUS_SESSION_BUS_ADDRESS and $XDG_RUNTIME_DIR not defined' }
+          ? {
+              exitCode: 1,
+              stderr: 'Failed to connect to bus: $DBUS_SESSION_BUS_ADDRESS and $XDG_RUNTIME_DIR not defined',
+            }
           : undefined,
     });
     const error = (await installSchedule(env, { renewArgs: [] }).catch((e: unknown) => e)) as LocalError;
@@ -316,9 +321,7 @@ describe('crontab (not root, no systemd)', () => {
     const state = { text: initial };
     const handler: Handler = async (request) => {
       if (request.command === 'crontab -l') {
-        return state.text === undefined
-          ? { exitCode: 1, stderr: 'no crontab for alice\n' }
-          : { stdout: state.text };
+        return state.text === undefined ? { exitCode: 1, stderr: 'no crontab for alice\n' } : { stdout: state.text };
       }
       if (request.command === 'crontab "$ACMECLI_CRONTAB_FILE"') {
         state.text = await readFile(request.env?.['ACMECLI_CRONTAB_FILE'] as string, 'utf8');
@@ -333,7 +336,9 @@ describe('crontab (not root, no systemd)', () => {
     return { state, handler };
   }
 
-  const others = ['MAILTO=ops@example.com', '# nightly backup', '*/5 * * * * /usr/local/bin/backup --fast', ''].join('\n');
+  const others = ['MAILTO=ops@example.com', '# nightly backup', '*/5 * * * * /usr/local/bin/backup --fast', ''].join(
+    '\n',
+  );
 
   it('adds its line, keeps the others, and replaces rather than duplicates on re-install', async () => {
     const { state, handler } = fakeCrontab(others);
@@ -422,7 +427,9 @@ describe('schtasks (Windows)', () => {
     const handler: Handler = (request) => {
       const c = request.command;
       if (c.endsWith('whoami.exe /groups')) {
-        return { stdout: elevated ? 'Mandatory Label\\High Mandatory Level Label S-1-16-12288\r\n' : 'S-1-16-8192\r\n' };
+        return {
+          stdout: elevated ? 'Mandatory Label\\High Mandatory Level Label S-1-16-12288\r\n' : 'S-1-16-8192\r\n',
+        };
       }
       if (c.includes('/Create')) {
         state.installed = true;

@@ -76,7 +76,8 @@ function verify(files: string[], user: boolean, runtimeDir: string): { status: n
 }
 
 describe('systemd-analyze verify', () => {
-  if (analyze === undefined && process.platform === 'linux') throw new Error('systemd-analyze is missing: run scripts/testbed/install.sh');
+  if (analyze === undefined && process.platform === 'linux')
+    throw new Error('systemd-analyze is missing: run scripts/testbed/install.sh');
   for (const user of [false, true]) {
     const label = user ? 'user units' : 'system units';
 
@@ -89,7 +90,10 @@ describe('systemd-analyze verify', () => {
     });
 
     it(`accepts the generated ${label} (node + script)${skipReason}`, async () => {
-      const { dir, files } = await writeUnits({ executable: trueBinary as string, args: ['/srv/acme cli/acmecli.cjs'] }, user);
+      const { dir, files } = await writeUnits(
+        { executable: trueBinary as string, args: ['/srv/acme cli/acmecli.cjs'] },
+        user,
+      );
       const result = verify(files, user, dir);
       expect(result.output, `systemd-analyze verify reported:\n${result.output}`).toBe('');
       expect(result.status).toBe(0);

@@ -80,7 +80,9 @@ describe('account store', () => {
     await saveAccount(config, SERVER, 'default', record(), KEY);
     const path = accountPaths(config, SERVER, 'default').record;
     await writeFile(path, JSON.stringify({ ...record(), contact: 'x' }));
-    await expect(loadAccount(config, SERVER, 'default')).rejects.toThrow(`${path}: field "contact" must be a list of strings`);
+    await expect(loadAccount(config, SERVER, 'default')).rejects.toThrow(
+      `${path}: field "contact" must be a list of strings`,
+    );
     await writeFile(path, '{"url":');
     await expect(loadAccount(config, SERVER, 'default')).rejects.toThrow(`${path}: not valid JSON`);
   });
@@ -116,18 +118,29 @@ describe('account store', () => {
     ['an object', { mailto: 'a@example.com' }],
     ['a string', 'mailto:a@example.com'],
     ['a newline in an address', ['mailto:a@example.com\nx']],
-  ])('writes nothing for a contact of %s: no record no later run can read, no key left without one', async (_label, contact) => {
-    const config = await tempDir();
-    await expect(saveAccount(config, SERVER, 'default', { ...record(), contact } as unknown as AccountRecord, KEY)).rejects.toThrow(
-      `${accountPaths(config, SERVER, 'default').record}: field "contact"`,
-    );
-    expect(await readdir(config)).toEqual([]);
-  });
+  ])(
+    'writes nothing for a contact of %s: no record no later run can read, no key left without one',
+    async (_label, contact) => {
+      const config = await tempDir();
+      await expect(
+        saveAccount(config, SERVER, 'default', { ...record(), contact } as unknown as AccountRecord, KEY),
+      ).rejects.toThrow(`${accountPaths(config, SERVER, 'default').record}: field "contact"`);
+      expect(await readdir(config)).toEqual([]);
+    },
+  );
 
   it('storableContact accepts URL lists only', () => {
     expect(storableContact(['mailto:a@example.com', 'tel:+33123'])).toEqual(['mailto:a@example.com', 'tel:+33123']);
     expect(storableContact([])).toEqual([]);
-    for (const bad of [[1], {}, 'mailto:a@example.com', ['a@example.com'], ['mailto:a b@example.com'], ['mailto:\u009b31m'], Array(21).fill('mailto:a@example.com')]) {
+    for (const bad of [
+      [1],
+      {},
+      'mailto:a@example.com',
+      ['a@example.com'],
+      ['mailto:a b@example.com'],
+      ['mailto:\u009b31m'],
+      Array(21).fill('mailto:a@example.com'),
+    ]) {
       expect(storableContact(bad)).toBeUndefined();
     }
   });
@@ -141,7 +154,9 @@ describe('account store', () => {
     await writeFile(path, JSON.stringify(older));
     expect((await loadAccount(config, SERVER, 'default'))?.record).toEqual(record());
     await writeFile(path, JSON.stringify({ ...older, version: 2 }));
-    await expect(loadAccount(config, SERVER, 'default')).rejects.toThrow(`${path}: field "version" is 2, this acmecli reads version 1`);
+    await expect(loadAccount(config, SERVER, 'default')).rejects.toThrow(
+      `${path}: field "version" is 2, this acmecli reads version 1`,
+    );
   });
 
   it('refuses a record whose server differs from where it is saved', async () => {

@@ -55,12 +55,17 @@ describe('ARI cache', () => {
     expect(await readAriCache(dir, (error) => seen.push(error))).toBeUndefined();
     await writeFile(path, JSON.stringify({ ...ENTRY, renewAt: 'soon' }));
     expect(await readAriCache(dir, (error) => seen.push(error))).toBeUndefined();
-    expect(seen.map((e) => e.message)).toEqual([`${path}: field "window.start" must be a string`, `${path}: field "renewAt" must be a date, not "soon"`]);
+    expect(seen.map((e) => e.message)).toEqual([
+      `${path}: field "window.start" must be a string`,
+      `${path}: field "renewAt" must be a date, not "soon"`,
+    ]);
   });
 
   it('does not write an entry it would not read back', async () => {
     const dir = await tempDir();
-    await expect(writeAriCache(dir, { ...ENTRY, nextCheckAt: 'later' })).rejects.toThrow(`${join(dir, ARI_CACHE_FILE)}: field "nextCheckAt" must be a date`);
+    await expect(writeAriCache(dir, { ...ENTRY, nextCheckAt: 'later' })).rejects.toThrow(
+      `${join(dir, ARI_CACHE_FILE)}: field "nextCheckAt" must be a date`,
+    );
     expect(await readdir(dir)).toEqual([]);
   });
 });

@@ -74,7 +74,8 @@ describe('atomicWrite', () => {
     let undo: () => void;
     if (isRoot) {
       const set = spawnSync('chattr', ['+i', locked]);
-      if (set.status !== 0) ctx.skip('running as root without chattr +i support: cannot simulate a read-only directory');
+      if (set.status !== 0)
+        ctx.skip('running as root without chattr +i support: cannot simulate a read-only directory');
       undo = () => spawnSync('chattr', ['-i', locked]);
     } else {
       spawnSync('chmod', ['0555', locked]);
@@ -85,7 +86,9 @@ describe('atomicWrite', () => {
       const error = await atomicWrite(target, 'x').catch((e: unknown) => e);
       expect(error).toBeInstanceOf(LocalError);
       expect((error as Error).message).toMatch(
-        new RegExp(`^cannot write ${target.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: (operation not permitted \\(EPERM\\)|permission denied \\(EACCES\\))$`),
+        new RegExp(
+          `^cannot write ${target.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: (operation not permitted \\(EPERM\\)|permission denied \\(EACCES\\))$`,
+        ),
       );
       expect(await readdir(locked)).toEqual([]);
     } finally {
@@ -143,7 +146,9 @@ describe('cleanStaleTempFiles', () => {
     const mine = `.cert.pem.tmp-${process.pid}-0a1b2c3d4e5f`;
     for (const name of [stale, mine, 'cert.pem', '.hidden']) await writeFile(join(dir, name), '');
     expect(await cleanStaleTempFiles(dir)).toEqual([stale]);
-    expect((await readdir(dir)).sort()).toEqual(['.cert.pem.tmp-' + process.pid + '-0a1b2c3d4e5f', '.hidden', 'cert.pem'].sort());
+    expect((await readdir(dir)).sort()).toEqual(
+      ['.cert.pem.tmp-' + process.pid + '-0a1b2c3d4e5f', '.hidden', 'cert.pem'].sort(),
+    );
   });
 
   it('treats a missing directory as empty', async () => {

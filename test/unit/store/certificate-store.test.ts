@@ -63,12 +63,24 @@ describe('writeLineage / readLineage', () => {
     expect(await liveFiles(config)).toEqual(certificateFiles(1));
     expect(await current(config)).toBe('1');
     const paths = lineagePaths(config, NAME);
-    expect((await readdir(paths.dir)).sort()).toEqual(
-      ['archive', 'cert.pem', 'chain.pem', 'current', 'fullchain.pem', ...(posix ? ['live'] : []), 'privkey.pem', 'renewal.json'],
-    );
-    expect((await readdir(join(paths.archive, '1'))).sort()).toEqual(
-      ['cert.pem', 'chain.pem', 'fullchain.pem', 'manifest.json', 'privkey.pem', 'renewal.json'],
-    );
+    expect((await readdir(paths.dir)).sort()).toEqual([
+      'archive',
+      'cert.pem',
+      'chain.pem',
+      'current',
+      'fullchain.pem',
+      ...(posix ? ['live'] : []),
+      'privkey.pem',
+      'renewal.json',
+    ]);
+    expect((await readdir(join(paths.archive, '1'))).sort()).toEqual([
+      'cert.pem',
+      'chain.pem',
+      'fullchain.pem',
+      'manifest.json',
+      'privkey.pem',
+      'renewal.json',
+    ]);
     if (posix) {
       expect((await stat(paths.privkey)).mode & 0o777).toBe(0o600);
       expect((await stat(join(paths.archive, '1', 'privkey.pem'))).mode & 0o777).toBe(0o600);
@@ -77,7 +89,13 @@ describe('writeLineage / readLineage', () => {
       expect((await stat(paths.archive)).mode & 0o777).toBe(0o700);
     }
     const lineage = await readLineage(config, NAME);
-    expect(lineage).toMatchObject({ certName: NAME, version: 1, files: certificateFiles(1), settings: SAMPLE_SETTINGS, versions: [1] });
+    expect(lineage).toMatchObject({
+      certName: NAME,
+      version: 1,
+      files: certificateFiles(1),
+      settings: SAMPLE_SETTINGS,
+      versions: [1],
+    });
   });
 
   it('uses the wildcard directory name and lists it under the name the user gave', async () => {

@@ -16,18 +16,36 @@ import {
 describe('defaultConfigDir', () => {
   it.each([
     ['root on Linux', { platform: 'linux', env: { HOME: '/root' }, uid: 0 }, '/etc/acmecli'],
-    ['a user with XDG_CONFIG_HOME', { platform: 'linux', env: { HOME: '/home/a', XDG_CONFIG_HOME: '/home/a/cfg' }, uid: 1000 }, '/home/a/cfg/acmecli'],
-    ['a user with a relative XDG_CONFIG_HOME (ignored)', { platform: 'linux', env: { HOME: '/home/a', XDG_CONFIG_HOME: 'cfg' }, uid: 1000 }, '/home/a/.config/acmecli'],
-    ['a user without XDG_CONFIG_HOME', { platform: 'freebsd', env: { HOME: '/home/a' }, uid: 1000 }, '/home/a/.config/acmecli'],
+    [
+      'a user with XDG_CONFIG_HOME',
+      { platform: 'linux', env: { HOME: '/home/a', XDG_CONFIG_HOME: '/home/a/cfg' }, uid: 1000 },
+      '/home/a/cfg/acmecli',
+    ],
+    [
+      'a user with a relative XDG_CONFIG_HOME (ignored)',
+      { platform: 'linux', env: { HOME: '/home/a', XDG_CONFIG_HOME: 'cfg' }, uid: 1000 },
+      '/home/a/.config/acmecli',
+    ],
+    [
+      'a user without XDG_CONFIG_HOME',
+      { platform: 'freebsd', env: { HOME: '/home/a' }, uid: 1000 },
+      '/home/a/.config/acmecli',
+    ],
     ['Windows', { platform: 'win32', env: { ProgramData: 'D:\\PD' }, uid: undefined }, 'D:\\PD\\acmecli'],
     ['Windows without ProgramData', { platform: 'win32', env: {}, uid: undefined }, 'C:\\ProgramData\\acmecli'],
-    ['macOS', { platform: 'darwin', env: { HOME: '/Users/a' }, uid: 501 }, '/Users/a/Library/Application Support/acmecli'],
+    [
+      'macOS',
+      { platform: 'darwin', env: { HOME: '/Users/a' }, uid: 501 },
+      '/Users/a/Library/Application Support/acmecli',
+    ],
   ] as const)('%s', (_label, input, expected) => {
     expect(defaultConfigDir(input)).toBe(expected);
   });
 
   it('falls back to the given home directory when HOME is unset', () => {
-    expect(defaultConfigDir({ platform: 'linux', env: {}, uid: 1000, homedir: '/home/b' })).toBe('/home/b/.config/acmecli');
+    expect(defaultConfigDir({ platform: 'linux', env: {}, uid: 1000, homedir: '/home/b' })).toBe(
+      '/home/b/.config/acmecli',
+    );
   });
 });
 
@@ -43,7 +61,9 @@ describe('serverKey', () => {
     expect(serverKey('https://localhost:14000/dir')).toBe('localhost_14000_dir');
     expect(serverKey('https://localhost:14000/dir/')).toBe('localhost_14000_dir');
     expect(serverKey('https://ACME.Example:443/directory')).toBe('acme.example_directory');
-    expect(serverKey('https://ca.example/acme/directory?configurationId=2')).toBe('ca.example_acme_directory_configurationId-2');
+    expect(serverKey('https://ca.example/acme/directory?configurationId=2')).toBe(
+      'ca.example_acme_directory_configurationId-2',
+    );
     expect(serverKey('https://ca.example/acme/directory?other=1')).toBe('ca.example_acme_directory');
   });
 
@@ -71,9 +91,12 @@ describe('serverKey', () => {
 });
 
 describe('validateCertName / validateAccountName', () => {
-  it.each(['example.com', '*.example.com', 'my-site_2', 'xn--bcher-kva.example', 'a'.repeat(200)])('accepts %s', (name) => {
-    expect(validateCertName(name)).toBe(name);
-  });
+  it.each(['example.com', '*.example.com', 'my-site_2', 'xn--bcher-kva.example', 'a'.repeat(200)])(
+    'accepts %s',
+    (name) => {
+      expect(validateCertName(name)).toBe(name);
+    },
+  );
 
   it('converts Unicode domain names to punycode', () => {
     expect(validateCertName('bücher.example')).toBe('xn--bcher-kva.example');

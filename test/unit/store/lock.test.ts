@@ -19,7 +19,8 @@ vi.mock('../../../src/store/fs.js', async (importOriginal) => {
   return {
     ...actual,
     link: async (from: string, to: string) => {
-      if (noHardLinks.value) throw Object.assign(new Error(`EPERM: operation not permitted, link '${from}' -> '${to}'`), { code: 'EPERM' });
+      if (noHardLinks.value)
+        throw Object.assign(new Error(`EPERM: operation not permitted, link '${from}' -> '${to}'`), { code: 'EPERM' });
       return actual.link(from, to);
     },
   };
@@ -202,7 +203,9 @@ describe('acquireLock in one process', () => {
   it('gives up after timeoutMs with a LocalError', async () => {
     const config = await tempDir();
     const lock = await acquireLock(config, 'renew', { wait: false, timeoutMs: 0 });
-    const error = await acquireLock(config, 'renew', { wait: true, timeoutMs: 100, pollMs: 20 }).catch((e: unknown) => e);
+    const error = await acquireLock(config, 'renew', { wait: true, timeoutMs: 100, pollMs: 20 }).catch(
+      (e: unknown) => e,
+    );
     expect(error).toBeInstanceOf(LocalError);
     expect((error as Error).message).toMatch(/^timed out after 100 ms waiting for renew \(pid \d+/);
     lock.release();
@@ -263,23 +266,31 @@ describe('acquireLock in one process', () => {
       lock.release();
       // Without link(2) an empty file may be a holder between create and write: it gets a grace.
       await plant(config, '');
-      await expect(acquireLock(config, 'renew', { wait: false, timeoutMs: 0 })).rejects.toThrow('another acmecli run holds renew');
+      await expect(acquireLock(config, 'renew', { wait: false, timeoutMs: 0 })).rejects.toThrow(
+        'another acmecli run holds renew',
+      );
     } finally {
       noHardLinks.value = false;
     }
   });
 
-  it('records the holder\'s start time and boot id, and removes temp files of dead writers only', async () => {
+  it("records the holder's start time and boot id, and removes temp files of dead writers only", async () => {
     const config = await tempDir();
     const stat = await readFile(`/proc/${process.pid}/stat`, 'utf8');
     const start = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
     const boot = (await readFile('/proc/sys/kernel/random/boot_id', 'utf8')).trim();
     const dead = spawnSync(process.execPath, ['-e', '']).pid as number;
-    const host = hostname().replace(/[^A-Za-z0-9.-]/g, '_').slice(0, 64);
+    const host = hostname()
+      .replace(/[^A-Za-z0-9.-]/g, '_')
+      .slice(0, 64);
     await mkdir(join(config, 'locks'), { recursive: true });
     // Left by a writer killed before it linked its temp file (empty: killed before writing), and
     // one of this live process under another start time (its pid's earlier owner).
-    const debris = [`.new-${host}-${dead}-123-0123456789ab`, `.new-${host}-${process.pid}-1-0123456789ab`, `.new-${host}-${dead}-x-0123456789ab`];
+    const debris = [
+      `.new-${host}-${dead}-123-0123456789ab`,
+      `.new-${host}-${process.pid}-1-0123456789ab`,
+      `.new-${host}-${dead}-x-0123456789ab`,
+    ];
     const kept = [`.new-${host}-${process.pid}-${start}-0123456789ab`, `.new-other-host-${dead}-123-0123456789ab`];
     for (const name of [...debris, ...kept]) await writeFile(join(config, 'locks', name), '');
     const lock = await acquireLock(config, 'renew', { wait: false, timeoutMs: 0 });
@@ -293,7 +304,7 @@ describe('acquireLock in one process', () => {
     await expect(acquireLock(config, '../x', { wait: false, timeoutMs: 0 })).rejects.toThrow('invalid lock name');
   });
 
-  it('with an empty host name, the record keeps its fields in place, so a dead holder\'s lock is taken over', async () => {
+  it("with an empty host name, the record keeps its fields in place, so a dead holder's lock is taken over", async () => {
     const config = await tempDir();
     const dead = spawnSync(process.execPath, ['-e', '']).pid as number;
     emptyHostname.value = true;
@@ -352,21 +363,36 @@ describe('a lock file that is not a regular file (put there by root: no other us
   }
 
   it.each([
-    { label: 'a symlink to a FIFO', make: async (path: string, dir: string) => (fifo(join(dir, 'fifo')), symlink(join(dir, 'fifo'), path)) },
+    {
+      label: 'a symlink to a FIFO',
+      make: async (path: string, dir: string) => (fifo(join(dir, 'fifo')), symlink(join(dir, 'fifo'), path)),
+    },
     { label: 'a FIFO', make: async (path: string) => fifo(path) },
     { label: 'a symlink to /dev/zero', make: (path: string) => symlink('/dev/zero', path) },
-    { label: 'a symlink to a regular file', make: async (path: string, dir: string) => (await writeFile(join(dir, 'target'), ''), symlink(join(dir, 'target'), path)) },
-  ])('$label: a clear error at once, naming the file, which is left alone', async ({ make }) => {
-    const config = await tempDir();
-    await mkdir(join(config, 'locks'));
-    await make(lockFile(config), config);
-    const before = await lstat(lockFile(config));
-    const error = await acquireLock(config, 'renew', { wait: true, timeoutMs: 60_000, pollMs: 20 }).catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(LocalError);
-    expect((error as LocalError).message).toContain(lockFile(config));
-    expect((error as LocalError).message).toMatch(/not a regular file|symbolic link/);
-    expect((await lstat(lockFile(config))).ino).toBe(before.ino);
-  }, 15_000);
+    {
+      label: 'a symlink to a regular file',
+      make: async (path: string, dir: string) => (
+        await writeFile(join(dir, 'target'), ''),
+        symlink(join(dir, 'target'), path)
+      ),
+    },
+  ])(
+    '$label: a clear error at once, naming the file, which is left alone',
+    async ({ make }) => {
+      const config = await tempDir();
+      await mkdir(join(config, 'locks'));
+      await make(lockFile(config), config);
+      const before = await lstat(lockFile(config));
+      const error = await acquireLock(config, 'renew', { wait: true, timeoutMs: 60_000, pollMs: 20 }).catch(
+        (e: unknown) => e,
+      );
+      expect(error).toBeInstanceOf(LocalError);
+      expect((error as LocalError).message).toContain(lockFile(config));
+      expect((error as LocalError).message).toMatch(/not a regular file|symbolic link/);
+      expect((await lstat(lockFile(config))).ino).toBe(before.ino);
+    },
+    15_000,
+  );
 
   it('a lock file far longer than any record is garbage, taken over like other debris', async () => {
     const config = await tempDir();

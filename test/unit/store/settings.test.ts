@@ -40,24 +40,52 @@ describe('parseRenewalSettings', () => {
     ['reuseKey', 'yes', 'field "reuseKey" must be true or false, not string "yes"'],
     ['identifiers', [], 'field "identifiers" must list at least one identifier'],
     ['identifiers', {}, 'field "identifiers" must be a list, not an object'],
-    ['identifiers', [{ type: 'dns', value: 'a' }, { type: 'email', value: 'b' }], 'field "identifiers[1].type" must be "dns" or "ip"'],
+    [
+      'identifiers',
+      [
+        { type: 'dns', value: 'a' },
+        { type: 'email', value: 'b' },
+      ],
+      'field "identifiers[1].type" must be "dns" or "ip"',
+    ],
     ['identifiers', [{ type: 'dns', value: 3 }], 'field "identifiers[0].value" must be a string, not number 3'],
     ['pluginSettings', null, 'field "pluginSettings" must be an object, not null'],
     ['preferredChallenges', ['http-01', 1], 'field "preferredChallenges[1]" must be a string, not number 1'],
     ['extraFiles', { keyFile: true }, 'field "extraFiles.keyFile" must be a string, not boolean true'],
     ['dns01', [], 'field "dns01" must be an object, not a list'],
     ['version', 2, 'field "version" is 2, this acmecli reads version 1'],
-    ['identifiers', [{ type: 'dns', value: 'a;b.example.com' }], 'field "identifiers[0].value" is not a valid name: "a;b.example.com": the label "a;b" may only hold letters, digits and inner hyphens'],
-    ['identifiers', [{ type: 'ip', value: 'example.com' }], 'field "identifiers[0].value" is not an IP address: "example.com"'],
+    [
+      'identifiers',
+      [{ type: 'dns', value: 'a;b.example.com' }],
+      'field "identifiers[0].value" is not a valid name: "a;b.example.com": the label "a;b" may only hold letters, digits and inner hyphens',
+    ],
+    [
+      'identifiers',
+      [{ type: 'ip', value: 'example.com' }],
+      'field "identifiers[0].value" is not an IP address: "example.com"',
+    ],
     ['account', '../x', 'field "account" invalid account name "../x": it contains a path separator'],
     ['server', 'ftp://acme.example/', 'field "server" must be an http(s) URL, not "ftp://acme.example/"'],
     ['reloadCommand', 'true\0rm', 'field "reloadCommand" contains a NUL character'],
-    ['pluginSettings', { webroot: '/var/www' }, 'field "pluginSettings.webroot" must be an object, not string "/var/www"'],
-    ['dns01', { propagationTimeoutMs: '120' }, 'field "dns01.propagationTimeoutMs" must be a number of milliseconds, not string "120"'],
+    [
+      'pluginSettings',
+      { webroot: '/var/www' },
+      'field "pluginSettings.webroot" must be an object, not string "/var/www"',
+    ],
+    [
+      'dns01',
+      { propagationTimeoutMs: '120' },
+      'field "dns01.propagationTimeoutMs" must be a number of milliseconds, not string "120"',
+    ],
     ['dns01', { resolvers: '127.0.0.1' }, 'field "dns01.resolvers" must be a list, not string "127.0.0.1"'],
-    ['dns01', { challengeAlias: 'a b' }, 'field "dns01.challengeAlias" is not a valid zone: "a b": it contains white space'],
+    [
+      'dns01',
+      { challengeAlias: 'a b' },
+      'field "dns01.challengeAlias" is not a valid zone: "a b": it contains white space',
+    ],
   ])('names the file and the field: %s = %j', (field, value, message) => {
-    const text = value === undefined ? JSON.stringify({ ...SAMPLE_SETTINGS, [field]: undefined }) : withField(field, value);
+    const text =
+      value === undefined ? JSON.stringify({ ...SAMPLE_SETTINGS, [field]: undefined }) : withField(field, value);
     let error: unknown;
     try {
       parseRenewalSettings(text, SOURCE);
@@ -69,7 +97,11 @@ describe('parseRenewalSettings', () => {
   });
 
   it('gives stored names in the form -d gives them, and keeps only the dns-01 settings it knows', () => {
-    const text = JSON.stringify({ ...SAMPLE_SETTINGS, identifiers: [{ type: 'dns', value: 'WWW.Example.COM.' }], dns01: { propagationTimeoutMs: 5000, other: 1 } });
+    const text = JSON.stringify({
+      ...SAMPLE_SETTINGS,
+      identifiers: [{ type: 'dns', value: 'WWW.Example.COM.' }],
+      dns01: { propagationTimeoutMs: 5000, other: 1 },
+    });
     const settings = parseRenewalSettings(text, SOURCE);
     expect(settings.identifiers).toEqual([{ type: 'dns', value: 'www.example.com' }]);
     expect(settings.dns01).toEqual({ propagationTimeoutMs: 5000 });
