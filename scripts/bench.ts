@@ -106,7 +106,7 @@ function parseOptions(argv: string[]): Options {
   const value = (i: number, flag: string): string => {
     const v = argv[i + 1];
     if (v === undefined) usage(`${flag} needs a value`);
-    return v as string;
+    return v;
   };
   const list = <T extends string>(text: string, allowed: readonly T[], flag: string): Set<T> => {
     const items = text
@@ -140,7 +140,7 @@ function parseOptions(argv: string[]): Options {
       case '--pebble': {
         const v = value(i++, arg);
         if (v !== 'bookworm' && v !== 'sid') usage('--pebble is bookworm or sid');
-        options.pebble = v as 'bookworm' | 'sid';
+        options.pebble = v;
         break;
       }
       case '--binary':
@@ -165,7 +165,7 @@ function parseOptions(argv: string[]): Options {
       case '-h':
       case '--help':
         process.stdout.write(HELP);
-        process.exit(0);
+        return process.exit(0);
       default:
         usage(`unknown option ${arg}`);
     }

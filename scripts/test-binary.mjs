@@ -84,7 +84,7 @@ log(
   `binary ready in ${((Date.now() - started) / 1000).toFixed(1)} s; children get PATH=${childPath.dir} (${childPath.count} programs, no node)`,
 );
 
-let code = 1;
+let code;
 try {
   code = await run(
     process.execPath,

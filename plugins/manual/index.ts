@@ -298,7 +298,7 @@ export function createManualSolver(options: ManualOptions, context: PluginContex
       // A plain delay or no check at all needs no look-up of where the record really lives.
       const checked = !settings.skipPropagationCheck && settings.propagationWaitMs === undefined;
       let recordName = task.recordName;
-      let values = new Set(own);
+      const values = new Set(own);
       if (checked) {
         // Wait for every value the CA will find under the same final name, not just this task's:
         // apex and wildcard share `_acme-challenge.<name>`, and an alias or CNAMEs may merge more.

@@ -88,7 +88,7 @@ export function parseWebrootOptions(raw: Readonly<Record<string, unknown>>): Web
 
 function readMap(value: unknown): Record<string, unknown> {
   if (value === undefined || value === null) return {};
-  let parsed = value;
+  let parsed: unknown = value;
   if (typeof value === 'string') {
     try {
       parsed = JSON.parse(value);

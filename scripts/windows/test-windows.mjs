@@ -60,7 +60,7 @@ if (!mounted && spawnSync('mount', ['-t', 'proc', 'proc', proc], { stdio: 'inher
   log(`cannot mount /proc in ${wineRoot}`);
   process.exit(1);
 }
-let code = 1;
+let code;
 try {
   const vitest = await run(
     process.execPath,

@@ -250,11 +250,7 @@ export class AcmeClient {
 
   // ---- signed requests -----------------------------------------------------------------
 
-  async post<T = unknown>(
-    url: string,
-    payload: unknown | undefined,
-    options: PostOptions = {},
-  ): Promise<AcmeResponse<T>> {
+  async post<T = unknown>(url: string, payload: unknown, options: PostOptions = {}): Promise<AcmeResponse<T>> {
     assertCaUrl(url, 'a URL from the CA');
     const key = options.key ?? this.accountKeyValue;
     const identity: SignerIdentity = options.identity === 'jwk' ? { jwk: true } : { kid: this.requireAccountUrl() };
@@ -422,7 +418,7 @@ export class AcmeClient {
     this.accountUrlValue = response.location;
     return {
       url: response.location,
-      account: response.data ?? ({ status: 'valid' } as Account),
+      account: response.data ?? { status: 'valid' },
       created: response.status === 201,
     };
   }

@@ -16,7 +16,6 @@
  * host as written is checked then. Plain http:// stays for loopback only, and now for the address
  * the name resolves to, not only for the name.
  */
-import type { LookupAddress } from 'node:dns';
 import { BlockList, isIP, type LookupFunction } from 'node:net';
 
 /** Names that reach a metadata service without DNS help (the proxy case, where a proxy resolves). */
@@ -99,7 +98,7 @@ export function checkedLookup(
   return (hostname, options, callback) => {
     resolve(hostname, options, (error, address, family) => {
       if (error) return callback(error, address, family);
-      const addresses = Array.isArray(address) ? (address as LookupAddress[]).map((entry) => entry.address) : [address];
+      const addresses = Array.isArray(address) ? address.map((entry) => entry.address) : [address];
       for (const each of addresses) {
         const reason = rule.loopbackOnly
           ? isLoopbackAddress(each)

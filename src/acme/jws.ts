@@ -54,7 +54,7 @@ export type SignerIdentity = { kid: string } | { jwk: true };
 
 const encoder = new TextEncoder();
 
-function payloadBytes(payload: unknown | undefined): Uint8Array {
+function payloadBytes(payload: unknown): Uint8Array {
   // POST-as-GET (§6.3) signs the empty string, not "{}" or "null".
   return payload === undefined ? new Uint8Array(0) : encoder.encode(JSON.stringify(payload));
 }
@@ -64,7 +64,7 @@ export async function signRequest(options: {
   identity: SignerIdentity;
   url: string;
   nonce: string;
-  payload: unknown | undefined;
+  payload: unknown;
 }): Promise<FlattenedJws> {
   const header: Record<string, unknown> & { alg: AsymmetricAlgorithm } = {
     alg: jwsAlgorithmFor(options.key),

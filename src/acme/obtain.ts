@@ -470,7 +470,7 @@ async function solveAuthorizations(
     });
 
     const toPoll = [
-      ...planned.map((p) => ({ entry: p.entry, type: p.task.type as string | undefined })),
+      ...planned.map((p) => ({ entry: p.entry, type: p.task.type })),
       ...inFlight.map((entry) => ({ entry, type: undefined })),
     ];
     const results = await mapLimit(toPoll, concurrency, async (item) => {

@@ -315,7 +315,7 @@ export class Transport {
         timers.clear();
         outcome();
       };
-      const fail = (error: unknown): void => settle(() => reject(error));
+      const fail = (error: Error): void => settle(() => reject(error));
 
       const secure = url.protocol === 'https:';
       const lookup = checkedLookup(
@@ -372,7 +372,7 @@ export class Transport {
             settle(() =>
               resolve({ status: response.statusCode ?? 0, url: url.href, headers: distinctHeaders(response), body }),
             ),
-          fail,
+          (error: unknown) => fail(error instanceof Error ? error : this.translateError(error, req, progress)),
         );
       });
       client.end(req.body);

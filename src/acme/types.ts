@@ -3,11 +3,9 @@
  * Plain data as the CA sends it; only the fields a client reads are typed, the rest pass through.
  */
 
-export type IdentifierType = 'dns' | 'ip';
-export interface Identifier {
-  type: IdentifierType;
-  value: string;
-}
+// RFC 8555 §9.7.7 identifiers; defined beside the rules that check them so src/crypto needs nothing above it.
+export type { Identifier, IdentifierType } from '../crypto/identifiers.js';
+import type { Identifier } from '../crypto/identifiers.js';
 
 export interface DirectoryMeta {
   termsOfService?: string;

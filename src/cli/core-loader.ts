@@ -17,6 +17,15 @@ let loaded: Promise<Core> | undefined;
 
 type Sea = { isSea?: () => boolean; getAsset?: (key: string, encoding: string) => string };
 
+/** The function CommonJS wraps a module's source in. */
+type CommonJsWrapper = (
+  exports: unknown,
+  require: NodeJS.Require,
+  module: { exports: unknown },
+  filename: string,
+  dirname: string,
+) => void;
+
 /** One built file: beside the launcher, or an asset of the single executable. */
 function loadBuiltFile(file: string): unknown {
   const require = createRequire(import.meta.url);
@@ -25,7 +34,7 @@ function loadBuiltFile(file: string): unknown {
     const source = sea.getAsset(file, 'utf8');
     const factory = compileFunction(source, ['exports', 'require', 'module', '__filename', '__dirname'], {
       filename: file,
-    });
+    }) as CommonJsWrapper;
     const module = { exports: {} as unknown };
     factory(module.exports, require, module, process.execPath, '.');
     return module.exports;

@@ -10,7 +10,7 @@ import { VERSION } from './version.js';
 function isSingleExecutable(): boolean {
   try {
     // node:sea exists only in Node >= 20.12; in a SEA, isSea() is true.
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
+
     const sea = process.getBuiltinModule?.('node:sea') as { isSea?: () => boolean } | undefined;
     return sea?.isSea?.() === true;
   } catch {

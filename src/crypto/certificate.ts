@@ -4,7 +4,7 @@
  * X509Certificate parses; the extensions it does not expose are read from the DER directly.
  */
 import { X509Certificate, type KeyObject } from 'node:crypto';
-import type { Identifier } from '../acme/types.js';
+import type { Identifier } from './identifiers.js';
 import { LocalError } from '../errors.js';
 import {
   DER_INTEGER,

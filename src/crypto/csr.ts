@@ -4,7 +4,7 @@
  * node:crypto, which keeps a general ASN.1 library out of every `issue`.
  */
 import { constants, createPublicKey, verify, type KeyObject } from 'node:crypto';
-import type { Identifier } from '../acme/types.js';
+import type { Identifier } from './identifiers.js';
 import { LocalError, UsageError, messageOf } from '../errors.js';
 import {
   DER_BOOLEAN,

@@ -6,8 +6,13 @@
 import { isIP } from 'node:net';
 import { domainToASCII } from 'node:url';
 import { UsageError } from '../errors.js';
-import type { Identifier } from '../acme/types.js';
 import { canonicalIp } from './ip-address.js';
+
+export type IdentifierType = 'dns' | 'ip';
+export interface Identifier {
+  type: IdentifierType;
+  value: string;
+}
 
 const LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 /**

@@ -3,7 +3,7 @@
  * extensions, subjectAltName, and the signed envelope. Signing is node:crypto's.
  */
 import { createPublicKey, sign, type KeyObject } from 'node:crypto';
-import type { Identifier } from '../acme/types.js';
+import type { Identifier } from './identifiers.js';
 import { UsageError } from '../errors.js';
 import {
   derBitString,

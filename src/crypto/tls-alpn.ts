@@ -3,7 +3,7 @@
  * only serve it (lego's "providers never do ACME maths").
  */
 import { createHash, randomBytes } from 'node:crypto';
-import type { Identifier } from '../acme/types.js';
+import type { Identifier } from './identifiers.js';
 import { derExplicit, derInteger, derOctetString, derSequence, derTime } from './der.js';
 import { ipToBytes } from './ip-address.js';
 import { exportPrivateKeyPem, generateKey } from './keys.js';

@@ -193,7 +193,7 @@ export function buildSolverChooser(
   };
   const selected: SelectedSolver[] = parsed.map(({ plugin, options }) => {
     const solver = plugin.createSolver(options, pluginContext);
-    const canSolve = plugin.canSolve;
+    const canSolve = plugin.canSolve?.bind(plugin);
     return {
       solver,
       types: plugin.challengeTypes,

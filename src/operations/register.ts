@@ -133,7 +133,7 @@ export async function registerAccount(context: RunContext, input: RegisterInput)
       createdAt: context.now().toISOString(),
       termsOfServiceAgreed: agreed,
       ...(input.eab ? { eabKeyId: input.eab.keyId } : {}),
-      ...(keyTypeOf(accountKey) ? { keyType: keyTypeOf(accountKey) as string } : {}),
+      ...(keyTypeOf(accountKey) ? { keyType: keyTypeOf(accountKey) } : {}),
     };
     await saveAccount(configDir, server, accountName, record, exportPrivateKeyPem(accountKey));
     return {

@@ -101,8 +101,8 @@ class AriSessions {
   }
 
   async close(): Promise<void> {
-    const all = await Promise.allSettled(this.sessions.values());
-    await Promise.all(all.map((s) => (s.status === 'fulfilled' ? s.value.close() : undefined)));
+    const all = await Promise.allSettled([...this.sessions.values()]);
+    await Promise.all(all.map(async (s) => (s.status === 'fulfilled' ? s.value.close() : undefined)));
   }
 }
 

@@ -25,7 +25,7 @@
  * and no-break space (U+200B-U+200D, U+FEFF), interlinear annotation marks (U+FFF9-U+FFFB) and the
  * tag characters (U+E0000-U+E007F), so `exa\u200bmple.com` cannot pass for `example.com`.
  */
-// eslint-disable-next-line no-control-regex
+
 const UNSAFE =
   /[\u0000-\u001f\u007f-\u009f\u061c\u200b-\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029\ufeff\ufff9-\ufffb\u{e0000}-\u{e007f}]/gu;
 

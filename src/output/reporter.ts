@@ -332,7 +332,7 @@ class SpinnerLine {
           isEnabled: canDraw,
           // ora's default puts stdin into raw mode, which would break the manual plugin's prompts.
           discardStdin: false,
-        }) as unknown as OraLike;
+        });
         this.show();
       },
       () => {

@@ -354,7 +354,7 @@ export function localErrorFor(action: string, path: string, error: unknown): Loc
 
 export function codeOf(error: unknown): string | undefined {
   if (typeof error === 'object' && error !== null && 'code' in error) {
-    const code = (error as { code: unknown }).code;
+    const code = error.code;
     if (typeof code === 'string') return code;
   }
   return undefined;

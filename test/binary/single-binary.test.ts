@@ -49,9 +49,9 @@ describe('the single binary (ACMECLI_BIN)', () => {
   });
 
   it('is a Node single executable with the SEA fuse set, not a script', async () => {
-    const head = (await readFile(BIN as string)).subarray(0, 4);
+    const head = (await readFile(BIN)).subarray(0, 4);
     expect(head.toString('latin1')).toBe('\x7fELF');
-    const fuse = spawnSync('grep', ['-c', 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2:1', BIN as string], {
+    const fuse = spawnSync('grep', ['-c', 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2:1', BIN], {
       encoding: 'utf8',
     });
     expect(fuse.stdout.trim()).not.toBe('0');
@@ -59,7 +59,7 @@ describe('the single binary (ACMECLI_BIN)', () => {
 
   it('loads the command core from its own asset: a copy alone in an empty folder runs a command', async () => {
     const copy = join(scratch, 'acmecli');
-    await copyFile(BIN as string, copy);
+    await copyFile(BIN, copy);
     spawnSync('chmod', ['755', copy]);
     const configDir = join(scratch, 'config');
     const result = spawnSync(copy, ['--config-dir', configDir, '--json', 'certificates'], {

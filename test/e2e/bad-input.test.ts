@@ -76,7 +76,7 @@ describe('bad input', () => {
     ['an unknown option', ['issue', '--frobnicate'], 2, "unknown option '--frobnicate'"],
   ])('%s → exit %#', async (_label, args, code, message) => {
     const dir = await ca.newConfigDir();
-    const result = await ca.run(dir, args as string[]);
+    const result = await ca.run(dir, args);
     expect(result.exitCode, describeRun(result)).toBe(code);
     expect(result.stderr).toContain(message);
     expect(result.stdout).toBe('');

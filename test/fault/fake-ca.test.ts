@@ -562,7 +562,7 @@ describe('order flow', () => {
       },
     ],
   ] as const)('fake CA: a certificate chain with %s is a NetworkError', async (label, chain) => {
-    await withFake({ certificateChain: (issued) => chain(issued as never) }, async ({ fake, client }) => {
+    await withFake({ certificateChain: (issued) => chain(issued) }, async ({ fake, client }) => {
       await register(client);
       const options = await obtainOptions(['chain.example.test']);
       const result = await measure(() => obtainCertificate(client, options));

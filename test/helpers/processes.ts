@@ -3,6 +3,7 @@ import { closeSync, openSync, readdirSync, readFileSync, readSync, statSync } fr
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { inspect } from 'node:util';
 
 export interface StartDaemonOptions {
   /** Short name for messages and the log file name (`<name>.log`). */
@@ -59,7 +60,7 @@ export async function waitUntil<T>(check: () => T | Promise<T>, options: WaitUnt
   for (;;) {
     try {
       const value = await check();
-      if (value) return value as NonNullable<T>;
+      if (value) return value;
       lastError = undefined;
     } catch (error) {
       lastError = error;
@@ -84,7 +85,7 @@ export async function waitUntil<T>(check: () => T | Promise<T>, options: WaitUnt
 
 function describeLastError(error: unknown): string {
   if (error === undefined) return '';
-  return `; last attempt: ${error instanceof Error ? error.message : String(error)}`;
+  return `; last attempt: ${error instanceof Error ? error.message : inspect(error)}`;
 }
 
 function describeExit(status: ExitStatus | undefined): string {

@@ -3,7 +3,7 @@ import { chmod, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import type { ChallengeTask, Dns01Task, Http01Task } from '../../src/acme/solver.js';
+import type { Dns01Task, Http01Task } from '../../src/acme/solver.js';
 import { DEFAULT_DNS01_SETTINGS, type Dns01Settings } from '../../src/challenges/dns01/settings.js';
 import type { PluginContext } from '../../src/challenges/plugin.js';
 import { PluginError, UsageError } from '../../src/errors.js';

@@ -23,7 +23,7 @@ const signal = new AbortController().signal;
 const solvers: Solver[] = [];
 const blockers: net.Server[] = [];
 afterEach(async () => {
-  await Promise.all(solvers.splice(0).map((solver) => solver.dispose?.()));
+  await Promise.all(solvers.splice(0).map(async (solver) => solver.dispose?.()));
   await Promise.all(blockers.splice(0).map((server) => new Promise((resolve) => server.close(resolve))));
 });
 

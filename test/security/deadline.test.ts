@@ -76,6 +76,8 @@ const isLoopback = (address: string): boolean => LOOPBACK.check(address, isIP(ad
 const blocked: string[] = [];
 const guardError = (address: string): Error =>
   Object.assign(new Error(`test guard: connection to ${address} blocked`), { code: 'ETESTGUARD' });
+// Kept unbound on purpose: the guard below calls it with each socket as `this`.
+// eslint-disable-next-line @typescript-eslint/unbound-method -- restored in afterAll, applied per socket
 const originalConnect = net.Socket.prototype.connect;
 
 beforeAll(() => {

@@ -187,15 +187,13 @@ describe('fake CA: CA text reaches stdout, stderr, the log and --json escaped', 
     (text: string): FakeCaOptions => ({
       interceptor: (request, res) => {
         if (request.resource !== resource) return false;
-        res
-          .writeHead(400, { 'content-type': 'application/problem+json', 'replay-nonce': fake.issueNonce() })
-          .end(
-            JSON.stringify({
-              type: `urn:ietf:params:acme:error:${code}${text}`,
-              detail: `${resource} refused ${text}`,
-              status: 400,
-            }),
-          );
+        res.writeHead(400, { 'content-type': 'application/problem+json', 'replay-nonce': fake.issueNonce() }).end(
+          JSON.stringify({
+            type: `urn:ietf:params:acme:error:${code}${text}`,
+            detail: `${resource} refused ${text}`,
+            status: 400,
+          }),
+        );
         return true;
       },
     });

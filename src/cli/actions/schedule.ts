@@ -40,7 +40,7 @@ function renderStatus(status: ScheduleStatus): string[] {
 }
 
 export const scheduleInstallAction: ActionImplementation = async (_context, options, _command, runtime) => ({
-  value: await installSchedule(scheduleEnvironment(runtime), { renewArgs: renewArgs(options as GlobalOptions) }),
+  value: await installSchedule(scheduleEnvironment(runtime), { renewArgs: renewArgs(options) }),
   render: renderStatus,
 });
 

@@ -92,6 +92,7 @@ function decodeSafely(input: Buffer): DnsMessage | undefined {
     if (!(error instanceof DnsMessageError)) {
       throw new Error(
         `decoder threw ${(error as Error).name} for ${input.toString('hex')}: ${(error as Error).message}`,
+        { cause: error },
       );
     }
     return undefined;

@@ -279,7 +279,7 @@ describe('acquireLock in one process', () => {
     const stat = await readFile(`/proc/${process.pid}/stat`, 'utf8');
     const start = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
     const boot = (await readFile('/proc/sys/kernel/random/boot_id', 'utf8')).trim();
-    const dead = spawnSync(process.execPath, ['-e', '']).pid as number;
+    const dead = spawnSync(process.execPath, ['-e', '']).pid;
     const host = hostname()
       .replace(/[^A-Za-z0-9.-]/g, '_')
       .slice(0, 64);
@@ -306,7 +306,7 @@ describe('acquireLock in one process', () => {
 
   it("with an empty host name, the record keeps its fields in place, so a dead holder's lock is taken over", async () => {
     const config = await tempDir();
-    const dead = spawnSync(process.execPath, ['-e', '']).pid as number;
+    const dead = spawnSync(process.execPath, ['-e', '']).pid;
     emptyHostname.value = true;
     try {
       const lock = await acquireLock(config, 'renew', { wait: false, timeoutMs: 0 });
