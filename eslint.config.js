@@ -42,41 +42,8 @@ function boundary(files, patterns, paths = []) {
   };
 }
 
-export default defineConfig(
-  { ignores: ['dist/', 'node_modules/', '.cache/'] },
-  js.configs.recommended,
-  tseslint.configs.recommendedTypeChecked,
-  {
-    languageOptions: {
-      globals: globals.node,
-      parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
-    },
-    linterOptions: { reportUnusedDisableDirectives: 'error' },
-    rules: {
-      // An async function without await is how an interface method that may wait elsewhere says so.
-      '@typescript-eslint/require-await': 'off',
-      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
-      // Its fixes disagreed with tsc here (it called `a ?? (b as T)` unnecessary where tsc needs it).
-      '@typescript-eslint/no-unnecessary-type-assertion': 'off',
-      // Validators and escapers match control characters on purpose: that is what they refuse.
-      'no-control-regex': 'off',
-      '@typescript-eslint/restrict-template-expressions': [
-        'error',
-        {
-          allowAny: true,
-          allowBoolean: true,
-          allowNullish: true,
-          allowNumber: true,
-          allowRegExp: true,
-          // TsigKey's toString names the key and redacts its secret; messages print it on purpose.
-          allow: [
-            { from: 'lib', name: ['Error', 'URL', 'URLSearchParams'] },
-            { from: 'file', name: 'TsigKey', path: 'plugins/nsupdate/tsig.ts' },
-          ],
-        },
-      ],
-    },
-  },
+/** The layering of README "Development"; test/unit/lint/layers.test.ts lints probes against it. */
+export const layerBoundaries = [
   {
     files: ['src/**/*.ts', 'plugins/**/*.ts'],
     rules: {
@@ -125,6 +92,44 @@ export default defineConfig(
       ),
     ],
   ),
+];
+
+export default defineConfig(
+  { ignores: ['dist/', 'node_modules/', '.cache/'] },
+  js.configs.recommended,
+  tseslint.configs.recommendedTypeChecked,
+  {
+    languageOptions: {
+      globals: globals.node,
+      parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
+    },
+    linterOptions: { reportUnusedDisableDirectives: 'error' },
+    rules: {
+      // An async function without await is how an interface method that may wait elsewhere says so.
+      '@typescript-eslint/require-await': 'off',
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      // Its fixes disagreed with tsc here (it called `a ?? (b as T)` unnecessary where tsc needs it).
+      '@typescript-eslint/no-unnecessary-type-assertion': 'off',
+      // Validators and escapers match control characters on purpose: that is what they refuse.
+      'no-control-regex': 'off',
+      '@typescript-eslint/restrict-template-expressions': [
+        'error',
+        {
+          allowAny: true,
+          allowBoolean: true,
+          allowNullish: true,
+          allowNumber: true,
+          allowRegExp: true,
+          // TsigKey's toString names the key and redacts its secret; messages print it on purpose.
+          allow: [
+            { from: 'lib', name: ['Error', 'URL', 'URLSearchParams'] },
+            { from: 'file', name: 'TsigKey', path: 'plugins/nsupdate/tsig.ts' },
+          ],
+        },
+      ],
+    },
+  },
+  ...layerBoundaries,
   {
     files: ['test/**/*.ts'],
     rules: {
