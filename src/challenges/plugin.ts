@@ -59,8 +59,8 @@ export interface ChallengePlugin<O> extends PluginSpec {
   toSettings(options: O): JsonObject;
 }
 
-// `any` here lets a heterogeneous list of plugins be typed without losing each one's own O.
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-export type AnyChallengePlugin = ChallengePlugin<any>;
+// A list of plugins with different option types: every method is declared with method syntax,
+// whose parameters TypeScript checks bivariantly, so each ChallengePlugin<O> is one of these.
+export type AnyChallengePlugin = ChallengePlugin<unknown>;
 
 export const definePlugin = <O>(plugin: ChallengePlugin<O>): ChallengePlugin<O> => plugin;
