@@ -131,6 +131,8 @@ export interface ProxiedRequest {
   seq: number;
   /** The label given to beginRun(). */
   run: string;
+  /** Milliseconds since the proxy started (performance.now based), when the request had arrived in full. */
+  atMs: number;
   method: string;
   path: string;
   kind: RequestKind;
@@ -222,6 +224,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
   const sockets = new Set<Socket>();
   const random = seededRandom(options.seed ?? 1);
   const requests: ProxiedRequest[] = [];
+  const started = performance.now();
   let rules: readonly FaultRule[] = [];
   let counters = new Map<FaultRule, number>();
   let run = '';
@@ -410,6 +413,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
         const entry: ProxiedRequest = {
           seq: requests.length,
           run,
+          atMs: performance.now() - started,
           method,
           path,
           kind: classifyRequest(method, path),

@@ -17,7 +17,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AcmeClient } from '../../src/acme/client.js';
+import { AcmeClient, DEFAULT_RETRY_POLICY } from '../../src/acme/client.js';
 import { obtainCertificate } from '../../src/acme/obtain.js';
 import { Transport } from '../../src/acme/transport.js';
 import { generateKey } from '../../src/crypto/keys.js';
@@ -36,8 +36,12 @@ import { startPebble, type PebbleHandle } from '../helpers/pebble.js';
 import { freePort } from '../helpers/ports.js';
 import { chooseOnly, startTestHttpSolver } from '../helpers/test-solvers.js';
 
-/** Generous upper bound for one CLI run under faults (Retry-After waits included). */
-const RUN_BOUND_MS = 45_000;
+/**
+ * A CLI run still going after this long is killed, which fails its test: the bound behind "stops
+ * in bounded time". Far above any run's own waits (a few Retry-After seconds), so a loaded machine
+ * does not reach it; no assertion compares a run's duration with it.
+ */
+const RUN_KILLED_AFTER_MS = 90_000;
 /** acmecli's fixed response timeout (Transport's default; no CLI flag or variable changes it). */
 const DEFAULT_RESPONSE_TIMEOUT_MS = 30_000;
 
@@ -231,9 +235,7 @@ async function issue(domain: string): Promise<CliResult> {
   // --force: a run after a successful one issues again instead of finding the certificate not due.
   return runCli(
     [...serverArgs(), 'issue', '-d', domain, '--standalone', '--http-port', String(pebble.httpPort), '--force'],
-    {
-      timeoutMs: 2 * RUN_BOUND_MS,
-    },
+    { timeoutMs: RUN_KILLED_AFTER_MS },
   );
 }
 
@@ -280,8 +282,7 @@ async function runScenario(scenario: Scenario): Promise<void> {
     const cleanFailure =
       scenario.failure !== undefined &&
       result.exitCode === scenario.failure.exitCode &&
-      scenario.failure.names.test(result.stderr) &&
-      result.durationMs < RUN_BOUND_MS;
+      scenario.failure.names.test(result.stderr);
     if (succeeded && scenario.outcome !== 'failure') row.successes++;
     else if (cleanFailure && scenario.outcome !== 'success') {
       row.cleanFailures++;
@@ -293,7 +294,6 @@ async function runScenario(scenario: Scenario): Promise<void> {
       );
     }
     expect(result.signal, `run ${i} was killed: ${describeRun(result)}`).toBeNull();
-    expect(result.durationMs).toBeLessThan(RUN_BOUND_MS);
     expectNoRepeatedCreation(requests, label);
     if (succeeded) await expectCertificateFor(domain);
     scenario.check?.(requests, result);
@@ -329,10 +329,15 @@ const scenarios: Scenario[] = [
     ],
     runs: 2,
     outcome: 'success',
-    check: (requests, result) => {
-      expect(count(requests, 'directory')).toBe(3);
-      // Two Retry-After: 1 waits were honoured, not skipped.
-      expect(result.durationMs).toBeGreaterThanOrEqual(2_000);
+    check: (requests) => {
+      const reads = requests.filter((r) => r.kind === 'directory');
+      expect(reads).toHaveLength(3);
+      // Both Retry-After: 1 waits were honoured, not skipped: each 503 had been answered before
+      // the proxy took the time of the next request, so a load can only widen the gaps (the
+      // margin is the client timer's millisecond rounding).
+      for (let i = 1; i < reads.length; i++) {
+        expect(reads[i]!.atMs - reads[i - 1]!.atMs).toBeGreaterThanOrEqual(1_000 - 2);
+      }
     },
   },
   {
@@ -389,10 +394,11 @@ const scenarios: Scenario[] = [
     runs: 2,
     outcome: 'failure',
     failure: { exitCode: ExitCaRefused, names: /rateLimited, HTTP 429/ },
-    check: (requests, result) => {
+    check: (requests) => {
+      // An hour-long Retry-After is reported, not retried; a run that waited for it would have been
+      // killed (and failed its signal check) long before the hour.
+      expect(DEFAULT_RETRY_POLICY.maxRetryAfterMs).toBeLessThan(3_600_000);
       expect(count(requests, 'newOrder')).toBe(1);
-      // An hour-long Retry-After is reported, not waited for.
-      expect(result.durationMs).toBeLessThan(20_000);
     },
   },
   {
@@ -572,8 +578,8 @@ const scenarios: Scenario[] = [
     outcome: 'failure',
     failure: { exitCode: ExitCaRefused, names: /badNonce, HTTP 400/ },
     check: (requests) => {
-      // One attempt plus the client's 10 re-signed retries, then it gives up.
-      expect(count(requests, 'newOrder')).toBe(11);
+      // One attempt plus the client's re-signed retries, then it gives up.
+      expect(count(requests, 'newOrder')).toBe(DEFAULT_RETRY_POLICY.badNonceRetries + 1);
       expect(count(requests, 'newOrder', (r) => r.forwarded)).toBe(0);
     },
   },
@@ -581,7 +587,7 @@ const scenarios: Scenario[] = [
 
 describe('acmecli issue through the fault proxy', () => {
   for (const scenario of scenarios) {
-    it(scenario.name, () => runScenario(scenario), (scenario.runs + 1) * RUN_BOUND_MS);
+    it(scenario.name, () => runScenario(scenario), (scenario.runs + 1) * RUN_KILLED_AFTER_MS);
   }
 
   it(
@@ -602,9 +608,8 @@ describe('acmecli issue through the fault proxy', () => {
       row.worstMs = result.durationMs;
       const requests = stallProxy.requestsOf('stall#0');
       expect(result.exitCode, describeRun(result)).toBe(ExitNetwork);
+      // The 30 s response timer ended it (not a kill, nor another fault).
       expect(result.stderr).toMatch(/order-plz: the server stopped answering \(no response within 30 s\)/);
-      expect(result.durationMs).toBeGreaterThanOrEqual(DEFAULT_RESPONSE_TIMEOUT_MS);
-      expect(result.durationMs).toBeLessThan(DEFAULT_RESPONSE_TIMEOUT_MS + 15_000);
       expect(count(requests, 'newOrder')).toBe(1);
       row.cleanFailures = 1;
       messages.set(row.scenario, errorLine(result.stderr));
@@ -622,7 +627,7 @@ describe('acmecli issue through the fault proxy', () => {
           String(pebble.httpPort),
           '--force',
         ],
-        { timeoutMs: 2 * RUN_BOUND_MS },
+        { timeoutMs: RUN_KILLED_AFTER_MS },
       );
       expect(clean.exitCode, describeRun(clean)).toBe(ExitOk);
       row.laterRunOk = true;
@@ -649,7 +654,6 @@ describe('stalls injected by the fault proxy, AcmeClient with a 1 s response tim
       userAgent: 'acmecli-fault-test',
     });
     const solver = await startTestHttpSolver(pebble.httpPort);
-    const started = Date.now();
     try {
       proxy.setRules([]);
       proxy.beginRun(`${label}#account`);
@@ -679,7 +683,6 @@ describe('stalls injected by the fault proxy, AcmeClient with a 1 s response tim
       // The stalled connections are the proxy's; the client's side goes with the transport.
       await transport.close().catch(() => undefined);
       await solver.close();
-      expect(Date.now() - started).toBeLessThan(RUN_BOUND_MS);
     }
   }
 
@@ -712,8 +715,10 @@ describe('stalls injected by the fault proxy, AcmeClient with a 1 s response tim
     for (let i = 0; i < 2; i++) {
       const outcome = await issueWithClient(`stall-reads#${i}`, rules, 'stall-reads.faults.example.test');
       expect(outcome.error, messageOf(outcome.error)).toBeUndefined();
-      // Each stall cost one timeout, then the read was repeated.
-      expect(outcome.ms).toBeGreaterThanOrEqual(2 * RESPONSE_TIMEOUT_MS);
+      // Each read stalled once (only the client's response timeout ends a stall), then was repeated.
+      expect(count(outcome.requests, 'authz', (r) => r.faultType === 'stall')).toBe(1);
+      expect(count(outcome.requests, 'authz')).toBeGreaterThanOrEqual(2);
+      expect(count(outcome.requests, 'certificate', (r) => r.faultType === 'stall')).toBe(1);
       expect(count(outcome.requests, 'certificate')).toBe(2);
       expectNoRepeatedCreation(outcome.requests, `stall-reads#${i}`);
       outcomes.push(outcome);
@@ -734,9 +739,11 @@ describe('stalls injected by the fault proxy, AcmeClient with a 1 s response tim
           `stall-${kind.toLowerCase()}.faults.example.test`,
         );
         expect(outcome.error).toBeInstanceOf(NetworkError);
-        expect(messageOf(outcome.error)).toMatch(/the server stopped answering \(no response within \d+ s\)/);
+        // The client's own 1 s timer ended it.
+        expect(messageOf(outcome.error)).toContain(
+          `the server stopped answering (no response within ${RESPONSE_TIMEOUT_MS / 1000} s)`,
+        );
         expect(count(outcome.requests, kind)).toBe(1);
-        expect(outcome.ms).toBeLessThan(RESPONSE_TIMEOUT_MS + 5_000);
         expectNoRepeatedCreation(outcome.requests, `stall-${kind}#${i}`);
         outcomes.push(outcome);
       }
@@ -755,9 +762,8 @@ describe('stalls injected by the fault proxy, AcmeClient with a 1 s response tim
       const outcome = await issueWithClient(`stall-all#${i}`, rules, 'stall-all.faults.example.test');
       expect(outcome.error).toBeInstanceOf(NetworkError);
       expect(messageOf(outcome.error)).toMatch(/GET \S+\/dir: the server stopped answering/);
-      // The directory read: one attempt and 3 retries, each a timeout, plus back-off.
-      expect(count(outcome.requests, 'directory')).toBe(4);
-      expect(outcome.ms).toBeLessThan(4 * RESPONSE_TIMEOUT_MS + 5_000);
+      // The directory read: one attempt and the policy's retries, each a timeout, then it gives up.
+      expect(count(outcome.requests, 'directory')).toBe(DEFAULT_RETRY_POLICY.transientRetries + 1);
       outcomes.push(outcome);
     }
     const clean = await issueWithClient('stall-all#clean', [], 'stall-all.faults.example.test');

@@ -187,12 +187,11 @@ describe('nsupdate client transport', () => {
 
   it('falls back to TCP after bounded UDP retries go unanswered', async () => {
     const server = await startFake({ udp: () => 'silent', tcp: (req) => answer(req) });
-    const started = Date.now();
     const result = await updateTxt(request(server.port, { udpAttempts: 3, udpAttemptTimeoutMs: 50 }));
+    // Exactly the configured UDP attempts, each timed out, then TCP.
     expect(result).toMatchObject({ transport: 'tcp', tcpReason: 'udp-timeout' });
     expect(server.udpRequests).toHaveLength(3);
-    // 50 + 100 + 200 ms of UDP waits, then TCP.
-    expect(Date.now() - started).toBeLessThan(2000);
+    expect(server.tcpRequests).toHaveLength(1);
   });
 
   it('sends a request too large for UDP straight over TCP', async () => {
@@ -264,23 +263,29 @@ describe('nsupdate client transport', () => {
     expect(decodeMessage(server.udpRequests[0]!).tsig).toBeUndefined();
   });
 
-  it('stops promptly on abort', async () => {
-    const server = await startFake({ udp: () => 'silent', tcp: () => 'silent' });
+  it('stops on abort while waiting for an answer, not at its time limit', async () => {
     const controller = new AbortController();
-    const started = Date.now();
-    setTimeout(() => controller.abort(), 100);
+    // Aborted once the request is in flight; the time limit would end it with another error.
+    const server = await startFake({
+      udp: () => {
+        controller.abort();
+        return 'silent';
+      },
+      tcp: () => 'silent',
+    });
     const error = await rejection(updateTxt(request(server.port, { signal: controller.signal, timeoutMs: 10_000 })));
     expect(error).toBeInstanceOf(AbortedError);
-    expect(Date.now() - started).toBeLessThan(1000);
+    expect(server.udpRequests).toHaveLength(1);
+    expect(server.tcpRequests).toHaveLength(0);
   });
 
   it('gives up within the time limit when neither UDP nor TCP answers', async () => {
     const server = await startFake({ udp: () => 'silent', tcp: () => 'silent' });
-    const started = Date.now();
     const error = await rejection(updateTxt(request(server.port, { timeoutMs: 800, udpAttemptTimeoutMs: 100 })));
+    // The message says which limits ended it: the UDP tries, then the overall time limit.
     expect(error.message).toMatch(/no UDP answer after 3 tries; no answer over TCP within/);
     expect(error.message).toContain(formatServer({ host: '127.0.0.1', port: server.port }));
-    expect(Date.now() - started).toBeLessThan(1500);
+    expect(server.udpRequests).toHaveLength(3);
   });
 
   it('reports a server that is not there at all', async () => {
