@@ -202,10 +202,11 @@ export function createDns01Solver(
       throw error;
     }
     const nameKey = normalizeDnsName(change.name);
-    // Known before the provider is called: an add whose answer is lost may have landed.
     entry.change = change;
     entry.nameKey = nameKey;
     await serially(nameKey, async () => {
+      throwIfAborted(signal);
+      // From here on clean-up removes the value even if `add` fails: an answer lost may have landed.
       entry.written = true;
       try {
         await provider.add({ ...change, values: valuesAt(nameKey) }, signal);
@@ -285,8 +286,8 @@ export function createDns01Solver(
       entry.users -= 1;
       if (entry.users > 0) return;
       published.delete(key);
-      const { change, nameKey } = entry;
-      if (change === undefined || nameKey === undefined) return;
+      const { change, nameKey, written } = entry;
+      if (!written || change === undefined || nameKey === undefined) return;
       await serially(nameKey, () =>
         providerCall(`removing TXT ${change.name}`, signal, () =>
           provider.remove({ ...change, values: valuesAt(nameKey) }, signal),

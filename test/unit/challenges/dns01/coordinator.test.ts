@@ -15,7 +15,6 @@ import {
 import { DnsLookup } from '../../../../src/challenges/dns01/lookup.js';
 import { DEFAULT_DNS01_SETTINGS, type Dns01Settings } from '../../../../src/challenges/dns01/settings.js';
 import { AbortedError, ExitCode, PluginError, UsageError } from '../../../../src/errors.js';
-import type { Logger } from '../../../../src/output/logger.js';
 
 const { waitForTxtRecord } = vi.hoisted(() => ({
   waitForTxtRecord: vi.fn(async (_request: { recordName: string; values: readonly string[]; zone?: string }) => ({
@@ -79,16 +78,6 @@ class FakeProvider implements TxtRecordProvider {
   }
 }
 
-function collectingLogger(): Logger & { lines: string[] } {
-  const lines: string[] = [];
-  return {
-    lines,
-    debug: (m) => lines.push(`debug: ${m}`),
-    info: (m) => lines.push(`info: ${m}`),
-    warn: (m) => lines.push(`warn: ${m}`),
-  };
-}
-
 const identifiers = ['example.com', '*.example.com', 'www.example.com'];
 
 function task(value: string, txtValue: string, wildcard = false): Dns01Task {
@@ -113,7 +102,11 @@ function setUp(
 ) {
   const provider = options.provider ?? new FakeProvider();
   const lookup = new FakeCnameLookup(options.cnames);
-  const log = collectingLogger();
+  const log = {
+    debug: vi.fn<(message: string) => void>(),
+    info: vi.fn<(message: string) => void>(),
+    warn: vi.fn<(message: string) => void>(),
+  };
   const solver = createDns01Solver(
     provider,
     { log, dns01: { ...DEFAULT_DNS01_SETTINGS, ...options.dns01 } },
@@ -195,7 +188,7 @@ describe('dns-01 coordinator with a fake provider: merging values under one name
     await solver.cleanUp(wildcard, signal);
     await solver.cleanUp(task('other.example', 'never'), signal);
     expect(provider.calls).toHaveLength(before);
-    expect(log.lines).toContain('debug: fake: nothing to clean up for _acme-challenge.other.example');
+    expect(log.debug).toHaveBeenCalledWith('fake: nothing to clean up for _acme-challenge.other.example');
   });
 });
 
@@ -215,8 +208,8 @@ describe('dns-01 coordinator with a fake provider: CNAMEs and aliases', () => {
       ['_acme-challenge.validation.example.org', ['a', 'b']],
       ['_acme-challenge.validation.example.org', ['a', 'b', 'c']],
     ]);
-    expect(log.lines).toContain(
-      'info: fake: _acme-challenge.example.com is delegated to _acme-challenge.validation.example.org',
+    expect(log.info).toHaveBeenCalledWith(
+      'fake: _acme-challenge.example.com is delegated to _acme-challenge.validation.example.org',
     );
     // Apex and wildcard share a record name: its chain is followed once.
     expect(lookup.asked.filter((name) => name === '_acme-challenge.example.com')).toHaveLength(1);
