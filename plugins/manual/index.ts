@@ -8,10 +8,8 @@
  * server once. Unlike certbot, a failing auth hook stops the run at once instead of letting the
  * CA find a missing record.
  */
-import type { ChallengeTask, SolvePlan, Solver } from '../../src/acme/solver.js';
-import { resolveChallengeRecordName } from '../../src/challenges/dns01/cname.js';
-import { DnsLookup } from '../../src/challenges/dns01/lookup.js';
-import { waitForTxtRecord } from '../../src/challenges/dns01/propagation.js';
+import type { ChallengeTask, Dns01Task, Http01Task, SolvePlan, Solver } from '../../src/acme/solver.js';
+import { createDns01Solver, type TxtRecordChange } from '../../src/challenges/dns01/coordinator.js';
 import { definePlugin, type JsonObject, type PluginContext } from '../../src/challenges/plugin.js';
 import { AbortedError, PluginError, UsageError, messageOf, throwIfAborted } from '../../src/errors.js';
 import { CommandTimeoutError, type RunCommandResult } from '../../src/hooks/run-command.js';
@@ -110,29 +108,15 @@ export function outputTail(text: string): string {
   return tail.length > ERROR_TAIL_CHARS ? `…${tail.slice(-ERROR_TAIL_CHARS)}` : tail;
 }
 
-/** Exists once the auth hook was started (or the instructions shown): clean-up has work. */
-interface TaskState {
-  /** The auth hook's stdout, trimmed (also kept when the hook failed, for the cleanup hook). */
-  authOutput: string;
-  /** dns-01: the name the record goes to (ACMECLI_TXT_NAME). */
-  txtName?: string;
-}
-
 export function createManualSolver(options: ManualOptions, context: PluginContext): Solver {
   const { log } = context;
   const timeoutMs = Math.round(options.hookTimeoutSeconds * 1000);
-  const settings = context.dns01;
-  const states = new Map<string, TaskState>();
-  /** dns-01 values published per record name: wildcard and apex share `_acme-challenge.<name>`. */
-  const txtValues = new Map<string, Set<string>>();
-  /** Where the CA really reads each record name (CNAME chain or --challenge-alias), memoized. */
-  const effectiveNames = new Map<string, Promise<string>>();
-  /** One propagation check per record name and value set, shared by the tasks that need it. */
-  const checks = new Map<string, Promise<unknown>>();
-  let lookup: DnsLookup | undefined;
+  /**
+   * The auth hook's stdout per task, trimmed (also kept when the hook failed, for the cleanup
+   * hook). Set once the auth hook was started or the instructions shown: clean-up has work.
+   */
+  const authOutputs = new Map<string, string>();
   let shownInstructions = 0;
-  /** TXT names already shown to the user, to say when a second value goes to the same name. */
-  const shownTxtNames = new Set<string>();
 
   async function runHook(
     kind: 'auth' | 'cleanup',
@@ -140,9 +124,11 @@ export function createManualSolver(options: ManualOptions, context: PluginContex
     task: ChallengeTask,
     env: Record<string, string>,
     signal: AbortSignal,
-    state?: TaskState,
   ): Promise<RunCommandResult> {
     const name = displayName(task);
+    const keepOutput = (stdout: string): void => {
+      if (kind === 'auth') authOutputs.set(taskKey(task), stdout.trim());
+    };
     // runCommand throws CommandTimeoutError; the clock is a backstop should a timeout ever come
     // back as a killed process's exit status instead.
     const timedOut = (started: number, error?: unknown): boolean =>
@@ -167,11 +153,11 @@ export function createManualSolver(options: ManualOptions, context: PluginContex
     } catch (error) {
       throwIfAborted(signal); // Ctrl-C is not the hook's failure
       if (error instanceof AbortedError) throw error;
-      if (error instanceof CommandTimeoutError && state !== undefined) state.authOutput = error.stdout.trim();
+      if (error instanceof CommandTimeoutError) keepOutput(error.stdout);
       if (timedOut(started, error)) throw timeoutError(error);
       throw new PluginError(`manual ${kind} hook failed for ${name}: ${messageOf(error)}`, { cause: error });
     }
-    if (state !== undefined) state.authOutput = result.stdout.trim();
+    keepOutput(result.stdout);
     if (result.stdout.trim() !== '') log.debug(`manual: ${kind} hook output: ${result.stdout.trim()}`);
     if (result.stderr.trim() !== '') log.debug(`manual: ${kind} hook errors: ${result.stderr.trim()}`);
     if (result.exitCode !== 0) {
@@ -183,7 +169,8 @@ export function createManualSolver(options: ManualOptions, context: PluginContex
     return result;
   }
 
-  function instructions(task: ChallengeTask, txtName: string | undefined): string[] {
+  /** What to publish, for a human; `txt` says where a dns-01 value goes and what else is there. */
+  function instructions(task: ChallengeTask, txt: TxtRecordChange | undefined): string[] {
     const lines: string[] = [];
     if (task.type === 'http-01') {
       lines.push(
@@ -195,19 +182,16 @@ export function createManualSolver(options: ManualOptions, context: PluginContex
         '',
         `http://${hostForUrl(task)}${task.path}`,
       );
-    } else if (task.type === 'dns-01') {
-      const name = txtName ?? task.recordName;
-      const sameName = shownTxtNames.has(name);
-      shownTxtNames.add(name);
+    } else if (task.type === 'dns-01' && txt !== undefined) {
       lines.push(
         `Publish a DNS TXT record for ${displayName(task)}:`,
         '',
         // The final dot marks a fully qualified name: zone editors otherwise append the zone again.
-        `  name:  ${name}.`,
+        `  name:  ${txt.name}.`,
         '  type:  TXT',
-        `  value: ${task.txtValue}`,
+        `  value: ${txt.value}`,
       );
-      if (sameName) {
+      if (txt.values.length > 1) {
         lines.push(
           '',
           'This name already has a value from a previous step: publish both TXT records (DNS allows several).',
@@ -221,36 +205,51 @@ export function createManualSolver(options: ManualOptions, context: PluginContex
     return lines;
   }
 
-  /** The name the CA will read for `recordName`, following --challenge-alias or the CNAME chain. */
-  function effectiveName(recordName: string, signal: AbortSignal): Promise<string> {
-    let name = effectiveNames.get(recordName);
-    if (name === undefined) {
-      lookup ??= new DnsLookup(settings.resolvers ? { servers: settings.resolvers } : {});
-      name = resolveChallengeRecordName(recordName, settings, lookup, signal);
-      effectiveNames.set(recordName, name);
-      name.catch(() => effectiveNames.delete(recordName));
+  /** The auth hook, or the instructions and Enter. `txt`: the dns-01 record, from the coordinator. */
+  async function publish(task: Http01Task | Dns01Task, signal: AbortSignal, txt?: TxtRecordChange): Promise<void> {
+    throwIfAborted(signal);
+    authOutputs.set(taskKey(task), '');
+    if (options.authHook !== undefined) {
+      const env = buildHookEnv(task, txt === undefined ? {} : { txtName: txt.name });
+      await runHook('auth', options.authHook, task, env, signal);
+    } else {
+      if (context.prompt === undefined) {
+        throw new UsageError('--manual needs --manual-auth-hook in non-interactive mode');
+      }
+      const lines = instructions(task, txt);
+      shownInstructions += 1;
+      await context.prompt(lines, signal);
     }
-    return name;
   }
 
-  /**
-   * Where the hook (or the user) must write: the alias name under --challenge-alias (known without
-   * any look-up), else the task's own name. A CNAME at that name is the hook's to follow, as it is
-   * for certbot hooks; the propagation check follows it too.
-   */
-  async function writeName(task: ChallengeTask, signal: AbortSignal): Promise<string | undefined> {
-    if (task.type !== 'dns-01') return undefined;
-    if (settings.challengeAlias === undefined || settings.challengeAlias.trim() === '') return task.recordName;
-    return effectiveName(task.recordName, signal);
+  /** The cleanup hook, or a note of what the user may remove now. */
+  async function unpublish(task: Http01Task | Dns01Task, signal: AbortSignal, txt?: TxtRecordChange): Promise<void> {
+    const key = taskKey(task);
+    const authOutput = authOutputs.get(key) ?? '';
+    authOutputs.delete(key);
+    if (options.cleanupHook !== undefined) {
+      const env = buildHookEnv(task, { authOutput, ...(txt === undefined ? {} : { txtName: txt.name }) });
+      await runHook('cleanup', options.cleanupHook, task, env, signal);
+    } else if (options.authHook === undefined) {
+      log.info(
+        task.type === 'http-01'
+          ? `manual: you can now remove http://${hostForUrl(task)}${task.path}`
+          : `manual: you can now remove the TXT record ${txt?.name ?? task.recordName}. with value ${task.txtValue}`,
+      );
+    }
   }
 
-  function removalNote(task: ChallengeTask, txtName: string | undefined): string | undefined {
-    if (task.type === 'http-01') return `manual: you can now remove http://${hostForUrl(task)}${task.path}`;
-    if (task.type === 'dns-01') {
-      return `manual: you can now remove the TXT record ${txtName ?? task.recordName}. with value ${task.txtValue}`;
-    }
-    return undefined;
-  }
+  // dns-01 goes through the coordinator: hooks get `_acme-challenge.<name>` (or the alias name)
+  // and follow a CNAME themselves, as certbot hooks do; the propagation check follows it too.
+  const dns = createDns01Solver(
+    {
+      name: 'manual',
+      followsCnames: true,
+      add: (change, signal) => publish(change.task, signal, change),
+      remove: (change, signal) => unpublish(change.task, signal, change),
+    },
+    context,
+  );
 
   return {
     name: 'manual',
@@ -265,83 +264,16 @@ export function createManualSolver(options: ManualOptions, context: PluginContex
     },
 
     async present(task: ChallengeTask, signal: AbortSignal): Promise<void> {
-      if (task.type !== 'http-01' && task.type !== 'dns-01') {
-        throw new PluginError(`the manual plugin cannot solve ${task.type}`);
-      }
-      throwIfAborted(signal);
-      const txtName = await writeName(task, signal);
-      const state: TaskState = txtName === undefined ? { authOutput: '' } : { authOutput: '', txtName };
-      states.set(taskKey(task), state);
-
-      if (options.authHook !== undefined) {
-        const env = buildHookEnv(task, txtName === undefined ? {} : { txtName });
-        await runHook('auth', options.authHook, task, env, signal, state);
-      } else {
-        if (context.prompt === undefined) {
-          throw new UsageError('--manual needs --manual-auth-hook in non-interactive mode');
-        }
-        const lines = instructions(task, txtName);
-        shownInstructions += 1;
-        await context.prompt(lines, signal);
-      }
-
-      if (task.type === 'dns-01') {
-        let values = txtValues.get(task.recordName);
-        if (values === undefined) txtValues.set(task.recordName, (values = new Set()));
-        values.add(task.txtValue);
-      }
+      if (task.type === 'dns-01') return dns.present(task, signal);
+      if (task.type !== 'http-01') throw new PluginError(`the manual plugin cannot solve ${task.type}`);
+      await publish(task, signal);
     },
 
-    async waitUntilVisible(task: ChallengeTask, signal: AbortSignal): Promise<void> {
-      if (task.type !== 'dns-01') return;
-      const own = txtValues.get(task.recordName) ?? new Set([task.txtValue]);
-      // A plain delay or no check at all needs no look-up of where the record really lives.
-      const checked = !settings.skipPropagationCheck && settings.propagationWaitMs === undefined;
-      let recordName = task.recordName;
-      const values = new Set(own);
-      if (checked) {
-        // Wait for every value the CA will find under the same final name, not just this task's:
-        // apex and wildcard share `_acme-challenge.<name>`, and an alias or CNAMEs may merge more.
-        // A resolver that shows one of two values is not done yet.
-        recordName = await effectiveName(task.recordName, signal);
-        for (const [otherName, otherValues] of txtValues) {
-          if (otherName === task.recordName || otherValues.size === 0) continue;
-          if ((await effectiveName(otherName, signal)) === recordName)
-            for (const value of otherValues) values.add(value);
-        }
-      }
-      const sorted = [...values].sort();
-      const key = `${recordName}\n${sorted.join('\n')}`;
-      const existing = checks.get(key);
-      if (existing !== undefined) {
-        await existing;
-        return;
-      }
-      lookup ??= new DnsLookup(settings.resolvers ? { servers: settings.resolvers } : {});
-      const check = waitForTxtRecord({ recordName, values: sorted, settings, signal, log, resolver: lookup });
-      checks.set(key, check);
-      // Let a later call retry after a failure instead of replaying the same rejection.
-      check.catch(() => checks.delete(key));
-      await check;
-    },
+    waitUntilVisible: (task, signal) => dns.waitUntilVisible(task, signal),
 
     async cleanUp(task: ChallengeTask, signal: AbortSignal): Promise<void> {
-      const key = taskKey(task);
-      const state = states.get(key);
-      states.delete(key);
-      if (state === undefined) return;
-      if (task.type === 'dns-01') txtValues.get(task.recordName)?.delete(task.txtValue);
-
-      if (options.cleanupHook !== undefined) {
-        const env = buildHookEnv(task, {
-          authOutput: state.authOutput,
-          ...(state.txtName === undefined ? {} : { txtName: state.txtName }),
-        });
-        await runHook('cleanup', options.cleanupHook, task, env, signal);
-      } else if (options.authHook === undefined) {
-        const note = removalNote(task, state.txtName);
-        if (note !== undefined) log.info(note);
-      }
+      if (task.type === 'dns-01') return dns.cleanUp(task, signal);
+      if (task.type === 'http-01' && authOutputs.has(taskKey(task))) await unpublish(task, signal);
     },
   };
 }

@@ -1,7 +1,8 @@
 /**
  * Minimal DNS wire format (RFC 1035 4.1, RFC 2136 2, RFC 8945 4.2) for what nsupdate needs:
- * encode RFC 2136 UPDATE messages for TXT records and plain queries, and decode responses far
- * enough to read the header, answers and a TSIG record. node:dns has no UPDATE and no TSIG, which
+ * encode RFC 2136 UPDATE messages for TXT records, and decode responses far enough to read the
+ * header, the zone section, the response code (OPT) and a TSIG record; other records are kept as
+ * raw RDATA, since nothing reads them. node:dns has no UPDATE and no TSIG, which
  * is the only reason this file exists; every ordinary lookup goes through node:dns instead.
  *
  * Decoding treats its input as hostile (it arrives over UDP): every read is bounds-checked,
@@ -12,22 +13,16 @@
  * RFC 1035 5.1 escapes (`\.`, `\\`, `\DDD`) for bytes that are not plain. Comparisons are
  * case-insensitive (RFC 4343) through `normalizeName`/`namesEqual`.
  */
-import { isIPv4, isIPv6 } from 'node:net';
 import { PluginError } from '../../src/errors.js';
 
 /** Malformed DNS message (ours to encode or the server's to decode). */
 export class DnsMessageError extends PluginError {}
 
 export const RR_TYPE = {
-  A: 1,
-  NS: 2,
-  CNAME: 5,
   SOA: 6,
   TXT: 16,
-  AAAA: 28,
   OPT: 41,
   TSIG: 250,
-  ANY: 255,
 } as const;
 
 export const RR_CLASS = {
@@ -37,7 +32,7 @@ export const RR_CLASS = {
   ANY: 255,
 } as const;
 
-export const OPCODE = { QUERY: 0, UPDATE: 5 } as const;
+export const OPCODE = { UPDATE: 5 } as const;
 
 /** RFC 1035, RFC 2136, RFC 6891 and RFC 8945 response codes (TSIG errors share the space). */
 export const RCODE = {
@@ -165,16 +160,6 @@ function labelToPresentation(label: Buffer): string {
 // ---------------------------------------------------------------------------------------------
 // Records
 
-export interface SoaData {
-  mname: string;
-  rname: string;
-  serial: number;
-  refresh: number;
-  retry: number;
-  expire: number;
-  minimum: number;
-}
-
 /** RFC 8945 4.2 TSIG RDATA. */
 export interface TsigData {
   algorithm: string;
@@ -188,15 +173,10 @@ export interface TsigData {
 }
 
 export type RecordData =
-  /** TXT: one or more character-strings, each ≤ 255 bytes. */
+  /** TXT, to encode: one or more character-strings, each ≤ 255 bytes. */
   | { kind: 'txt'; strings: Buffer[] }
-  /** NS, CNAME (a single domain name). */
-  | { kind: 'name'; name: string }
-  | { kind: 'soa'; soa: SoaData }
-  /** A or AAAA. */
-  | { kind: 'address'; address: string }
   | { kind: 'tsig'; tsig: TsigData }
-  /** Anything else, and empty RDATA of RFC 2136 deletions. */
+  /** Any other decoded record (TXT included), and empty RDATA of RFC 2136 deletions. */
   | { kind: 'raw'; bytes: Buffer };
 
 export interface DnsRecord {
@@ -251,11 +231,6 @@ export function txtStrings(value: string): Buffer[] {
   return strings;
 }
 
-/** The TXT value as resolvers present it: every character-string concatenated. */
-export function txtValue(data: RecordData): string | undefined {
-  return data.kind === 'txt' ? Buffer.concat(data.strings).toString('utf8') : undefined;
-}
-
 // ---------------------------------------------------------------------------------------------
 // Encoding (no compression: legal everywhere and keeps TSIG input obvious)
 
@@ -280,21 +255,6 @@ export function u48(value: number): Buffer {
   b.writeUInt16BE(Math.floor(value / 2 ** 32));
   b.writeUInt32BE(value % 2 ** 32, 2);
   return b;
-}
-
-function encodeAddress(address: string): Buffer {
-  if (isIPv4(address)) return Buffer.from(address.split('.').map(Number));
-  if (isIPv6(address) && !/[.%]/.test(address)) {
-    // node:net validated it; expanding "::" is the only work left.
-    const [head = '', tail] = address.includes('::') ? address.split('::') : [address, undefined];
-    const h = head === '' ? [] : head.split(':');
-    const t = tail === undefined || tail === '' ? [] : tail.split(':');
-    const groups = tail === undefined ? h : [...h, ...new Array<string>(8 - h.length - t.length).fill('0'), ...t];
-    const b = Buffer.alloc(16);
-    groups.forEach((g, i) => b.writeUInt16BE(Number.parseInt(g, 16), i * 2));
-    return b;
-  }
-  throw new DnsMessageError(`not an IP address: "${address}"`);
 }
 
 export function encodeTsigData(tsig: TsigData): Buffer {
@@ -323,20 +283,6 @@ function encodeRecordData(record: DnsRecord): Buffer {
           return [Buffer.from([s.length]), s];
         }),
       );
-    case 'name':
-      return encodeName(data.name);
-    case 'soa':
-      return Buffer.concat([
-        encodeName(data.soa.mname),
-        encodeName(data.soa.rname),
-        u32(data.soa.serial),
-        u32(data.soa.refresh),
-        u32(data.soa.retry),
-        u32(data.soa.expire),
-        u32(data.soa.minimum),
-      ]);
-    case 'address':
-      return encodeAddress(data.address);
     case 'tsig':
       return encodeTsigData(data.tsig);
     case 'raw':
@@ -405,15 +351,6 @@ export function encodeMessage(message: DnsMessageInput): Buffer {
   const wire = Buffer.concat(parts);
   if (wire.length > 0xffff) throw new DnsMessageError('DNS message longer than 65535 bytes');
   return wire;
-}
-
-export function encodeQuery(query: { id: number; name: string; type: number; recursionDesired?: boolean }): Buffer {
-  return encodeMessage({
-    id: query.id,
-    opcode: OPCODE.QUERY,
-    rd: query.recursionDesired ?? true,
-    questions: [{ name: query.name, type: query.type, class: RR_CLASS.IN }],
-  });
 }
 
 /** One TXT change of an UPDATE: add an RR, or delete exactly that RR (name, type and value). */
@@ -525,69 +462,22 @@ class Reader {
   }
 }
 
+/** TSIG RDATA is read (it gets verified); any other RDATA is kept as bytes, since nothing reads it. */
 function decodeRecordData(reader: Reader, type: number, rdlength: number, what: string): RecordData {
   const end = reader.offset + rdlength;
   reader.need(rdlength, `${what} RDATA`);
-  let data: RecordData;
-  switch (type) {
-    case RR_TYPE.TXT: {
-      const strings: Buffer[] = [];
-      while (reader.offset < end) {
-        const len = reader.u8(`${what} TXT length`);
-        if (reader.offset + len > end) throw new DnsMessageError(`${what} TXT string overruns its RDATA`);
-        strings.push(reader.bytes(len, `${what} TXT string`));
-      }
-      data = { kind: 'txt', strings };
-      break;
-    }
-    case RR_TYPE.NS:
-    case RR_TYPE.CNAME:
-      data = { kind: 'name', name: reader.name(what) };
-      break;
-    case RR_TYPE.SOA:
-      data = {
-        kind: 'soa',
-        soa: {
-          mname: reader.name(`${what} SOA MNAME`),
-          rname: reader.name(`${what} SOA RNAME`),
-          serial: reader.u32(`${what} SOA`),
-          refresh: reader.u32(`${what} SOA`),
-          retry: reader.u32(`${what} SOA`),
-          expire: reader.u32(`${what} SOA`),
-          minimum: reader.u32(`${what} SOA`),
-        },
-      };
-      break;
-    case RR_TYPE.A:
-    case RR_TYPE.AAAA: {
-      const size = type === RR_TYPE.A ? 4 : 16;
-      if (rdlength !== size) throw new DnsMessageError(`${what} address RDATA has length ${rdlength}`);
-      const b = reader.bytes(size, what);
-      const address =
-        size === 4
-          ? [...b].join('.')
-          : Array.from({ length: 8 }, (_, i) => b.readUInt16BE(i * 2).toString(16)).join(':');
-      data = { kind: 'address', address };
-      break;
-    }
-    case RR_TYPE.TSIG: {
-      const algorithm = reader.name(`${what} TSIG algorithm`);
-      const timeSigned = reader.u48(`${what} TSIG time`);
-      const fudge = reader.u16(`${what} TSIG fudge`);
-      const macSize = reader.u16(`${what} TSIG MAC size`);
-      const mac = reader.bytes(macSize, `${what} TSIG MAC`);
-      const originalId = reader.u16(`${what} TSIG original id`);
-      const error = reader.u16(`${what} TSIG error`);
-      const otherLength = reader.u16(`${what} TSIG other length`);
-      const otherData = reader.bytes(otherLength, `${what} TSIG other data`);
-      data = { kind: 'tsig', tsig: { algorithm, timeSigned, fudge, mac, originalId, error, otherData } };
-      break;
-    }
-    default:
-      data = { kind: 'raw', bytes: reader.bytes(rdlength, `${what} RDATA`) };
-  }
+  if (type !== RR_TYPE.TSIG) return { kind: 'raw', bytes: reader.bytes(rdlength, `${what} RDATA`) };
+  const algorithm = reader.name(`${what} TSIG algorithm`);
+  const timeSigned = reader.u48(`${what} TSIG time`);
+  const fudge = reader.u16(`${what} TSIG fudge`);
+  const macSize = reader.u16(`${what} TSIG MAC size`);
+  const mac = reader.bytes(macSize, `${what} TSIG MAC`);
+  const originalId = reader.u16(`${what} TSIG original id`);
+  const error = reader.u16(`${what} TSIG error`);
+  const otherLength = reader.u16(`${what} TSIG other length`);
+  const otherData = reader.bytes(otherLength, `${what} TSIG other data`);
   if (reader.offset !== end) throw new DnsMessageError(`${what} RDATA length does not match its content`);
-  return data;
+  return { kind: 'tsig', tsig: { algorithm, timeSigned, fudge, mac, originalId, error, otherData } };
 }
 
 function decodeRecord(reader: Reader, what: string): DnsRecord {

@@ -3,12 +3,9 @@
  * certbot-dns-rfc2136 and lego's rfc2136 provider do, with a native client (there is no nsupdate
  * binary on Windows).
  *
- * - present: follow `_acme-challenge` CNAMEs (or `--challenge-alias`), find the zone by SOA unless
- *   `--nsupdate-zone` says it, ADD one TXT value. Adding (never replacing) lets the values of a
- *   wildcard and its apex, which share a name, coexist.
- * - waitUntilVisible: the shared authoritative propagation check.
- * - cleanUp: delete exactly the TXT values this run added (class NONE, RFC 2136 2.5.4); other
- *   records at the same name stay.
+ * A TxtRecordProvider for the dns-01 coordinator (which follows CNAMEs, merges values and waits
+ * for propagation): find the zone by SOA unless `--nsupdate-zone` says it, ADD one TXT value,
+ * later delete exactly that value (class NONE, RFC 2136 2.5.4); other records at the name stay.
  *
  * Stored settings (renewals) never hold the secret. A key file is stored by absolute path. A key
  * given inline (`--nsupdate-key`, or ACMECLI_NSUPDATE_KEY) is stored as the reference
@@ -17,16 +14,20 @@
  * For unattended renewals a key file is the better choice.
  */
 import { isAbsolute, resolve as resolvePath } from 'node:path';
-import type { ChallengeTask, Dns01Task, Solver } from '../../src/acme/solver.js';
-import { resolveChallengeRecordName } from '../../src/challenges/dns01/cname.js';
+import type { Solver } from '../../src/acme/solver.js';
+import {
+  createDns01Solver,
+  type Dns01SolverOptions,
+  type TxtRecordChange,
+  type TxtRecordProvider,
+} from '../../src/challenges/dns01/coordinator.js';
 import { DnsLookup, parseServerSpec } from '../../src/challenges/dns01/lookup.js';
-import { waitForTxtRecord, type WaitForTxtRecordOptions } from '../../src/challenges/dns01/propagation.js';
 import { findZone } from '../../src/challenges/dns01/zone.js';
 import { definePlugin, type JsonObject, type PluginContext } from '../../src/challenges/plugin.js';
 import { PluginError, UsageError, messageOf } from '../../src/errors.js';
 import { parseKeyString, readBindKeyFile } from './bind-keyfile.js';
 import { UpdateRejectedError, formatServer, resolveHost, updateTxt, type ServerAddress } from './client.js';
-import { DnsMessageError, encodeName, isSubdomain, normalizeName, type TxtChange } from './dns-message.js';
+import { DnsMessageError, encodeName, isSubdomain, normalizeName } from './dns-message.js';
 import type { TsigKey } from './tsig.js';
 import { nsupdateSpec, NSUPDATE_KEY_ENV, DEFAULT_NSUPDATE_TTL, DEFAULT_NSUPDATE_TIMEOUT_SECONDS } from './spec.js';
 export { NSUPDATE_KEY_ENV, DEFAULT_NSUPDATE_TTL, DEFAULT_NSUPDATE_TIMEOUT_SECONDS };
@@ -51,12 +52,7 @@ export interface NsupdateOptions {
 }
 
 /** Test and embedding seams; the CLI uses none of them. */
-export interface NsupdateSolverDeps {
-  /** For CNAME, SOA and NS look-ups. Default: `--dns-resolver` servers, else the system's. */
-  lookup?: DnsLookup;
-  /** Port of the zone's authoritative servers during the propagation check (53). */
-  authoritativePort?: number;
-  pollIntervalMs?: number;
+export interface NsupdateSolverDeps extends Dns01SolverOptions {
   /** `tcp` sends every update over TCP. */
   transport?: 'auto' | 'tcp';
 }
@@ -182,23 +178,6 @@ export function nsupdateSettings(options: NsupdateOptions): JsonObject {
 // ---------------------------------------------------------------------------------------------
 // Solver
 
-interface Presented {
-  zone: string;
-  name: string;
-  value: string;
-}
-
-function taskKey(task: Dns01Task): string {
-  return `${task.recordName.toLowerCase()}\n${task.txtValue}`;
-}
-
-function asDns01(task: ChallengeTask): Dns01Task {
-  if (task.type !== 'dns-01') {
-    throw new PluginError(`the nsupdate plugin solves dns-01 only, not ${task.type} (${task.identifier.value})`);
-  }
-  return task;
-}
-
 export function createNsupdateSolver(
   options: NsupdateOptions,
   context: PluginContext,
@@ -210,7 +189,6 @@ export function createNsupdateSolver(
   const serverText = formatServer(options.server);
   let keyPromise: Promise<TsigKey | undefined> | undefined;
   const zones = new Map<string, Promise<string>>();
-  const presented = new Map<string, Presented>();
 
   const loadKey = (signal: AbortSignal): Promise<TsigKey | undefined> => {
     const source = options.key;
@@ -256,11 +234,11 @@ export function createNsupdateSolver(
     return zone;
   };
 
-  const send = async (zone: string, change: TxtChange, signal: AbortSignal) =>
+  const send = async (change: TxtRecordChange, action: 'add' | 'delete', signal: AbortSignal) =>
     updateTxt({
       server: options.server,
-      zone,
-      changes: [change],
+      zone: change.zone ?? (await zoneOf(change.name, signal)),
+      changes: [{ action, name: change.name, value: change.value, ttl: action === 'add' ? options.ttl : 0 }],
       key: await loadKey(signal),
       timeoutMs: options.timeoutMs,
       signal,
@@ -268,8 +246,35 @@ export function createNsupdateSolver(
       transport: deps.transport ?? 'auto',
     });
 
-  return {
+  // Adding (never replacing) lets the values of a wildcard and its apex, which share a name,
+  // coexist; deleting exactly one value (class NONE) leaves every other record at the name.
+  const provider: TxtRecordProvider = {
     name: 'nsupdate',
+    async zoneOf(name, signal) {
+      const zone = await zoneOf(name, signal);
+      if (!isSubdomain(name, zone)) {
+        throw new PluginError(`nsupdate: ${name} is not inside zone ${zone}`, {
+          hint: 'check --nsupdate-zone (it must hold the _acme-challenge record or its CNAME target)',
+        });
+      }
+      return zone;
+    },
+    async add(change, signal) {
+      const result = await send(change, 'add', signal);
+      log.info(
+        `nsupdate: added TXT ${change.name} in zone ${change.zone} (${result.transport.toUpperCase()}, ${result.elapsedMs} ms)`,
+      );
+    },
+    async remove(change, signal) {
+      await send(change, 'delete', signal);
+      log.debug(`nsupdate: deleted TXT ${change.name} in zone ${change.zone}`);
+    },
+    // The server said no: nothing was written, so there is nothing for clean-up to remove.
+    wroteNothing: (error) => error instanceof UpdateRejectedError,
+  };
+
+  return {
+    ...createDns01Solver(provider, context, deps),
 
     async prepare(_plan, signal) {
       const key = await loadKey(signal);
@@ -281,61 +286,6 @@ export function createNsupdateSolver(
           `nsupdate: the TSIG key is not stored; renewals will read it from ${NSUPDATE_KEY_ENV} (or use --nsupdate-key-file)`,
         );
       }
-    },
-
-    async present(task, signal) {
-      const dns = asDns01(task);
-      const name = await resolveChallengeRecordName(dns.recordName, settings, lookup, signal);
-      if (name !== dns.recordName.toLowerCase()) log.info(`nsupdate: ${dns.recordName} is delegated to ${name}`);
-      const zone = await zoneOf(name, signal);
-      if (!isSubdomain(name, zone)) {
-        throw new PluginError(`nsupdate: ${name} is not inside zone ${zone}`, {
-          hint: 'check --nsupdate-zone (it must hold the _acme-challenge record or its CNAME target)',
-        });
-      }
-      const entry: Presented = { zone, name, value: dns.txtValue };
-      // Remembered before sending: an update whose answer is lost may still have been applied.
-      presented.set(taskKey(dns), entry);
-      try {
-        const result = await send(zone, { action: 'add', name, value: dns.txtValue, ttl: options.ttl }, signal);
-        log.info(
-          `nsupdate: added TXT ${name} in zone ${zone} (${result.transport.toUpperCase()}, ${result.elapsedMs} ms)`,
-        );
-      } catch (error) {
-        // The server said no: nothing was written, so there is nothing for cleanUp to remove.
-        if (error instanceof UpdateRejectedError) presented.delete(taskKey(dns));
-        throw error;
-      }
-    },
-
-    async waitUntilVisible(task, signal) {
-      const entry = presented.get(taskKey(asDns01(task)));
-      if (entry === undefined) return;
-      const check: WaitForTxtRecordOptions = {
-        recordName: entry.name,
-        values: [entry.value],
-        settings,
-        signal,
-        log,
-        resolver: lookup,
-        zone: entry.zone,
-      };
-      if (deps.authoritativePort !== undefined) check.authoritativePort = deps.authoritativePort;
-      if (deps.pollIntervalMs !== undefined) check.pollIntervalMs = deps.pollIntervalMs;
-      await waitForTxtRecord(check);
-    },
-
-    async cleanUp(task, signal) {
-      if (task.type !== 'dns-01') return;
-      const key = taskKey(task);
-      const entry = presented.get(key);
-      if (entry === undefined) {
-        log.debug(`nsupdate: nothing to clean up for ${task.recordName}`);
-        return;
-      }
-      await send(entry.zone, { action: 'delete', name: entry.name, value: entry.value, ttl: 0 }, signal);
-      presented.delete(key);
-      log.debug(`nsupdate: deleted TXT ${entry.name} in zone ${entry.zone}`);
     },
   };
 }

@@ -1,6 +1,8 @@
 /**
  * Challenge plugin descriptors: what the CLI and operations see. The core sees only `Solver`.
- * Adding a plugin = one folder in `plugins/` + one line in `registry.ts`.
+ * Adding a plugin = one folder in `plugins/` + one line in `registry.ts`. A DNS plugin implements
+ * only `TxtRecordProvider` (add and remove one TXT value) and gets its Solver from
+ * `createDns01Solver` in `dns01/coordinator.ts`, which does the rest of dns-01.
  */
 import type { ChallengeType, Solver } from '../acme/solver.js';
 import type { Logger } from '../output/logger.js';

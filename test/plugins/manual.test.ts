@@ -25,7 +25,10 @@ const { waitForTxtRecord, resolveChallengeRecordName, cnames } = vi.hoisted(() =
   };
 });
 vi.mock('../../src/challenges/dns01/propagation.js', () => ({ waitForTxtRecord }));
-vi.mock('../../src/challenges/dns01/cname.js', () => ({ resolveChallengeRecordName }));
+vi.mock('../../src/challenges/dns01/cname.js', async (importOriginal) => ({
+  ...(await importOriginal<typeof import('../../src/challenges/dns01/cname.js')>()),
+  resolveChallengeRecordName,
+}));
 
 let dir: string;
 beforeEach(async () => {

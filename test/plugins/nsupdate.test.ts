@@ -178,6 +178,33 @@ describe('nsupdate against BIND', () => {
     await solver.cleanUp(wildcard, signal());
   });
 
+  it("waits until the name shows every value of the run, not just the asking task's own", async () => {
+    const solver = solverFor(
+      { nsupdateKey: `hmac-sha256:k256:${KEYS.k256.secret}` },
+      context({ propagationTimeoutMs: 700 }),
+    );
+    const name = '_acme-challenge.both.example.test';
+    const apex = task('both.example.test');
+    const wildcard = task('both.example.test', { wildcard: true });
+    await solver.present(apex, signal());
+    await solver.present(wildcard, signal());
+    // The wildcard's value disappears behind the plugin's back: the apex's check may not pass.
+    await updateTxt({
+      server: { host: bind.address, port: bind.port },
+      zone: 'example.test',
+      changes: [{ action: 'delete', name, value: wildcard.txtValue, ttl: 0 }],
+      key: parseKeyString(`k256:${KEYS.k256.secret}`),
+      timeoutMs: 5000,
+      signal: signal(),
+    });
+    await expect(solver.waitUntilVisible?.(apex, signal())).rejects.toThrow(
+      `TXT ${name} is still missing "${wildcard.txtValue}" on ${server}`,
+    );
+    await solver.cleanUp(apex, signal());
+    await solver.cleanUp(wildcard, signal());
+    expect(await txt(name)).toEqual([]);
+  });
+
   it('a wrong secret fails with BADSIG and key advice, never the secret; cleanUp is then a no-op', async () => {
     const wrongSecret = Buffer.alloc(32, 0x99).toString('base64');
     const ctx = context();

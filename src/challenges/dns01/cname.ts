@@ -9,7 +9,7 @@
  *   follows it too) and the TXT goes to its final target. Bounded and loop-safe.
  */
 import { PluginError } from '../../errors.js';
-import type { DnsLookup } from './lookup.js';
+import { normalizeDnsName, type DnsLookup } from './lookup.js';
 import type { Dns01Settings } from './settings.js';
 
 /** More than this many CNAMEs is a misconfiguration (and CAs give up around here too). */
@@ -17,8 +17,10 @@ export const MAX_CNAME_HOPS = 10;
 
 export const CHALLENGE_LABEL = '_acme-challenge';
 
-function normalize(name: string): string {
-  return name.toLowerCase().replace(/\.$/, '');
+/** `_acme-challenge.<ALIAS>` under `--challenge-alias`, else undefined. */
+export function challengeAliasName(settings: Dns01Settings): string | undefined {
+  const alias = settings.challengeAlias?.trim();
+  return alias === undefined || alias === '' ? undefined : `${CHALLENGE_LABEL}.${normalizeDnsName(alias)}`;
 }
 
 export async function resolveChallengeRecordName(
@@ -27,15 +29,14 @@ export async function resolveChallengeRecordName(
   resolver: DnsLookup,
   signal: AbortSignal,
 ): Promise<string> {
-  if (settings.challengeAlias !== undefined && settings.challengeAlias.trim() !== '') {
-    return `${CHALLENGE_LABEL}.${normalize(settings.challengeAlias.trim())}`;
-  }
-  let current = normalize(recordName);
+  const aliasName = challengeAliasName(settings);
+  if (aliasName !== undefined) return aliasName;
+  let current = normalizeDnsName(recordName);
   const chain = [current];
   for (let hop = 0; hop <= MAX_CNAME_HOPS; hop++) {
     const target = await resolver.cname(current, signal);
     if (target === undefined) return current;
-    const next = normalize(target);
+    const next = normalizeDnsName(target);
     if (chain.includes(next)) {
       throw new PluginError(`CNAME loop at ${recordName}: ${[...chain, next].join(' → ')}`, {
         hint: 'fix the CNAME records of the _acme-challenge name',

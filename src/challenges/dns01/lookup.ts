@@ -16,6 +16,11 @@ export function dnsPromises(): typeof import('node:dns/promises') {
   return process.getBuiltinModule('node:dns/promises');
 }
 
+/** Lowercase, without the trailing dot: how dns-01 names are compared (RFC 4343). */
+export function normalizeDnsName(name: string): string {
+  return name.toLowerCase().replace(/\.$/, '');
+}
+
 export const DEFAULT_LOOKUP_TIMEOUT_MS = 2000;
 export const DEFAULT_LOOKUP_TRIES = 2;
 
@@ -84,7 +89,8 @@ export function parseServerSpec(spec: string, flag = '--dns-resolver'): ParsedSe
   return { host, port };
 }
 
-function formatForResolver(address: string, port: number | undefined): string {
+/** `address`, `address:port` or `[v6]:port`, as node:dns `setServers` and `--dns-resolver` take it. */
+export function formatServerSpec(address: string, port: number | undefined): string {
   if (port === undefined) return address;
   return isIP(address) === 6 ? `[${address}]:${port}` : `${address}:${port}`;
 }
@@ -120,10 +126,10 @@ export class DnsLookup {
     this.#resolved ??= Promise.all(
       this.servers.map(async (spec) => {
         const { host, port } = parseServerSpec(spec);
-        if (isIP(host)) return formatForResolver(host, port);
+        if (isIP(host)) return formatServerSpec(host, port);
         try {
           const { address } = await dnsPromises().lookup(host);
-          return formatForResolver(address, port);
+          return formatServerSpec(address, port);
         } catch (error) {
           throw new DnsLookupError(`cannot resolve DNS server name ${host} (${messageOf(error)})`, 'ENOTFOUND', {
             cause: error,

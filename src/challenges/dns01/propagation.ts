@@ -6,11 +6,11 @@
  * user's; `--dns-propagation-wait` replaces the check by a plain delay; `--skip-dns-propagation-check`
  * skips it (which may cost a failed validation, never correctness of what was written).
  */
-import { setTimeout as sleep } from 'node:timers/promises';
 import { isIP } from 'node:net';
+import { delay } from '../../acme/delay.js';
 import { AbortedError, PluginError, messageOf, throwIfAborted } from '../../errors.js';
 import type { Logger } from '../../output/logger.js';
-import { DnsLookup } from './lookup.js';
+import { DnsLookup, formatServerSpec, normalizeDnsName } from './lookup.js';
 import type { Dns01Settings } from './settings.js';
 import { findZone } from './zone.js';
 
@@ -53,20 +53,6 @@ interface CheckedServer {
   lookup: DnsLookup;
 }
 
-async function pause(ms: number, signal: AbortSignal): Promise<void> {
-  try {
-    await sleep(Math.max(0, ms), undefined, { signal });
-  } catch (error) {
-    if (signal.aborted) throw new AbortedError('cancelled', { cause: signal.reason });
-    throw error;
-  }
-}
-
-function serverSpec(address: string, port: number | undefined): string {
-  if (port === undefined || port === 53) return address;
-  return isIP(address) === 6 ? `[${address}]:${port}` : `${address}:${port}`;
-}
-
 /** IPv4 addresses when there are any (IPv6 reachability is not a given), else IPv6. */
 async function addressesOf(host: string, resolver: DnsLookup, signal: AbortSignal): Promise<string[]> {
   if (isIP(host)) return [host];
@@ -101,17 +87,19 @@ async function authoritativeServers(options: WaitForTxtRecordOptions, resolver: 
       servers.push({
         label: host === address ? address : `${host} (${address})`,
         lookup: new DnsLookup({
-          servers: [serverSpec(address, options.authoritativePort)],
+          servers: [
+            formatServerSpec(address, options.authoritativePort === 53 ? undefined : options.authoritativePort),
+          ],
           timeoutMs: QUERY_TIMEOUT_MS,
           tries: 1,
         }),
       });
     }
   };
-  for (const ns of nsNames) await add(ns.toLowerCase().replace(/\.$/, ''));
+  for (const ns of nsNames) await add(normalizeDnsName(ns));
   if (servers.length === 0) {
     const primary = found?.primaryNs ?? (await resolver.soa(zone, signal))?.nsname;
-    if (primary !== undefined) await add(primary.toLowerCase().replace(/\.$/, ''));
+    if (primary !== undefined) await add(normalizeDnsName(primary));
   }
   if (servers.length === 0) {
     throw new PluginError(`cannot find the authoritative name servers of zone ${zone} to check ${recordName}`, {
@@ -135,7 +123,7 @@ export async function waitForTxtRecord(options: WaitForTxtRecordOptions): Promis
   }
   if (settings.propagationWaitMs !== undefined) {
     log.info(`waiting ${settings.propagationWaitMs / 1000} s for DNS propagation of ${recordName}`);
-    await pause(settings.propagationWaitMs, signal);
+    await delay(settings.propagationWaitMs, signal);
     return { mode: 'waited', servers: [], elapsedMs: Date.now() - started, polls: 0 };
   }
 
@@ -185,6 +173,6 @@ export async function waitForTxtRecord(options: WaitForTxtRecordOptions): Promis
         { hint: 'raise --dns-propagation-timeout, or use --dns-propagation-wait / --dns-resolver' },
       );
     }
-    await pause(Math.min(interval, remaining), signal);
+    await delay(Math.min(interval, remaining), signal);
   }
 }

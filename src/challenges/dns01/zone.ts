@@ -3,7 +3,7 @@
  * FindZoneByFqdn, without hand-written DNS). NXDOMAIN and NODATA both mean "not a zone apex, go up".
  */
 import { PluginError } from '../../errors.js';
-import { DnsLookupError, type DnsLookup } from './lookup.js';
+import { DnsLookupError, normalizeDnsName, type DnsLookup } from './lookup.js';
 
 export interface ZoneInfo {
   /** Lowercase, no trailing dot. */
@@ -12,17 +12,13 @@ export interface ZoneInfo {
   primaryNs: string;
 }
 
-function normalize(name: string): string {
-  return name.toLowerCase().replace(/\.$/, '');
-}
-
 /**
  * The closest enclosing zone of `name` (which may itself be the apex).
  * A name that is a CNAME is never an apex (RFC 1034 3.6.2: a CNAME has no other data), so a SOA
  * "found" through a CNAME followed by a recursive resolver is not taken for the name's own.
  */
 export async function findZone(name: string, resolver: DnsLookup, signal: AbortSignal): Promise<ZoneInfo> {
-  const labels = normalize(name)
+  const labels = normalizeDnsName(name)
     .split('.')
     .filter((l) => l !== '');
   if (labels.length === 0) throw new PluginError('cannot find the zone of an empty name');
@@ -43,7 +39,7 @@ export async function findZone(name: string, resolver: DnsLookup, signal: AbortS
     }
     if (soa === undefined) continue;
     if ((await resolver.cname(candidate, signal)) !== undefined) continue;
-    return { zone: candidate, primaryNs: normalize(soa.nsname) };
+    return { zone: candidate, primaryNs: normalizeDnsName(soa.nsname) };
   }
   throw new PluginError(`no DNS zone found for ${name} (no SOA at any of its parents via ${resolver.describe()})`, {
     hint: 'check that the domain is delegated, or give the zone explicitly',
