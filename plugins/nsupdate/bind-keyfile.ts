@@ -5,9 +5,8 @@
  * Messages name the file (or flag) and line, never the secret. A file holding several keys needs
  * `--nsupdate-key-name`; one holding a single key is used as it is.
  */
-import { readCapped } from '../../src/store/fs.js';
-import { formatSize } from '../../src/store/trust.js';
-import { LocalError, UsageError, messageOf } from '../../src/errors.js';
+import { readUserFile } from '../../src/store/user-file.js';
+import { UsageError, messageOf } from '../../src/errors.js';
 import { DnsMessageError, normalizeName } from './dns-message.js';
 import {
   TsigKey,
@@ -215,21 +214,11 @@ export async function readBindKeyFile(
   name: string | undefined,
   options: { flag?: string; nameFlag?: string; signal?: AbortSignal } = {},
 ): Promise<TsigKey> {
-  const source = `${options.flag ?? '--nsupdate-key-file'} ${path}`;
-  let text: string;
+  const flag = options.flag ?? '--nsupdate-key-file';
+  const source = `${flag} ${path}`;
   // The read itself is at most 64 KiB: the signal is looked at once, before it.
   options.signal?.throwIfAborted();
-  try {
-    const read = await readCapped(path, MAX_KEY_FILE_BYTES);
-    if (read.tooLarge)
-      throw new UsageError(`${source}: more than ${formatSize(MAX_KEY_FILE_BYTES)}, too large for a TSIG key file`);
-    text = read.bytes.toString('utf8');
-  } catch (error) {
-    if (error instanceof UsageError) throw error;
-    const code = (error as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : messageOf(error);
-    throw new LocalError(`cannot read the TSIG key file ${path} (${why})`, { cause: error });
-  }
+  const text = await readUserFile(path, flag, MAX_KEY_FILE_BYTES, 'too large for a TSIG key file');
   return selectKey(parseBindKeyFile(text, source), name, source, options.nameFlag);
 }
 

@@ -8,37 +8,6 @@ import { hintForProblem } from './ca-hints.js';
 
 export const ACME_ERROR_PREFIX = 'urn:ietf:params:acme:error:';
 
-/** RFC 8555 §6.7 plus RFC 9773's alreadyReplaced and RFC 8555 errata additions. */
-export const PROBLEM_TYPES = [
-  'accountDoesNotExist',
-  'alreadyRevoked',
-  'alreadyReplaced',
-  'badCSR',
-  'badNonce',
-  'badPublicKey',
-  'badRevocationReason',
-  'badSignatureAlgorithm',
-  'caa',
-  'compound',
-  'connection',
-  'dns',
-  'externalAccountRequired',
-  'incorrectResponse',
-  'invalidContact',
-  'invalidProfile',
-  'malformed',
-  'orderNotReady',
-  'rateLimited',
-  'rejectedIdentifier',
-  'serverInternal',
-  'tls',
-  'unauthorized',
-  'unsupportedContact',
-  'unsupportedIdentifier',
-  'userActionRequired',
-] as const;
-export type ProblemCode = (typeof PROBLEM_TYPES)[number];
-
 export interface Subproblem {
   type: string;
   code?: string;

@@ -8,11 +8,10 @@ import type { Command } from 'commander';
 import { decodeEabHmacKey, type EabAlgorithm, type ExternalAccountBinding } from '../acme/jws.js';
 import { UsageError } from '../errors.js';
 import type { Reporter } from '../output/reporter.js';
-import { localErrorFor } from '../store/atomic-write.js';
-import { readCapped } from '../store/fs.js';
+import { readUserFileBytes } from '../store/user-file.js';
 
 /** A MAC key is 32 to 64 bytes, under 100 characters of base64: a larger file is not one. */
-const MAX_KEY_FILE_BYTES = 4096;
+const MAX_MAC_KEY_FILE_BYTES = 4096;
 
 // Where an option's value came from, strongest first (the README's precedence).
 const SOURCE_RANK: Readonly<Record<string, number>> = { cli: 0, env: 1, config: 2 };
@@ -46,13 +45,7 @@ export async function eabFromOptions(
 
 async function readKeyFile(path: string, reporter: Reporter): Promise<string> {
   const what = `--eab-hmac-key-file ${path}`;
-  let read;
-  try {
-    read = await readCapped(path, MAX_KEY_FILE_BYTES);
-  } catch (error) {
-    throw localErrorFor('read', what, error);
-  }
-  if (read.tooLarge) throw new UsageError(`${what} holds more than ${MAX_KEY_FILE_BYTES} bytes: not an EAB MAC key`);
+  const read = await readUserFileBytes(path, '--eab-hmac-key-file', MAX_MAC_KEY_FILE_BYTES, 'not an EAB MAC key');
   // `echo KEY > file` and editors add a newline; a MAC key never holds whitespace.
   const key = read.bytes.toString('utf8').trim();
   if (key !== '') reporter.addSecret(key);

@@ -7,6 +7,7 @@ import {
   saveAccount,
   storableContact,
   type AccountListing,
+  type AccountRecord,
 } from '../store/account-store.js';
 import { openSession } from './ca-session.js';
 import { contactToStore } from './register.js';
@@ -21,6 +22,20 @@ export interface AccountView {
   createdAt: string;
   eabKeyId?: string;
   keyType?: string;
+}
+
+/** The view of `record` the account commands return; `status` when the CA was asked. */
+function accountView(context: RunContext, record: AccountRecord, status?: string): AccountView {
+  return {
+    accountName: context.accountName,
+    server: context.server,
+    url: record.url,
+    ...(status !== undefined ? { status } : {}),
+    contact: record.contact,
+    createdAt: record.createdAt,
+    ...(record.eabKeyId ? { eabKeyId: record.eabKeyId } : {}),
+    ...(record.keyType ? { keyType: record.keyType } : {}),
+  };
 }
 
 async function requireAccount(context: RunContext) {
@@ -38,17 +53,9 @@ export async function showAccount(context: RunContext): Promise<AccountView> {
   const session = await openSession(context);
   try {
     const remote = await session.client.getAccount(context.signal);
-    return {
-      accountName: context.accountName,
-      server: context.server,
-      url: stored.record.url,
-      status: remote.status,
-      // Only a contact list that could be stored is shown as one; anything else the CA sent is not.
-      contact: storableContact(remote.contact) ?? stored.record.contact,
-      createdAt: stored.record.createdAt,
-      ...(stored.record.eabKeyId ? { eabKeyId: stored.record.eabKeyId } : {}),
-      ...(stored.record.keyType ? { keyType: stored.record.keyType } : {}),
-    };
+    // Only a contact list that could be stored is shown as one; anything else the CA sent is not.
+    const contact = storableContact(remote.contact) ?? stored.record.contact;
+    return accountView(context, { ...stored.record, contact }, remote.status);
   } finally {
     await session.close();
   }
@@ -77,14 +84,7 @@ export async function updateAccount(
       ...(update.agreeTos ? { termsOfServiceAgreed: true } : {}),
     };
     await saveAccount(context.configDir, context.server, context.accountName, record, stored.key);
-    return {
-      accountName: context.accountName,
-      server: context.server,
-      url: record.url,
-      status: updated.status,
-      contact: record.contact,
-      createdAt: record.createdAt,
-    };
+    return accountView(context, record, updated.status);
   } finally {
     await session.close();
   }
@@ -95,14 +95,7 @@ export async function deactivateAccount(context: RunContext): Promise<AccountVie
   const session = await openSession(context);
   try {
     const result = await session.client.deactivateAccount(context.signal);
-    return {
-      accountName: context.accountName,
-      server: context.server,
-      url: stored.record.url,
-      status: result.status,
-      contact: stored.record.contact,
-      createdAt: stored.record.createdAt,
-    };
+    return accountView(context, stored.record, result.status);
   } finally {
     await session.close();
   }
@@ -124,14 +117,7 @@ export async function rolloverAccountKey(context: RunContext, keyType: KeyType |
     }
     const record = { ...stored.record, ...(keyTypeOf(newKey) ? { keyType: keyTypeOf(newKey) as string } : {}) };
     await saveAccount(context.configDir, context.server, context.accountName, record, exportPrivateKeyPem(newKey));
-    return {
-      accountName: context.accountName,
-      server: context.server,
-      url: record.url,
-      contact: record.contact,
-      createdAt: record.createdAt,
-      ...(record.keyType ? { keyType: record.keyType } : {}),
-    };
+    return accountView(context, record);
   } finally {
     await session.close();
   }

@@ -2,15 +2,13 @@
  * Opens a conversation with a CA: TLS material read from the configured files, the account of
  * this config dir loaded from the store (when there is one), and an AcmeClient around both.
  */
-import { readCapped } from '../store/fs.js';
 import type { KeyObject } from 'node:crypto';
 import { AcmeClient } from '../acme/client.js';
 import { Transport } from '../acme/transport.js';
 import { loadPrivateKeyPem } from '../crypto/keys.js';
 import { LocalError, UsageError } from '../errors.js';
 import { loadAccount, type StoredAccount } from '../store/account-store.js';
-import { codeOf } from '../store/atomic-write.js';
-import { formatSize } from '../store/trust.js';
+import { MAX_CERTIFICATES_FILE_BYTES, MAX_KEY_FILE_BYTES, readUserFile } from '../store/user-file.js';
 import type { ConnectionSettings, RunContext } from './context.js';
 
 export interface CaSession {
@@ -19,45 +17,6 @@ export interface CaSession {
   /** The stored account, when this config dir has one for the server and account name. */
   account: StoredAccount | undefined;
   close(): Promise<void>;
-}
-
-/**
- * What acmecli reads of a file named on the command line, at most: a CA bundle or a certificate
- * chain (the whole Mozilla bundle is about 220 KiB), and a private key or a CSR (an RSA 16384 key
- * is 13 KiB). A 700 MB file or /dev/zero is the wrong file; reading it whole cost its size in
- * memory, without end for /dev/zero, before any message.
- */
-export const MAX_CERTIFICATES_FILE_BYTES = 1024 * 1024;
-export const MAX_KEY_FILE_BYTES = 64 * 1024;
-
-/**
- * The first `maxBytes` of a file the user named (`what` is the flag), read without trusting its
- * size. Unreadable: LocalError, as for any local file; larger than the cap: UsageError, since the
- * user named the wrong file.
- */
-export async function readUserFileBytes(path: string, what: string, maxBytes: number): Promise<Buffer> {
-  let read;
-  try {
-    read = await readCapped(path, maxBytes);
-  } catch (error) {
-    const code = codeOf(error);
-    const reason =
-      code === 'ENOENT'
-        ? 'no such file'
-        : code === 'EACCES'
-          ? 'permission denied'
-          : code === 'EISDIR'
-            ? 'it is a directory'
-            : (code ?? 'unreadable');
-    throw new LocalError(`cannot read ${what} ${path}: ${reason}`, { cause: error });
-  }
-  if (read.tooLarge)
-    throw new UsageError(`${what} ${path}: more than ${formatSize(maxBytes)}, the most acmecli reads of such a file`);
-  return read.bytes;
-}
-
-export async function readUserFile(path: string, what: string, maxBytes: number): Promise<string> {
-  return (await readUserFileBytes(path, what, maxBytes)).toString('utf8');
 }
 
 export async function createTransport(context: RunContext, connection: ConnectionSettings): Promise<Transport> {

@@ -11,7 +11,8 @@ import { atomicWrite } from '../store/atomic-write.js';
 import { checkExtraFileTargets } from '../store/certificate-store.js';
 import type { ExtraFiles } from '../store/settings.js';
 import type { Dns01Settings } from '../challenges/dns01/settings.js';
-import { MAX_KEY_FILE_BYTES, openSession, readUserFileBytes } from './ca-session.js';
+import { openSession } from './ca-session.js';
+import { MAX_KEY_FILE_BYTES, readUserFileBytes } from '../store/user-file.js';
 import type { RunContext } from './context.js';
 import { buildSolverChooser, parsePluginChoices, prepareDryRun, type PluginChoice } from './issue.js';
 
@@ -47,7 +48,8 @@ export async function issueForCsr(context: RunContext, request: CsrIssueRequest)
     throw new UsageError('--csr needs --cert-file or --fullchain-file to say where the certificate goes');
   }
   checkExtraFileTargets({ certFile: targets.cert, chainFile: targets.chain, fullchainFile: targets.fullchain });
-  const csr = await parseCsr(await readUserFileBytes(request.csrPath, '--csr', MAX_KEY_FILE_BYTES), request.csrPath);
+  const csrFile = await readUserFileBytes(request.csrPath, '--csr', MAX_KEY_FILE_BYTES);
+  const csr = await parseCsr(csrFile.bytes, request.csrPath);
   if (request.identifiers) {
     const key = (list: readonly Identifier[]) =>
       list

@@ -9,7 +9,8 @@ import type { EabAlgorithm } from '../acme/jws.js';
 import { decodeEabHmacKey } from '../acme/jws.js';
 import { exportPrivateKeyPem, generateKey, keyTypeOf, loadPrivateKeyPem, type KeyType } from '../crypto/keys.js';
 import { loadAccount, saveAccount, storableContact, type AccountRecord } from '../store/account-store.js';
-import { MAX_KEY_FILE_BYTES, openSession, readUserFile } from './ca-session.js';
+import { openSession } from './ca-session.js';
+import { MAX_KEY_FILE_BYTES, readUserFile } from '../store/user-file.js';
 import type { RunContext } from './context.js';
 
 export interface RegisterInput {

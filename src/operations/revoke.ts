@@ -8,7 +8,8 @@ import { parseCertificate, splitPemChain } from '../crypto/certificate.js';
 import { certificateMatchesKey } from '../crypto/certificate.js';
 import { generateKey, loadPrivateKeyPem } from '../crypto/keys.js';
 import { deleteLineage, readLineage } from '../store/certificate-store.js';
-import { MAX_CERTIFICATES_FILE_BYTES, MAX_KEY_FILE_BYTES, openSession, readUserFile } from './ca-session.js';
+import { openSession } from './ca-session.js';
+import { MAX_CERTIFICATES_FILE_BYTES, MAX_KEY_FILE_BYTES, readUserFile } from '../store/user-file.js';
 import type { ConnectionSettings, RunContext } from './context.js';
 import { lockCertificate } from './issue.js';
 

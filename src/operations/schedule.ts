@@ -11,13 +11,11 @@
  *
  * "systemd running" is systemd's own test (sd_booted: /run/systemd/system exists) plus `systemctl`
  * on PATH. Everything the operation touches comes from a ScheduleEnvironment, so tests run it
- * against a temp root directory and a fake runCommand; `defaultScheduleEnvironment()` is the only
- * place that reads `process`.
+ * against a temp root directory and a fake runCommand; `scheduleEnvironment()` builds the real one
+ * from what the CLI knows of its process.
  */
 import { resolve as resolvePath } from 'node:path';
-import { isSea as nodeIsSea } from 'node:sea';
 import { LocalError, UsageError } from '../errors.js';
-import { runCommand as shellRunCommand } from '../hooks/run-command.js';
 import {
   cronFileStatus,
   crontabStatus,
@@ -263,18 +261,20 @@ async function removeKind(env: ScheduleEnvironment, kind: ScheduleKind): Promise
 // ---------------------------------------------------------------------------------------------
 // Plumbing
 
-export function defaultScheduleEnvironment(): ScheduleEnvironment {
-  const argv1 = process.argv[1];
+/** What the process running acmecli tells about itself (the CLI's runtime has these fields). */
+export type ScheduleHost = Omit<ScheduleEnvironment, 'rootDir' | 'random'>;
+
+/** The environment of a real run: the host's root directory, and the script's path made absolute. */
+export function scheduleEnvironment(host: ScheduleHost): ScheduleEnvironment {
   return {
-    platform: process.platform,
-    uid: process.getuid?.(),
-    env: process.env,
-    execPath: process.execPath,
-    scriptPath: argv1 === undefined ? undefined : resolvePath(argv1),
-    // pkg's classic (non-SEA) binaries set process.pkg; a SEA answers isSea().
-    isSea: nodeIsSea() || 'pkg' in process,
+    platform: host.platform,
+    uid: host.uid,
+    env: host.env,
+    execPath: host.execPath,
+    scriptPath: host.scriptPath === undefined ? undefined : resolvePath(host.scriptPath),
+    isSea: host.isSea,
     rootDir: '/',
-    runCommand: shellRunCommand,
+    runCommand: host.runCommand,
   };
 }
 

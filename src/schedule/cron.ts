@@ -3,10 +3,11 @@
  * `# acmecli renew` in a user's crontab, edited through `crontab -l` / `crontab FILE` so every
  * other line stays as it was.
  */
-import { mkdtemp, rm } from '../store/fs.js';
+import { exists, localErrorFor, mkdtemp, removeFile, rm } from '../store/fs.js';
 import { posix } from 'node:path';
 import { LocalError, messageOf } from '../errors.js';
-import { atomicWrite, localErrorFor } from '../store/atomic-write.js';
+import { atomicWrite } from '../store/atomic-write.js';
+import { readTrustedFile } from '../store/trust.js';
 import {
   CRON_FILE_PATH,
   cronEntry,
@@ -21,11 +22,8 @@ import {
 import { cronCommandLine } from './quoting.js';
 import {
   QUICK_TIMEOUT_MS,
-  exists,
   firstLine,
   hostPath,
-  readIfExists,
-  removeFile,
   run,
   userName,
   withRootHint,
@@ -47,14 +45,14 @@ export async function installCronFile(env: ScheduleEnvironment, job: JobCommand)
 
 export async function removeCronFile(env: ScheduleEnvironment): Promise<KindRemoval | undefined> {
   const path = cronFilePath(env);
-  if (!(await exists(path))) return undefined;
+  if (!exists(path)) return undefined;
   await withRootHint(() => removeFile(path));
   return { files: [path], notes: [] };
 }
 
 export async function cronFileStatus(env: ScheduleEnvironment, preview: string): Promise<ScheduleStatus> {
   const path = cronFilePath(env);
-  const text = await readIfExists(path);
+  const text = readTrustedFile(path);
   const line = text === undefined ? undefined : findCronEntry(text);
   if (text === undefined) return { installed: false, kind: 'cron', files: [path], command: preview };
   if (line === undefined) {

@@ -3,11 +3,10 @@
  * use a temp root directory and a fake runCommand), the result shapes, and small file and command
  * helpers that turn failures into one-line LocalErrors.
  */
-import { access, readFile, rm, stat } from '../store/fs.js';
+import { codeOf, exists, stat } from '../store/fs.js';
 import { posix } from 'node:path';
 import { LocalError, messageOf } from '../errors.js';
 import { CommandTimeoutError, type RunCommand } from '../hooks/run-command.js';
-import { codeOf, localErrorFor } from '../store/atomic-write.js';
 
 export type ScheduleKind = 'systemd' | 'systemd-user' | 'cron' | 'crontab' | 'schtasks';
 
@@ -68,7 +67,11 @@ export async function systemdRunning(env: ScheduleEnvironment): Promise<boolean>
 export async function onPath(env: ScheduleEnvironment, name: string): Promise<boolean> {
   for (const dir of (env.env['PATH'] ?? '').split(':')) {
     if (!dir.startsWith('/')) continue;
-    if (await exists(hostPath(env, posix.join(dir, name)))) return true;
+    try {
+      if (exists(hostPath(env, posix.join(dir, name)))) return true;
+    } catch {
+      // A PATH directory this user cannot search is passed over, as the shell passes it over.
+    }
   }
   return false;
 }
@@ -114,37 +117,11 @@ export async function withRootHint<T>(action: () => Promise<T>): Promise<T> {
   }
 }
 
-export async function removeFile(path: string): Promise<void> {
-  try {
-    await rm(path);
-  } catch (error) {
-    if (codeOf(error) !== 'ENOENT') throw localErrorFor('remove', path, error);
-  }
-}
-
-export async function exists(path: string): Promise<boolean> {
-  try {
-    await access(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 export async function isDirectory(path: string): Promise<boolean> {
   try {
     return (await stat(path)).isDirectory();
   } catch {
     return false;
-  }
-}
-
-export async function readIfExists(path: string): Promise<string | undefined> {
-  try {
-    return await readFile(path, 'utf8');
-  } catch (error) {
-    if (codeOf(error) === 'ENOENT') return undefined;
-    throw localErrorFor('read', path, error);
   }
 }
 

@@ -5,17 +5,16 @@
 import { posix } from 'node:path';
 import { LocalError, messageOf } from '../errors.js';
 import { atomicWrite, ensureDir } from '../store/atomic-write.js';
+import { exists, removeFile } from '../store/fs.js';
+import { readTrustedFile } from '../store/trust.js';
 import { SYSTEMD_SERVICE_NAME, SYSTEMD_TIMER_NAME, execStartOf, systemdUnits, type JobCommand } from './jobs.js';
 import {
   QUICK_TIMEOUT_MS,
   ROOT_HINT,
   SYSTEMCTL_TIMEOUT_MS,
   details,
-  exists,
   firstLine,
   hostPath,
-  readIfExists,
-  removeFile,
   run,
   withRootHint,
   type KindRemoval,
@@ -46,7 +45,7 @@ export async function installSystemd(env: ScheduleEnvironment, kind: SystemdKind
   const user = kind === 'systemd-user';
   const paths = systemdFiles(env, kind);
   const units = systemdUnits({ command: job, user });
-  const reinstall = (await exists(paths.timer)) || (await exists(paths.service));
+  const reinstall = exists(paths.timer) || exists(paths.service);
   // 0755: the user manager only needs to read it; other users may list timers too.
   if (user) await withRootHint(() => ensureDir(posix.dirname(paths.service), 0o755));
   await withRootHint(() => atomicWrite(paths.service, units.service, { mode: 0o644 }));
@@ -65,7 +64,7 @@ export async function removeSystemd(env: ScheduleEnvironment, kind: SystemdKind)
     return undefined;
   }
   const present = [];
-  for (const path of [paths.timer, paths.service]) if (await exists(path)) present.push(path);
+  for (const path of [paths.timer, paths.service]) if (exists(path)) present.push(path);
   if (present.length === 0) return undefined;
   const user = kind === 'systemd-user';
   const notes: string[] = [];
@@ -91,8 +90,8 @@ export async function systemdStatus(
     return { installed: false, kind, files: [], command: preview, details: messageOf(error) };
   }
   const files = [paths.service, paths.timer];
-  const service = await readIfExists(paths.service);
-  const timer = await readIfExists(paths.timer);
+  const service = readTrustedFile(paths.service);
+  const timer = readTrustedFile(paths.timer);
   if (service === undefined && timer === undefined) {
     return { installed: false, kind, files, command: preview };
   }
@@ -159,7 +158,7 @@ async function lingerNote(env: ScheduleEnvironment): Promise<string | undefined>
   if (name === undefined) {
     return 'user timers run only while you are logged in, unless lingering is enabled: loginctl enable-linger';
   }
-  if (await exists(hostPath(env, posix.join('/var/lib/systemd/linger', name)))) return undefined;
+  if (exists(hostPath(env, posix.join('/var/lib/systemd/linger', name)))) return undefined;
   return `user timers run only while ${name} is logged in, unless lingering is enabled: loginctl enable-linger ${name}`;
 }
 

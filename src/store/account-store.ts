@@ -3,10 +3,10 @@
  * The key is written before the record and removed after it, so a crash leaves at worst a key
  * without a record (treated as no account), never a record without its key.
  */
-import { readdir, rm, rmdir, unlink } from './fs.js';
+import { localErrorFor, removeFile, rm, rmdir, subdirectoryNames } from './fs.js';
 import { join } from 'node:path';
 import { LocalError } from '../errors.js';
-import { atomicWrite, cleanStaleTempFiles, codeOf, ensureDir, localErrorFor } from './atomic-write.js';
+import { atomicWrite, cleanStaleTempFiles, ensureDir } from './atomic-write.js';
 import { ACCOUNT_RECORD_FILE, accountNameFromDirName, accountPaths, accountsDir } from './layout.js';
 import { assertTrustedDirectory, readTrustedFile } from './trust.js';
 
@@ -43,13 +43,13 @@ export async function loadAccount(configDir: string, server: string, name: strin
   // A run killed mid-write leaves a temp file here; every run loads the account, so it is the
   // one to clean up. Best effort: a read-only config dir must not stop a read.
   await cleanStaleTempFiles(paths.dir).catch(() => []);
-  const recordText = await readOptional(paths.record);
+  const recordText = readTrustedFile(paths.record);
   if (recordText === undefined) return undefined;
   const record = parseAccountRecord(recordText, paths.record);
   if (record.server !== server) {
     throw new LocalError(`${paths.record}: account "${name}" belongs to ${record.server}, not ${server}`);
   }
-  const key = await readOptional(paths.key);
+  const key = readTrustedFile(paths.key);
   if (key === undefined) {
     throw new LocalError(`${paths.key}: account key is missing while ${paths.record} exists`, {
       hint: 'restore the key from a backup, or delete the account directory and register again',
@@ -94,14 +94,14 @@ export interface AccountListing {
 export async function listAccounts(configDir: string): Promise<AccountListing[]> {
   const root = accountsDir(configDir);
   const listings: AccountListing[] = [];
-  for (const serverDir of await readDirNames(root)) {
-    for (const accountDir of await readDirNames(join(root, serverDir))) {
+  for (const serverDir of await subdirectoryNames(root)) {
+    for (const accountDir of await subdirectoryNames(join(root, serverDir))) {
       const name = accountNameFromDirName(accountDir);
       if (name === undefined) continue;
       const dir = join(root, serverDir, accountDir);
       const recordPath = join(dir, ACCOUNT_RECORD_FILE);
       try {
-        const text = await readOptional(recordPath);
+        const text = readTrustedFile(recordPath);
         // A key without a record is a crashed registration, not an account.
         if (text === undefined) continue;
         listings.push({ name, serverKey: serverDir, dir, record: parseAccountRecord(text, recordPath) });
@@ -202,32 +202,4 @@ export function storableContact(value: unknown): string[] | undefined {
     if (!/^[a-z][a-z0-9+.-]*:[^\x00-\x20\x7f-\x9f]+$/i.test(item)) return undefined;
   }
   return [...(value as string[])];
-}
-
-/** Every read of an account file, with the checks of trust.ts; undefined when it does not exist. */
-async function readOptional(path: string): Promise<string | undefined> {
-  return readTrustedFile(path);
-}
-
-async function removeFile(path: string): Promise<boolean> {
-  try {
-    await unlink(path);
-    return true;
-  } catch (error) {
-    if (codeOf(error) === 'ENOENT') return false;
-    throw localErrorFor('remove', path, error);
-  }
-}
-
-async function readDirNames(dir: string): Promise<string[]> {
-  try {
-    const entries = await readdir(dir, { withFileTypes: true });
-    return entries
-      .filter((e) => e.isDirectory() && !e.name.startsWith('.'))
-      .map((e) => e.name)
-      .sort();
-  } catch (error) {
-    if (codeOf(error) === 'ENOENT') return [];
-    throw localErrorFor('read directory', dir, error);
-  }
 }

@@ -6,13 +6,15 @@
 import { randomBytes } from 'node:crypto';
 import {
   CREATE_NEW,
+  codeOf,
   isSameFile,
+  localErrorFor,
   mkdir,
   open,
   openDirectory,
   openDirectoryIn,
   readdir,
-  reasonOf,
+  removeFile,
   rename,
   stat,
   unlink,
@@ -235,12 +237,7 @@ export async function cleanStaleTempFiles(dir: string): Promise<string[]> {
     if (match === null) continue;
     const pid = Number(match[1]);
     if (pid === process.pid || isProcessAlive(pid)) continue;
-    try {
-      await unlink(join(dir, name));
-      removed.push(name);
-    } catch (error) {
-      if (codeOf(error) !== 'ENOENT') throw localErrorFor('remove', join(dir, name), error);
-    }
+    if (await removeFile(join(dir, name))) removed.push(name);
   }
   return removed;
 }
@@ -344,18 +341,4 @@ async function renameWithRetry(from: string, to: string): Promise<void> {
       await delay(50 * (attempt + 1));
     }
   }
-}
-
-/** `cannot write /etc/acmecli/x: permission denied (EACCES)` — one line, path and OS reason. */
-export function localErrorFor(action: string, path: string, error: unknown): LocalError {
-  if (error instanceof LocalError) return error;
-  return new LocalError(`cannot ${action} ${path}: ${reasonOf(error)}`, { cause: error });
-}
-
-export function codeOf(error: unknown): string | undefined {
-  if (typeof error === 'object' && error !== null && 'code' in error) {
-    const code = error.code;
-    if (typeof code === 'string') return code;
-  }
-  return undefined;
 }

@@ -22,37 +22,32 @@
  * by the last complete version and `current` is rewritten.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { accessSync, existsSync, readdirSync, type Dirent } from 'node:fs';
+import { existsSync, readdirSync, type Dirent } from 'node:fs';
 import {
   CREATE_OR_TRUNCATE,
+  codeOf,
+  exists,
+  localErrorFor,
   lstat,
   makeDirectoryIn,
   mkdir,
   open,
   openDirectory,
   openDirectoryIn,
-  readdir,
   readlink,
+  removeFile,
   rename,
   rm,
   rmdir,
   symlink,
+  subdirectoryNames,
   symlinkTarget,
   unlink,
   type Directory,
 } from './fs.js';
 import { dirname, join } from 'node:path';
 import { LocalError } from '../errors.js';
-import {
-  atomicWrite,
-  atomicWriteIn,
-  cleanStaleTempFiles,
-  codeOf,
-  ensureDir,
-  fsyncDir,
-  localErrorFor,
-  tempNameFor,
-} from './atomic-write.js';
+import { atomicWrite, atomicWriteIn, cleanStaleTempFiles, ensureDir, fsyncDir, tempNameFor } from './atomic-write.js';
 import {
   ARCHIVE_DIR,
   MANIFEST_FILE,
@@ -446,7 +441,7 @@ async function readLineageOnce(certName: string, paths: LineagePaths): Promise<L
   const versions = await completeVersions(paths);
   const current = await readCurrentMarker(paths);
   if (current === undefined && versions.length === 0) {
-    if (!(await exists(paths.dir))) return undefined;
+    if (!exists(paths.dir)) return undefined;
     throw new LocalError(`${paths.dir}: certificate "${certName}" has no complete version`, {
       hint: 'an earlier run was interrupted before its first certificate was stored; issue it again',
     });
@@ -456,7 +451,7 @@ async function readLineageOnce(certName: string, paths: LineagePaths): Promise<L
   const dir = join(paths.archive, String(number));
   const version = await readArchiveVersion(dir);
   if (version === undefined) throw new VersionVanishedError(dir);
-  const liveSettings = await readOptional(paths.renewal);
+  const liveSettings = readTrustedFile(paths.renewal);
   const settings =
     liveSettings === undefined
       ? parseRenewalSettings(version.settingsText, join(dir, RENEWAL_FILE))
@@ -473,7 +468,7 @@ export async function readArchiveVersion(dir: string): Promise<ArchiveVersion | 
   if (manifest === undefined) return undefined;
   const read = async (name: string): Promise<string> => {
     const path = join(dir, name);
-    const text = await readOptional(path);
+    const text = readTrustedFile(path);
     if (text === undefined) throw new LocalError(`${path}: missing although ${MANIFEST_FILE} lists it`);
     checkAgainstManifest(dir, manifest, name, text);
     return text;
@@ -520,10 +515,10 @@ export async function readLineageSummary(
     const dir = childPath(paths.archive, String(current));
     const manifest = await readManifest(dir);
     const certificateSha256 = manifest?.files[FILE_NAMES.cert];
-    const settingsText = await readOptional(paths.renewal);
+    const settingsText = readTrustedFile(paths.renewal);
     if (manifest !== undefined && typeof certificateSha256 === 'string' && settingsText !== undefined) {
       const readCertificate = async (): Promise<string> => {
-        const cert = await readOptional(childPath(dir, FILE_NAMES.cert));
+        const cert = readTrustedFile(childPath(dir, FILE_NAMES.cert));
         if (cert === undefined) {
           // Pruned since (a concurrent `issue` committed a newer version): the committed one it is.
           const lineage = await readLineage(configDir, certName);
@@ -611,9 +606,7 @@ export async function repairLineage(
 ): Promise<RepairResult> {
   const result = await repairLiveFiles(configDir, certName, options);
   // Whatever the outcome, the interrupted swap has been dealt with.
-  await unlink(join(lineagePaths(configDir, certName).dir, SWAP_MARKER_FILE)).catch((error: unknown) => {
-    if (codeOf(error) !== 'ENOENT') throw localErrorFor('remove', SWAP_MARKER_FILE, error);
-  });
+  await removeFile(join(lineagePaths(configDir, certName).dir, SWAP_MARKER_FILE));
   return result;
 }
 
@@ -650,7 +643,7 @@ async function repairLiveFiles(configDir: string, certName: string, options: Rep
 
   const live: Partial<Record<CertificateFileKind, string>> = {};
   for (const kind of LIVE_WRITE_ORDER) {
-    const text = await readOptional(paths[kind]);
+    const text = readTrustedFile(paths[kind]);
     if (text !== undefined) live[kind] = text;
   }
   const current = await readCurrentMarker(paths);
@@ -658,7 +651,7 @@ async function repairLiveFiles(configDir: string, certName: string, options: Rep
 
   let action: RepairAction;
   if (isLatest) {
-    if (current === latest.number && (await exists(paths.renewal))) {
+    if (current === latest.number && exists(paths.renewal)) {
       action = 'none';
     } else {
       // Interrupted after the last PEM rename: finish the swap.
@@ -702,7 +695,7 @@ async function repairLiveFiles(configDir: string, certName: string, options: Rep
 async function discardUncommittedLineage(paths: LineagePaths, removed: string[]): Promise<void> {
   const live = [...LIVE_WRITE_ORDER.map((kind) => paths[kind]), paths.current, paths.renewal];
   for (const path of live) {
-    if (await exists(path)) return;
+    if (exists(path)) return;
   }
   const archive = await openArchive(paths, false);
   if (archive !== undefined) {
@@ -716,9 +709,7 @@ async function discardUncommittedLineage(paths: LineagePaths, removed: string[])
     }
   }
   // The interrupted run's marker would keep the directory from being removed.
-  await unlink(join(paths.dir, SWAP_MARKER_FILE)).catch((error: unknown) => {
-    if (codeOf(error) !== 'ENOENT') throw localErrorFor('remove', join(paths.dir, SWAP_MARKER_FILE), error);
-  });
+  await removeFile(join(paths.dir, SWAP_MARKER_FILE));
   for (const dir of [paths.archive, paths.dir]) {
     try {
       await rmdir(dir);
@@ -751,7 +742,7 @@ export async function writeRenewalSettings(
   settings: RenewalSettings,
 ): Promise<void> {
   const paths = lineagePaths(configDir, certName);
-  if (!(await exists(paths.dir))) throw new LocalError(`certificate "${certName}" does not exist (${paths.dir})`);
+  if (!exists(paths.dir)) throw new LocalError(`certificate "${certName}" does not exist (${paths.dir})`);
   await atomicWrite(paths.renewal, serializeRenewalSettings(settings), { mode: PRIVATE });
 }
 
@@ -766,18 +757,8 @@ export interface LineageListing {
 /** The names of every certificate directory, sorted, without reading any of them. */
 export async function listCertificateNames(configDir: string): Promise<CertificateDirectory[]> {
   const root = certificatesDir(configDir);
-  let entries: string[];
-  try {
-    entries = (await readdir(root, { withFileTypes: true }))
-      .filter((e) => e.isDirectory() && !e.name.startsWith('.'))
-      .map((e) => e.name)
-      .sort();
-  } catch (error) {
-    if (codeOf(error) === 'ENOENT') return [];
-    throw localErrorFor('read directory', root, error);
-  }
   const names: CertificateDirectory[] = [];
-  for (const dirName of entries) {
+  for (const dirName of await subdirectoryNames(root)) {
     const certName = certNameFromDirName(dirName);
     if (certName !== undefined) names.push({ certName, dir: childPath(root, dirName) });
   }
@@ -893,7 +874,7 @@ async function completeVersions(paths: LineagePaths): Promise<number[]> {
 
 async function readManifest(dir: string): Promise<Manifest | undefined> {
   const path = childPath(dir, MANIFEST_FILE);
-  const text = await readOptional(path);
+  const text = readTrustedFile(path);
   if (text === undefined) return undefined;
   try {
     const value = JSON.parse(text) as Partial<Manifest>;
@@ -913,7 +894,7 @@ async function readManifest(dir: string): Promise<Manifest | undefined> {
 }
 
 async function readCurrentMarker(paths: LineagePaths): Promise<number | undefined> {
-  const text = await readOptional(paths.current);
+  const text = readTrustedFile(paths.current);
   if (text === undefined) return undefined;
   const value = Number(text.trim());
   if (!Number.isSafeInteger(value) || value < 1) {
@@ -941,21 +922,6 @@ function versionNumbers(entries: readonly Dirent[]): number[] {
     .filter((e) => e.isDirectory() && /^[1-9][0-9]*$/.test(e.name))
     .map((e) => Number(e.name))
     .sort((a, b) => a - b);
-}
-
-/** Every read of a lineage's files: another user's file, or one over the size cap, is refused (trust.ts). */
-async function readOptional(path: string): Promise<string | undefined> {
-  return readTrustedFile(path);
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    accessSync(path);
-    return true;
-  } catch (error) {
-    if (codeOf(error) === 'ENOENT' || codeOf(error) === 'ENOTDIR') return false;
-    throw localErrorFor('read', path, error);
-  }
 }
 
 /** For pruning and listing: a version whose manifest is unreadable counts as incomplete. */

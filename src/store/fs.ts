@@ -1,5 +1,6 @@
 /**
- * The file-system calls acmecli makes, as promises over node:fs's callback API.
+ * The file-system calls acmecli makes, as promises over node:fs's callback API, and the one way
+ * their failures become messages (reasonOf, localErrorFor).
  *
  * Not node:fs/promises: in Node 24 loading it also loads readline, the REPL history and the file
  * watchers (for FileHandle.readLines and fs.watch), 0.4-0.8 MiB of every run's resident memory
@@ -7,6 +8,7 @@
  */
 import fs from 'node:fs';
 import { promisify } from 'node:util';
+import { LocalError } from '../errors.js';
 
 export const access = promisify(fs.access);
 export const chmod = promisify(fs.chmod);
@@ -273,6 +275,61 @@ export function reasonOf(error: unknown): string {
   const message = error instanceof Error ? error.message : String(error);
   if (typeof code !== 'string') return message;
   return `${REASONS[code] ?? message.replace(/^[A-Z]+: /, '').split(',')[0]} (${code})`;
+}
+
+/** `cannot write /etc/acmecli/x: permission denied (EACCES)` — one line, path and OS reason. */
+export function localErrorFor(action: string, path: string, error: unknown): LocalError {
+  if (error instanceof LocalError) return error;
+  return new LocalError(`cannot ${action} ${path}: ${reasonOf(error)}`, { cause: error });
+}
+
+export function codeOf(error: unknown): string | undefined {
+  if (typeof error === 'object' && error !== null && 'code' in error) {
+    const code = (error as { code: unknown }).code;
+    if (typeof code === 'string') return code;
+  }
+  return undefined;
+}
+
+/**
+ * Whether something is at `path` (a link counts by its target). Nothing there, or a parent that is
+ * a file, is false; any other failure (permission denied, I/O error) is a LocalError naming the
+ * path, since the answer is not known. Synchronous: one access(2), and `renew` asks per lineage.
+ */
+export function exists(path: string): boolean {
+  try {
+    fs.accessSync(path);
+    return true;
+  } catch (error) {
+    const code = codeOf(error);
+    if (code === 'ENOENT' || code === 'ENOTDIR') return false;
+    throw localErrorFor('read', path, error);
+  }
+}
+
+/** Removes a file; false when there was none. */
+export async function removeFile(path: string): Promise<boolean> {
+  try {
+    await unlink(path);
+    return true;
+  } catch (error) {
+    if (codeOf(error) === 'ENOENT') return false;
+    throw localErrorFor('remove', path, error);
+  }
+}
+
+/** The names of the directories in `dir`, sorted, without hidden ones; [] when `dir` is missing. */
+export async function subdirectoryNames(dir: string): Promise<string[]> {
+  try {
+    const entries = await readdir(dir, { withFileTypes: true });
+    return entries
+      .filter((e) => e.isDirectory() && !e.name.startsWith('.'))
+      .map((e) => e.name)
+      .sort();
+  } catch (error) {
+    if (codeOf(error) === 'ENOENT') return [];
+    throw localErrorFor('read directory', dir, error);
+  }
 }
 
 export interface CappedRead {

@@ -30,13 +30,13 @@
  * Locks are not re-entrant: a second acquire of the same name in the same process waits or fails.
  */
 import { randomBytes } from 'node:crypto';
-import { link, open, readFile, readdir, rename, stat, unlink, writeFile } from './fs.js';
+import { codeOf, link, localErrorFor, open, readFile, readdir, rename, stat, unlink, writeFile } from './fs.js';
 import fs, { unlinkSync } from 'node:fs';
 import { hostname as osHostname, uptime } from 'node:os';
 import { dirname, join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { AbortedError, LocalError, throwIfAborted } from '../errors.js';
-import { codeOf, ensureDir, isProcessAlive, localErrorFor } from './atomic-write.js';
+import { ensureDir, isProcessAlive } from './atomic-write.js';
 import { locksDir } from './layout.js';
 import { assertTrustedDirectory } from './trust.js';
 

@@ -31,7 +31,7 @@ import { userInfo } from 'node:os';
 import { resolve } from 'node:path';
 import { LocalError } from '../errors.js';
 import { shQuote } from '../schedule/quoting.js';
-import { codeOf, localErrorFor } from './atomic-write.js';
+import { codeOf, localErrorFor } from './fs.js';
 
 /** The most acmecli reads of one file it keeps (config.ini, JSON records, keys, certificates). */
 export const MAX_STORED_FILE_BYTES = 1024 * 1024;

@@ -329,7 +329,7 @@ describe('refused before anything is written (issue, register, revoke)', () => {
       label: 'a directory as key file',
       args: () => ['register', '--agree-tos', '--account-key', f('a-directory')],
       code: 6,
-      message: 'it is a directory',
+      message: /cannot read --account-key \S+a-directory: is a directory \(EISDIR\)/,
     },
     // revoke with files
     {

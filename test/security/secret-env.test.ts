@@ -238,13 +238,13 @@ describe('the EAB MAC key from a file or the environment', () => {
       label: 'a file of more than 4 KiB',
       content: 'A'.repeat(8192),
       code: 2,
-      message: /--eab-hmac-key-file \S+ holds more than 4096 bytes: not an EAB MAC key/,
+      message: /--eab-hmac-key-file \S+: more than 4 KiB, not an EAB MAC key/,
     },
     {
       label: '/dev/zero (never read whole)',
       path: '/dev/zero',
       code: 2,
-      message: /--eab-hmac-key-file \/dev\/zero holds more than 4096 bytes/,
+      message: /--eab-hmac-key-file \/dev\/zero: more than 4 KiB/,
     },
     { label: 'a wrong key (the CA refuses it)', content: randomBytes(32).toString('base64url'), code: 3, message: /./ },
   ])('register with $label: exit $code, and the key never printed', async ({ content, path, code, message }) => {

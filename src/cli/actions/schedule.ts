@@ -1,26 +1,12 @@
 import {
   installSchedule,
   removeSchedule,
+  scheduleEnvironment,
   showSchedule,
-  type ScheduleEnvironment,
   type ScheduleStatus,
 } from '../../operations/schedule.js';
 import type { ActionImplementation } from '../action.js';
-import type { CliRuntime } from '../runtime.js';
 import type { GlobalOptions } from '../global.js';
-
-function scheduleEnvironment(runtime: CliRuntime): ScheduleEnvironment {
-  return {
-    platform: runtime.platform,
-    uid: runtime.uid,
-    env: runtime.env,
-    execPath: runtime.execPath,
-    scriptPath: runtime.scriptPath,
-    isSea: runtime.isSea,
-    rootDir: '/',
-    runCommand: runtime.runCommand,
-  };
-}
 
 /** The global settings the scheduled `renew` must repeat so it finds the same certificates. */
 function renewArgs(options: GlobalOptions): string[] {

@@ -112,7 +112,7 @@ describe('BIND key files', () => {
       const missing = join(dir, 'missing.key');
       await expect(readBindKeyFile(missing, undefined)).rejects.toThrow(LocalError);
       await expect(readBindKeyFile(missing, undefined)).rejects.toThrow(
-        `cannot read the TSIG key file ${missing} (no such file)`,
+        `cannot read --nsupdate-key-file ${missing}: no such file or directory (ENOENT)`,
       );
       await expect(readBindKeyFile(dir, undefined)).rejects.toThrow(LocalError);
     });

@@ -5,10 +5,10 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { LocalError, UsageError } from '../../../src/errors.js';
 import type { RunCommandRequest, RunCommandResult } from '../../../src/hooks/run-command.js';
 import {
-  defaultScheduleEnvironment,
   detectScheduleKind,
   installSchedule,
   removeSchedule,
+  scheduleEnvironment,
   showSchedule,
   systemdUnits,
   renewJobCommand,
@@ -504,13 +504,24 @@ describe('schtasks (Windows)', () => {
   });
 });
 
-describe('defaultScheduleEnvironment', () => {
-  it('reads this process: node + this script, not a single binary', () => {
-    const env = defaultScheduleEnvironment();
-    expect(env.platform).toBe(process.platform);
-    expect(env.execPath).toBe(process.execPath);
-    expect(env.isSea).toBe(false);
-    expect(env.rootDir).toBe('/');
+describe('scheduleEnvironment', () => {
+  it('takes the host as the CLI sees it, on the real root, with the script path made absolute', async () => {
+    const runCommand = async () => ({ exitCode: 0, stdout: '', stderr: '' });
+    const host = {
+      platform: 'linux' as const,
+      uid: 1000,
+      env: { HOME: '/home/alice' },
+      execPath: '/usr/bin/node',
+      scriptPath: 'dist/acmecli.cjs',
+      isSea: false,
+      runCommand,
+    };
+    expect(scheduleEnvironment(host)).toEqual({
+      ...host,
+      scriptPath: join(process.cwd(), 'dist/acmecli.cjs'),
+      rootDir: '/',
+    });
+    expect(scheduleEnvironment({ ...host, scriptPath: undefined, isSea: true }).scriptPath).toBeUndefined();
   });
 
   it('warns when acmecli runs from the npx cache', async () => {

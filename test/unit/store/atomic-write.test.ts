@@ -9,8 +9,8 @@ import {
   ensureDir,
   icaclsArgs,
   isProcessAlive,
-  localErrorFor,
 } from '../../../src/store/atomic-write.js';
+import { localErrorFor } from '../../../src/store/fs.js';
 import { useTempDirs } from './temp-dir.js';
 
 const tempDir = useTempDirs();
