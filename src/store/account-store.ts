@@ -8,9 +8,10 @@ import { join } from 'node:path';
 import { LocalError } from '../errors.js';
 import { atomicWrite, cleanStaleTempFiles, ensureDir } from './atomic-write.js';
 import { ACCOUNT_RECORD_FILE, accountNameFromDirName, accountPaths, accountsDir } from './layout.js';
+import { parseStored, refuseToReplaceNewer, serializeStored, UNCHANGED, type StoredFormat } from './stored-json.js';
 import { assertTrustedDirectory, readTrustedFile } from './trust.js';
 
-/** account.json's format; files without the field (written before it existed) are version 1 too. */
+/** account.json's format; a file without the field (written before it existed) is version 0, whose fields are version 1's. */
 export const ACCOUNT_RECORD_VERSION = 1;
 /** More contacts than any CA keeps (RFC 8555 contact URLs: mailto:, tel:). */
 const MAX_CONTACTS = 20;
@@ -72,10 +73,12 @@ export async function saveAccount(
   // Checked with the reader's own rules before anything is written: a record no later run could
   // read must not be stored, nor its key left behind without it. Only the declared fields are
   // kept: whatever else the caller's object carries (an EAB HMAC key) stays in memory.
-  const text = `${JSON.stringify({ version: ACCOUNT_RECORD_VERSION, ...parseAccountRecord(JSON.stringify(record), paths.record) }, null, 2)}\n`;
+  const text = serializeStored(ACCOUNT_RECORD_FORMAT, record, paths.record);
   // Callers loaded the account first, which checked the same; checked again here so no caller can
   // have root create directories through a path another user can change.
   assertTrustedDirectory(paths.dir);
+  // Before the key: a record a newer acmecli wrote keeps the key it goes with.
+  refuseToReplaceNewer(ACCOUNT_RECORD_FORMAT, paths.record);
   await ensureDir(paths.dir, 0o700);
   await atomicWrite(paths.key, keyPem, { mode: 0o600 });
   await atomicWrite(paths.record, text, { mode: 0o600 });
@@ -133,62 +136,32 @@ export async function deleteAccount(configDir: string, server: string, name: str
  * every request, so it must be a URL; the contact must be what storableContact accepts.
  */
 export function parseAccountRecord(text: string, source: string): AccountRecord {
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (error) {
-    throw new LocalError(`${source}: not valid JSON (truncated or hand-edited?)`, { cause: error });
-  }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new LocalError(`${source}: top level must be an object`);
-  }
-  const obj = value as Record<string, unknown>;
-  const fail = (field: string, why: string): never => {
-    throw new LocalError(`${source}: field "${field}" ${why}`);
-  };
-  const str = (field: string): string => {
-    const v = obj[field];
-    return typeof v === 'string' ? v : fail(field, v === undefined ? 'is missing' : 'must be a string');
-  };
-  const url = (field: string): string => {
-    const v = str(field);
-    return URL.canParse(v) && /^https?:$/.test(new URL(v).protocol)
-      ? v
-      : fail(field, `must be an http(s) URL, not ${JSON.stringify(v)}`);
-  };
-  if (obj.version !== undefined && obj.version !== ACCOUNT_RECORD_VERSION) {
-    throw new LocalError(
-      `${source}: field "version" is ${JSON.stringify(obj.version)}, this acmecli reads version ${ACCOUNT_RECORD_VERSION}`,
-      typeof obj.version === 'number' && obj.version > ACCOUNT_RECORD_VERSION
-        ? { hint: 'it was written by a newer acmecli' }
-        : {},
-    );
-  }
-  const contact = obj.contact;
-  if (!Array.isArray(contact) || contact.some((c) => typeof c !== 'string'))
-    fail('contact', 'must be a list of strings');
-  if (storableContact(contact) === undefined) {
-    fail(
-      'contact',
-      `must hold at most ${MAX_CONTACTS} URLs such as "mailto:admin@example.com", without control characters`,
-    );
-  }
-  const createdAt = str('createdAt');
-  if (Number.isNaN(Date.parse(createdAt))) fail('createdAt', `must be a date, not ${JSON.stringify(createdAt)}`);
-  const record: AccountRecord = {
-    url: url('url'),
-    server: url('server'),
-    contact: [...(contact as string[])],
-    createdAt,
-  };
-  if (obj.eabKeyId !== undefined) record.eabKeyId = str('eabKeyId');
-  if (obj.keyType !== undefined) record.keyType = str('keyType');
-  if (obj.termsOfServiceAgreed !== undefined) {
-    if (typeof obj.termsOfServiceAgreed !== 'boolean') fail('termsOfServiceAgreed', 'must be true or false');
-    record.termsOfServiceAgreed = obj.termsOfServiceAgreed as boolean;
-  }
-  return record;
+  return parseStored(ACCOUNT_RECORD_FORMAT, text, source);
 }
+
+export const ACCOUNT_RECORD_FORMAT: StoredFormat<AccountRecord> = {
+  version: ACCOUNT_RECORD_VERSION,
+  migrations: { 0: UNCHANGED },
+  check(stored, field) {
+    const contact =
+      storableContact(field.array(stored.contact, 'contact')) ??
+      field.fail(
+        'contact',
+        `must hold at most ${MAX_CONTACTS} URLs such as "mailto:admin@example.com", without control characters`,
+      );
+    const record: AccountRecord = {
+      url: field.url(stored.url, 'url'),
+      server: field.url(stored.server, 'server'),
+      contact,
+      createdAt: field.date(stored.createdAt, 'createdAt'),
+    };
+    if (stored.eabKeyId !== undefined) record.eabKeyId = field.string(stored.eabKeyId, 'eabKeyId');
+    if (stored.keyType !== undefined) record.keyType = field.string(stored.keyType, 'keyType');
+    if (stored.termsOfServiceAgreed !== undefined)
+      record.termsOfServiceAgreed = field.boolean(stored.termsOfServiceAgreed, 'termsOfServiceAgreed');
+    return record;
+  },
+};
 
 /**
  * The contact list as account.json may hold it, or undefined: a list of at most 20 URLs

@@ -7,6 +7,14 @@
 import { LocalError } from '../errors.js';
 import { atomicWrite } from './atomic-write.js';
 import { childPath } from './layout.js';
+import {
+  NewerFormatError,
+  parseStored,
+  refuseToReplaceNewer,
+  serializeStored,
+  UNCHANGED,
+  type StoredFormat,
+} from './stored-json.js';
 import { readTrustedFile } from './trust.js';
 
 export const ARI_CACHE_FILE = 'ari.json';
@@ -37,68 +45,52 @@ export interface CachedCertificate {
   notAfter: string;
 }
 
+/** ari.json's format; entries without the field (written before it existed) are version 0, whose fields are version 1's. */
+export const ARI_CACHE_VERSION = 1;
+
 /**
  * Checks an entry as strictly as renewal.json: every field of its type, every time a date. Throws
  * LocalError naming the file and the field.
  */
 export function parseAriCacheEntry(text: string, source: string): AriCacheEntry {
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (error) {
-    throw new LocalError(`${source}: ${text.trim() === '' ? 'the file is empty' : 'not valid JSON'}`, { cause: error });
-  }
-  const root = object(value, source, '');
-  const entry: AriCacheEntry = {
-    certificateId: string(root.certificateId, source, 'certificateId'),
-    server: string(root.server, source, 'server'),
-    fetchedAt: date(root.fetchedAt, source, 'fetchedAt'),
-    nextCheckAt: date(root.nextCheckAt, source, 'nextCheckAt'),
-  };
-  if (root.window !== undefined) {
-    const window = object(root.window, source, 'window');
-    entry.window = { start: date(window.start, source, 'window.start'), end: date(window.end, source, 'window.end') };
-  }
-  if (root.explanationURL !== undefined) entry.explanationURL = string(root.explanationURL, source, 'explanationURL');
-  if (root.renewAt !== undefined) entry.renewAt = date(root.renewAt, source, 'renewAt');
-  if (root.certificate !== undefined) {
-    const certificate = object(root.certificate, source, 'certificate');
-    const sha256 = string(certificate.sha256, source, 'certificate.sha256');
-    if (!/^[0-9a-f]{64}$/.test(sha256)) fail(source, 'certificate.sha256', 'must be a SHA-256 in hex');
-    entry.certificate = {
-      sha256,
-      notBefore: date(certificate.notBefore, source, 'certificate.notBefore'),
-      notAfter: date(certificate.notAfter, source, 'certificate.notAfter'),
+  return parseStored(ARI_CACHE_FORMAT, text, source);
+}
+
+export const ARI_CACHE_FORMAT: StoredFormat<AriCacheEntry> = {
+  version: ARI_CACHE_VERSION,
+  migrations: { 0: UNCHANGED },
+  check(stored, field) {
+    const entry: AriCacheEntry = {
+      certificateId: field.string(stored.certificateId, 'certificateId'),
+      server: field.string(stored.server, 'server'),
+      fetchedAt: field.date(stored.fetchedAt, 'fetchedAt'),
+      nextCheckAt: field.date(stored.nextCheckAt, 'nextCheckAt'),
     };
-  }
-  return entry;
-}
-
-function fail(source: string, field: string, why: string): never {
-  throw new LocalError(`${source}: ${field === '' ? 'top level' : `field "${field}"`} ${why}`);
-}
-
-function object(value: unknown, source: string, field: string): Record<string, unknown> {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) fail(source, field, 'must be an object');
-  return value as Record<string, unknown>;
-}
-
-function string(value: unknown, source: string, field: string): string {
-  if (typeof value !== 'string') fail(source, field, value === undefined ? 'is missing' : 'must be a string');
-  return value;
-}
-
-function date(value: unknown, source: string, field: string): string {
-  const text = string(value, source, field);
-  if (Number.isNaN(Date.parse(text))) fail(source, field, `must be a date, not ${JSON.stringify(text.slice(0, 40))}`);
-  return text;
-}
+    if (stored.window !== undefined) {
+      const window = field.object(stored.window, 'window');
+      entry.window = { start: field.date(window.start, 'window.start'), end: field.date(window.end, 'window.end') };
+    }
+    if (stored.explanationURL !== undefined)
+      entry.explanationURL = field.string(stored.explanationURL, 'explanationURL');
+    if (stored.renewAt !== undefined) entry.renewAt = field.date(stored.renewAt, 'renewAt');
+    if (stored.certificate !== undefined) {
+      const certificate = field.object(stored.certificate, 'certificate');
+      entry.certificate = {
+        sha256: field.sha256(certificate.sha256, 'certificate.sha256'),
+        notBefore: field.date(certificate.notBefore, 'certificate.notBefore'),
+        notAfter: field.date(certificate.notAfter, 'certificate.notAfter'),
+      };
+    }
+    return entry;
+  },
+};
 
 /**
  * The cached entry of the lineage in `lineageDir` (LineagePaths.dir), or undefined when absent.
  * A damaged entry (a crash can leave one: writes are not durable) is only a cache: it is passed to
  * `onInvalid` and treated as absent, so the CA is asked again. Refused like every file of the
- * config dir when another user could have written it (trust.ts).
+ * config dir when another user could have written it (trust.ts), and as every stored file when a
+ * newer acmecli wrote it (NewerFormatError): asking again would overwrite it.
  */
 export async function readAriCache(
   lineageDir: string,
@@ -111,17 +103,17 @@ export async function readAriCache(
   try {
     return parseAriCacheEntry(text, path);
   } catch (error) {
-    if (!(error instanceof LocalError)) throw error;
+    if (!(error instanceof LocalError) || error instanceof NewerFormatError) throw error;
     onInvalid?.(error);
     return undefined;
   }
 }
 
-/** Refuses (LocalError) an entry readAriCache would not read back. */
+/** Refuses (LocalError) an entry readAriCache would not read back, and to replace one a newer acmecli wrote. */
 export async function writeAriCache(lineageDir: string, entry: AriCacheEntry): Promise<void> {
   const path = childPath(lineageDir, ARI_CACHE_FILE);
-  const text = `${JSON.stringify(entry, null, 2)}\n`;
-  parseAriCacheEntry(text, path);
+  const text = serializeStored(ARI_CACHE_FORMAT, entry, path);
+  refuseToReplaceNewer(ARI_CACHE_FORMAT, path);
   // Not durable: a cache lost in a crash is asked for again, and a first renew over a thousand
   // certificates would otherwise spend seconds in fsync.
   await atomicWrite(path, text, { mode: 0o644, durable: false });

@@ -59,7 +59,20 @@ import {
   type LiveFileName,
   childPath,
 } from './layout.js';
-import { parseRenewalSettings, serializeRenewalSettings, type RenewalSettings } from './settings.js';
+import {
+  parseRenewalSettings,
+  RENEWAL_SETTINGS_FORMAT,
+  serializeRenewalSettings,
+  type RenewalSettings,
+} from './settings.js';
+import {
+  NewerFormatError,
+  parseStored,
+  refuseToReplaceNewer,
+  serializeStored,
+  UNCHANGED,
+  type StoredFormat,
+} from './stored-json.js';
 import { assertOutputDirectory, assertTrustedDirectory, readTrustedFile } from './trust.js';
 
 /** PEM texts. `chain` is the issuer chain without the leaf; `fullchain` is cert + chain. */
@@ -83,17 +96,31 @@ export const FILE_NAMES: Readonly<Record<CertificateFileKind, LiveFileName>> = {
 };
 
 export const DEFAULT_ARCHIVE_KEEP = 5;
-const MANIFEST_VERSION = 1;
 const PRIVATE = 0o600;
 const PUBLIC = 0o644;
 
 interface Manifest {
-  version: typeof MANIFEST_VERSION;
   number: number;
   createdAt: string;
   /** File name → SHA-256 hex of its bytes. */
   files: Record<string, string>;
 }
+
+/** manifest.json: never rewritten (archive versions are immutable), so older versions are only read. */
+const MANIFEST_FORMAT: StoredFormat<Manifest> = {
+  version: 1,
+  migrations: { 0: UNCHANGED },
+  check(stored, field) {
+    const files = Object.entries(field.object(stored.files, 'files')).map(
+      ([name, hash]) => [name, field.sha256(hash, `files.${name}`)] as const,
+    );
+    return {
+      number: field.positiveInteger(stored.number, 'number'),
+      createdAt: field.date(stored.createdAt, 'createdAt'),
+      files: Object.fromEntries(files),
+    };
+  },
+};
 
 export interface ArchiveVersion {
   number: number;
@@ -124,13 +151,14 @@ export async function writeLineage(
   options: WriteLineageOptions = {},
 ): Promise<WriteLineageResult> {
   const paths = lineagePaths(configDir, certName);
-  const settingsText = serializeRenewalSettings(settings);
+  const settingsText = serializeRenewalSettings(settings, paths.renewal);
   // The marker brackets steps 1 to 3: a lineage without it needs no repair (lineageNeedsRepair).
   // Step 1 is inside, so a run killed while writing the archive leaves the marker, and the next
   // run's repair removes the incomplete version and its temp files even when nothing is due.
   const marker = join(paths.dir, SWAP_MARKER_FILE);
   // As in saveAccount: the lock and the reads before checked this; a writer checks for itself.
   assertTrustedDirectory(paths.dir);
+  refuseToReplaceNewer(RENEWAL_SETTINGS_FORMAT, paths.renewal);
   await ensureDir(paths.dir, 0o700);
   await writeSwapMarker(paths.dir, marker);
   const version = await writeArchiveVersion(configDir, certName, files, settingsText, options.now);
@@ -194,8 +222,9 @@ export async function writeArchiveVersion(
       }
       await atomicWriteIn(dir, RENEWAL_FILE, settingsText, { mode: PRIVATE });
       hashes[RENEWAL_FILE] = sha256(settingsText);
-      const manifest: Manifest = { version: MANIFEST_VERSION, number, createdAt: now().toISOString(), files: hashes };
-      await atomicWriteIn(dir, MANIFEST_FILE, `${JSON.stringify(manifest, null, 2)}\n`, { mode: PUBLIC });
+      const manifest: Manifest = { number, createdAt: now().toISOString(), files: hashes };
+      const manifestText = serializeStored(MANIFEST_FORMAT, manifest, join(dirPath, MANIFEST_FILE));
+      await atomicWriteIn(dir, MANIFEST_FILE, manifestText, { mode: PUBLIC });
     } finally {
       await dir.close();
     }
@@ -631,7 +660,9 @@ async function repairLiveFiles(configDir: string, certName: string, options: Rep
     try {
       const version = await readArchiveVersion(join(paths.archive, String(n)));
       if (version !== undefined) complete.push(version);
-    } catch {
+    } catch (error) {
+      // A newer acmecli's version is not restored over by an older one.
+      if (error instanceof NewerFormatError) throw error;
       // A corrupt version is not a restore source; the previous complete one is.
     }
   }
@@ -641,6 +672,8 @@ async function repairLiveFiles(configDir: string, certName: string, options: Rep
     return { action: 'no-version', removed };
   }
 
+  // Both branches below may rewrite the live renewal.json.
+  refuseToReplaceNewer(RENEWAL_SETTINGS_FORMAT, paths.renewal);
   const live: Partial<Record<CertificateFileKind, string>> = {};
   for (const kind of LIVE_WRITE_ORDER) {
     const text = readTrustedFile(paths[kind]);
@@ -743,7 +776,9 @@ export async function writeRenewalSettings(
 ): Promise<void> {
   const paths = lineagePaths(configDir, certName);
   if (!exists(paths.dir)) throw new LocalError(`certificate "${certName}" does not exist (${paths.dir})`);
-  await atomicWrite(paths.renewal, serializeRenewalSettings(settings), { mode: PRIVATE });
+  const text = serializeRenewalSettings(settings, paths.renewal);
+  refuseToReplaceNewer(RENEWAL_SETTINGS_FORMAT, paths.renewal);
+  await atomicWrite(paths.renewal, text, { mode: PRIVATE });
 }
 
 export interface LineageListing {
@@ -875,22 +910,7 @@ async function completeVersions(paths: LineagePaths): Promise<number[]> {
 async function readManifest(dir: string): Promise<Manifest | undefined> {
   const path = childPath(dir, MANIFEST_FILE);
   const text = readTrustedFile(path);
-  if (text === undefined) return undefined;
-  try {
-    const value = JSON.parse(text) as Partial<Manifest>;
-    if (
-      value.version === MANIFEST_VERSION &&
-      typeof value.number === 'number' &&
-      typeof value.createdAt === 'string' &&
-      typeof value.files === 'object' &&
-      value.files !== null
-    ) {
-      return value as Manifest;
-    }
-  } catch {
-    // Reported below as one message.
-  }
-  throw new LocalError(`${path}: not a valid manifest`);
+  return text === undefined ? undefined : parseStored(MANIFEST_FORMAT, text, path);
 }
 
 async function readCurrentMarker(paths: LineagePaths): Promise<number | undefined> {
@@ -924,11 +944,15 @@ function versionNumbers(entries: readonly Dirent[]): number[] {
     .sort((a, b) => a - b);
 }
 
-/** For pruning and listing: a version whose manifest is unreadable counts as incomplete. */
+/**
+ * For pruning and listing: a version whose manifest is unreadable counts as incomplete. One a
+ * newer acmecli wrote is refused (NewerFormatError): pruning would remove it as incomplete.
+ */
 async function isComplete(dir: string): Promise<boolean> {
   try {
     return (await readManifest(dir)) !== undefined;
-  } catch {
+  } catch (error) {
+    if (error instanceof NewerFormatError) throw error;
     return false;
   }
 }

@@ -5,10 +5,12 @@
  */
 import type { Identifier } from '../acme/types.js';
 import { parseIdentifier } from '../crypto/identifiers.js';
-import { LocalError, UsageError } from '../errors.js';
-import { validateAccountName } from './layout.js';
+import { LocalError } from '../errors.js';
+import { RENEWAL_FILE } from './layout.js';
+import { FieldChecker, parseStored, serializeStored, stripBom, UNCHANGED, type StoredFormat } from './stored-json.js';
 import { readTrustedFile } from './trust.js';
 
+/** renewal.json's format; a file without the field is version 0, whose fields are version 1's. */
 export const RENEWAL_SETTINGS_VERSION = 1;
 
 export interface ExtraFiles {
@@ -49,8 +51,12 @@ export interface RenewalSettings {
   [extra: string]: unknown;
 }
 
-export function serializeRenewalSettings(settings: RenewalSettings): string {
-  return `${JSON.stringify(settings, null, 2)}\n`;
+/**
+ * The text of `renewal.json` for `settings`, in the current format version; LocalError naming
+ * `source` and the field for settings parseRenewalSettings would refuse.
+ */
+export function serializeRenewalSettings(settings: RenewalSettings, source: string = RENEWAL_FILE): string {
+  return serializeStored(RENEWAL_SETTINGS_FORMAT, settings, source);
 }
 
 /**
@@ -61,23 +67,16 @@ export function serializeRenewalSettings(settings: RenewalSettings): string {
  * key type, the plugin and its options: renew checks those and names this file and the field).
  */
 export function parseRenewalSettings(text: string, source: string): RenewalSettings {
-  let value: unknown;
-  try {
-    value = JSON.parse(stripBom(text));
-  } catch (error) {
-    const why = text.trim() === '' ? 'the file is empty' : 'not valid JSON (truncated or hand-edited?)';
-    throw new LocalError(`${source}: ${why}`, { cause: error });
-  }
-  const v = new Validator(source);
-  const root = v.object(value, '');
-  if (root.version !== RENEWAL_SETTINGS_VERSION) {
-    throw new LocalError(
-      `${source}: field "version" ${root.version === undefined ? 'is missing' : `is ${JSON.stringify(root.version)}`}, this acmecli reads version ${RENEWAL_SETTINGS_VERSION}`,
-      typeof root.version === 'number' && root.version > RENEWAL_SETTINGS_VERSION
-        ? { hint: 'it was written by a newer acmecli' }
-        : {},
-    );
-  }
+  return parseStored(RENEWAL_SETTINGS_FORMAT, text, source);
+}
+
+export const RENEWAL_SETTINGS_FORMAT: StoredFormat<RenewalSettings> = {
+  version: RENEWAL_SETTINGS_VERSION,
+  migrations: { 0: UNCHANGED },
+  check: checkRenewalSettings,
+};
+
+function checkRenewalSettings(root: Record<string, unknown>, v: FieldChecker): RenewalSettings {
   const identifiers = v.array(root.identifiers, 'identifiers').map((item, index) => {
     const path = `identifiers[${index}]`;
     const obj = v.object(item, path);
@@ -132,7 +131,7 @@ export function parseRenewalSettings(text: string, source: string): RenewalSetti
 }
 
 /** The dns-01 settings as issue writes them (Dns01Settings): only known keys, each of its type. */
-function parseDns01(v: Validator, stored: Record<string, unknown>): Record<string, unknown> {
+function parseDns01(v: FieldChecker, stored: Record<string, unknown>): Record<string, unknown> {
   const dns01: Record<string, unknown> = {};
   if (stored.challengeAlias !== undefined) {
     const alias = v.string(stored.challengeAlias, 'dns01.challengeAlias');
@@ -152,107 +151,6 @@ function parseDns01(v: Validator, stored: Record<string, unknown>): Record<strin
   if (stored.skipPropagationCheck !== undefined)
     dns01.skipPropagationCheck = v.boolean(stored.skipPropagationCheck, 'dns01.skipPropagationCheck');
   return dns01;
-}
-
-/**
- * Values already found valid in this run: a thousand lineages name the same server and account,
- * and URL parsing is slow in the binaries' interpreter-only V8.
- */
-const validUrls = new Set<string>();
-const validAccountNames = new Set<string>();
-
-class Validator {
-  constructor(private readonly source: string) {}
-
-  fail(field: string, why: string): never {
-    const where = field === '' ? 'top level' : `field "${field}"`;
-    throw new LocalError(`${this.source}: ${where} ${why}`);
-  }
-
-  object(value: unknown, field: string): Record<string, unknown> {
-    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-      this.fail(
-        field,
-        value === undefined ? 'is missing (must be an object)' : `must be an object, not ${describe(value)}`,
-      );
-    }
-    return value as Record<string, unknown>;
-  }
-
-  array(value: unknown, field: string): unknown[] {
-    if (!Array.isArray(value)) {
-      this.fail(field, value === undefined ? 'is missing (must be a list)' : `must be a list, not ${describe(value)}`);
-    }
-    return value;
-  }
-
-  string(value: unknown, field: string): string {
-    if (typeof value !== 'string') {
-      this.fail(
-        field,
-        value === undefined ? 'is missing (must be a string)' : `must be a string, not ${describe(value)}`,
-      );
-    }
-    // Strings become paths, arguments and command lines: a NUL cannot be any of them.
-    if (value.includes('\0')) this.fail(field, 'contains a NUL character');
-    return value;
-  }
-
-  /** An http(s) URL (the transport refuses plain http except on loopback when it is used). */
-  url(value: unknown, field: string): string {
-    const text = this.string(value, field);
-    if (validUrls.has(text)) return text;
-    if (!URL.canParse(text) || !/^https?:$/.test(new URL(text).protocol))
-      this.fail(field, `must be an http(s) URL, not ${JSON.stringify(text)}`);
-    validUrls.add(text);
-    return text;
-  }
-
-  milliseconds(value: unknown, field: string): number {
-    if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
-      this.fail(
-        field,
-        value === undefined
-          ? 'is missing (must be a number of milliseconds)'
-          : `must be a number of milliseconds, not ${describe(value)}`,
-      );
-    }
-    return value;
-  }
-
-  /** Checked as `--account` is (it names a directory). */
-  accountName(value: unknown, field: string): string {
-    const name = this.string(value, field);
-    if (validAccountNames.has(name)) return name;
-    try {
-      validateAccountName(name);
-    } catch (error) {
-      if (!(error instanceof UsageError)) throw error;
-      this.fail(field, error.message);
-    }
-    validAccountNames.add(name);
-    return name;
-  }
-
-  boolean(value: unknown, field: string): boolean {
-    if (typeof value !== 'boolean') {
-      this.fail(
-        field,
-        value === undefined ? 'is missing (must be true or false)' : `must be true or false, not ${describe(value)}`,
-      );
-    }
-    return value;
-  }
-}
-
-function describe(value: unknown): string {
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'a list';
-  return typeof value === 'object' ? 'an object' : `${typeof value} ${JSON.stringify(value)}`;
-}
-
-function stripBom(text: string): string {
-  return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
 }
 
 export type ConfigValues = Record<string, string | true>;

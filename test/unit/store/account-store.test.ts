@@ -81,7 +81,7 @@ describe('account store', () => {
     const path = accountPaths(config, SERVER, 'default').record;
     await writeFile(path, JSON.stringify({ ...record(), contact: 'x' }));
     await expect(loadAccount(config, SERVER, 'default')).rejects.toThrow(
-      `${path}: field "contact" must be a list of strings`,
+      `${path}: field "contact" must be a list, not string "x"`,
     );
     await writeFile(path, '{"url":');
     await expect(loadAccount(config, SERVER, 'default')).rejects.toThrow(`${path}: not valid JSON`);

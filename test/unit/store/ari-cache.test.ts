@@ -56,7 +56,7 @@ describe('ARI cache', () => {
     await writeFile(path, JSON.stringify({ ...ENTRY, renewAt: 'soon' }));
     expect(await readAriCache(dir, (error) => seen.push(error))).toBeUndefined();
     expect(seen.map((e) => e.message)).toEqual([
-      `${path}: field "window.start" must be a string`,
+      `${path}: field "window.start" must be a string, not number 1`,
       `${path}: field "renewAt" must be a date, not "soon"`,
     ]);
   });
