@@ -23,24 +23,48 @@ export const ExitCode = {
   renewPartial: 7,
   /** The reload command failed after new files were written. */
   reloadFailed: 8,
+  /** Interrupted (Ctrl-C, SIGTERM): 128 + SIGINT, as shells report it. */
+  interrupted: 130,
 } as const;
 export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
 
+/**
+ * The facts behind a piece of advice from the protocol core (src/acme), which names no flag or
+ * command of the CLI: the CLI words each kind (src/cli/hints.ts).
+ */
+export type Advice =
+  /** What the CA said: the RFC 8555 problem type and the CA result codes (`OUT_OF_CREDIT`) in its details. */
+  | { kind: 'caProblem'; problemType: string | undefined; resultCodes: readonly string[] }
+  /** The ACME server's TLS certificate is not signed by a trusted CA. */
+  | { kind: 'serverCertificateUntrusted' }
+  /** The server demands a TLS client certificate and none was given. */
+  | { kind: 'clientCertificateRequired' }
+  /** The server did not accept the TLS client certificate given. */
+  | { kind: 'clientCertificateRefused' }
+  /** A request needs an ACME account, and none was registered with the client. */
+  | { kind: 'accountNotRegistered' }
+  /** A wildcard name, and no configured plugin solves dns-01. */
+  | { kind: 'wildcardNeedsDnsPlugin' };
+
 export interface AcmecliErrorOptions {
   hint?: string;
+  advice?: Advice;
   cause?: unknown;
 }
 
 export class AcmecliError extends Error {
   readonly exitCode: ExitCodeValue;
-  /** One line of advice for the user (a CA-specific code explained, a plugin suggestion). */
+  /** One line of advice for the user, worded by a layer that knows the CLI (store, schedule...). */
   readonly hint?: string;
+  /** Facts for advice, from the protocol core; the CLI words them (src/cli/hints.ts). */
+  readonly advice?: Advice;
 
   constructor(message: string, exitCode: ExitCodeValue, options: AcmecliErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
     this.exitCode = exitCode;
     if (options.hint !== undefined) this.hint = options.hint;
+    if (options.advice !== undefined) this.advice = options.advice;
   }
 }
 
@@ -56,6 +80,11 @@ export class LocalError extends AcmecliError {
   }
 }
 
+/**
+ * Exit 5: the exchange with the CA failed (connection, TLS, timeout, an answer cut off or not in
+ * the protocol's shape), or polling gave up. Asking again later may succeed. What the CA decided
+ * is not one: a problem document or a refused order is exit 3, a failed validation exit 4.
+ */
 export class NetworkError extends AcmecliError {
   constructor(message: string, options?: AcmecliErrorOptions) {
     super(message, ExitCode.network, options);
@@ -75,7 +104,7 @@ export class PluginError extends AcmecliError {
 /** The operation was cancelled (Ctrl-C, SIGTERM). */
 export class AbortedError extends AcmecliError {
   constructor(message = 'cancelled', options?: AcmecliErrorOptions) {
-    super(message, ExitCode.bug, options);
+    super(message, ExitCode.interrupted, options);
   }
 }
 

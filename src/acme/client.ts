@@ -388,7 +388,9 @@ export class AcmeClient {
 
   private requireAccountUrl(): string {
     if (this.accountUrlValue === undefined) {
-      throw new UsageError('no ACME account is registered for this server: run `acmecli register` first');
+      throw new UsageError('no ACME account is registered for this server', {
+        advice: { kind: 'accountNotRegistered' },
+      });
     }
     return this.accountUrlValue;
   }

@@ -90,18 +90,18 @@ export interface ExternalAccountBinding {
  * Decodes a MAC key in any of the spellings CAs hand out (Certigna and GlobalSign print
  * base64url without padding, others padded or standard base64). Never echoes the key.
  */
-export function decodeEabHmacKey(text: string, flag = '--eab-hmac-key'): Uint8Array {
+export function decodeEabHmacKey(text: string, what = 'the EAB MAC key'): Uint8Array {
   const trimmed = text.trim();
-  if (trimmed === '') throw new UsageError(`${flag} is empty`);
+  if (trimmed === '') throw new UsageError(`${what} is empty`);
   if (!/^[A-Za-z0-9+/_-]+={0,2}$/.test(trimmed)) {
-    throw new UsageError(`${flag} is not base64 or base64url (it contains characters outside A-Z a-z 0-9 + / - _ =)`);
+    throw new UsageError(`${what} is not base64 or base64url (it contains characters outside A-Z a-z 0-9 + / - _ =)`);
   }
   const unpadded = trimmed.replace(/=+$/, '');
   if (unpadded.length % 4 === 1)
-    throw new UsageError(`${flag} has an impossible base64 length (${trimmed.length} characters): was it cut short?`);
+    throw new UsageError(`${what} has an impossible base64 length (${trimmed.length} characters): was it cut short?`);
   const bytes = Buffer.from(unpadded.replace(/\+/g, '-').replace(/\//g, '_'), 'base64url');
   if (bytes.length < 16)
-    throw new UsageError(`${flag} decodes to only ${bytes.length} bytes; a MAC key has at least 16`);
+    throw new UsageError(`${what} decodes to only ${bytes.length} bytes; a MAC key has at least 16`);
   return new Uint8Array(bytes);
 }
 

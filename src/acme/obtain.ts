@@ -25,6 +25,7 @@ import { AlreadyReplacedError, describeProblem } from './problem.js';
 import { CHALLENGE_TYPES, type ChallengeTask, type ChallengeType, type Solver, type SolverChooser } from './solver.js';
 import type { Authorization, Challenge, Identifier, Order } from './types.js';
 import { ValidationError, type ValidationFailure } from './validation-error.js';
+import { CertificateKeyMismatchError, InvalidOrderError } from './verdicts.js';
 
 export type ObtainEvent =
   | { type: 'ordering'; identifiers: readonly Identifier[] }
@@ -42,7 +43,7 @@ export interface ObtainOptions {
   identifiers: readonly Identifier[];
   /** The certificate key; a CSR is built from it. Exactly one of certificateKey / csrDer. */
   certificateKey?: KeyObject;
-  /** A ready CSR (`--csr`): its identifiers must equal `identifiers`. */
+  /** A ready CSR: its identifiers must equal `identifiers`. */
   csrDer?: Uint8Array;
   chooseSolver: SolverChooser;
   notBefore?: Date;
@@ -158,10 +159,14 @@ export function planSolvers(
         : CHALLENGE_TYPES;
     const choice = chooseSolver(base, wildcard, possible);
     if (!choice) {
+      if (wildcard) {
+        throw new UsageError(
+          `${identifier.value} is a wildcard, which only dns-01 can validate, and no configured plugin solves dns-01`,
+          { advice: { kind: 'wildcardNeedsDnsPlugin' } },
+        );
+      }
       throw new UsageError(
-        wildcard
-          ? `${identifier.value} is a wildcard, which only dns-01 can validate: use a DNS plugin (--nsupdate or --manual with --preferred-challenges dns-01)`
-          : `no configured challenge plugin can validate ${identifier.value} (possible types: ${possible.join(', ')})`,
+        `no configured challenge plugin can validate ${identifier.value} (possible types: ${possible.join(', ')})`,
       );
     }
     const entry = planned.get(choice.solver) ?? { identifiers: [], types: new Set<ChallengeType>() };
@@ -231,7 +236,11 @@ export async function obtainCertificate(client: AcmeClient, options: ObtainOptio
     log.debug(`order ${created.url}: ${created.order.status}`);
     checkOrder(created.order, created.url);
     if (created.order.status === 'invalid') {
-      throw new NetworkError(`the CA created order ${created.url} as invalid: ${describeProblem(created.order.error)}`);
+      throw new InvalidOrderError(
+        `the CA created order ${created.url} as invalid: ${describeProblem(created.order.error)}`,
+        created.url,
+        created.order.error,
+      );
     }
 
     ordered.assertAuthorizationUrls(created.order.authorizations, created.url);
@@ -261,7 +270,11 @@ export async function obtainCertificate(client: AcmeClient, options: ObtainOptio
       });
     }
     if (order.status === 'invalid') {
-      throw new NetworkError(`order ${created.url} became invalid: ${describeProblem(order.error)}`);
+      throw new InvalidOrderError(
+        `order ${created.url} became invalid: ${describeProblem(order.error)}`,
+        created.url,
+        order.error,
+      );
     }
     let retryAfter: number | undefined;
     if (order.status === 'ready') {
@@ -284,7 +297,16 @@ export async function obtainCertificate(client: AcmeClient, options: ObtainOptio
         ...(options.poll ? { policy: options.poll } : {}),
       });
     }
+    if (order.status === 'invalid') {
+      throw new InvalidOrderError(
+        `order ${created.url} ended invalid without a certificate: ${describeProblem(order.error)}`,
+        created.url,
+        order.error,
+      );
+    }
     if (order.status !== 'valid' || typeof order.certificate !== 'string') {
+      // An order that went back to pending, or is valid without a certificate URL: an answer
+      // outside the protocol, which a later run may not meet.
       throw new NetworkError(
         `order ${created.url} ended ${order.status} without a certificate: ${describeProblem(order.error)}`,
       );
@@ -295,11 +317,7 @@ export async function obtainCertificate(client: AcmeClient, options: ObtainOptio
     const chosen = await downloadPreferredChain(client, order.certificate, options.preferredChain, signal, log);
     const expectedKey = csrPublicKey ?? createPublicKey(options.certificateKey as KeyObject);
     const leafInfo = parseCertificate(chosen.pems[0] as string);
-    if (!publicKeysEqual(leafInfo.publicKey, expectedKey)) {
-      throw new NetworkError(
-        `the CA returned a certificate (${order.certificate}) whose public key does not match the certificate key`,
-      );
-    }
+    if (!publicKeysEqual(leafInfo.publicKey, expectedKey)) throw new CertificateKeyMismatchError(order.certificate);
     // A certificate for names that were not ordered (or without some that were) is refused: the
     // files acmecli installs must vouch for exactly what the user asked for, nothing more.
     if (leafInfo.otherAltNames.length > 0) {
@@ -539,7 +557,10 @@ async function solveAuthorizations(
   }
 }
 
-/** The PEM chain from `url`, split and checked link by link; NetworkError when unusable. */
+/**
+ * The PEM chain from `url`, split and checked link by link. An unusable one is a NetworkError
+ * (exit 5), not a verdict: a body cut off in transit that still ended cleanly reads the same way.
+ */
 function usableChain(pem: string, url: string): string[] {
   try {
     const pems = splitPemChain(pem, url);

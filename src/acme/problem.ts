@@ -2,9 +2,8 @@
  * RFC 8555 §6.7 problem documents as typed errors. The whole document stays on the error as data
  * (type, detail, status, subproblems, Retry-After), and only what code branches on gets a class.
  */
-import { AcmecliError, ExitCode } from '../errors.js';
+import { AcmecliError, ExitCode, type Advice } from '../errors.js';
 import type { Identifier, ProblemDocument } from './types.js';
-import { hintForProblem } from './ca-hints.js';
 
 export const ACME_ERROR_PREFIX = 'urn:ietf:params:acme:error:';
 
@@ -62,9 +61,9 @@ export class AcmeProblemError extends AcmecliError {
       .map((s) => `${describeIdentifier(s.identifier)}${s.code ?? s.type}${s.detail ? ` ${oneLine(s.detail)}` : ''}`)
       .join('; ');
     if (subs && !summary?.includes(subs)) parts.push(`[${subs}]`);
-    const hint = hintForProblem(code, [detail, ...subproblems.map((s) => s.detail)]);
+    const advice = caProblemAdvice(code, [detail, ...subproblems.map((s) => s.detail)]);
     // type, title and subproblem fields come from the CA as well: the message stays one line.
-    super(oneLine(parts.join(': ')), ExitCode.caRejected, hint === undefined ? {} : { hint });
+    super(oneLine(parts.join(': ')), ExitCode.caRejected, advice === undefined ? {} : { advice });
     this.type = type;
     this.code = code;
     this.detail = detail;
@@ -123,6 +122,31 @@ export function problemError(init: AcmeProblemInit): AcmeProblemError {
     default:
       return new AcmeProblemError(init);
   }
+}
+
+/** A CA result code as CAs put them in `detail` (Certigna: `OUT_OF_CREDIT`, shared/seeds 000). */
+const RESULT_CODE_PATTERN = /\b([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+)\b/g;
+/** Enough for any real detail; a CA that lists more gets no more attention. */
+const MAX_RESULT_CODES = 10;
+
+/**
+ * The facts advice is worded from (src/cli/hints.ts): the RFC problem type (`badNonce`) and the
+ * result codes found in the details, in order. Undefined when there is neither.
+ */
+export function caProblemAdvice(
+  problemType: string | undefined,
+  details: readonly (string | undefined)[],
+): Advice | undefined {
+  const resultCodes: string[] = [];
+  for (const detail of details) {
+    if (typeof detail !== 'string') continue;
+    for (const match of detail.matchAll(RESULT_CODE_PATTERN)) {
+      const code = match[1] as string;
+      if (resultCodes.length < MAX_RESULT_CODES && !resultCodes.includes(code)) resultCodes.push(code);
+    }
+  }
+  if (problemType === undefined && resultCodes.length === 0) return undefined;
+  return { kind: 'caProblem', problemType, resultCodes };
 }
 
 /** The one-line description of a challenge/order error embedded in an ACME object. */

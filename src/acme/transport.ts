@@ -497,7 +497,7 @@ export class Transport {
     if (code !== undefined && TLS_TRUST_CODES.has(code)) {
       return new PermanentNetworkError(`${target}: the server's TLS certificate is not trusted (${code})`, {
         cause: error,
-        hint: "pass the CA that signed the ACME server's certificate with --ca-bundle FILE",
+        advice: { kind: 'serverCertificateUntrusted' },
       });
     }
     if (code === 'ERR_TLS_CERT_ALTNAME_INVALID' || code === 'CERT_HAS_EXPIRED') {
@@ -510,9 +510,7 @@ export class Transport {
         `${target}: the server refused the TLS connection (${code}): it wants a client certificate${this.hasClientCertificate ? ' and did not accept the one given' : ''}`,
         {
           cause: error,
-          hint: this.hasClientCertificate
-            ? 'check that --client-cert is issued by a CA the server trusts for client authentication'
-            : 'this server demands a client certificate (EJBCA on port 8443): pass --client-cert FILE and --client-key FILE',
+          advice: { kind: this.hasClientCertificate ? 'clientCertificateRefused' : 'clientCertificateRequired' },
         },
       );
     }
@@ -531,7 +529,7 @@ function bodyReceived(body: { received: number; declared: number }): string {
  * which is reserved for the CA's own problem documents.
  */
 function refusedDestination(target: string, why: string, exemptIfUserNamed: boolean): PermanentNetworkError {
-  const exemption = exemptIfUserNamed ? '; acmecli goes there only when the ACME directory is on that host' : '';
+  const exemption = exemptIfUserNamed ? '; allowed only when the ACME directory is on that host' : '';
   return new PermanentNetworkError(`${target}: refused: ${why}${exemption}`);
 }
 

@@ -1,8 +1,6 @@
 import { AcmecliError, ExitCode } from '../errors.js';
 import type { Identifier, ProblemDocument } from './types.js';
-import { describeProblem } from './problem.js';
-import { hintForProblem } from './ca-hints.js';
-import { problemCode } from './problem.js';
+import { caProblemAdvice, describeProblem, problemCode } from './problem.js';
 
 export interface ValidationFailure {
   identifier: Identifier;
@@ -18,21 +16,22 @@ function label(failure: ValidationFailure): string {
   return failure.challengeType ? `${name} (${failure.challengeType})` : name;
 }
 
-/** One or more authorizations failed; every failing identifier is named with the CA's reason. */
+/**
+ * One or more authorizations failed; every failing identifier is named with the CA's reason.
+ * Exit 4: what the user fixes is the challenge's setup (DNS, web server, firewall), then runs again.
+ */
 export class ValidationError extends AcmecliError {
   readonly failures: readonly ValidationFailure[];
 
-  constructor(failures: readonly ValidationFailure[], options: { hint?: string } = {}) {
+  constructor(failures: readonly ValidationFailure[]) {
     const parts = failures.map((f) => `${label(f)}: ${f.localReason ?? describeProblem(f.problem)}`);
     const noun = failures.length === 1 ? 'validation failed for' : `validation failed for ${failures.length} names:`;
     const first = failures.find((f) => f.problem)?.problem;
-    const hint =
-      options.hint ??
-      hintForProblem(
-        problemCode(first?.type),
-        failures.map((f) => f.problem?.detail),
-      );
-    super(`${noun} ${parts.join('; ')}`, ExitCode.validation, hint === undefined ? {} : { hint });
+    const advice = caProblemAdvice(
+      problemCode(first?.type),
+      failures.map((f) => f.problem?.detail),
+    );
+    super(`${noun} ${parts.join('; ')}`, ExitCode.validation, advice === undefined ? {} : { advice });
     this.failures = failures;
   }
 }

@@ -4,11 +4,12 @@
  * line, plus a hint), and the exit code recorded. Commands stay thin: parse, call, render.
  */
 import type { Command } from 'commander';
-import { AcmecliError, AbortedError, ExitCode, messageOf } from '../errors.js';
+import { AcmecliError, ExitCode, messageOf } from '../errors.js';
 import { stackLines } from '../output/escape.js';
 import type { OutputLine, Reporter } from '../output/reporter.js';
 import type { RunContext } from '../operations/context.js';
 import { SECRET_ENV_VARS } from '../hooks/secret-env.js';
+import { hintFor } from './hints.js';
 import { applyConfigFile, buildRunContext, createRunReporter, loadConfigFile, type GlobalOptions } from './global.js';
 import type { CliRuntime, CliState } from './runtime.js';
 export type { CliState };
@@ -40,10 +41,11 @@ function chain(command: Command): Command[] {
 export function errorDocument(error: unknown): { message: string; exitCode: number; hint?: string; type?: string } {
   if (error instanceof AcmecliError) {
     const problemType = (error as { type?: unknown }).type;
+    const hint = hintFor(error);
     return {
       message: error.message,
-      exitCode: error instanceof AbortedError ? 130 : error.exitCode,
-      ...(error.hint ? { hint: error.hint } : {}),
+      exitCode: error.exitCode,
+      ...(hint ? { hint } : {}),
       ...(typeof problemType === 'string' ? { type: problemType } : {}),
     };
   }

@@ -40,6 +40,8 @@ export async function eabFromOptions(
     );
   }
   if (keyId === undefined || hmacKey === undefined) return undefined;
+  // The file's key was checked as it was read, under the file's name.
+  if (!useFile) decodeEabHmacKey(hmacKey, '--eab-hmac-key');
   return { keyId, hmacKey, algorithm: (options.eabAlgorithm ?? 'HS256') as EabAlgorithm };
 }
 

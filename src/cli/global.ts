@@ -15,6 +15,7 @@ import { validateAccountName } from '../store/layout.js';
 import { createReporter, type Reporter, type ReporterMode } from '../output/reporter.js';
 import type { RunContext } from '../operations/context.js';
 import { DEFAULT_SERVER, resolveServer } from '../operations/servers.js';
+import { hintFor } from './hints.js';
 import type { CliRuntime } from './runtime.js';
 
 /** Config-file keys that name options by their long flag, or these few aliases certbot users write. */
@@ -154,6 +155,7 @@ export function buildRunContext(globals: GlobalOptions, runtime: CliRuntime, rep
     proxy,
     userAgent: `acmecli/${runtime.version} (${runtime.platform}; ${process.arch}) node/${process.versions.node}`,
     now: runtime.now,
+    hintFor,
     env: runtime.env,
     ...(globals.caBundle ? { caBundle: globals.caBundle } : {}),
     ...(globals.clientCert ? { clientCert: globals.clientCert } : {}),

@@ -6,6 +6,7 @@ import { homedir } from 'node:os';
 import { loadCore } from './core-loader.js';
 import { escapeLine, stackLines } from '../output/escape.js';
 import { VERSION } from './version.js';
+import { ExitCode } from './exit-codes.js';
 
 function isSingleExecutable(): boolean {
   try {
@@ -52,7 +53,7 @@ async function main(): Promise<void> {
   let interrupts = 0;
   const onSignal = (name: NodeJS.Signals) => {
     interrupts++;
-    if (interrupts > 1) process.exit(130);
+    if (interrupts > 1) process.exit(ExitCode.interrupted);
     process.stderr.write(`\nacmecli: ${name} received, cleaning up (again to quit at once)\n`);
     controller.abort(new Error(name));
   };
@@ -81,7 +82,9 @@ async function main(): Promise<void> {
     isSea: sea,
     version: VERSION,
   });
-  process.exitCode = controller.signal.aborted ? 130 : code;
+  // An interrupted run exits 130 whatever error the interrupt surfaced as: a hook in the terminal's
+  // process group gets the same Ctrl-C and may report its own failure before the abort is seen.
+  process.exitCode = controller.signal.aborted ? ExitCode.interrupted : code;
 }
 
 main().catch((error: unknown) => {

@@ -31,6 +31,8 @@ export interface RunContext extends ConnectionSettings {
   /** How long the CA may take to answer one request (ACMECLI_HTTP_TIMEOUT, seconds); default 30 s. */
   httpTimeoutMs?: number;
   now: () => Date;
+  /** The hint line for an error: the CLI words the core's advice with its flags (src/cli/hints.ts). */
+  hintFor: (error: unknown) => string | undefined;
   /** The environment, for plugin options that may come from it (ACMECLI_NSUPDATE_KEY on renew). */
   env: Readonly<Record<string, string | undefined>>;
 }

@@ -272,7 +272,7 @@ interface DueRenewal {
 function failedItem(context: RunContext, certName: string, error: unknown): RenewItem {
   if (context.signal.aborted) throw error;
   const exitCode = error instanceof AcmecliError ? error.exitCode : ExitCode.bug;
-  const hint = error instanceof AcmecliError ? error.hint : undefined;
+  const hint = context.hintFor(error);
   context.reporter.error(`${certName}: renewal failed: ${messageOf(error)}${hint ? ` (hint: ${hint})` : ''}`);
   return { certName, outcome: 'failed', error: { message: messageOf(error), exitCode, ...(hint ? { hint } : {}) } };
 }

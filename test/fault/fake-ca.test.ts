@@ -14,7 +14,9 @@ import { DEFAULT_MAX_RESPONSE_BYTES, Transport, type TransportOptions } from '..
 import type { Solver } from '../../src/acme/solver.js';
 import { generateKey } from '../../src/crypto/keys.js';
 import { parseCertificate } from '../../src/crypto/certificate.js';
-import { NetworkError, PollTimeoutError } from '../../src/errors.js';
+import { ExitCode, NetworkError, PollTimeoutError } from '../../src/errors.js';
+import { CertificateKeyMismatchError, InvalidOrderError } from '../../src/acme/verdicts.js';
+import { hintFor } from '../../src/cli/hints.js';
 import { sendProblem, startFakeCa, unrelatedPublicKey, type FakeCa, type FakeCaOptions } from '../helpers/fake-ca.js';
 import { chooseOnly } from '../helpers/test-solvers.js';
 
@@ -596,17 +598,24 @@ describe('order flow', () => {
         return `${issued.leafPem}${stranger.caPem}`;
       },
     ],
-  ] as const)('fake CA: a certificate chain with %s is a NetworkError', async (label, chain) => {
+  ] as const)('fake CA: a certificate chain with %s is refused', async (label, chain) => {
     await withFake({ certificateChain: (issued) => chain(issued) }, async ({ fake, client }) => {
       await register(client);
       const options = await obtainOptions(['chain.example.test']);
       const result = await measure(() => obtainCertificate(client, options));
       record(`chain: ${label}`, fake, result);
-      expect(result.error).toBeInstanceOf(NetworkError);
       expect((result.error as Error).message).toContain(`${fake.origin}/cert/`);
-      expect((result.error as Error).message).toMatch(
-        label === 'a leaf for another key' ? /does not match the certificate key/ : /unusable/,
-      );
+      if (label === 'a leaf for another key') {
+        // The CA's verdict (exit 3): nothing to fix locally, nothing a later run changes.
+        expect(result.error).toBeInstanceOf(CertificateKeyMismatchError);
+        expect((result.error as CertificateKeyMismatchError).exitCode).toBe(ExitCode.caRejected);
+        expect((result.error as Error).message).toMatch(/does not match the certificate key/);
+      } else {
+        // A broken answer reads as one cut off in transit: exit 5.
+        expect(result.error).toBeInstanceOf(NetworkError);
+        expect((result.error as NetworkError).exitCode).toBe(ExitCode.network);
+        expect((result.error as Error).message).toMatch(/unusable/);
+      }
     });
   });
 
@@ -623,6 +632,77 @@ describe('order flow', () => {
       ]);
       expect(fake.requests.filter((r) => r.method === 'POST').every((r) => r.nonceFresh && r.signatureValid)).toBe(
         true,
+      );
+    });
+  });
+});
+
+describe('orders the CA declares invalid', () => {
+  const problem = (code: string, detail: string) => ({ type: `urn:ietf:params:acme:error:${code}`, detail });
+
+  it('fake CA: an order created invalid is the CA refusing it (exit 3), with nothing presented', async () => {
+    const rewriteOrder = (order: Record<string, unknown>) => ({
+      ...order,
+      status: 'invalid',
+      error: problem('rejectedIdentifier', 'policy forbids issuing for refused.example.test'),
+    });
+    await withFake({ rewriteOrder }, async ({ fake, client }) => {
+      await register(client);
+      let presented = 0;
+      const solver: Solver = { ...noopSolver, present: async () => void presented++ };
+      const options = await obtainOptions(['refused.example.test'], { chooseSolver: chooseOnly('http-01', solver) });
+      const result = await measure(() => obtainCertificate(client, options));
+      record('order created invalid', fake, result);
+      expect(result.error).toBeInstanceOf(InvalidOrderError);
+      expect((result.error as InvalidOrderError).exitCode).toBe(ExitCode.caRejected);
+      expect((result.error as Error).message).toMatch(
+        /^the CA created order \S+ as invalid: rejectedIdentifier: policy forbids issuing for refused\.example\.test$/,
+      );
+      expect(presented).toBe(0);
+      expect(fake.requestsTo('challenge')).toHaveLength(0);
+    });
+  });
+
+  it('fake CA: an order that turns invalid for a failed DNS check is a validation failure (exit 4)', async () => {
+    const rewriteOrder = (order: Record<string, unknown>) =>
+      order.status === 'ready'
+        ? {
+            ...order,
+            status: 'invalid',
+            error: problem('dns', 'no TXT record found at _acme-challenge.dns.example.test'),
+          }
+        : order;
+    await withFake({ rewriteOrder }, async ({ fake, client }) => {
+      await register(client);
+      const options = await obtainOptions(['dns.example.test']);
+      const result = await measure(() => obtainCertificate(client, options));
+      record('order invalid for a dns problem', fake, result);
+      expect(result.error).toBeInstanceOf(InvalidOrderError);
+      expect((result.error as InvalidOrderError).exitCode).toBe(ExitCode.validation);
+      expect((result.error as Error).message).toMatch(/^order \S+ became invalid: dns: no TXT record found/);
+      expect(fake.requestsTo('finalize')).toHaveLength(0);
+    });
+  });
+
+  it('fake CA: an order that ends invalid after finalization is the CA refusing to issue (exit 3), hinted', async () => {
+    const rewriteOrder = (order: Record<string, unknown>) => {
+      if (order.status !== 'valid') return order;
+      const { certificate: _certificate, ...rest } = order;
+      return { ...rest, status: 'invalid', error: problem('serverInternal', 'ACME_ORDER_FINALIZE_ERROR') };
+    };
+    await withFake({ rewriteOrder }, async ({ fake, client }) => {
+      await register(client);
+      const options = await obtainOptions(['finalize.example.test']);
+      const result = await measure(() => obtainCertificate(client, options));
+      record('order invalid after finalize', fake, result);
+      expect(result.error).toBeInstanceOf(InvalidOrderError);
+      expect((result.error as InvalidOrderError).exitCode).toBe(ExitCode.caRejected);
+      expect((result.error as Error).message).toMatch(
+        /^order \S+ ended invalid without a certificate: serverInternal: ACME_ORDER_FINALIZE_ERROR$/,
+      );
+      expect(fake.requestsTo('finalize')).toHaveLength(1);
+      expect(hintFor(result.error)).toBe(
+        'ACME_ORDER_FINALIZE_ERROR: the CA failed to generate the certificate: retry later',
       );
     });
   });

@@ -20,6 +20,7 @@ import {
   type TestHttpSolver,
 } from '../helpers/test-solvers.js';
 import { ExitCode } from '../../src/errors.js';
+import { hintFor } from '../../src/cli/hints.js';
 
 let pebble: PebbleHandle;
 let transport: Transport;
@@ -274,7 +275,9 @@ describe('External Account Binding', () => {
       });
       const missing = await client.newAccount({ termsOfServiceAgreed: true }).catch((e: unknown) => e);
       expect(missing).toBeInstanceOf(ExternalAccountRequiredError);
-      expect((missing as AcmeProblemError).hint).toContain('--eab-kid');
+      // The core gives the problem type; the CLI words the hint with the flags.
+      expect((missing as AcmeProblemError).advice).toMatchObject({ problemType: 'externalAccountRequired' });
+      expect(hintFor(missing)).toContain('--eab-kid');
       const wrong = await client
         .newAccount({
           termsOfServiceAgreed: true,

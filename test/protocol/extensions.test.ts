@@ -16,6 +16,7 @@ import type { Solver } from '../../src/acme/solver.js';
 import { parseCertificate } from '../../src/crypto/certificate.js';
 import { generateKey } from '../../src/crypto/keys.js';
 import { NetworkError } from '../../src/errors.js';
+import { hintFor } from '../../src/cli/hints.js';
 import { requirePebbleFeature, startPebble, type PebbleHandle } from '../helpers/pebble.js';
 import { chooseOnly, startTestHttpSolver, type TestHttpSolver } from '../helpers/test-solvers.js';
 import { makeTempDir, removeTempDir } from '../helpers/processes.js';
@@ -448,7 +449,8 @@ describe('client-certificate TLS through an EJBCA-shaped front', () => {
       expect(error).toBeInstanceOf(NetworkError);
       expect((error as Error).message).toMatch(/certificate/i);
       expect((error as Error).message).toContain(front.origin);
-      expect((error as NetworkError).hint).toMatch(/client certificate/i);
+      expect((error as NetworkError).advice).toEqual({ kind: 'clientCertificateRequired' });
+      expect(hintFor(error)).toMatch(/client certificate/i);
       expect(front.refusedHandshakes.length).toBeGreaterThan(refusedBefore);
       expect(front.requests.length).toBe(requestsBefore);
       figures.push(
@@ -509,7 +511,8 @@ describe('server certificate trust', () => {
       const ms = Math.round(performance.now() - started);
       expect(error).toBeInstanceOf(NetworkError);
       expect((error as Error).message).toMatch(/not trusted/);
-      expect((error as NetworkError).hint).toContain('--ca-bundle');
+      expect((error as NetworkError).advice).toEqual({ kind: 'serverCertificateUntrusted' });
+      expect(hintFor(error)).toContain('--ca-bundle');
       figures.push({ what: 'untrusted server certificate: failure (ms)', value: ms });
     } finally {
       await untrusting.close();

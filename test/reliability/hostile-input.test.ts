@@ -641,8 +641,37 @@ describe('hostile answers from the CA (fake CA): a clear error, exit code, and n
       options: () => ({
         certificateChain: async ({ issueFor, caPem }) => (await issueFor(await fakeCa.unrelatedPublicKey())) + caPem,
       }),
-      code: 5,
+      code: 3,
       message: /the CA returned a certificate \(\S+\) whose public key does not match the certificate key/,
+    },
+    {
+      label: 'an order the CA creates invalid (it refuses the order)',
+      registerFirst: true,
+      options: () => ({
+        rewriteOrder: (order) => ({
+          ...order,
+          status: 'invalid',
+          error: { type: 'urn:ietf:params:acme:error:rejectedIdentifier', detail: 'policy forbids this name' },
+        }),
+      }),
+      code: 3,
+      message: /the CA created order \S+ as invalid: rejectedIdentifier: policy forbids this name/,
+    },
+    {
+      label: 'an order the CA invalidates for a failed DNS check (a validation failure)',
+      registerFirst: true,
+      options: () => ({
+        rewriteOrder: (order) =>
+          order.status === 'ready'
+            ? {
+                ...order,
+                status: 'invalid',
+                error: { type: 'urn:ietf:params:acme:error:dns', detail: 'no TXT record found' },
+              }
+            : order,
+      }),
+      code: 4,
+      message: /order \S+ became invalid: dns: no TXT record found/,
     },
     {
       label: 'a chain with garbage after the leaf',

@@ -60,23 +60,26 @@ describe('problem documents', () => {
     expect(error.message).not.toContain('\n');
   });
 
-  it('maps Certigna result codes in detail to a hint', () => {
+  it('gives the RFC problem type and the CA result codes in its details as advice, worded by no one here', () => {
     const error = problemError({
       ...base,
-      problem: { type: 'urn:ietf:params:acme:error:unauthorized', detail: 'Error OUT_OF_CREDIT for account' },
+      problem: {
+        type: 'urn:ietf:params:acme:error:compound',
+        detail: 'Error OUT_OF_CREDIT for account',
+        subproblems: [{ type: 'urn:ietf:params:acme:error:caa', detail: 'INVALID_DNSCAA, see RATE_LIMITED' }],
+      },
     });
-    expect(error.hint).toMatch(/^OUT_OF_CREDIT: .*no credit/);
-    const caa = problemError({
-      ...base,
-      problem: { type: 'urn:ietf:params:acme:error:caa', detail: 'INVALID_DNSCAA' },
+    expect(error.advice).toEqual({
+      kind: 'caProblem',
+      problemType: 'compound',
+      resultCodes: ['OUT_OF_CREDIT', 'INVALID_DNSCAA', 'RATE_LIMITED'],
     });
-    expect(caa.hint).toContain('issue certigna.com');
+    expect(error.hint).toBeUndefined();
   });
 
-  it('falls back to a hint per RFC problem type', () => {
-    const error = problemError({ ...base, problem: { type: 'urn:ietf:params:acme:error:externalAccountRequired' } });
-    expect(error.hint).toContain('--eab-kid');
-    expect(error.message).toContain('externalAccountRequired');
+  it('gives no advice for a problem that is not an ACME type and carries no result code', () => {
+    const error = problemError({ ...base, problem: { type: 'about:blank', detail: 'nothing to say' } });
+    expect(error.advice).toBeUndefined();
   });
 
   it('names every failing identifier in a ValidationError', () => {
@@ -98,5 +101,6 @@ describe('problem documents', () => {
     expect(error.message).toBe(
       'validation failed for 2 names: a.test (http-01): unauthorized: wrong content; *.b.test (dns-01): dns: NXDOMAIN',
     );
+    expect(error.advice).toEqual({ kind: 'caProblem', problemType: 'unauthorized', resultCodes: [] });
   });
 });

@@ -1,8 +1,12 @@
 /**
- * One-line advice for CA-specific result codes that arrive inside `detail` (Certigna's codes,
- * shared/seeds 000) and for the RFC problem types users most often misread.
+ * The one line of advice under an error (`hint: ...`). The protocol core gives facts (an error's
+ * `advice`: the CA's problem type and result codes, a TLS failure); they are worded here, where
+ * the flags and commands to name are known. Other layers word their own `hint`.
  */
-const CA_RESULT_CODES: Record<string, string> = {
+import { AcmecliError, type Advice } from '../errors.js';
+
+/** CA-specific result codes that arrive inside `detail` (Certigna's codes, shared/seeds 000). */
+const CA_RESULT_CODES: Readonly<Record<string, string>> = {
   DEACTIVATED_ACCOUNT: 'the ACME account is deactivated and cannot be used any more: register a new one',
   DEACTIVATED_EXTERNAL_ACCOUNT: 'the external (EAB) account is deactivated: no ACME account bound to it can be used',
   DOMAIN_NOT_ASSOCIATED: 'the domain is not authorized for this ACME account at the CA',
@@ -39,7 +43,8 @@ const CA_RESULT_CODES: Record<string, string> = {
     'the request was signed with the wrong key: the same account is probably used on several machines; copy the account key or register a new account',
 };
 
-const PROBLEM_HINTS: Record<string, string> = {
+/** The RFC problem types users most often misread. */
+const PROBLEM_HINTS: Readonly<Record<string, string>> = {
   externalAccountRequired: 'this CA requires External Account Binding: pass --eab-kid and --eab-hmac-key',
   unauthorized:
     'the CA could not confirm control of the name: check DNS and that the challenge is reachable from the internet',
@@ -51,15 +56,34 @@ const PROBLEM_HINTS: Record<string, string> = {
   rateLimited: 'the CA rate limit was reached: wait before retrying',
 };
 
-const CODE_PATTERN = /\b([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+)\b/g;
-
-export function hintForProblem(code: string | undefined, details: readonly (string | undefined)[]): string | undefined {
-  for (const detail of details) {
-    if (!detail) continue;
-    for (const match of detail.matchAll(CODE_PATTERN)) {
-      const hint = CA_RESULT_CODES[match[1] ?? ''];
-      if (hint) return `${match[1]}: ${hint}`;
-    }
+/** The first result code with advice wins (a CA's own code says more), then the problem type's. */
+function caProblemHint(problemType: string | undefined, resultCodes: readonly string[]): string | undefined {
+  for (const code of resultCodes) {
+    const hint = CA_RESULT_CODES[code];
+    if (hint !== undefined) return `${code}: ${hint}`;
   }
-  return code === undefined ? undefined : PROBLEM_HINTS[code];
+  return problemType === undefined ? undefined : PROBLEM_HINTS[problemType];
+}
+
+export function wordAdvice(advice: Advice): string | undefined {
+  switch (advice.kind) {
+    case 'caProblem':
+      return caProblemHint(advice.problemType, advice.resultCodes);
+    case 'serverCertificateUntrusted':
+      return "pass the CA that signed the ACME server's certificate with --ca-bundle FILE";
+    case 'clientCertificateRequired':
+      return 'this server demands a client certificate (EJBCA on port 8443): pass --client-cert FILE and --client-key FILE';
+    case 'clientCertificateRefused':
+      return 'check that --client-cert is issued by a CA the server trusts for client authentication';
+    case 'accountNotRegistered':
+      return 'run `acmecli register` first';
+    case 'wildcardNeedsDnsPlugin':
+      return 'use a DNS plugin: --nsupdate, or --manual with --preferred-challenges dns-01';
+  }
+}
+
+/** The hint line for an error, if it has one: its advice worded, or the hint its layer wrote. */
+export function hintFor(error: unknown): string | undefined {
+  if (!(error instanceof AcmecliError)) return undefined;
+  return (error.advice === undefined ? undefined : wordAdvice(error.advice)) ?? error.hint;
 }
