@@ -21,13 +21,28 @@ export interface ActionOutcome<T> {
   exitCode?: number;
 }
 
-/** What a command does once its options are parsed. */
-export type ActionImplementation = (
-  context: RunContext,
-  options: Record<string, unknown>,
-  command: Command,
-  runtime: CliRuntime,
-) => Promise<ActionOutcome<any>>; // eslint-disable-line @typescript-eslint/no-explicit-any
+/**
+ * What commander parsed for one command, after the config file: everything a command's parse step
+ * reads. Values are keyed by commander's attribute names (`--cert-name` → certName).
+ */
+export interface CommandLine {
+  readonly values: Readonly<Record<string, unknown>>;
+  /** Where a value came from: commander's 'cli', 'env', 'config' or 'default'. */
+  sourceOf(attribute: string): string | undefined;
+  /** The raw arguments from the command's name on: for what commander keeps no order of (-w before -d). */
+  readonly args: readonly string[];
+  readonly cwd: string;
+}
+
+/** One command: its typed input, and what it does with it. */
+export interface CommandAction<Input, Result> {
+  /** The command's one parsing step: a wrong value throws a UsageError naming its flag (exit 2). */
+  readonly parse: (line: CommandLine) => Input;
+  readonly run: (context: RunContext, input: Input, runtime: CliRuntime) => Promise<ActionOutcome<Result>>;
+}
+
+/** Runs one command's action; every action passes through it, keeping its own Input and Result types. */
+export type ActionFrame = <Input, Result>(action: CommandAction<Input, Result>) => Promise<void>;
 
 /** Option attribute names whose values are secrets (never printed, logged or stored). */
 export const SECRET_OPTIONS = new Set(['eabHmacKey', 'nsupdateKey']);
@@ -65,12 +80,22 @@ export function reportError(reporter: Reporter, error: unknown, verbose: boolean
   return doc.exitCode;
 }
 
+function commandLine(command: Command, values: Record<string, unknown>, runtime: CliRuntime): CommandLine {
+  const start = runtime.argv.indexOf(command.name());
+  return {
+    values,
+    sourceOf: (attribute) => command.getOptionValueSource(attribute),
+    args: runtime.argv.slice(Math.max(start, 0)),
+    cwd: runtime.cwd,
+  };
+}
+
 /** Runs one action in the frame: config, reporter, context, result, error, exit code. */
-export async function runInFrame(
+export async function runInFrame<Input, Result>(
   runtime: CliRuntime,
   state: CliState,
   command: Command,
-  run: ActionImplementation,
+  action: CommandAction<Input, Result>,
 ): Promise<void> {
   {
     const commands = chain(command);
@@ -100,7 +125,8 @@ export async function runInFrame(
       }
       for (const warning of warnings) reporter.warn(warning);
       const context = buildRunContext(options, runtime, reporter);
-      const outcome = await run(context, options, command, runtime);
+      const input = action.parse(commandLine(command, options, runtime));
+      const outcome = await action.run(context, input, runtime);
       if (reporter.mode === 'json') {
         reporter.result({ ok: (outcome.exitCode ?? 0) === 0, result: outcome.value, warnings: reporter.warnings() });
       } else if (outcome.render) {

@@ -3,7 +3,8 @@
  * implementation and the frame it runs in.
  */
 import type { Command } from 'commander';
-import { runInFrame, type ActionImplementation } from './action.js';
+import { runInFrame, type ActionFrame } from './action.js';
+import type { CommandName } from './lazy-action.js';
 import type { CliRuntime, CliState } from './runtime.js';
 import { registerAction } from './actions/register.js';
 import { issueAction } from './actions/issue.js';
@@ -21,24 +22,28 @@ import { scheduleInstallAction, scheduleRemoveAction, scheduleShowAction } from 
 
 export { runCommand } from '../hooks/run-command.js';
 
-const ACTIONS: Readonly<Record<string, ActionImplementation>> = {
-  register: registerAction,
-  issue: issueAction,
-  renew: renewAction,
-  revoke: revokeAction,
-  certificates: certificatesAction,
-  'account show': accountShowAction,
-  'account list': accountListAction,
-  'account update': accountUpdateAction,
-  'account deactivate': accountDeactivateAction,
-  'account rollover': accountRolloverAction,
-  'schedule install': scheduleInstallAction,
-  'schedule remove': scheduleRemoveAction,
-  'schedule show': scheduleShowAction,
+/** Each command hands its action to the frame, so the action keeps its own input and result types. */
+export const COMMAND_ACTIONS: Readonly<Record<CommandName, (frame: ActionFrame) => Promise<void>>> = {
+  register: (frame) => frame(registerAction),
+  issue: (frame) => frame(issueAction),
+  renew: (frame) => frame(renewAction),
+  revoke: (frame) => frame(revokeAction),
+  certificates: (frame) => frame(certificatesAction),
+  'account show': (frame) => frame(accountShowAction),
+  'account list': (frame) => frame(accountListAction),
+  'account update': (frame) => frame(accountUpdateAction),
+  'account deactivate': (frame) => frame(accountDeactivateAction),
+  'account rollover': (frame) => frame(accountRolloverAction),
+  'schedule install': (frame) => frame(scheduleInstallAction),
+  'schedule remove': (frame) => frame(scheduleRemoveAction),
+  'schedule show': (frame) => frame(scheduleShowAction),
 };
 
-export async function runAction(name: string, runtime: CliRuntime, state: CliState, command: Command): Promise<void> {
-  const implementation = ACTIONS[name];
-  if (!implementation) throw new Error(`internal error: no implementation for command "${name}"`);
-  await runInFrame(runtime, state, command, implementation);
+export async function runAction(
+  name: CommandName,
+  runtime: CliRuntime,
+  state: CliState,
+  command: Command,
+): Promise<void> {
+  await COMMAND_ACTIONS[name]((action) => runInFrame(runtime, state, command, action));
 }

@@ -4,11 +4,12 @@
  * or config.ini. A command line is readable by every local user (`ps`, /proc/<pid>/cmdline), so
  * the help steers to the environment or a file.
  */
-import type { Command } from 'commander';
-import { decodeEabHmacKey, type EabAlgorithm, type ExternalAccountBinding } from '../acme/jws.js';
+import { decodeEabHmacKey, EAB_ALGORITHMS, type EabAlgorithm, type ExternalAccountBinding } from '../acme/jws.js';
 import { UsageError } from '../errors.js';
 import type { Reporter } from '../output/reporter.js';
 import { readUserFileBytes } from '../store/user-file.js';
+import type { CommandLine } from './action.js';
+import { stringOption } from './input.js';
 
 /** A MAC key is 32 to 64 bytes, under 100 characters of base64: a larger file is not one. */
 const MAX_MAC_KEY_FILE_BYTES = 4096;
@@ -16,33 +17,51 @@ const MAX_MAC_KEY_FILE_BYTES = 4096;
 // Where an option's value came from, strongest first (the README's precedence).
 const SOURCE_RANK: Readonly<Record<string, number>> = { cli: 0, env: 1, config: 2 };
 
-/** The binding the options ask for, or undefined without one. Registers the MAC key as a secret. */
-export async function eabFromOptions(
-  options: Record<string, unknown>,
-  command: Command,
-  reporter: Reporter,
-): Promise<ExternalAccountBinding | undefined> {
-  const inline = typeof options.eabHmacKey === 'string' ? options.eabHmacKey : undefined;
-  const file = typeof options.eabHmacKeyFile === 'string' ? options.eabHmacKeyFile : undefined;
-  let useFile = file !== undefined;
+/** The binding the options ask for; the MAC key file is read only when the binding is used. */
+export interface EabInput {
+  keyId: string;
+  hmacKey: { value: string } | { file: string };
+  algorithm: EabAlgorithm;
+}
+
+/** The binding the options ask for, or undefined without one. */
+export function parseEab(line: CommandLine): EabInput | undefined {
+  const inline = stringOption(line, '--eab-hmac-key');
+  const file = stringOption(line, '--eab-hmac-key-file');
+  let hmacKey: EabInput['hmacKey'] | undefined;
   if (inline !== undefined && file !== undefined) {
-    const rank = (attribute: string) => SOURCE_RANK[command.getOptionValueSource(attribute) ?? ''] ?? 3;
+    const rank = (attribute: string) => SOURCE_RANK[line.sourceOf(attribute) ?? ''] ?? 3;
     if (rank('eabHmacKey') === rank('eabHmacKeyFile')) {
       throw new UsageError('--eab-hmac-key and --eab-hmac-key-file both give the EAB MAC key: give one');
     }
-    useFile = rank('eabHmacKeyFile') < rank('eabHmacKey');
+    hmacKey = rank('eabHmacKeyFile') < rank('eabHmacKey') ? { file } : { value: inline };
+  } else if (file !== undefined) {
+    hmacKey = { file };
+  } else if (inline !== undefined) {
+    hmacKey = { value: inline };
   }
-  const hmacKey = useFile ? await readKeyFile(file as string, reporter) : inline;
-  const keyId = typeof options.eabKid === 'string' ? options.eabKid : undefined;
+  const keyId = stringOption(line, '--eab-kid');
   if ((keyId === undefined) !== (hmacKey === undefined)) {
     throw new UsageError(
       '--eab-kid and --eab-hmac-key go together (the MAC key may also come from ACMECLI_EAB_HMAC_KEY or --eab-hmac-key-file)',
     );
   }
   if (keyId === undefined || hmacKey === undefined) return undefined;
-  // The file's key was checked as it was read, under the file's name.
-  if (!useFile) decodeEabHmacKey(hmacKey, '--eab-hmac-key');
-  return { keyId, hmacKey, algorithm: (options.eabAlgorithm ?? 'HS256') as EabAlgorithm };
+  // The file's key is checked as it is read, under the file's name.
+  if ('value' in hmacKey) decodeEabHmacKey(hmacKey.value, '--eab-hmac-key');
+  return { keyId, hmacKey, algorithm: parseEabAlgorithm(stringOption(line, '--eab-algorithm') ?? 'HS256') };
+}
+
+function parseEabAlgorithm(text: string): EabAlgorithm {
+  const algorithm = EAB_ALGORITHMS.find((a) => a === text);
+  if (!algorithm) throw new UsageError(`invalid --eab-algorithm "${text}": use ${EAB_ALGORITHMS.join(', ')}`);
+  return algorithm;
+}
+
+/** The binding itself: the MAC key read from its file when it comes from one (registered as a secret). */
+export async function resolveEab(input: EabInput, reporter: Reporter): Promise<ExternalAccountBinding> {
+  const hmacKey = 'file' in input.hmacKey ? await readKeyFile(input.hmacKey.file, reporter) : input.hmacKey.value;
+  return { keyId: input.keyId, hmacKey, algorithm: input.algorithm };
 }
 
 async function readKeyFile(path: string, reporter: Reporter): Promise<string> {

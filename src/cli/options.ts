@@ -1,28 +1,11 @@
-/** Shared option parsers and option groups used by several commands. */
+/** Option groups and parsers used by several commands' declarations (loaded at start-up: keep it light). */
 import { Option, type Command } from 'commander';
-import { UsageError } from '../errors.js';
-import { DEFAULT_DNS01_SETTINGS, type Dns01Settings } from '../challenges/dns01/settings.js';
+import { DEFAULT_DNS01_SETTINGS } from '../challenges/dns01/settings.js';
 import { EAB_HMAC_KEY_ENV } from '../hooks/secret-env.js';
 
 /** For repeatable options: `-d a -d b` → ['a', 'b']. */
 export function collect(value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), value];
-}
-
-export function parseSeconds(text: string, flag: string, { allowZero = true } = {}): number {
-  const trimmed = String(text).trim();
-  if (!/^\d+(\.\d+)?$/.test(trimmed) || (!allowZero && Number(trimmed) === 0)) {
-    throw new UsageError(
-      `${flag} needs a number of seconds${allowZero ? '' : ' above 0'}, got ${JSON.stringify(text)}`,
-    );
-  }
-  return Number(trimmed);
-}
-
-export function parseDays(text: string, flag = '--days'): number {
-  const trimmed = String(text).trim();
-  if (!/^\d+$/.test(trimmed)) throw new UsageError(`${flag} needs a whole number of days, got ${JSON.stringify(text)}`);
-  return Number(trimmed);
 }
 
 export function addDns01Options(command: Command): void {
@@ -50,26 +33,6 @@ export function addDns01Options(command: Command): void {
       '--skip-dns-propagation-check',
       'dns-01: answer the challenge without checking that the records are visible',
     );
-}
-
-export function dns01SettingsFrom(options: Record<string, unknown>): Dns01Settings {
-  const settings: Dns01Settings = { ...DEFAULT_DNS01_SETTINGS };
-  if (typeof options.challengeAlias === 'string')
-    settings.challengeAlias = options.challengeAlias.replace(/\.$/, '').toLowerCase();
-  if (Array.isArray(options.dnsResolver))
-    settings.resolvers = (options.dnsResolver as string[])
-      .flatMap((v) => v.split(','))
-      .map((v) => v.trim())
-      .filter(Boolean);
-  if (options.dnsPropagationTimeout !== undefined) {
-    settings.propagationTimeoutMs =
-      parseSeconds(String(options.dnsPropagationTimeout), '--dns-propagation-timeout', { allowZero: false }) * 1000;
-  }
-  if (options.dnsPropagationWait !== undefined) {
-    settings.propagationWaitMs = parseSeconds(String(options.dnsPropagationWait), '--dns-propagation-wait') * 1000;
-  }
-  if (options.skipDnsPropagationCheck === true) settings.skipPropagationCheck = true;
-  return settings;
 }
 
 export function addAccountCreationOptions(command: Command): void {

@@ -1,10 +1,12 @@
 /**
- * The command tree. buildProgram takes everything from the process through `runtime`, so tests
- * drive real argv through it without a child process.
+ * The command tree. buildProgram takes everything from the process through `runtime`, and the
+ * action layer through `runAction`, so tests drive real argv through it without a child process
+ * (test/unit/cli/argv.test.ts).
  */
 import { Command, CommanderError } from 'commander';
 import { addGlobalOptions } from './global-options.js';
 import type { CliRuntime, CliState } from './runtime.js';
+import { lazyActions, runActionFromCore, type RunAction } from './lazy-action.js';
 import { registerRegisterCommand } from './commands/register.js';
 import { registerIssueCommand } from './commands/issue.js';
 import { registerRenewCommand } from './commands/renew.js';
@@ -28,7 +30,7 @@ function commanderOutput(runtime: CliRuntime) {
   };
 }
 
-export function buildProgram(runtime: CliRuntime, state: CliState): Command {
+export function buildProgram(runtime: CliRuntime, state: CliState, runAction: RunAction = runActionFromCore): Command {
   const program = new Command('acmecli');
   program
     .description('Obtain, renew and revoke TLS certificates from any ACME (RFC 8555) CA')
@@ -37,13 +39,14 @@ export function buildProgram(runtime: CliRuntime, state: CliState): Command {
     .configureOutput(commanderOutput(runtime))
     .exitOverride();
   addGlobalOptions(program);
-  registerRegisterCommand(program, runtime, state);
-  registerIssueCommand(program, runtime, state);
-  registerRenewCommand(program, runtime, state);
-  registerRevokeCommand(program, runtime, state);
-  registerAccountCommand(program, runtime, state);
-  registerCertificatesCommand(program, runtime, state);
-  registerScheduleCommand(program, runtime, state);
+  const actionFor = lazyActions(runtime, state, runAction);
+  registerRegisterCommand(program, actionFor);
+  registerIssueCommand(program, actionFor);
+  registerRenewCommand(program, actionFor);
+  registerRevokeCommand(program, actionFor);
+  registerAccountCommand(program, actionFor);
+  registerCertificatesCommand(program, actionFor);
+  registerScheduleCommand(program, actionFor);
   program.addHelpText(
     'after',
     `\nExamples:\n  acmecli register --email admin@example.com --agree-tos\n  acmecli issue -d example.com --webroot -w /var/www/html --reload-cmd "systemctl reload nginx"\n  acmecli renew --quiet\n\nExit codes:\n${EXIT_CODE_TABLE.map(([code, text]) => `  ${String(code).padStart(3)}  ${text}`).join('\n')}\n`,
@@ -60,9 +63,9 @@ export function buildProgram(runtime: CliRuntime, state: CliState): Command {
 }
 
 /** Runs argv through the program; returns the exit code (commander's usage errors become 2). */
-export async function runCli(runtime: CliRuntime): Promise<number> {
+export async function runCli(runtime: CliRuntime, runAction: RunAction = runActionFromCore): Promise<number> {
   const state: CliState = { exitCode: 0 };
-  const program = buildProgram(runtime, state);
+  const program = buildProgram(runtime, state, runAction);
   try {
     await program.parseAsync([...runtime.argv], { from: 'user' });
   } catch (error) {

@@ -1,6 +1,10 @@
 import { listCertificates, type CertificateView } from '../../operations/certificates.js';
-import type { ActionImplementation } from '../action.js';
-import { parseDays } from '../options.js';
+import type { CommandAction } from '../action.js';
+import { daysOption } from '../input.js';
+
+export interface CertificatesInput {
+  days?: number;
+}
 
 function renderCertificates(list: CertificateView[]): string[] {
   if (list.length === 0) return ['No certificates.'];
@@ -21,7 +25,9 @@ function renderCertificates(list: CertificateView[]): string[] {
   });
 }
 
-export const certificatesAction: ActionImplementation = async (context, options) => ({
-  value: await listCertificates(context, options.days !== undefined ? { days: parseDays(String(options.days)) } : {}),
-  render: renderCertificates,
-});
+export const certificatesAction: CommandAction<CertificatesInput, CertificateView[]> = {
+  parse: daysOption,
+  async run(context, input) {
+    return { value: await listCertificates(context, input), render: renderCertificates };
+  },
+};

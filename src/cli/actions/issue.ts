@@ -1,5 +1,4 @@
-import { Option, type Command } from 'commander';
-import type { Identifier } from '../../acme/types.js';
+import { Option } from 'commander';
 import { UsageError } from '../../errors.js';
 import { builtinPlugins } from '../../challenges/registry.js';
 import { parsePreferredChallenges } from '../../challenges/select.js';
@@ -7,50 +6,88 @@ import { parseKeyType, type KeyType } from '../../crypto/keys.js';
 import { validateCertName } from '../../store/layout.js';
 import { loadAccount } from '../../store/account-store.js';
 import type { ExtraFiles } from '../../store/settings.js';
-import { issueCertificate, validateIssueRequest, type IssueResult, type PluginChoice } from '../../operations/issue.js';
-import { issueForCsr, type CsrIssueResult } from '../../operations/issue-csr.js';
-import { parseEmails, registerAccount } from '../../operations/register.js';
+import {
+  issueCertificate,
+  validateIssueRequest,
+  type IssueRequest,
+  type IssueResult,
+  type PluginChoice,
+} from '../../operations/issue.js';
+import { issueForCsr, type CsrIssueRequest, type CsrIssueResult } from '../../operations/issue-csr.js';
+import { registerAccount } from '../../operations/register.js';
 import { dryRunServer, requiredKeyType } from '../../operations/servers.js';
 import type { RunContext } from '../../operations/context.js';
-import type { ActionImplementation, ActionOutcome } from '../action.js';
+import type { CommandAction, CommandLine } from '../action.js';
 import { parseIdentifiers } from '../../crypto/identifiers.js';
-import { eabFromOptions } from '../eab.js';
-import { dns01SettingsFrom } from '../options.js';
+import { resolveEab } from '../eab.js';
+import { attributeOf, flagOption, listOption, parseDns01Settings, stringOption } from '../input.js';
 import { webrootGroups } from '../webroot-groups.js';
+import { parseRegistration, type RegistrationInput } from './register.js';
 
-function pluginOptionAttribute(flags: string): string {
-  return new Option(flags).attributeName();
+/** `issue --csr FILE`: the CSR names the key and the identifiers. */
+export interface IssueForCsrInput {
+  csr: CsrIssueRequest;
 }
 
-function preferences(options: Record<string, unknown>) {
-  const preferredChallenges = parsePreferredChallenges(options.preferredChallenges as string[] | undefined);
+/** `issue -d NAME ...`: a new key, an order, a lineage kept renewed. */
+export interface IssueOrderInput {
+  order: Omit<IssueRequest, 'keyType' | 'connection' | 'accountName'>;
+  /** Absent: what the server demands, else ec256. */
+  keyType?: RequestedKeyType;
+  /** For the account created on the fly when none exists yet, or for the binding given. */
+  registration: RegistrationInput;
+}
+
+export type IssueInput = IssueForCsrInput | IssueOrderInput;
+
+export interface RequestedKeyType {
+  type: KeyType;
+  /** certbot's bare `--key-type rsa`: any size, so the size a CA demands wins. */
+  anyRsaSize: boolean;
+}
+
+type Preferences = Pick<IssueRequest, 'preferredChallenges' | 'preferredChain' | 'profile'>;
+
+function parsePreferences(line: CommandLine): Preferences {
+  const challenges = stringOptionList(line, '--preferred-challenges');
+  const preferredChallenges = parsePreferredChallenges(challenges);
+  const preferredChain = stringOption(line, '--preferred-chain');
+  const profile = stringOption(line, '--profile');
   return {
     ...(preferredChallenges ? { preferredChallenges } : {}),
-    ...(typeof options.preferredChain === 'string' ? { preferredChain: options.preferredChain } : {}),
-    ...(typeof options.profile === 'string' ? { profile: options.profile } : {}),
+    ...(preferredChain !== undefined ? { preferredChain } : {}),
+    ...(profile !== undefined ? { profile } : {}),
   };
 }
 
-function extraFilesFrom(options: Record<string, unknown>): ExtraFiles {
-  return {
-    ...(typeof options.certFile === 'string' ? { certFile: options.certFile } : {}),
-    ...(typeof options.keyFile === 'string' ? { keyFile: options.keyFile } : {}),
-    ...(typeof options.chainFile === 'string' ? { chainFile: options.chainFile } : {}),
-    ...(typeof options.fullchainFile === 'string' ? { fullchainFile: options.fullchainFile } : {}),
-  };
+/** A repeatable option, undefined when not given at all. */
+function stringOptionList(line: CommandLine, flag: string): string[] | undefined {
+  const values = listOption(line, flag);
+  return values.length > 0 ? values : undefined;
+}
+
+function parseExtraFiles(line: CommandLine): ExtraFiles {
+  const files: ExtraFiles = {};
+  for (const [flag, key] of [
+    ['--cert-file', 'certFile'],
+    ['--key-file', 'keyFile'],
+    ['--chain-file', 'chainFile'],
+    ['--fullchain-file', 'fullchainFile'],
+  ] as const) {
+    const path = stringOption(line, flag);
+    if (path !== undefined) files[key] = path;
+  }
+  return files;
 }
 
 /** Plugins named by their flag, or implied by their own options given on the command line. */
-export function selectedPlugins(
-  options: Record<string, unknown>,
-  args: readonly string[],
-  cwd: string,
-): PluginChoice[] {
+export function selectedPlugins(line: CommandLine): PluginChoice[] {
+  const { values, args, cwd } = line;
   const choices: PluginChoice[] = [];
   for (const plugin of builtinPlugins) {
-    const attributes = plugin.options.map((o) => pluginOptionAttribute(o.flags));
-    const given = attributes.filter((a) => options[a] !== undefined);
-    const named = options[plugin.name] === true;
+    const attributes = plugin.options.map((o) => attributeOf(o.flags));
+    const given = attributes.filter((a) => values[a] !== undefined);
+    const named = values[plugin.name] === true;
     // Options from the environment alone do not select a plugin (ACMECLI_NSUPDATE_SERVER may be set globally).
     const implied = plugin.options.some((o) => {
       const long = new Option(o.flags).long ?? '';
@@ -64,10 +101,10 @@ export function selectedPlugins(
     });
     if (!named && !implied) continue;
     const raw: Record<string, unknown> = {};
-    for (const attribute of given) raw[attribute] = options[attribute];
+    for (const attribute of given) raw[attribute] = values[attribute];
     if (plugin.name === 'webroot') {
       const groups = webrootGroups(args);
-      if (Object.keys(groups).length > 0) raw.webrootMap = { ...parseJsonObject(options.webrootMap), ...groups };
+      if (Object.keys(groups).length > 0) raw.webrootMap = { ...parseJsonObject(values.webrootMap), ...groups };
     }
     if (plugin.name === 'manual') raw.manualHookWorkingDirectory = cwd;
     choices.push({ name: plugin.name, raw });
@@ -80,83 +117,97 @@ function parseJsonObject(value: unknown): Record<string, unknown> {
   if (typeof value !== 'string') return {};
   try {
     const parsed: unknown = JSON.parse(value);
-    return parsed && typeof parsed === 'object' && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : {};
+    return parsed && typeof parsed === 'object' && !Array.isArray(parsed)
+      ? Object.fromEntries(Object.entries(parsed))
+      : {};
   } catch {
     return {};
   }
 }
 
-async function buildIssueRequest(
-  context: RunContext,
-  options: Record<string, unknown>,
-  args: readonly string[],
-  cwd: string,
-) {
-  const identifiers = parseIdentifiers((options.domain as string[] | undefined) ?? []);
-  if (identifiers.length === 0) throw new UsageError('no domains given: use -d NAME (repeatable)');
-  const firstIdentifier = identifiers[0] as Identifier;
+/** The first of --reload-cmd and its certbot and acme.sh spellings that is given. */
+function parseReloadCommand(line: CommandLine): string | undefined {
+  for (const flag of ['--reload-cmd', '--deploy-hook', '--reloadcmd']) {
+    const command = stringOption(line, flag);
+    if (command !== undefined) return command;
+  }
+  return undefined;
+}
+
+function parseRequestedKeyType(line: CommandLine): RequestedKeyType | undefined {
+  const text = stringOption(line, '--key-type');
+  if (text === undefined) return undefined;
+  return { type: parseKeyType(text, '--key-type'), anyRsaSize: text.trim().toLowerCase() === 'rsa' };
+}
+
+function parseIssueInput(line: CommandLine): IssueInput {
+  const csrPath = stringOption(line, '--csr');
+  const domains = stringOptionList(line, '--domain');
+  if (csrPath !== undefined) {
+    return {
+      csr: {
+        csrPath,
+        identifiers: domains ? parseIdentifiers(domains) : undefined,
+        plugins: selectedPlugins(line),
+        dns01: parseDns01Settings(line),
+        extraFiles: parseExtraFiles(line),
+        dryRun: flagOption(line, '--dry-run'),
+        ...parsePreferences(line),
+      },
+    };
+  }
+  const identifiers = parseIdentifiers(domains ?? []);
+  const [firstIdentifier] = identifiers;
+  if (!firstIdentifier) throw new UsageError('no domains given: use -d NAME (repeatable)');
   // An IPv6 address is no file name (":"): its certificate is called ipv6-2001-db8--1.
   const first =
     firstIdentifier.type === 'ip' && firstIdentifier.value.includes(':')
       ? `ipv6-${firstIdentifier.value.replace(/:/g, '-')}`
       : firstIdentifier.value;
-  const certName = validateCertName(typeof options.certName === 'string' ? options.certName : first);
-  const required = requiredKeyType(context.server);
-  let keyType: KeyType = required ?? 'ec256';
-  if (typeof options.keyType === 'string') {
-    // certbot's `--key-type rsa` carries no size; for a CA that accepts only one, use that one.
-    keyType =
-      options.keyType.trim().toLowerCase() === 'rsa' && required
-        ? required
-        : parseKeyType(options.keyType, '--key-type');
-    if (required && keyType !== required)
-      context.reporter.warn(
-        `${context.server} accepts only ${required} keys; --key-type ${keyType} will probably be refused`,
-      );
-  }
-  const reloadCommand = [options.reloadCmd, options.deployHook, options.reloadcmd].find(
-    (v): v is string => typeof v === 'string',
-  );
-  const plugins = selectedPlugins(options, args, cwd);
+  const certName = validateCertName(stringOption(line, '--cert-name') ?? first);
+  const keyType = parseRequestedKeyType(line);
+  const reloadCommand = parseReloadCommand(line);
   return {
-    certName,
-    identifiers,
-    keyType,
-    reuseKey: options.reuseKey === true,
-    plugins,
-    dns01: dns01SettingsFrom(options),
-    connection: {
-      server: context.server,
-      ...(context.caBundle ? { caBundle: context.caBundle } : {}),
-      ...(context.clientCert ? { clientCert: context.clientCert } : {}),
-      ...(context.clientKey ? { clientKey: context.clientKey } : {}),
+    order: {
+      certName,
+      identifiers,
+      reuseKey: flagOption(line, '--reuse-key'),
+      plugins: selectedPlugins(line),
+      dns01: parseDns01Settings(line),
+      dryRun: flagOption(line, '--dry-run'),
+      force: flagOption(line, '--force') || flagOption(line, '--force-renewal'),
+      extraFiles: parseExtraFiles(line),
+      ...(reloadCommand !== undefined ? { reloadCommand } : {}),
+      ...parsePreferences(line),
     },
-    accountName: context.accountName,
-    dryRun: options.dryRun === true,
-    force: options.force === true || options.forceRenewal === true,
-    extraFiles: extraFilesFrom(options),
-    ...(reloadCommand ? { reloadCommand } : {}),
-    ...preferences(options),
+    ...(keyType ? { keyType } : {}),
+    registration: parseRegistration(line),
   };
 }
 
+/** The key type asked for, against what the server demands (certbot's bare `rsa` takes its size). */
+function certificateKeyType(context: RunContext, requested: RequestedKeyType | undefined): KeyType {
+  const required = requiredKeyType(context.server);
+  if (requested === undefined) return required ?? 'ec256';
+  const keyType = requested.anyRsaSize && required ? required : requested.type;
+  if (required && keyType !== required)
+    context.reporter.warn(
+      `${context.server} accepts only ${required} keys; --key-type ${keyType} will probably be refused`,
+    );
+  return keyType;
+}
+
 /** Registers on the fly (certbot's habit) when no account exists yet or a binding is given. */
-export async function registerIfNeeded(
-  context: RunContext,
-  options: Record<string, unknown>,
-  command: Command,
-  dryRun: boolean,
-): Promise<void> {
+async function registerIfNeeded(context: RunContext, registration: RegistrationInput, dryRun: boolean): Promise<void> {
   const server = dryRun ? dryRunServer(context.server) : context.server;
   const hasAccount = (await loadAccount(context.configDir, server, context.accountName)) !== undefined;
-  const eab = await eabFromOptions(options, command, context.reporter);
-  if (hasAccount && !eab) return;
+  if (hasAccount && !registration.eab) return;
+  const { eab, ...input } = registration;
   await registerAccount(
     { ...context, server },
     {
-      emails: parseEmails((options.email as string[] | undefined) ?? []),
-      agreeTos: options.agreeTos === true,
-      ...(eab ? { eab } : {}),
+      ...input,
+      ...(eab ? { eab: await resolveEab(eab, context.reporter) } : {}),
       accountKeyType: requiredKeyType(context.server) ?? 'ec256',
       force: false,
     },
@@ -196,23 +247,27 @@ function renderCsrResult(result: CsrIssueResult): string[] {
   return lines;
 }
 
-export const issueAction: ActionImplementation = async (context, options, cmd, runtime) => {
-  const args = runtime.argv.slice(runtime.argv.indexOf(cmd.name()) >= 0 ? runtime.argv.indexOf(cmd.name()) : 0);
-  if (typeof options.csr === 'string') {
-    const value = await issueForCsr(context, {
-      csrPath: options.csr,
-      identifiers: options.domain ? parseIdentifiers(options.domain as string[]) : undefined,
-      plugins: selectedPlugins(options, args, runtime.cwd),
-      dns01: dns01SettingsFrom(options),
-      extraFiles: extraFilesFrom(options),
-      dryRun: options.dryRun === true,
-      ...preferences(options),
-    });
-    return { value, render: renderCsrResult } as ActionOutcome<unknown>;
-  }
-  const request = await buildIssueRequest(context, options, args, runtime.cwd);
-  validateIssueRequest(context, request);
-  await registerIfNeeded(context, options, cmd, request.dryRun);
-  const value = await issueCertificate(context, request);
-  return { value, render: renderIssueResult } as ActionOutcome<unknown>;
+function renderIssue(result: IssueResult | CsrIssueResult): string[] {
+  return 'csrPath' in result ? renderCsrResult(result) : renderIssueResult(result);
+}
+
+export const issueAction: CommandAction<IssueInput, IssueResult | CsrIssueResult> = {
+  parse: parseIssueInput,
+  async run(context, input) {
+    if ('csr' in input) return { value: await issueForCsr(context, input.csr), render: renderIssue };
+    const request: IssueRequest = {
+      ...input.order,
+      keyType: certificateKeyType(context, input.keyType),
+      connection: {
+        server: context.server,
+        ...(context.caBundle ? { caBundle: context.caBundle } : {}),
+        ...(context.clientCert ? { clientCert: context.clientCert } : {}),
+        ...(context.clientKey ? { clientKey: context.clientKey } : {}),
+      },
+      accountName: context.accountName,
+    };
+    validateIssueRequest(context, request);
+    await registerIfNeeded(context, input.registration, request.dryRun);
+    return { value: await issueCertificate(context, request), render: renderIssue };
+  },
 };

@@ -1,8 +1,32 @@
-import { parseKeyType } from '../../crypto/keys.js';
+import { parseKeyType, type KeyType } from '../../crypto/keys.js';
 import { parseEmails, registerAccount, type RegisterResult } from '../../operations/register.js';
 import { requiredKeyType } from '../../operations/servers.js';
-import type { ActionImplementation } from '../action.js';
-import { eabFromOptions } from '../eab.js';
+import type { CommandLine, CommandAction } from '../action.js';
+import { parseEab, resolveEab, type EabInput } from '../eab.js';
+import { flagOption, listOption, stringOption } from '../input.js';
+
+/** What creating an account takes from the options of `register` and `issue`. */
+export interface RegistrationInput {
+  emails: string[];
+  agreeTos: boolean;
+  eab?: EabInput;
+}
+
+export interface RegisterCommandInput extends RegistrationInput {
+  /** Absent: what the server demands, else ec256. */
+  accountKeyType?: KeyType;
+  accountKeyFile?: string;
+  force: boolean;
+}
+
+export function parseRegistration(line: CommandLine): RegistrationInput {
+  const eab = parseEab(line);
+  return {
+    emails: parseEmails(listOption(line, '--email')),
+    agreeTos: flagOption(line, '--agree-tos'),
+    ...(eab ? { eab } : {}),
+  };
+}
 
 function renderRegister(result: RegisterResult): string[] {
   const lines = [
@@ -16,18 +40,23 @@ function renderRegister(result: RegisterResult): string[] {
   return lines;
 }
 
-export const registerAction: ActionImplementation = async (context, options, command) => {
-  const eab = await eabFromOptions(options, command, context.reporter);
-  const value = await registerAccount(context, {
-    emails: parseEmails((options.email as string[] | undefined) ?? []),
-    agreeTos: options.agreeTos === true,
-    accountKeyType:
-      typeof options.accountKeyType === 'string'
-        ? parseKeyType(options.accountKeyType, '--account-key-type')
-        : (requiredKeyType(context.server) ?? 'ec256'),
-    force: options.force === true,
-    ...(typeof options.accountKey === 'string' ? { accountKeyFile: options.accountKey } : {}),
-    ...(eab ? { eab } : {}),
-  });
-  return { value, render: renderRegister };
+export const registerAction: CommandAction<RegisterCommandInput, RegisterResult> = {
+  parse(line) {
+    const accountKeyType = stringOption(line, '--account-key-type');
+    const accountKeyFile = stringOption(line, '--account-key');
+    return {
+      ...parseRegistration(line),
+      ...(accountKeyType !== undefined ? { accountKeyType: parseKeyType(accountKeyType, '--account-key-type') } : {}),
+      ...(accountKeyFile !== undefined ? { accountKeyFile } : {}),
+      force: flagOption(line, '--force'),
+    };
+  },
+  async run(context, { eab, accountKeyType, ...input }) {
+    const value = await registerAccount(context, {
+      ...input,
+      accountKeyType: accountKeyType ?? requiredKeyType(context.server) ?? 'ec256',
+      ...(eab ? { eab: await resolveEab(eab, context.reporter) } : {}),
+    });
+    return { value, render: renderRegister };
+  },
 };

@@ -1,6 +1,10 @@
-import { renewCertificates, type RenewResult } from '../../operations/renew.js';
-import type { ActionImplementation } from '../action.js';
-import { parseDays, parseSeconds } from '../options.js';
+import { UsageError } from '../../errors.js';
+import { renewCertificates, type RenewInput, type RenewResult } from '../../operations/renew.js';
+import type { CommandAction, CommandLine } from '../action.js';
+import { attributeOf, daysOption, flagOption, listOption, parseSeconds } from '../input.js';
+
+/** `--random-sleep` alone sleeps up to an hour, as certbot's renew from cron. */
+const DEFAULT_RANDOM_SLEEP_SECONDS = 3600;
 
 /** One line per certificate: an error quoting the CA or a reload command stays on its line (escaped). */
 function renderRenew(result: RenewResult): string[] {
@@ -23,19 +27,27 @@ function renderRenew(result: RenewResult): string[] {
   return lines;
 }
 
-export const renewAction: ActionImplementation = async (context, options) => {
-  const randomSleep =
-    options.randomSleep === true
-      ? 3600
-      : options.randomSleep === undefined
-        ? 0
-        : parseSeconds(String(options.randomSleep), '--random-sleep');
-  const value = await renewCertificates(context, {
-    force: options.force === true || options.forceRenewal === true,
-    dryRun: options.dryRun === true,
-    randomSleepSeconds: randomSleep,
-    ...(options.certName ? { certNames: options.certName as string[] } : {}),
-    ...(options.days !== undefined ? { days: parseDays(String(options.days)) } : {}),
-  });
-  return { value, render: renderRenew, exitCode: value.exitCode };
+function parseRandomSleep(line: CommandLine): number {
+  const value = line.values[attributeOf('--random-sleep')];
+  if (value === undefined) return 0;
+  if (value === true) return DEFAULT_RANDOM_SLEEP_SECONDS;
+  if (typeof value === 'string') return parseSeconds(value, '--random-sleep');
+  throw new UsageError('--random-sleep needs a number of seconds or nothing');
+}
+
+export const renewAction: CommandAction<RenewInput, RenewResult> = {
+  parse(line) {
+    const certNames = listOption(line, '--cert-name');
+    return {
+      force: flagOption(line, '--force') || flagOption(line, '--force-renewal'),
+      dryRun: flagOption(line, '--dry-run'),
+      randomSleepSeconds: parseRandomSleep(line),
+      ...(certNames.length > 0 ? { certNames } : {}),
+      ...daysOption(line),
+    };
+  },
+  async run(context, input) {
+    const value = await renewCertificates(context, input);
+    return { value, render: renderRenew, exitCode: value.exitCode };
+  },
 };

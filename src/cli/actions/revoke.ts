@@ -1,5 +1,11 @@
-import { parseRevocationReason, revokeCertificate, type RevokeResult } from '../../operations/revoke.js';
-import type { ActionImplementation } from '../action.js';
+import {
+  parseRevocationReason,
+  revokeCertificate,
+  type RevokeInput,
+  type RevokeResult,
+} from '../../operations/revoke.js';
+import type { CommandAction } from '../action.js';
+import { flagOption, stringOption } from '../input.js';
 
 function renderRevoke(result: RevokeResult): string[] {
   const lines = [
@@ -9,13 +15,21 @@ function renderRevoke(result: RevokeResult): string[] {
   return lines;
 }
 
-export const revokeAction: ActionImplementation = async (context, options) => {
-  const value = await revokeCertificate(context, {
-    deleteAfter: options.delete === true || options.deleteAfterRevoke === true,
-    ...(typeof options.certName === 'string' ? { certName: options.certName } : {}),
-    ...(typeof options.certPath === 'string' ? { certPath: options.certPath } : {}),
-    ...(typeof options.keyPath === 'string' ? { keyPath: options.keyPath } : {}),
-    ...(typeof options.reason === 'string' ? { reason: parseRevocationReason(options.reason) } : {}),
-  });
-  return { value, render: renderRevoke };
+export const revokeAction: CommandAction<RevokeInput, RevokeResult> = {
+  parse(line) {
+    const certName = stringOption(line, '--cert-name');
+    const certPath = stringOption(line, '--cert-path');
+    const keyPath = stringOption(line, '--key-path');
+    const reason = stringOption(line, '--reason');
+    return {
+      deleteAfter: flagOption(line, '--delete') || flagOption(line, '--delete-after-revoke'),
+      ...(certName !== undefined ? { certName } : {}),
+      ...(certPath !== undefined ? { certPath } : {}),
+      ...(keyPath !== undefined ? { keyPath } : {}),
+      ...(reason !== undefined ? { reason: parseRevocationReason(reason) } : {}),
+    };
+  },
+  async run(context, input) {
+    return { value: await revokeCertificate(context, input), render: renderRevoke };
+  },
 };

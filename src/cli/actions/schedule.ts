@@ -3,17 +3,23 @@ import {
   removeSchedule,
   scheduleEnvironment,
   showSchedule,
+  type RemoveScheduleResult,
   type ScheduleStatus,
 } from '../../operations/schedule.js';
-import type { ActionImplementation } from '../action.js';
-import type { GlobalOptions } from '../global.js';
+import type { CommandAction, CommandLine } from '../action.js';
+import { noInput, stringOption } from '../input.js';
 
-/** The global settings the scheduled `renew` must repeat so it finds the same certificates. */
-function renewArgs(options: GlobalOptions): string[] {
+export interface ScheduleInstallInput {
+  /** The global settings the scheduled `renew` must repeat so it finds the same certificates. */
+  renewArgs: string[];
+}
+
+function parseRenewArgs(line: CommandLine): string[] {
   const args: string[] = [];
-  if (options.configDir) args.push('--config-dir', options.configDir);
-  if (options.config) args.push('--config', options.config);
-  if (options.logFile) args.push('--log-file', options.logFile);
+  for (const flag of ['--config-dir', '--config', '--log-file']) {
+    const value = stringOption(line, flag);
+    if (value) args.push(flag, value);
+  }
   return args;
 }
 
@@ -25,20 +31,29 @@ function renderStatus(status: ScheduleStatus): string[] {
   return lines;
 }
 
-export const scheduleInstallAction: ActionImplementation = async (_context, options, _command, runtime) => ({
-  value: await installSchedule(scheduleEnvironment(runtime), { renewArgs: renewArgs(options) }),
-  render: renderStatus,
-});
+export const scheduleInstallAction: CommandAction<ScheduleInstallInput, ScheduleStatus> = {
+  parse: (line) => ({ renewArgs: parseRenewArgs(line) }),
+  async run(_context, input, runtime) {
+    return { value: await installSchedule(scheduleEnvironment(runtime), input), render: renderStatus };
+  },
+};
 
-export const scheduleRemoveAction: ActionImplementation = async (_context, _options, _command, runtime) => ({
-  value: await removeSchedule(scheduleEnvironment(runtime)),
-  render: (r: { removed: boolean; kind: string; files: string[] }) =>
-    r.removed
-      ? `Removed the ${r.kind} renewal job (${r.files.join(', ')}).`
-      : `No ${r.kind} renewal job was installed.`,
-});
+export const scheduleRemoveAction: CommandAction<undefined, RemoveScheduleResult> = {
+  parse: noInput,
+  async run(_context, _input, runtime) {
+    return {
+      value: await removeSchedule(scheduleEnvironment(runtime)),
+      render: (r) =>
+        r.removed
+          ? `Removed the ${r.kind} renewal job (${r.files.join(', ')}).`
+          : `No ${r.kind} renewal job was installed.`,
+    };
+  },
+};
 
-export const scheduleShowAction: ActionImplementation = async (_context, _options, _command, runtime) => ({
-  value: await showSchedule(scheduleEnvironment(runtime)),
-  render: renderStatus,
-});
+export const scheduleShowAction: CommandAction<undefined, ScheduleStatus> = {
+  parse: noInput,
+  async run(_context, _input, runtime) {
+    return { value: await showSchedule(scheduleEnvironment(runtime)), render: renderStatus };
+  },
+};

@@ -1,20 +1,19 @@
 import { Option, type Command } from 'commander';
-import { lazyAction } from '../lazy-action.js';
+import type { ActionFor } from '../lazy-action.js';
 import { collect } from '../options.js';
-import type { CliRuntime, CliState } from '../runtime.js';
 
-export function registerAccountCommand(program: Command, runtime: CliRuntime, state: CliState): void {
+export function registerAccountCommand(program: Command, actionFor: ActionFor): void {
   const account = program.command('account').description('show and manage ACME accounts');
   account
     .command('show')
     .description('show the account of --server / --account, as the CA sees it')
     .addHelpText('after', '\nExample:\n  acmecli account show --server letsencrypt\n')
-    .action(lazyAction(runtime, state, 'account show'));
+    .action(actionFor('account show'));
   account
     .command('list')
     .description('list the accounts in the config dir')
     .addHelpText('after', '\nExample:\n  acmecli account list --json\n')
-    .action(lazyAction(runtime, state, 'account list'));
+    .action(actionFor('account list'));
   account
     .command('update')
     .description('change the contact e-mail addresses')
@@ -29,17 +28,17 @@ export function registerAccountCommand(program: Command, runtime: CliRuntime, st
       'after',
       '\nExamples:\n  acmecli account update --email ops@example.com --email admin@example.com\n  acmecli account update --agree-tos\n',
     )
-    .action(lazyAction(runtime, state, 'account update'));
+    .action(actionFor('account update'));
   account
     .command('deactivate')
     .description('deactivate the account at the CA (irreversible)')
     .option('--yes', 'do not ask for confirmation')
     .addHelpText('after', '\nExample:\n  acmecli account deactivate --account old --yes\n')
-    .action(lazyAction(runtime, state, 'account deactivate'));
+    .action(actionFor('account deactivate'));
   account
     .command('rollover')
     .description('replace the account key (RFC 8555 key change)')
     .addOption(new Option('--account-key-type <type>', 'type of the new key (default: same as the old)'))
     .addHelpText('after', '\nExample:\n  acmecli account rollover --account-key-type ec384\n')
-    .action(lazyAction(runtime, state, 'account rollover'));
+    .action(actionFor('account rollover'));
 }

@@ -1,8 +1,7 @@
 import type { Command } from 'commander';
-import { lazyAction } from '../lazy-action.js';
-import type { CliRuntime, CliState } from '../runtime.js';
+import type { ActionFor } from '../lazy-action.js';
 
-export function registerCertificatesCommand(program: Command, runtime: CliRuntime, state: CliState): void {
+export function registerCertificatesCommand(program: Command, actionFor: ActionFor): void {
   program
     .command('certificates')
     .description('list the certificates acmecli manages')
@@ -11,5 +10,5 @@ export function registerCertificatesCommand(program: Command, runtime: CliRuntim
       'after',
       "\nExamples:\n  acmecli certificates\n  acmecli certificates --json | jq '.result[] | select(.renewal.due)'\n",
     )
-    .action(lazyAction(runtime, state, 'certificates'));
+    .action(actionFor('certificates'));
 }

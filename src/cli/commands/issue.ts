@@ -1,8 +1,7 @@
 import { Option, type Command } from 'commander';
 import { builtinPluginSpecs } from '../../challenges/specs.js';
-import { lazyAction } from '../lazy-action.js';
+import type { ActionFor } from '../lazy-action.js';
 import { addAccountCreationOptions, addDns01Options, collect } from '../options.js';
-import type { CliRuntime, CliState } from '../runtime.js';
 
 const EXAMPLES = `
 Examples:
@@ -13,7 +12,7 @@ Examples:
   acmecli issue --server certigna-test --eab-kid KID --eab-hmac-key-file /root/eab.key --agree-tos -d test.example.com --standalone
 `;
 
-export function registerIssueCommand(program: Command, runtime: CliRuntime, state: CliState): void {
+export function registerIssueCommand(program: Command, actionFor: ActionFor): void {
   const command = program
     .command('issue')
     .alias('certonly')
@@ -73,5 +72,5 @@ export function registerIssueCommand(program: Command, runtime: CliRuntime, stat
     .option('--force', 'issue again even when the certificate is not due')
     .addOption(new Option('--force-renewal', 'same as --force (certbot spelling)').hideHelp())
     .addHelpText('after', EXAMPLES)
-    .action(lazyAction(runtime, state, 'issue'));
+    .action(actionFor('issue'));
 }

@@ -1,7 +1,6 @@
 import { Option, type Command } from 'commander';
-import { lazyAction } from '../lazy-action.js';
+import type { ActionFor } from '../lazy-action.js';
 import { addAccountCreationOptions } from '../options.js';
-import type { CliRuntime, CliState } from '../runtime.js';
 
 const EXAMPLES = `
 Examples:
@@ -10,7 +9,7 @@ Examples:
   acmecli register --server https://ca.internal:8443/ejbca/acme/alias1/directory --ca-bundle /etc/pki/internal-ca.pem --client-cert ra.pem --client-key ra.key --agree-tos
 `;
 
-export function registerRegisterCommand(program: Command, runtime: CliRuntime, state: CliState): void {
+export function registerRegisterCommand(program: Command, actionFor: ActionFor): void {
   const command = program.command('register').description('create an ACME account (or find the one of this key)');
   addAccountCreationOptions(command);
   command
@@ -20,5 +19,5 @@ export function registerRegisterCommand(program: Command, runtime: CliRuntime, s
     .option('--account-key <file>', 'use this existing private key (PEM) as the account key')
     .option('--force', 'replace the local account of this server and name')
     .addHelpText('after', EXAMPLES)
-    .action(lazyAction(runtime, state, 'register'));
+    .action(actionFor('register'));
 }

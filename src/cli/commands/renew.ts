@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
-import { lazyAction } from '../lazy-action.js';
+import type { ActionFor } from '../lazy-action.js';
 import { collect } from '../options.js';
-import type { CliRuntime, CliState } from '../runtime.js';
 
 const EXAMPLES = `
 Examples:
@@ -11,7 +10,7 @@ Examples:
   acmecli renew --dry-run            rehearse every renewal against the staging server
 `;
 
-export function registerRenewCommand(program: Command, runtime: CliRuntime, state: CliState): void {
+export function registerRenewCommand(program: Command, actionFor: ActionFor): void {
   program
     .command('renew')
     .description('renew every certificate that is due, with the settings it was issued with')
@@ -25,5 +24,5 @@ export function registerRenewCommand(program: Command, runtime: CliRuntime, stat
     .option('--dry-run', 'rehearse against the staging server; write nothing')
     .option('--random-sleep [seconds]', 'sleep a random time up to this many seconds first (default 3600), for cron')
     .addHelpText('after', EXAMPLES)
-    .action(lazyAction(runtime, state, 'renew'));
+    .action(actionFor('renew'));
 }

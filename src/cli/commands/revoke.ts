@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
-import { lazyAction } from '../lazy-action.js';
-import type { CliRuntime, CliState } from '../runtime.js';
+import type { ActionFor } from '../lazy-action.js';
 
 const EXAMPLES = `
 Examples:
@@ -11,7 +10,7 @@ Reasons: unspecified (0), keyCompromise (1), cACompromise (2), affiliationChange
 cessationOfOperation (5), certificateHold (6), removeFromCRL (8), privilegeWithdrawn (9), aACompromise (10)
 `;
 
-export function registerRevokeCommand(program: Command, runtime: CliRuntime, state: CliState): void {
+export function registerRevokeCommand(program: Command, actionFor: ActionFor): void {
   program
     .command('revoke')
     .description('revoke a certificate')
@@ -22,5 +21,5 @@ export function registerRevokeCommand(program: Command, runtime: CliRuntime, sta
     .option('--delete', 'delete the certificate and its files after revoking')
     .option('--delete-after-revoke', 'same as --delete (certbot spelling)')
     .addHelpText('after', EXAMPLES)
-    .action(lazyAction(runtime, state, 'revoke'));
+    .action(actionFor('revoke'));
 }

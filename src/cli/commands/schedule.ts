@@ -1,8 +1,7 @@
 import type { Command } from 'commander';
-import { lazyAction } from '../lazy-action.js';
-import type { CliRuntime, CliState } from '../runtime.js';
+import type { ActionFor } from '../lazy-action.js';
 
-export function registerScheduleCommand(program: Command, runtime: CliRuntime, state: CliState): void {
+export function registerScheduleCommand(program: Command, actionFor: ActionFor): void {
   const schedule = program
     .command('schedule')
     .description('run `acmecli renew` twice a day: a systemd timer, a cron entry, or a Windows Scheduled Task');
@@ -13,15 +12,15 @@ export function registerScheduleCommand(program: Command, runtime: CliRuntime, s
       'after',
       '\nExamples:\n  sudo acmecli schedule install\n  acmecli --config-dir /srv/acme schedule install\n',
     )
-    .action(lazyAction(runtime, state, 'schedule install'));
+    .action(actionFor('schedule install'));
   schedule
     .command('remove')
     .description('remove the renewal job')
     .addHelpText('after', '\nExample:\n  sudo acmecli schedule remove\n')
-    .action(lazyAction(runtime, state, 'schedule remove'));
+    .action(actionFor('schedule remove'));
   schedule
     .command('show')
     .description('show whether and how the renewal job is installed')
     .addHelpText('after', '\nExample:\n  acmecli schedule show --json\n')
-    .action(lazyAction(runtime, state, 'schedule show'));
+    .action(actionFor('schedule show'));
 }
