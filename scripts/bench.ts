@@ -10,9 +10,10 @@
  *   4. start-up: --version and --help (and bare `node -e 0` as the reference);
  *   5. peak resident memory (ru_maxrss from wait4, what GNU time %M prints) of 1, 2 and 4;
  *      CPU time (user+sys) too, which other load on the machine disturbs far less than wall time.
- * Prints one markdown table of medians (min–max) with acmecli ÷ each peer, then the issue's
- * targets as met / missed. --update-readme writes it into README.md between
- * <!-- bench:start --> and <!-- bench:end -->.
+ * Prints one markdown table of medians (min–max) with acmecli ÷ each peer, the issue's time
+ * targets as met / missed, and the memory guard: an issuance (binary and `node dist`) peaks at no
+ * more than PEAK_RSS_GUARD_MIB, PASS or FAIL; any FAIL makes the run exit 1. --update-readme
+ * writes the report into README.md between <!-- bench:start --> and <!-- bench:end -->.
  *
  * Options:
  *   --runs N             runs of the fast workloads (default 5; start-up uses 2N)
@@ -50,10 +51,13 @@ import { GNU_TIME, killRunning, measure, probeKind, type Command } from './bench
 import { describeMachine } from './bench/machine.js';
 import { BUNDLE, LEGO, NODE, REPO_ROOT } from './bench/paths.js';
 import {
+  evaluateRssGuard,
   evaluateTargets,
   median,
+  PEAK_RSS_GUARD_MIB,
   README_END,
   README_START,
+  renderGuard,
   renderTable,
   renderTargets,
   updateReadme,
@@ -271,7 +275,8 @@ function reniceGroup(pgid: number, value: number): void {
   if (result.status !== 0) log(`renice of process group ${pgid} failed: ${result.stderr.trim()}`);
 }
 
-async function main(): Promise<void> {
+/** Resolves to whether the memory guard held (false: some issuance peaked above the limit). */
+async function main(): Promise<boolean> {
   const options = parseOptions(process.argv.slice(2));
   if (options.updateReadme) {
     // Fail now, not after twenty minutes of measuring.
@@ -396,7 +401,7 @@ async function main(): Promise<void> {
 
     // A file written moments ago (the binary copied above, a peer just installed) sits in the page
     // cache as large folios, and every folio the program touches counts whole towards its RSS:
-    // the same acmecli binary measured 64 MiB fresh and 44 MiB once its pages had been dropped.
+    // the same binary peaks well above its usual figure until those pages have been dropped.
     // Dropped here for every measured executable, so all clients start from the state a program
     // run from cron is in.
     const executables = [NODE, LEGO, '/usr/bin/uacme', '/usr/bin/python3', ...('file' in binary ? [binary.file] : [])];
@@ -579,6 +584,7 @@ async function main(): Promise<void> {
     const table = renderTable(results, columns);
     const binaryMeasured = usable().some((c) => c.key === 'acmecli-bin');
     const targets = renderTargets(evaluateTargets(results, binaryMeasured));
+    const guard = evaluateRssGuard(results, binaryMeasured);
     const notes = [
       `${probeKind() === 'wait4' ? 'Wall time, CPU time (user+sys) and peak RSS (ru_maxrss, as GNU time %M) of each command from wait4(2)' : 'Wall time of the whole process, peak RSS from GNU time %M'}${niceness !== 0 ? `, measured commands and Pebble at nice ${niceness}` : ''}; ${options.runs} runs (start-up ${startupRuns}, 50 names ${options.slowRuns}), ` +
         'clients interleaved and rotated within each run; each client registered and issued one warm-up certificate first (lego registers on its first `run`). ' +
@@ -602,6 +608,10 @@ async function main(): Promise<void> {
       '',
       targets,
       '',
+      `Memory guard (peak RSS of an issuance, median, at most ${PEAK_RSS_GUARD_MIB} MiB):`,
+      '',
+      renderGuard(guard),
+      '',
       ...notes.map((n) => `- ${n}`),
     ].join('\n');
     process.stdout.write(`\n${report}\n`);
@@ -614,6 +624,9 @@ async function main(): Promise<void> {
       await updateReadme(join(REPO_ROOT, 'README.md'), report);
       log('README.md performance section updated');
     }
+    const failed = guard.filter((g) => g.passed === false);
+    if (failed.length > 0) log(`memory guard FAILED: ${failed.map((g) => g.text).join('; ')}`);
+    return failed.length === 0;
   } finally {
     for (const client of clients) await client.close().catch(() => undefined);
     await pebble?.stop().catch((error: unknown) => log(`stopping Pebble: ${String(error)}`));
@@ -623,7 +636,7 @@ async function main(): Promise<void> {
 }
 
 main().then(
-  () => process.exit(interrupted ? 130 : 0),
+  (guardHeld) => process.exit(interrupted ? 130 : guardHeld ? 0 : 1),
   (error: unknown) => {
     process.stderr.write(`bench: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
     process.exit(1);

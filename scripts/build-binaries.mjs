@@ -47,12 +47,12 @@ const PKG_HOME = join(CACHE, 'pkg-home');
 const SEA_CACHE = join(PKG_HOME, '.pkg-cache', 'sea');
 const DIST_LAUNCHER = join(ROOT, 'dist', 'acmecli.cjs');
 const DIST_ASSETS = join(ROOT, 'dist', 'assets.json');
-// V8 options baked into every binary. A run lasts about a second: V8's optimizing compilers
-// (their machine code and compile zones are resident memory) and a young generation grown to
-// 16 MiB cost more than they give. Measured on this code (`issue` against Pebble, peak RSS):
-// 1 name 66 → 61 MiB, 50 names 80 → 65 MiB, with no loss of wall or CPU time.
-// --no-icu-timezone-data: local time from the C library, not ICU's time-zone tables, whose
-// loading on the first `new Date()` cost 0.5-0.7 MiB (acmecli prints UTC times only).
+// V8 options baked into every binary, given at start-up as V8 requires. A run lasts about a
+// second: V8's optimizing compilers (their machine code and compile zones are resident memory) and
+// a young generation left to grow cost more memory than they save time (measured with `npm run
+// bench`: lower peak RSS of an issuance, no loss of wall or CPU time).
+// --no-icu-timezone-data: local time from the C library, not ICU's time-zone tables, which load on
+// the first `new Date()` (acmecli prints UTC times only).
 const V8_OPTIONS = ['--lite-mode', '--max-semi-space-size=1', '--no-icu-timezone-data'];
 const CORE_ASSET_NAME = 'acmecli-core.cjs'; // src/cli/core-loader.ts CORE_ASSET_NAME
 const PKG_VERSION = '6.23.0';

@@ -3,7 +3,7 @@
 //   dist/acmecli-core.cjs       every command's implementation, loaded when a command runs
 //   dist/acmecli-<lib>.cjs      the libraries not every command needs (execa), each
 //                               loaded the first time the core needs it
-// so --version and --help compile 75 KiB, and `renew` with nothing due compiles no library.
+// so --version and --help compile only the launcher, and `renew` with nothing due compiles no library.
 // dist/assets.json lists the files besides the launcher: the single binaries carry them as
 // SEA assets under those names.
 import { build } from 'esbuild';
@@ -59,25 +59,6 @@ const chunkImports = {
   },
 };
 
-// commander requires node:child_process at load for executable subcommands, which acmecli has none
-// of; loading it (with dgram and internal/child_process) cost 0.7 MiB of each run that does not
-// listen on a port (--help, renew, webroot and dns-01 issuance; issue 7). In commander's files it
-// becomes a module that loads node:child_process on first use.
-const lazyChildProcess = {
-  name: 'lazy-child-process',
-  setup(b) {
-    b.onResolve({ filter: /^(node:)?child_process$/ }, (args) =>
-      /[\\/]node_modules[\\/]commander[\\/]/.test(args.importer)
-        ? { path: 'child_process', namespace: 'acmecli-lazy' }
-        : undefined,
-    );
-    b.onLoad({ filter: /.*/, namespace: 'acmecli-lazy' }, () => ({
-      contents: 'module.exports = new Proxy({}, { get: (_, name) => require("node:child_process")[name] });',
-      loader: 'js',
-    }));
-  },
-};
-
 const dist = join(root, 'dist');
 await mkdir(dist, { recursive: true });
 const outputs = [];
@@ -97,7 +78,7 @@ const core = await build({
   ...common,
   entryPoints: [join(root, 'src', 'cli', 'core.ts')],
   outfile: coreTemp,
-  plugins: [chunkImports, lazyChildProcess],
+  plugins: [chunkImports],
 });
 outputs.push({ file: coreFile, temp: coreTemp, meta: core.metafile });
 
@@ -116,7 +97,7 @@ const launcher = await build({
   outfile: tempfile,
   banner: { js: '#!/usr/bin/env node' },
   define: { ...common.define, __ACMECLI_BUNDLED__: 'true' },
-  plugins: [externalCore, lazyChildProcess],
+  plugins: [externalCore],
 });
 await chmod(tempfile, 0o755);
 for (const output of outputs) await rename(output.temp, output.file);

@@ -9,7 +9,7 @@
  * length even without a leak), and RSS over time of a renew with a full collection every 500 ms
  * (what is still referenced: flat unless something accumulates per certificate). The peak bound
  * is loose on purpose; it catches memory V8 does not see, such as the per-connection TLS contexts
- * that once took renew over 200 certificates to 530 MB.
+ * that once made renew over 200 certificates grow without bound.
  *
  *   npm run soak                                  200 issuances, renew over 20 then over 200
  *   node scripts/run-ts.mjs scripts/soak.ts 50 10 50 issuances, renew over 10 then over 50

@@ -1,6 +1,7 @@
 /**
  * Turns samples into the benchmark's one table (medians, min–max, acmecli ÷ each peer), checks
- * the issue's targets, and rewrites the README's performance section between markers.
+ * the issue's time targets and the peak-RSS guard, and rewrites the README's performance section
+ * between markers.
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import type { Sample } from './measure.js';
@@ -201,7 +202,6 @@ export function evaluateTargets(results: Results, binaryAvailable: boolean): Tar
     { key: 'acmecli-node', name: 'node dist' },
   ];
   const t = (w: WorkloadId, k: ClientKey) => timeStat(results[w]?.[k]);
-  const m = (w: WorkloadId, k: ClientKey) => rssStat(results[w]?.[k]);
   const c = (w: WorkloadId, k: ClientKey) => cpuStat(results[w]?.[k])?.median;
   const check = (
     label: string,
@@ -246,14 +246,6 @@ export function evaluateTargets(results: Results, binaryAvailable: boolean): Tar
       0.5,
       (a) => `${fmtSeconds(a)}${renewCpu !== undefined ? ` (CPU ${fmtSeconds(renewCpu)})` : ''}`,
     );
-    for (const w of ['issue1', 'issue50'] as const) {
-      check(
-        `peak RSS ${w === 'issue1' ? '1 name' : '50 names'} < 60 MiB (${v.name})`,
-        m(w, v.key)?.median,
-        60,
-        (a) => `${fmtMiB(a)} MiB`,
-      );
-    }
   }
   const node0 = t('node0', 'acmecli-node')?.median;
   const binVersion = binaryAvailable ? t('version', 'acmecli-bin')?.median : undefined;
@@ -281,6 +273,43 @@ export function evaluateTargets(results: Results, binaryAvailable: boolean): Tar
     });
   }
   return out;
+}
+
+/**
+ * Memory is a guard, not a target: an issuance, by the single binary or by `node dist`, peaks at
+ * no more than this (median of the runs). A change that costs a few MiB below it for a documented
+ * API or a chosen library is the right trade; going over it fails `npm run bench`.
+ */
+export const PEAK_RSS_GUARD_MIB = 64;
+
+export interface GuardResult {
+  text: string;
+  /** undefined: not measured (no binary, or the workload was not run). */
+  passed: boolean | undefined;
+}
+
+export function evaluateRssGuard(results: Results, binaryAvailable: boolean): GuardResult[] {
+  const variants: Array<{ key: ClientKey; name: string }> = [
+    ...(binaryAvailable ? [{ key: 'acmecli-bin' as const, name: 'binary' }] : []),
+    { key: 'acmecli-node', name: 'node dist' },
+  ];
+  const out: GuardResult[] = [];
+  for (const v of variants) {
+    for (const w of ['issue1', 'issue50'] as const) {
+      const label = `peak RSS, issue ${w === 'issue1' ? '1 name' : '50 names'} (${v.name})`;
+      const mib = rssStat(results[w]?.[v.key])?.median;
+      out.push(
+        mib === undefined
+          ? { text: `${label}: not measured`, passed: undefined }
+          : { text: `${label}: ${mib.toFixed(1)} MiB`, passed: mib <= PEAK_RSS_GUARD_MIB },
+      );
+    }
+  }
+  return out;
+}
+
+export function renderGuard(guard: readonly GuardResult[]): string {
+  return guard.map((g) => `- ${g.passed === undefined ? '–' : g.passed ? 'PASS' : '**FAIL**'}: ${g.text}`).join('\n');
 }
 
 export function renderTargets(targets: readonly TargetResult[]): string {

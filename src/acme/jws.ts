@@ -3,8 +3,8 @@
  * Account Binding inner JWS (§7.3.4) and the key-change inner JWS (§7.3.5).
  *
  * Signed with node:crypto directly rather than jose: ACME needs three asymmetric algorithms and
- * three MACs, and jose reaches them through WebCrypto, which cost 2.6 MiB of a 60 MiB issuance
- * budget (issue 7). The tests verify every signature with jose.
+ * three MACs, and jose reaches them through WebCrypto, whose load costs memory and CPU time every
+ * issuance would pay. The tests verify every signature with jose.
  */
 import { createHmac, sign, type KeyObject } from 'node:crypto';
 import { UsageError } from '../errors.js';

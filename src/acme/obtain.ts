@@ -82,7 +82,7 @@ export interface ObtainResult {
 }
 
 // As many as the transport keeps connections to the CA (MAX_CONNECTIONS_PER_ORIGIN): more would
-// only wait inside the HTTP agent, holding their requests in memory (50 names: 1 MiB, issue 7).
+// only wait inside the HTTP agent, holding their requests in memory.
 const DEFAULT_CONCURRENCY = 8;
 /** Per clean-up call; a manual cleanup hook has its own, shorter timeout. */
 const CLEANUP_TIMEOUT_MS = 10 * 60_000;

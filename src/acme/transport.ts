@@ -5,13 +5,13 @@
  * loopback, for every URL, including those the CA hands out; link-local and cloud metadata
  * destinations are refused unless the user named them (destination.ts).
  *
- * Node's client rather than undici: undici's load and its WebAssembly HTTP parser cost ~20 MiB of
- * resident memory and ~100 ms of CPU per run, a third of a whole issuance (issue #7's benchmark).
+ * Node's client rather than undici: undici's load and its WebAssembly HTTP parser cost a large
+ * share of a whole issuance's resident memory and CPU time (figures: README, Performance).
  */
 import type { Agent as HttpAgent, ClientRequest, IncomingMessage } from 'node:http';
 import type { LookupFunction, Socket } from 'node:net';
 import { isIP } from 'node:net';
-import { createSecureContext, rootCertificates, type SecureContext } from 'node:tls';
+import { createSecureContext, getCACertificates, type SecureContext } from 'node:tls';
 import { NetworkError, UsageError, AbortedError, messageOf } from '../errors.js';
 import { checkedLookup, forbiddenDestination, isUserHost } from './destination.js';
 
@@ -159,9 +159,9 @@ export function assertAcceptableUrl(url: string, what: string): URL {
 /**
  * TLS contexts by trust anchors and client certificate, shared by every Transport of the process.
  * Given `ca` (or a client certificate), node builds a new context for each connection: a store of
- * every system root plus the bundle, about 1 MB of native memory that is only freed when V8 gets
- * round to collecting its small JS wrapper. `renew --force` over 200 certificates with --ca-bundle
- * grew to 530 MB that way (scripts/soak.ts); one context per configuration keeps it flat.
+ * every default root plus the bundle, native memory that is only freed when V8 gets round to
+ * collecting its small JS wrapper. `renew --force` over many certificates with --ca-bundle grew
+ * without bound that way (scripts/soak.ts); one context per configuration keeps it flat.
  */
 const secureContexts = new Map<string, SecureContext>();
 const MAX_SECURE_CONTEXTS = 16;
@@ -177,10 +177,10 @@ function sharedSecureContext(options: TransportOptions): SecureContext | undefin
         ...(clientCertificatePem !== undefined ? { cert: clientCertificatePem } : {}),
         ...(clientKeyPem !== undefined ? { key: clientKeyPem } : {}),
       };
-      context = createSecureContext(clientIdentity);
-      if (caBundlePem !== undefined && !addToDefaultRoots(context, caBundlePem)) {
-        context = createSecureContext({ ...clientIdentity, ca: [...rootCertificates, caBundlePem] });
-      }
+      context = createSecureContext({
+        ...clientIdentity,
+        ...(caBundlePem !== undefined ? { ca: trustAnchors(caBundlePem) } : {}),
+      });
     } catch {
       // Unusable material (a key that does not match the certificate): left to the connection,
       // whose error is translated into a message as before.
@@ -193,18 +193,12 @@ function sharedSecureContext(options: TransportOptions): SecureContext | undefin
 }
 
 /**
- * Adds the bundle to the roots Node trusts by default: its Mozilla set, NODE_EXTRA_CA_CERTS and,
- * with --use-system-ca, the system store. The native context's addCACert is undocumented but has
- * been stable for years and is the known way to do this (nodejs/node#27079; Deno and Bun provide
- * it for that reason). The documented `ca` option replaces the defaults instead: spelled out as
- * [...tls.rootCertificates, bundle] it drops NODE_EXTRA_CA_CERTS and costs 147 PEM parses and
- * 0.9 MiB per issuance (issue 7), so it is only the fallback when addCACert is gone.
+ * What a connection trusts given --ca-bundle: the roots Node trusts by default (its bundled Mozilla
+ * set, NODE_EXTRA_CA_CERTS and, under --use-system-ca, the system store) and the bundle besides.
+ * The `ca` option replaces Node's defaults instead of adding to them, so they are spelled out.
  */
-function addToDefaultRoots(context: SecureContext, pem: string): boolean {
-  const native = (context as { context?: { addCACert?: (pem: string) => void } }).context;
-  if (typeof native?.addCACert !== 'function') return false;
-  native.addCACert(pem);
-  return true;
+function trustAnchors(caBundlePem: string): string[] {
+  return [...getCACertificates('default'), caBundlePem];
 }
 
 interface Agents {
@@ -259,7 +253,7 @@ export class Transport {
       if (secureContext !== undefined) {
         tls.secureContext = secureContext;
       } else {
-        if (options.caBundlePem !== undefined) tls.ca = [...rootCertificates, options.caBundlePem];
+        if (options.caBundlePem !== undefined) tls.ca = trustAnchors(options.caBundlePem);
         if (options.clientCertificatePem !== undefined) tls.cert = options.clientCertificatePem;
         if (options.clientKeyPem !== undefined) tls.key = options.clientKeyPem;
       }

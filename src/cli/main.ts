@@ -19,20 +19,6 @@ function isSingleExecutable(): boolean {
   }
 }
 
-/**
- * `node dist/acmecli.cjs` runs without the single binaries' V8 options (scripts/build-binaries.mjs):
- * --lite-mode has to be given before the first line of JavaScript. Two parts of what it buys, V8
- * reads while running, so they are set here, before any command code is compiled: no optimizing
- * compilers (their code and compile zones stay resident for a run that lasts about a second) and a
- * young generation that does not grow. `npm run bench`, peak RSS: 1 name 63 → 62 MiB,
- * 50 names 74 → 63 MiB, with the same CPU time (issue 7).
- */
-function tuneV8ForAShortRun(): void {
-  const v8 = process.getBuiltinModule('node:v8');
-  for (const flag of ['--no-opt', '--no-maglev', '--no-sparkplug', '--semi-space-growth-factor=1'])
-    v8.setFlagsFromString(flag);
-}
-
 async function main(): Promise<void> {
   // A reader that goes away (`acmecli --help | head`) is not an error.
   for (const stream of [process.stdout, process.stderr]) {
@@ -48,7 +34,6 @@ async function main(): Promise<void> {
     return;
   }
   const sea = isSingleExecutable();
-  if (!sea) tuneV8ForAShortRun();
   const controller = new AbortController();
   let interrupts = 0;
   const onSignal = (name: NodeJS.Signals) => {

@@ -3,8 +3,8 @@
  * their failures become messages (reasonOf, localErrorFor).
  *
  * Not node:fs/promises: in Node 24 loading it also loads readline, the REPL history and the file
- * watchers (for FileHandle.readLines and fs.watch), 0.4-0.8 MiB of every run's resident memory
- * (issue 7). An open file here is a descriptor with the three operations the store uses.
+ * watchers (for FileHandle.readLines and fs.watch), resident memory every run would pay for
+ * nothing. An open file here is a descriptor with the three operations the store uses.
  */
 import fs from 'node:fs';
 import { promisify } from 'node:util';

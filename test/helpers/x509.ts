@@ -1,7 +1,7 @@
 /**
  * @peculiar/x509 for tests and benchmark fixtures only: an implementation independent of
  * src/crypto to cross-check what acmecli writes, and a quick way to mint test certificates.
- * acmecli itself never loads it (it costs ~70 ms and 12–20 MiB per run).
+ * acmecli itself never loads it (its load costs time and memory on every run).
  *
  * reflect-metadata must be evaluated before @peculiar/x509 (its dependency injection container
  * checks at load time); ESM evaluates imports in order.

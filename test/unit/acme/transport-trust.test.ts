@@ -1,5 +1,6 @@
 /**
- * --ca-bundle adds trust anchors to the roots Node trusts by default; it does not replace them.
+ * --ca-bundle adds trust anchors to the roots Node trusts by default (tls.getCACertificates()); it
+ * does not replace them.
  * Two throw-away CAs on 127.0.0.1: A stands in for a default root (through NODE_EXTRA_CA_CERTS),
  * B is the bundle.
  */
@@ -41,7 +42,7 @@ afterAll(async () => {
 });
 
 describe('--ca-bundle', () => {
-  it('trusts the bundle besides the default roots, NODE_EXTRA_CA_CERTS included', async () => {
+  it('trusts the bundle besides the default roots, NODE_EXTRA_CA_CERTS included; without it, only the defaults', async () => {
     const { stdout } = await runCommand(
       process.execPath,
       ['scripts/run-ts.mjs', 'test/helpers/trust-probe.ts', caB.caCertPath, urlA, urlB],
@@ -50,7 +51,13 @@ describe('--ca-bundle', () => {
         timeoutMs: 60_000,
       },
     );
-    expect(JSON.parse(stdout.trim().split('\n').at(-1) as string)).toEqual({ [urlA]: 200, [urlB]: 200 });
+    const { withBundle, withoutBundle } = JSON.parse(stdout.trim().split('\n').at(-1) as string) as Record<
+      string,
+      Record<string, number | string>
+    >;
+    expect(withBundle).toEqual({ [urlA]: 200, [urlB]: 200 });
+    expect(withoutBundle?.[urlA]).toBe(200);
+    expect(withoutBundle?.[urlB]).toMatch(/certificate/i);
   });
 
   it('trusts nothing else: a server of another CA is refused', async () => {
@@ -58,6 +65,15 @@ describe('--ca-bundle', () => {
     try {
       expect((await transport.request({ method: 'GET', url: urlB })).status).toBe(200);
       await expect(transport.request({ method: 'GET', url: urlA })).rejects.toThrow(/certificate/i);
+    } finally {
+      await transport.close();
+    }
+  });
+
+  it('is what makes the private CA trusted: without it, its server is refused', async () => {
+    const transport = new Transport({ connectTimeoutMs: 5_000, responseTimeoutMs: 5_000 });
+    try {
+      await expect(transport.request({ method: 'GET', url: urlB })).rejects.toThrow(/certificate/i);
     } finally {
       await transport.close();
     }
