@@ -138,8 +138,8 @@ describe('typed input per command', () => {
   });
 
   it('register: an inline EAB MAC key, HS256 by default', async () => {
-    expect(await inputOf(['register', '--eab-kid', 'k', '--eab-hmac-key', 'c2VjcmV0'])).toMatchObject({
-      eab: { keyId: 'k', hmacKey: { value: 'c2VjcmV0' }, algorithm: 'HS256' },
+    expect(await inputOf(['register', '--eab-kid', 'k', '--eab-hmac-key', 'BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc'])).toMatchObject({
+      eab: { keyId: 'k', hmacKey: { value: 'BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc' }, algorithm: 'HS256' },
     });
   });
 

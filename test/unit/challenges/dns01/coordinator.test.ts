@@ -50,7 +50,7 @@ class FakeProvider implements TxtRecordProvider {
   readonly calls: Call[] = [];
   readonly records = new Map<string, string[]>();
   followsCnames?: boolean;
-  fail?: (change: TxtRecordChange, op: 'add' | 'remove') => unknown;
+  fail?: (change: TxtRecordChange, op: 'add' | 'remove') => Error | undefined;
   wroteNothing?: (error: unknown) => boolean;
   zoneOf?: (name: string, signal: AbortSignal) => Promise<string>;
 
