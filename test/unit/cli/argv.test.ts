@@ -138,7 +138,9 @@ describe('typed input per command', () => {
   });
 
   it('register: an inline EAB MAC key, HS256 by default', async () => {
-    expect(await inputOf(['register', '--eab-kid', 'k', '--eab-hmac-key', 'BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc'])).toMatchObject({
+    expect(
+      await inputOf(['register', '--eab-kid', 'k', '--eab-hmac-key', 'BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc']),
+    ).toMatchObject({
       eab: { keyId: 'k', hmacKey: { value: 'BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc' }, algorithm: 'HS256' },
     });
   });
