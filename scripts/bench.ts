@@ -370,7 +370,8 @@ async function main(): Promise<boolean> {
     }
     const all: Client[] = [
       acmecliClient(ctx, 'bin', binary, acmecliVersion),
-      acmecliClient(ctx, 'node', { file: NODE, prefix: [bundle] }, acmecliVersion),
+      // As the npm-installed command runs: the launcher itself, whose #! line gives node its flags.
+      acmecliClient(ctx, 'node', { file: bundle, prefix: [] }, acmecliVersion),
       certbotClient(ctx),
       legoClient(ctx, LEGO),
       uacmeClient(ctx),
@@ -591,7 +592,7 @@ async function main(): Promise<boolean> {
         'Fresh names every run, so every authorization is validated. `[n=…]` marks cells whose time budget cut runs short.',
       "uacme has no standalone server: Debian's hook script (`/usr/share/uacme/uacme.sh`, two `sh` runs per name) writes each token into a webroot served by a small server inside the benchmark (started before the timer, not counted), " +
         `and uacme runs through \`nsenter\` into a mount namespace that gives its libcurl-gnutls Pebble's CA${nsenterCost !== undefined ? ` (+${Math.max(0, nsenterCost * 1000).toFixed(1)} ms per run, measured)` : ' (entered before the timer starts)'}.`,
-      `Single binary: ${'file' in found && 'file' in binary ? `\`${relative(REPO_ROOT, found.file) || found.file}\` (${(statSync(binary.file).size / 1024 ** 2).toFixed(0)} MiB)` : 'unavailable' in found ? found.unavailable : '?'}; \`node dist\`: \`node dist/acmecli.cjs\` on ${nodeVersionText()}.`,
+      `Single binary: ${'file' in found && 'file' in binary ? `\`${relative(REPO_ROOT, found.file) || found.file}\` (${(statSync(binary.file).size / 1024 ** 2).toFixed(0)} MiB)` : 'unavailable' in found ? found.unavailable : '?'}; \`node dist\`: \`dist/acmecli.cjs\` run as the npm-installed command runs it (its #! line starts node with the binaries' V8 options), on ${nodeVersionText()}.`,
       ...ready()
         .filter((c) => c.renewNote)
         .map((c) => `${c.label}: ${c.renewNote}.`),

@@ -39,6 +39,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { crc32, deflateRaw, gzip } from 'node:zlib';
+import { V8_OPTIONS } from './v8-options.mjs';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const CACHE = join(ROOT, '.cache');
@@ -47,13 +48,6 @@ const PKG_HOME = join(CACHE, 'pkg-home');
 const SEA_CACHE = join(PKG_HOME, '.pkg-cache', 'sea');
 const DIST_LAUNCHER = join(ROOT, 'dist', 'acmecli.cjs');
 const DIST_ASSETS = join(ROOT, 'dist', 'assets.json');
-// V8 options baked into every binary, given at start-up as V8 requires. A run lasts about a
-// second: V8's optimizing compilers (their machine code and compile zones are resident memory) and
-// a young generation left to grow cost more memory than they save time (measured with `npm run
-// bench`: lower peak RSS of an issuance, no loss of wall or CPU time).
-// --no-icu-timezone-data: local time from the C library, not ICU's time-zone tables, which load on
-// the first `new Date()` (acmecli prints UTC times only).
-const V8_OPTIONS = ['--lite-mode', '--max-semi-space-size=1', '--no-icu-timezone-data'];
 const CORE_ASSET_NAME = 'acmecli-core.cjs'; // src/cli/core-loader.ts CORE_ASSET_NAME
 const PKG_VERSION = '6.23.0';
 const SEA_FUSE = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2';

@@ -10,6 +10,7 @@ import { build } from 'esbuild';
 import { chmod, mkdir, rename, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { basename, dirname, join } from 'node:path';
+import { V8_OPTIONS } from './v8-options.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const outfile = join(root, 'dist', 'acmecli.cjs');
@@ -95,7 +96,7 @@ const launcher = await build({
   ...common,
   entryPoints: [join(root, 'src', 'cli', 'main.ts')],
   outfile: tempfile,
-  banner: { js: '#!/usr/bin/env node' },
+  banner: { js: `#!/usr/bin/env -S node ${V8_OPTIONS.join(' ')}` },
   define: { ...common.define, __ACMECLI_BUNDLED__: 'true' },
   plugins: [externalCore],
 });
