@@ -43,7 +43,7 @@ export interface Http01Task extends TaskBase {
 
 export interface Dns01Task extends TaskBase {
   type: 'dns-01';
-  /** `_acme-challenge.<name>` without trailing dot; CNAME delegation is the plugin's to follow. */
+  /** `_acme-challenge.<name>` without trailing dot; src/challenges/dns01/coordinator.ts follows CNAME delegation. */
   recordName: string;
   /** base64url(SHA-256(keyAuthorization)) */
   txtValue: string;
