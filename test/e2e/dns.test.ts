@@ -11,6 +11,7 @@ import { X509Certificate, randomBytes } from 'node:crypto';
 import { chmod, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DEFAULT_DNS01_SETTINGS } from '../../src/challenges/dns01/settings.js';
 import { startBind, type BindHandle, type TsigKey } from '../helpers/bind.js';
 import type { CliResult } from '../helpers/cli.js';
 import { describeRun, startE2eCa, type E2eCa } from '../helpers/e2e.js';
@@ -607,14 +608,16 @@ describe('dns-01 failures: exit 4, one clear line, clean-up done', () => {
       '-d',
       'never.example.test',
     ]);
-    console.info(`propagation give-up with --dns-propagation-timeout 3: ${result.durationMs} ms`);
     expect(result.exitCode, describeRun(result)).toBe(4);
     const errors = errorLines(result);
     expect(errors, describeRun(result)).toHaveLength(1);
     expect(errors[0]).toContain('_acme-challenge.never.example.test');
     expect(errors[0]).toContain(bind.dnsServer);
-    // Bounded by the timeout (plus start-up and the order), not by the 120 s default.
-    expect(result.durationMs).toBeLessThan(30_000);
+    // It gave up on the flag's timeout, not on the default: the run reports how long it checked,
+    // at least the 3 s asked for and short of the default (which would also outlast this test).
+    const checkedFor = Number(/gave up after (\d+) s/.exec(errors[0] ?? '')?.[1]);
+    expect(checkedFor, errors[0]).toBeGreaterThanOrEqual(3);
+    expect(checkedFor, errors[0]).toBeLessThan(DEFAULT_DNS01_SETTINGS.propagationTimeoutMs / 1000);
     expect(await readFile(cleaned, 'utf8')).toBe('cleanup never.example.test\n');
     expect(await exists(join(dir, 'certificates', 'never.example.test'))).toBe(false);
   });

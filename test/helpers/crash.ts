@@ -120,7 +120,7 @@ export function runCliKilledAtSyscall(
 
 export interface TracedCall {
   syscall: string;
-  /** rename: the target path. */
+  /** rename, link: the target path (the new name). */
   target?: string;
 }
 
@@ -165,7 +165,7 @@ export async function traceRun(
     const match = /^(\d+)\s+([a-z0-9_]+)\((.*)$/.exec(line);
     if (!match || !syscalls.includes(match[2] as string)) continue;
     const call: TracedCall = { syscall: match[2] as string };
-    if (call.syscall === 'rename') {
+    if (call.syscall === 'rename' || call.syscall === 'link') {
       const target = /^"(?:[^"\\]|\\.)*", "((?:[^"\\]|\\.)*)"/.exec(match[3] as string);
       if (target) {
         call.target = (target[1] as string).replace(

@@ -11,6 +11,7 @@ import { runCommand } from '../../src/hooks/run-command.js';
 import { silentLogger } from '../../src/output/logger.js';
 import { buildHookEnv } from '../../plugins/manual/hook-env.js';
 import { manualPlugin } from '../../plugins/manual/index.js';
+import { processIsAlive, waitUntil } from '../helpers/processes.js';
 
 // The propagation check and CNAME following are other modules' jobs (and need DNS); here only
 // the calls are checked. CNAMEs come from `cnames`; the alias rule is the real one's.
@@ -324,18 +325,28 @@ describe.runIf(isPosix)('manual hooks (bash scripts, certbot style)', () => {
   });
 
   it('stops a hook that outlives --manual-hook-timeout', async () => {
-    const auth = await writeHook('auth.sh', 'sleep 30');
+    // The hook records its pid; exec keeps it for the sleep that outlives the timeout.
+    const auth = await writeHook('auth.sh', `echo $$ > "${dir}/auth.pid"\nexec sleep 300`);
     const cleanup = await writeHook('cleanup.sh', `touch "${dir}/cleaned"`);
     const solver = manualPlugin.createSolver(
-      manualPlugin.parseOptions({ manualAuthHook: auth, manualCleanupHook: cleanup, manualHookTimeout: '0.5' }),
+      // Long enough for bash to start on a loaded machine and write its pid.
+      manualPlugin.parseOptions({ manualAuthHook: auth, manualCleanupHook: cleanup, manualHookTimeout: '2' }),
       contextWith(),
     );
     const task = httpTask('a.example');
-    const started = Date.now();
     const failure = await solver.present(task, signal).catch((error: unknown) => error);
-    expect(Date.now() - started).toBeLessThan(10_000);
     expect(failure).toBeInstanceOf(PluginError);
-    expect((failure as Error).message).toBe('manual auth hook timed out after 0.5 s for a.example');
+    expect((failure as Error).message).toBe('manual auth hook timed out after 2 s for a.example');
+    const hook = Number((await readFile(path.join(dir, 'auth.pid'), 'utf8')).trim());
+    try {
+      // Killed, not waited for (the kill signal is delivered asynchronously).
+      await waitUntil(() => !processIsAlive(hook), {
+        timeoutMs: 10_000,
+        what: `the auth hook (pid ${hook}) to be gone`,
+      });
+    } finally {
+      if (processIsAlive(hook)) process.kill(hook, 'SIGKILL');
+    }
     await solver.cleanUp(task, signal);
     expect(existsSync(path.join(dir, 'cleaned'))).toBe(true);
   });

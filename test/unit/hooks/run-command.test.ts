@@ -1,9 +1,10 @@
-import { access, mkdtemp, rm } from 'node:fs/promises';
+import { access, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AbortedError, LocalError } from '../../../src/errors.js';
 import { CommandTimeoutError, OUTPUT_LIMIT_BYTES, runCommand } from '../../../src/hooks/run-command.js';
+import { processIsAlive, waitUntil } from '../../helpers/processes.js';
 
 const dirs: string[] = [];
 afterEach(async () => {
@@ -88,14 +89,30 @@ describePosix('runCommand', () => {
   });
 
   it('throws CommandTimeoutError carrying the command, and kills the whole process tree', async () => {
-    const command = 'echo started; sleep 30 & sleep 30; wait';
-    const startedAt = Date.now();
-    const error = await runCommand({ command, timeoutMs: 300 }).catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(CommandTimeoutError);
-    expect(error).toMatchObject({ command, timeoutMs: 300, stdout: 'started\n' });
-    expect((error as Error).message).toBe(`command timed out after 300 ms: ${command}`);
-    // The background sleep holds stdout open: settling well before 30 s means it was killed too.
-    expect(Date.now() - startedAt).toBeLessThan(10_000);
+    const dir = await tempDir();
+    // The shell, a background child that keeps stdout open (as a daemon a hook starts would) and a
+    // foreground child, each recording its pid before `started` is printed.
+    const command =
+      'echo $$ > "$PIDS/shell"; sleep 300 & echo $! > "$PIDS/background"; ' +
+      'sh -c \'echo $$ > "$PIDS/foreground"; echo started; exec sleep 300\'; wait';
+    const pids: number[] = [];
+    try {
+      // Long enough for the shell to start on a loaded machine; the timeout is what is tested.
+      const error = await runCommand({ command, env: { PIDS: dir }, timeoutMs: 2000 }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(CommandTimeoutError);
+      expect(error).toMatchObject({ command, timeoutMs: 2000, stdout: 'started\n' });
+      expect((error as Error).message).toBe(`command timed out after 2 s: ${command}`);
+      for (const name of ['shell', 'background', 'foreground']) {
+        pids.push(Number((await readFile(join(dir, name), 'utf8')).trim()));
+      }
+      // Signals are delivered asynchronously: a process may still be on its way out.
+      await waitUntil(() => pids.every((pid) => !processIsAlive(pid)), {
+        timeoutMs: 10_000,
+        what: `the command's processes ${pids.join(', ')} to be gone`,
+      });
+    } finally {
+      for (const pid of pids.filter(processIsAlive)) process.kill(pid, 'SIGKILL');
+    }
   });
 
   it('throws AbortedError when the signal fires', async () => {

@@ -2,7 +2,7 @@
  * The dns-01 helpers shared by DNS plugins, against a scripted DnsLookup (the real-server checks
  * are in test/plugins/nsupdate.test.ts, against BIND).
  */
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { AbortedError, PluginError, UsageError } from '../../../src/errors.js';
 import { resolveChallengeRecordName } from '../../../src/challenges/dns01/cname.js';
 import { DnsLookup, DnsLookupError, parseServerSpec, type SoaAnswer } from '../../../src/challenges/dns01/lookup.js';
@@ -169,26 +169,38 @@ describe('waitForTxtRecord modes', () => {
   });
 
   it('waits a fixed time instead, and stops on abort', async () => {
-    const started = Date.now();
-    const waited = await waitForTxtRecord({
-      recordName: 'x',
-      values: ['v'],
-      settings: { ...settings, propagationWaitMs: 150 },
-      signal,
-      log: silentLogger,
-    });
-    expect(waited.mode).toBe('waited');
-    expect(Date.now() - started).toBeGreaterThanOrEqual(140);
-    const controller = new AbortController();
-    setTimeout(() => controller.abort(), 50);
-    await expect(
-      waitForTxtRecord({
+    // Fake timers: the wait is measured on the clock it is scheduled on, not on a loaded machine's.
+    vi.useFakeTimers();
+    try {
+      let settled = false;
+      const waiting = waitForTxtRecord({
+        recordName: 'x',
+        values: ['v'],
+        settings: { ...settings, propagationWaitMs: 150 },
+        signal,
+        log: silentLogger,
+      }).finally(() => (settled = true));
+      await vi.advanceTimersByTimeAsync(149);
+      expect(settled).toBe(false);
+      await vi.advanceTimersByTimeAsync(1);
+      expect(settled).toBe(true);
+      expect(await waiting).toMatchObject({ mode: 'waited', elapsedMs: 150, polls: 0 });
+
+      const controller = new AbortController();
+      const aborted = waitForTxtRecord({
         recordName: 'x',
         values: ['v'],
         settings: { ...settings, propagationWaitMs: 60_000 },
         signal: controller.signal,
         log: silentLogger,
-      }),
-    ).rejects.toThrow(AbortedError);
+      });
+      await vi.advanceTimersByTimeAsync(1000);
+      controller.abort();
+      await expect(aborted).rejects.toThrow(AbortedError);
+      // The 60 s timer went with the abort.
+      expect(vi.getTimerCount()).toBe(0);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
